@@ -1,0 +1,3 @@
+"""runbook-engine: step through Markdown runbooks, locally or over SSH, with a crash-safe transcript."""
+
+__version__ = "0.1.0"

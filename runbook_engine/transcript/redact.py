@@ -1,0 +1,69 @@
+"""The one choke point that masks secrets as ``****`` before anything is printed or written."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MASK = "****"
+
+#: environment variable names that look secret (the value of such a variable a step reads is masked)
+SECRET_NAME_RE = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
+
+# Values shorter than this are not masked: masking "1" or "no" would shred every output.
+MIN_SECRET_LEN = 3
+
+
+def looks_secret(name: str) -> bool:
+    """True when an environment variable's name says it holds a secret."""
+    return bool(SECRET_NAME_RE.search(name))
+
+
+class Redactor:
+    """Knows every secret value of the run and replaces each occurrence with ``****``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+        for value in secrets:
+            self.add(value)
+
+    def add(self, value: object) -> None:
+        """Register a secret value (and each of its lines, for multi-line secrets)."""
+        text = "" if value is None else str(value)
+        candidates = {text, text.strip(), *text.splitlines()}
+        with self._lock:
+            before = len(self._secrets)
+            self._secrets.update(c for c in candidates if len(c.strip()) >= MIN_SECRET_LEN)
+            if len(self._secrets) != before:
+                # Longest first so a secret that contains another is masked whole.
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+    @property
+    def active(self) -> bool:
+        return self._pattern is not None
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    def redact_value(self, value: Any) -> Any:
+        """Redact strings inside any JSON-like value."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {self.redact_value(k): self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.redact_value(v) for v in value]
+        return value
+
+    def redact_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self.redact_value(event))
