@@ -1,0 +1,216 @@
+"""The `runbook` command line: the one place where exceptions become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .model import RunbookError, Runbook
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+@dataclass
+class Loaded:
+    """A runbook with its variables, graph and the selected steps."""
+
+    runbook: Runbook
+    variables: dict[str, Any]
+    graph: Any
+    steps: list[Any]
+    cli_vars: dict[str, str]
+
+
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--var and the selection flags shared by plan, list and run."""
+    options = [
+        click.option("--var", "var_items", multiple=True, metavar="NAME=VALUE",
+                     help="Set a variable (or a <placeholder>); repeatable."),
+        click.option("--only", multiple=True, metavar="ID",
+                     help="Only this step and what it needs; repeatable."),
+        click.option("--from", "from_", metavar="ID", help="Start at this step."),
+        click.option("--until", metavar="ID", help="Stop after this step."),
+        click.option("--tag", "tags", multiple=True, metavar="TAG", help="Steps with this tag."),
+        click.option("--section", "sections", multiple=True, metavar="TEXT",
+                     help="Steps under headings containing TEXT."),
+        click.option("--granularity", type=click.Choice(["block", "command"]), default=None,
+                     help="One step per code block (default) or per command."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def load(book: str, granularity: str | None, var_items: Sequence[str], only: Sequence[str] = (),
+         from_: str | None = None, until: str | None = None, tags: Sequence[str] = (),
+         sections: Sequence[str] = ()) -> Loaded:
+    """Parse, resolve variables, build the graph and select steps (no paramiko here)."""
+    from .graph import build_graph, select
+    from .parse import load_runbook
+    from .variables import initial_variables, parse_var_args
+
+    cli_vars = parse_var_args(var_items)
+    runbook = load_runbook(book, granularity=granularity)
+    variables = initial_variables(runbook, cli_vars, os.environ)
+    graph = build_graph(runbook, known=set(variables) | set(cli_vars))
+    steps = select(graph, only=only, from_=from_, until=until, tags=tags, sections=sections)
+    return Loaded(runbook, variables, graph, steps, cli_vars)
+
+
+def plan_doc(loaded: Loaded) -> dict[str, Any]:
+    from .render import plan_document
+
+    return plan_document(loaded.graph, loaded.steps, loaded.variables,
+                         placeholder_values=loaded.cli_vars)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runbook")
+def cli() -> None:
+    """Turn Markdown runbooks into steps you can plan, run and record."""
+
+
+@cli.command()
+@click.argument("book", type=click.Path(dir_okay=False))
+@selection_options
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "mermaid"]),
+              default="text", show_default=True)
+def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str | None,
+         until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
+         granularity: str | None, fmt: str) -> None:
+    """Show the whole procedure with variables filled in, without running anything."""
+    loaded = load(book, granularity, var_items, only, from_, until, tags, sections)
+    doc = plan_doc(loaded)
+    if fmt == "text":
+        from .ui.console import make_console
+        from .ui.plan_view import print_plan
+
+        print_plan(doc, make_console())
+        return
+    from .render import plan_json, plan_markdown, plan_mermaid
+
+    render = {"json": plan_json, "markdown": plan_markdown, "mermaid": plan_mermaid}[fmt]
+    click.echo(render(doc), nl=False)
+
+
+@cli.command(name="list")
+@click.argument("book", type=click.Path(dir_okay=False))
+@selection_options
+def list_steps(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str | None,
+               until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
+               granularity: str | None) -> None:
+    """A table of the steps: index, id, title, target, flags."""
+    loaded = load(book, granularity, var_items, only, from_, until, tags, sections)
+    from .ui.console import make_console
+    from .ui.plan_view import print_step_table
+
+    print_step_table(plan_doc(loaded), make_console())
+
+
+@cli.command()
+@click.argument("books", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--granularity", type=click.Choice(["block", "command"]), default=None)
+def lint(books: tuple[str, ...], fmt: str, granularity: str | None) -> None:
+    """Check runbooks: annotations, graph, variables, shell syntax. Exit 1 on errors."""
+    from .lint import lint_book
+
+    problems = []
+    for book in books:
+        problems.extend(lint_book(book, granularity=granularity))
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps({"problems": [p.as_dict() for p in problems]}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        errors = sum(1 for p in problems if p.severity == "error")
+        warnings = sum(1 for p in problems if p.severity == "warning")
+        click.echo(f"{len(books)} runbook(s): {errors} error(s), {warnings} warning(s)", err=True)
+    if any(p.severity == "error" for p in problems):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("book", type=click.Path(dir_okay=False))
+@selection_options
+@click.option("-y", "--yes", is_flag=True, help="Run every step without asking.")
+@click.option("--allow-danger", is_flag=True, help="With --yes: also run dangerous steps.")
+@click.option("--continue-on-error", is_flag=True, help="Go on after a failed step.")
+@click.option("--transcript", "transcript_path", type=click.Path(dir_okay=False),
+              help="Where to write the JSONL event log.")
+@click.option("--transcript-dir", default="transcripts", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the default transcript path.")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+              help="Continue the run recorded in this transcript.")
+@click.option("--force", is_flag=True, help="With --resume: resume even if finished steps changed.")
+@click.option("--inventory", type=click.Path(dir_okay=False), help="An Ansible inventory file.")
+@click.option("--ssh-config", type=click.Path(dir_okay=False), help="SSH config (~/.ssh/config).")
+@click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
+@click.option("--ask-pass", is_flag=True, help="Allow SSH password authentication (prompted).")
+@click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
+              help="Hosts a step runs on at once.")
+def run(book: str, **options: Any) -> None:
+    """Step through a runbook: show, confirm and run each step, and record a transcript."""
+    from .runcmd import execute
+
+    sys.exit(execute(book, options))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json", "notebook"]),
+              default="markdown", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+def transcript(file: str, fmt: str, output: str | None) -> None:
+    """Render a run's transcript as an incident report."""
+    from .transcript.report import render_transcript
+
+    text = render_transcript(file, fmt)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run click, map our exceptions to exit codes with one clear line."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="runbook",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except RunbookError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    except OSError as exc:
+        _fail(f"{getattr(exc, 'filename', '') or 'runbook'}: {exc.strerror or exc}", EXIT_USAGE)
+    except Exception as exc:  # TargetError and friends carry their own one-line messages
+        from .runners.base import TargetError
+
+        if isinstance(exc, TargetError):
+            _fail(str(exc), EXIT_FAILED)
+        raise
+    sys.exit(EXIT_OK)

@@ -1,0 +1,59 @@
+"""`runbook lint`: every problem of a runbook as ``path:line:col: severity: message``."""
+
+from __future__ import annotations
+
+from .model import SHELL_LANGS, GraphError, LoadError, Problem, Runbook, Step
+
+
+def lint_book(path: str, granularity: str | None = None) -> list[Problem]:
+    """Parse, build the graph and syntax-check shell steps; never raises for a bad runbook."""
+    from .graph import build_graph
+    from .parse import load_runbook
+
+    try:
+        runbook = load_runbook(path, granularity=granularity)
+    except LoadError as exc:
+        return [Problem("error", exc.path or path, exc.line or 1, exc.message, "RB001")]
+    problems = list(runbook.problems)
+    try:
+        graph = build_graph(runbook, known=_declared(runbook))
+        problems.extend(graph.problems)
+    except GraphError as exc:
+        problems.append(Problem("error", exc.path or path, exc.line or 1, exc.message, "RB300"))
+    for step in runbook.steps:
+        problems.extend(_shell_problems(runbook, step))
+    return sorted(_unique(problems), key=lambda p: (p.path, p.line, p.column))
+
+
+def _declared(runbook: Runbook) -> set[str]:
+    return {spec.name for spec in runbook.vars}
+
+
+def _shell_problems(runbook: Runbook, step: Step) -> list[Problem]:
+    """`bash -n` on shell steps; command-granularity regions that are not shell are reported."""
+    from .safety import syntax_problems
+
+    if step.kind == "doc" and step.parent and step.lang in SHELL_LANGS and not step.expected_output:
+        return [Problem("warning", step.path, step.line, "this region is not valid shell and will "
+                        "not be run (feed it to a client such as psql, or mark the block doc)",
+                        "RB201")]
+    if step.kind != "shell" or step.interpreter or "{%" in step.code:
+        return []
+    shell = step.shell or str(runbook.defaults.get("shell") or "bash")
+    if shell not in ("bash", "sh"):
+        return []
+    # code starts on the line after the fence (command steps: on their own line)
+    first = step.line if step.parent else step.line + 1
+    return [Problem("error", step.path, first + offset - 1, f"shell syntax: {message}", "RB200")
+            for offset, message in syntax_problems(step.code, shell)]
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, int, str]] = set()
+    unique = []
+    for problem in problems:
+        key = (problem.path, problem.line, problem.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique

@@ -1,0 +1,344 @@
+"""The terminal Controller: shows each step, reads the operator's answer, streams output live."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.rule import Rule
+from rich.text import Text
+
+from ..control import Decision, FailureView, StepView
+from ..model import Step, VarSpec
+from .console import code_block, flag_text
+
+STEP_HELP = """y  run this step
+n  skip it
+e  edit the command first (in $EDITOR), then run the edited text
+a  run this and all remaining steps without asking (dangerous steps still ask)
+q  quit the run
+?  this help
+#  a line starting with # is recorded as a note in the transcript"""
+
+FAILURE_HELP = """r  retry the step
+e  edit the command, then retry
+s  skip it and go on
+q  quit the run
+#  a line starting with # is recorded as a note"""
+
+MANUAL_HELP = """d  done
+n  not done (it stays an open item)
+s  skip
+q  quit the run
+#  a line starting with # is recorded as a note"""
+
+STEP_KEYS = {"y": "run", "yes": "run", "n": "skip", "no": "skip", "e": "edit", "a": "all",
+             "q": "quit"}
+FAILURE_KEYS = {"r": "retry", "e": "edit", "s": "skip", "q": "quit"}
+MANUAL_KEYS = {"d": "done", "y": "done", "n": "not_done", "s": "skip", "q": "quit"}
+
+
+class InteractiveController:
+    """Asks on a terminal. ``input`` is read line by line; ``console`` is where everything goes."""
+
+    def __init__(self, console: Console, input: TextIO, *, editor: str | None = None) -> None:
+        self.console = console
+        self.input = input
+        self.editor = editor if editor is not None else os.environ.get("EDITOR", "")
+        self.note: Callable[[str], None] = lambda text: None
+        self._progress: Progress | None = None
+        self._lock = threading.Lock()
+        self._partial: dict[tuple[str, str | None, str], bool] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self, prompt: str) -> str:
+        """One line from the operator; '#' lines become notes; EOF means quit."""
+        while True:
+            self.console.print(Text(prompt, style="bold"), end=" ")
+            line = self.input.readline()
+            if not line:
+                self.console.print()
+                return "q"
+            answer = line.strip()
+            if answer.startswith("#"):
+                self.note(answer.lstrip("#").strip())
+                self.console.print(Text("  note recorded", style="dim"))
+                continue
+            return answer
+
+    def _ask_key(self, prompt: str, keys: Mapping[str, str], help_text: str) -> str:
+        while True:
+            answer = self._read(prompt).lower()
+            if answer in keys:
+                return keys[answer]
+            if answer in ("?", "h", "help"):
+                self.console.print(Text(help_text, style="dim"))
+                continue
+            self.console.print(Text(f"  please answer one of {'/'.join(sorted(set(keys)))}",
+                                    style="yellow"))
+
+    def _secret(self, prompt: str) -> str:
+        if self.input.isatty():
+            return getpass.getpass(prompt + " ")
+        self.console.print(Text(prompt, style="bold"), end=" ")
+        return self.input.readline().rstrip("\n")
+
+    # -- showing ---------------------------------------------------------------------------
+    def show_header(self, title: str, description: str, variables: Sequence[Mapping[str, Any]],
+                    path: str) -> None:
+        self.console.print(Rule(Text(title, style="bold")))
+        if description:
+            self.console.print(Text(description, style="italic"))
+        self.console.print(Text(path, style="dim"))
+        for var in variables:
+            value = var.get("value")
+            self.console.print(Text(f"  {var['name']} = {'(ask)' if value is None else value}",
+                                    style="cyan"))
+
+    def _show_step(self, view: StepView) -> None:
+        step = view.step
+        self.console.print()
+        if step.section:
+            self.console.print(Text(" › ".join(step.section), style="dim italic"))
+        head = Text()
+        head.append(f"{step.index}. {step.title}", style="bold")
+        head.append(f"  #{step.id}  {step.location}", style="dim")
+        self.console.print(head)
+        if step.description and step.description != step.title:
+            self.console.print(Text(step.description, style="italic"))
+        self.console.print(Text(f"on {', '.join(view.targets) or 'local'}", style="magenta"))
+        flags = list(view.flags) + [f"danger: {reason}" for reason in view.danger]
+        if flags:
+            self.console.print(flag_text(flags))
+        if step.interpreter:
+            self.console.print(Text(f"fed on stdin to: {step.interpreter}", style="cyan"))
+        if view.command:
+            self.console.print(code_block(view.command, step.lang))
+        if view.expected_output:
+            self.console.print(Text("expected output:", style="dim"))
+            self.console.print(Text(view.expected_output.rstrip(), style="dim"))
+        if view.missing_env:
+            self.console.print(Text(f"unset environment: {', '.join(view.missing_env)}",
+                                    style="yellow"))
+
+    # -- Controller protocol ----------------------------------------------------------------
+    def ask_step(self, view: StepView) -> Decision:
+        self._show_step(view)
+        step = view.step
+        custom = step.confirm if isinstance(step.confirm, str) and step.confirm else ""
+        while True:
+            if view.danger:
+                prompt = (f"{custom + ' ' if custom else ''}Type {step.id} to run this dangerous "
+                          f"step (n skip, e edit, q quit):")
+                answer = self._ask_dangerous(step.id, prompt)
+            else:
+                prompt = f"{custom or 'Run this step?'} [y/n/e/a/q/?]"
+                answer = self._ask_key(prompt, STEP_KEYS, STEP_HELP)
+            if answer != "edit":
+                return Decision(answer, prompt=prompt)
+            edited = self._edit_text(view.command)
+            if edited and edited.strip():
+                return Decision("edit", command=edited, prompt=prompt)
+            self.console.print(Text("  the edited command is empty: asking again", style="yellow"))
+
+    def _ask_dangerous(self, step_id: str, prompt: str) -> str:
+        while True:
+            answer = self._read(prompt)
+            if answer == step_id:
+                return "run"
+            key = answer.lower()
+            if key in ("n", "no", "s"):
+                return "skip"
+            if key in ("q", "e"):
+                return {"q": "quit", "e": "edit"}[key]
+            if key in ("?", "help"):
+                self.console.print(Text(STEP_HELP, style="dim"))
+                continue
+            self.console.print(Text(f"  this step is dangerous: type its id '{step_id}' to run it",
+                                    style="yellow"))
+
+    def _edit_text(self, text: str) -> str | None:
+        if self.editor:
+            with tempfile.NamedTemporaryFile("w+", suffix=".sh", delete=False) as handle:
+                handle.write(text)
+                name = handle.name
+            try:
+                subprocess.run([*shlex.split(self.editor), name], check=False)
+                with open(name, encoding="utf-8") as handle:
+                    return handle.read()
+            finally:
+                os.unlink(name)
+        self.console.print(Text("Enter the command to run; end with an empty line:", style="bold"))
+        lines: list[str] = []
+        while True:
+            line = self.input.readline()
+            if not line or not line.strip():
+                break
+            lines.append(line.rstrip("\n"))
+        return "\n".join(lines) + "\n" if lines else text
+
+    def ask_failure(self, view: FailureView) -> Decision:
+        self._stop_spinner()
+        reason = view.reason or view.status
+        self.console.print(Text(f"✗ {view.step.id} {view.status}: {reason}", style="bold red"))
+        prompt = "Step failed. [r/e/s/q/?]"
+        answer = self._ask_key(prompt, FAILURE_KEYS, FAILURE_HELP)
+        if answer == "edit":
+            edited = self._edit_text(view.step.code)
+            return Decision("edit", command=edited, prompt=prompt)
+        return Decision(answer, prompt=prompt)
+
+    def ask_manual(self, step: Step) -> Decision:
+        self.console.print()
+        if step.section:
+            self.console.print(Text(" › ".join(step.section), style="dim italic"))
+        self.console.print(Text(f"{step.index}. ☐ {step.title}", style="bold"))
+        prompt = "Manual step. Done? [d/n/s/q/?]"
+        return Decision(self._ask_key(prompt, MANUAL_KEYS, MANUAL_HELP), prompt=prompt)
+
+    def ask_choice(self, options: Sequence[StepView]) -> int | None:
+        self.console.print()
+        self.console.print(Text("Alternatives — pick one:", style="bold"))
+        for number, view in enumerate(options, 1):
+            self.console.print(Text(f"  {number}) {view.step.title}", style="bold"))
+            self.console.print(code_block(view.command, view.step.lang))
+        prompt = f"Which one? [1-{len(options)}/n/q]"
+        while True:
+            answer = self._read(prompt).lower()
+            if answer.isdigit() and 1 <= int(answer) <= len(options):
+                return int(answer) - 1
+            if answer in ("n", "none", "s"):
+                return None
+            if answer == "q":
+                raise KeyboardInterrupt
+            self.console.print(Text(f"  answer a number from 1 to {len(options)}, or n",
+                                    style="yellow"))
+
+    def ask_var(self, spec: VarSpec) -> str:
+        label = spec.prompt or f"Value for {spec.name}"
+        if spec.choices:
+            label += f" ({'/'.join(spec.choices)})"
+        if spec.has_default:
+            label += f" [{spec.default}]"
+        label += ":"
+        answer = self._secret(label) if spec.secret else self._read(label)
+        if not answer and spec.has_default:
+            return str(spec.default)
+        return answer
+
+    def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
+        from ..transcript.redact import looks_secret
+
+        self.console.print(Text(f"This step reads unset environment variables: {', '.join(names)}",
+                                style="yellow"))
+        values: dict[str, str] = {}
+        for name in names:
+            label = f"Set {name} for this run (empty: leave unset):"
+            value = self._secret(label) if looks_secret(name) else self._read(label)
+            if value:
+                values[name] = value
+        return values
+
+    # -- events ----------------------------------------------------------------------------
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("event")
+        with self._lock:
+            if kind == "step_started":
+                self._start_spinner(str(event.get("step")), bool(event.get("interactive")))
+            elif kind == "output":
+                self._print_output(event)
+            elif kind == "output_spilled":
+                pass
+            elif kind == "step_finished":
+                self._stop_spinner()
+                self._print_result(event)
+            elif kind == "run_finished":
+                self._stop_spinner()
+                self._print_summary(event)
+
+    def _start_spinner(self, step_id: str, interactive: bool) -> None:
+        if interactive or not self.console.is_terminal:
+            return
+        self._progress = Progress(SpinnerColumn(), TextColumn(f"running {step_id}"),
+                                  TimeElapsedColumn(), console=self.console, transient=True)
+        self._progress.add_task(step_id, total=None)
+        self._progress.start()
+
+    def _stop_spinner(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def _print_output(self, event: Mapping[str, Any]) -> None:
+        text = str(event.get("text", ""))
+        host = event.get("host")
+        stderr = event.get("stream") == "stderr"
+        prefix = f"{host} | " if host else ""
+        for line in text.splitlines():
+            out = Text(prefix, style="magenta")
+            out.append(line, style="red" if stderr else "")
+            self.console.print(out, soft_wrap=True)
+
+    def _print_result(self, event: Mapping[str, Any]) -> None:
+        status = event.get("status")
+        style = {"ok": "green", "skipped": "yellow"}.get(str(status), "red")
+        mark = {"ok": "✓", "skipped": "↷"}.get(str(status), "✗")
+        line = Text(f"{mark} {event.get('step')} {status}", style=f"bold {style}")
+        if event.get("exit_code") is not None:
+            line.append(f"  exit {event['exit_code']}", style="dim")
+        if event.get("duration_s") is not None:
+            line.append(f"  {float(event['duration_s']):.2f}s", style="dim")
+        if (event.get("attempts") or 1) > 1:
+            line.append(f"  {event['attempts']} attempts", style="dim")
+        if event.get("reason"):
+            line.append(f"  ({event['reason']})", style="dim")
+        self.console.print(line)
+        for host, result in (event.get("hosts") or {}).items():
+            self.console.print(Text(f"    {host}: {result.get('status')} "
+                                    f"exit {result.get('exit_code')}", style="dim"))
+
+    def _print_summary(self, event: Mapping[str, Any]) -> None:
+        counts = event.get("counts") or {}
+        summary = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
+        status = event.get("status")
+        style = "bold green" if status == "ok" else "bold red"
+        self.console.print()
+        self.console.print(Text(f"Run {status}: {summary or 'nothing run'}", style=style))
+        for item in event.get("open_items") or []:
+            self.console.print(Text(f"  open item: {item}", style="yellow"))
+        if event.get("transcript"):
+            self.console.print(Text(f"transcript: {event['transcript']}", style="dim"))
+
+
+class PlainDisplay:
+    """--yes display: the same event rendering without prompts (used with AutoController)."""
+
+    def __init__(self, console: Console) -> None:
+        self._inner = InteractiveController(console, input=_NoInput())
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "step_started":
+            text = Text(f"▶ {event.get('index', '')}. {event.get('title') or event.get('step')}",
+                        style="bold")
+            targets = event.get("targets") or []
+            if targets and targets != ["local"]:
+                text.append(f"  on {', '.join(targets)}", style="magenta")
+            self._inner.console.print(text)
+        self._inner.on_event(event)
+
+
+class _NoInput:
+    def readline(self) -> str:
+        return ""
+
+    def isatty(self) -> bool:
+        return False
