@@ -1,0 +1,266 @@
+"""The parser: a Markdown runbook (file or text) becomes a Runbook of Steps in document order."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import os
+import re
+import unicodedata
+from typing import Any
+
+from ..model import SHELL_LANGS, LoadError, Problem, Runbook, RunbookError, Step
+from . import frontmatter
+from .annotations import parse_info
+from .markdown import RawBlock, scan, split_transcript
+
+__all__ = ["load_runbook", "parse_text", "slugify", "MAX_BYTES"]
+
+#: larger files are refused with a LoadError (a runbook is text a person reads)
+MAX_BYTES = 16 * 1024 * 1024
+CONSOLE_LANGS = frozenset({"console", "shell-session", "shellsession"})
+# languages people expect to run; without an ``engines`` entry they are doc steps (lint says so)
+_RUNNABLE = frozenset({"python", "python3", "py", "sql", "psql", "mysql", "ruby", "rb", "node",
+                       "javascript", "js", "perl", "powershell", "ps1", "pwsh", "fish", "ksh",
+                       "redis", "sqlite", "sqlite3", "php", "lua", "r", "mongo", "mongosh"})
+# letters NFKD does not decompose into ASCII
+_SLUG_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe",
+                               "Œ": "oe", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d"})
+_STEP_FIELDS = frozenset(f.name for f in dataclasses.fields(Step))
+# attributes of a block that belong to its last command only, in command granularity
+_LAST_ONLY = ("capture", "extract", "expect", "until")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Fragment:
+    """Fallback twin of commands.Fragment while commands.py is not there."""
+
+    kind: str
+    code: str
+    line_offset: int = 0
+    title: str | None = None
+    choice: int | None = None
+    target: str | None = None
+    interpreter: str | None = None
+    expected_output: str | None = None
+
+
+def _whole_block(code: str, lang: str) -> list[Any]:
+    return [_Fragment(kind="command", code=code)]
+
+
+try:
+    from .commands import split_block
+except ImportError:  # written in parallel; block granularity works without it
+    split_block = _whole_block
+
+
+def load_runbook(path: str | os.PathLike[str], granularity: str | None = None) -> Runbook:
+    """Read and parse a runbook file; every user-facing failure is a LoadError."""
+    shown = os.fspath(path)
+    shown = shown.decode(errors="replace") if isinstance(shown, bytes) else shown
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_BYTES:
+            raise LoadError(f"too large ({size / 1048576:.1f} MB; the limit is "
+                            f"{MAX_BYTES // 1048576} MB)", shown)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise LoadError("no such file", shown) from None
+    except IsADirectoryError:
+        raise LoadError("is a directory, not a runbook file", shown) from None
+    except PermissionError:
+        raise LoadError("permission denied", shown) from None
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", shown) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LoadError("not UTF-8 text", shown) from None
+    if "\x00" in text:
+        raise LoadError("not UTF-8 text", shown)
+    runbook = parse_text(text, shown, granularity)
+    return dataclasses.replace(runbook, sha256=hashlib.sha256(data).hexdigest())
+
+
+def parse_text(text: str, path: str = "<string>", granularity: str | None = None) -> Runbook:
+    """Parse runbook Markdown. ``granularity`` ("block"/"command") overrides the front matter."""
+    if granularity not in (None, "block", "command"):
+        raise LoadError(f"granularity must be block or command, not {granularity!r}", path)
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    # The parse allocates ~10 small objects per line and frees none of them until the end:
+    # cyclic GC passes over them only cost time (a third of it on big runbooks).
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, path, granularity)
+    except RecursionError:
+        raise LoadError("too deeply nested to read", path) from None
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _parse(text: str, path: str, granularity: str | None) -> Runbook:
+    fm = frontmatter.parse(text, path)
+    if fm.body_start:
+        # keep front matter lines as blank lines so every token's line is a file line
+        text = "\n" * fm.body_start + text.split("\n", fm.body_start)[-1]
+    found = scan(text, path)
+    problems: list[Problem] = [*fm.problems, *found.problems]
+    # unknown default keys were reported once at the front matter; they are not step extras
+    defaults = {k: v for k, v in fm.defaults.items()
+                if k not in ("id", "title", "granularity", "extra")}
+    book_granularity = granularity or fm.defaults.get("granularity") or "block"
+    drafts = [_draft(raw, n, path, fm.engines, defaults, problems)
+              for n, raw in enumerate(found.blocks, 1)]
+    _assign_ids(drafts, set())
+    steps: list[dict[str, Any]] = []
+    for draft in drafts:
+        own = draft.pop("_granularity", None)  # a block's granularity= attribute
+        wanted = granularity or own or book_granularity
+        if wanted == "command" and draft["kind"] == "shell" and not draft.get("interpreter"):
+            steps.extend(_expand(draft, path, problems))
+        else:
+            steps.append(draft)
+    _assign_ids(steps, {d["id"] for d in drafts})
+    title = fm.title or found.first_h1 or _file_title(path)
+    return Runbook(
+        path=path, title=title, description=fm.description, tags=fm.tags, vars=fm.vars,
+        hosts=fm.hosts, defaults=dict(fm.defaults), engines=fm.engines,
+        steps=tuple(_make_step(s, i) for i, s in enumerate(steps, 1)),
+        problems=tuple(sorted(problems, key=lambda p: p.line)), granularity=book_granularity,
+    )
+
+
+def _file_title(path: str) -> str:
+    base = os.path.basename(path)
+    return os.path.splitext(base)[0] or base or path
+
+
+def slugify(text: str) -> str:
+    """Lowercase ``[a-z0-9-]`` slug, at most 60 characters (may be empty)."""
+    text = text.translate(_SLUG_LETTERS)
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].rstrip("-")
+
+
+def _draft(raw: RawBlock, n: int, path: str, engines: dict[str, str],
+           defaults: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """Step fields of one raw block (defaults under annotations), ids not assigned yet."""
+    if raw.kind == "task":
+        fields: dict[str, Any] = {**defaults, "kind": "manual", "lang": "", "code": "",
+                                  "title": raw.title or raw.heading or f"Step {n}"}
+        if raw.checked:
+            fields["extra"] = {"checked": True}
+        return {**fields, "path": path, "line": raw.line, "section": raw.section}
+    lang, attrs, found = parse_info(raw.info, path, raw.line)
+    problems.extend(found)
+    merged = {**(raw.comment or {}), **attrs}
+    if raw.comment and "extra" in raw.comment and "extra" in attrs:
+        merged["extra"] = {**raw.comment["extra"], **attrs["extra"]}
+    fields = {**defaults, **merged, "lang": lang, "code": raw.content, "path": path,
+              "line": raw.line, "section": raw.section, "_code_line": raw.code_line}
+    fields["_granularity"] = merged.get("granularity")
+    fields["title"] = merged.get("title") or raw.title or raw.heading or f"Step {n}"
+    fields["description"] = merged.get("description") or raw.description
+    fields["kind"] = _kind(fields, lang, engines, problems, path, raw.line)
+    return fields
+
+
+def _kind(fields: dict[str, Any], lang: str, engines: dict[str, str],
+          problems: list[Problem], path: str, line: int) -> str:
+    """shell / engine / doc, and for terminal transcripts: commands split from their output."""
+    if fields.get("kind") == "doc":
+        return "doc"
+    if lang in SHELL_LANGS or not lang:
+        console = lang in CONSOLE_LANGS or not lang
+        # no language: only ``$`` prompts make it a transcript; ``#`` lines are no prompts then
+        transcript = split_transcript(fields["code"], console=console and bool(lang))
+        if transcript is not None:
+            fields["_transcript"] = transcript
+            fields["code"] = "\n".join(cmd for _, cmd, _ in transcript) + "\n"
+            output = "\n".join(out for _, _, out in transcript if out)
+            fields["expected_output"] = output or None
+            fields["lang"] = lang or "console"
+            return "shell"
+        return "doc" if console else "shell"
+    if lang in engines:
+        fields.setdefault("interpreter", engines[lang])
+        return "engine"
+    if fields.get("interpreter"):
+        return "engine"
+    if lang in _RUNNABLE:
+        problems.append(Problem("info", path, line, f'"{lang}" block is not executed (name it '
+                                f"in front matter engines to run it)", "RB104"))
+    return "doc"
+
+
+def _fragments(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[Any]:
+    transcript = draft.get("_transcript")
+    if transcript is not None:
+        return [_Fragment(kind="command", code=cmd, line_offset=off, expected_output=out or None)
+                for off, cmd, out in transcript]
+    try:
+        return list(split_block(draft["code"], draft["lang"])) or []
+    except RunbookError:
+        raise
+    except Exception as exc:  # a splitter bug must not lose the whole runbook
+        problems.append(Problem("warning", path, draft["line"],
+                                f"cannot split block into commands: {exc}", "RB105"))
+        return _whole_block(draft["code"], draft["lang"])
+
+
+def _expand(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[dict[str, Any]]:
+    """Command granularity: one step per fragment of a shell block."""
+    frags = _fragments(draft, path, problems)
+    last_cmd = max((i for i, f in enumerate(frags) if f.kind == "command"), default=-1)
+    block_id = draft["id"]
+    out = []
+    for i, frag in enumerate(frags):
+        step = {k: v for k, v in draft.items() if k not in ("id", "_explicit")}
+        if i != last_cmd:
+            for key in _LAST_ONLY:
+                step.pop(key, None)
+        step.update(
+            code=frag.code, parent=block_id, title=frag.title or draft["title"],
+            line=draft["_code_line"] + frag.line_offset,
+            choice=None if frag.choice is None else f"{block_id}:{frag.choice}",
+            expected_output=frag.expected_output,
+            _slug=slugify(frag.title) if frag.title else f"{block_id}-{i + 1}",
+        )
+        if frag.target:
+            step["on"] = (frag.target,)
+        if frag.interpreter:
+            step.update(kind="engine", interpreter=frag.interpreter)
+        if frag.kind == "doc":
+            step["kind"] = "doc"
+        out.append(step)
+    return out
+
+
+def _assign_ids(drafts: list[dict[str, Any]], taken: set[str]) -> None:
+    """Explicit ids stay as written (duplicates too: the graph reports them); others get slugs."""
+    used = set(taken) | {str(d["id"]) for d in drafts if d.get("id") and d.get("_explicit", True)}
+    for n, draft in enumerate(drafts, 1):
+        if draft.get("id"):
+            draft.setdefault("_explicit", True)
+            continue
+        base = draft.pop("_slug", None) or slugify(draft["title"]) or f"step-{n}"
+        candidate, k = base, 2
+        while candidate in used:
+            candidate, k = f"{base}-{k}", k + 1
+        used.add(candidate)
+        draft["id"], draft["_explicit"] = candidate, False
+
+
+def _make_step(fields: dict[str, Any], index: int) -> Step:
+    kwargs = {k: v for k, v in fields.items() if k in _STEP_FIELDS}
+    kwargs["index"] = index
+    kwargs["id"] = str(kwargs["id"])
+    for key in ("on", "needs", "tags", "env", "section"):
+        if key in kwargs:
+            kwargs[key] = tuple(kwargs[key])
+    return Step(**kwargs)
