@@ -1,4 +1,4 @@
-"""How the engine asks the operator: the Controller protocol and the automatic (--yes) controller."""
+"""How the engine asks the operator: the Controller protocol and the --yes AutoController."""
 
 from __future__ import annotations
 

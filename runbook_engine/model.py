@@ -1,4 +1,4 @@
-"""The runbook model: frozen dataclasses every other module reads; each step knows its path:line."""
+"""The runbook model: frozen dataclasses every module reads; each step knows its path:line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh", "console", "shell-session
 
 
 class RunbookError(Exception):
-    """A user mistake that ends with one clear line: ``path:line: message`` (or ``host: message``)."""
+    """A user mistake, shown as one line: ``path:line: message`` (or ``host: message``)."""
 
     exit_code = 2
 
@@ -112,7 +112,7 @@ LOCAL = HostTarget(name="local")
 
 @dataclass(frozen=True)
 class Step:
-    """One step of the procedure. ``code`` is the template source, rendered only at plan/run time."""
+    """One step of the procedure. ``code`` is the template source, rendered at plan/run time."""
 
     id: str
     title: str
