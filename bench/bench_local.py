@@ -1,0 +1,119 @@
+"""Benchmark `runbook run --yes`: marginal cost per trivial step vs a bash script of `bash -c`s.
+
+Target (issue 3): (time for 210 steps - time for 10 steps) / 200 through Engine + LocalRunner + a
+JSONL sink that fsyncs every non-output event is at most 1.5x the same figure for a bash script
+that runs each step as `bash -c 'echo step N'`. Both are measured in the same run.
+Run: python bench/bench_local.py  (appends the figures to bench/RESULTS.md)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runbook_engine.control import AutoController  # noqa: E402
+from runbook_engine.engine import Engine, RunOptions  # noqa: E402
+from runbook_engine.graph import Graph  # noqa: E402
+from runbook_engine.model import LOCAL, HostTarget, Runbook, Step  # noqa: E402
+from runbook_engine.runners.base import Runner  # noqa: E402
+from runbook_engine.runners.local import LocalRunner  # noqa: E402
+from runbook_engine.transcript.redact import Redactor  # noqa: E402
+
+SMALL, LARGE, REPEAT = 10, 210, 5
+TARGET = 1.5
+
+
+class JsonlSink:
+    """Stands in for the transcript writer: a JSON line per event, fsync before actions."""
+
+    def __init__(self, path: Path) -> None:
+        self.handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.handle.write(json.dumps(event) + "\n")
+        self.handle.flush()
+        if event["event"] != "output":
+            os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def engine_run(n: int, folder: Path, use_server: bool = True) -> float:
+    steps = [Step(id=f"s{i}", title=f"Step {i}", path="bench.md", line=i, kind="shell",
+                  lang="bash", code=f"echo step {i}", index=i) for i in range(1, n + 1)]
+    runbook = Runbook(path="bench.md", title="bench", steps=tuple(steps), sha256="0")
+    sink = JsonlSink(folder / f"run-{n}.jsonl")
+    runner = LocalRunner(use_server=use_server)
+
+    def runner_for(target: HostTarget) -> Runner:
+        return runner
+
+    engine = Engine(Graph(runbook, tuple(steps), ()), steps, controller=AutoController(),
+                    sinks=[sink], targets_for=lambda step: [LOCAL], runner_for=runner_for,
+                    variables={}, options=RunOptions(run_id="bench", yes=True),
+                    redactor=Redactor(), environ=dict(os.environ))
+    start = time.perf_counter()
+    outcome = engine.run()
+    elapsed = time.perf_counter() - start
+    sink.close()
+    runner.close()
+    assert outcome.exit_code == 0 and outcome.counts["ok"] == n, outcome
+    return elapsed
+
+
+def bash_run(n: int, folder: Path) -> float:
+    script = folder / f"baseline-{n}.sh"
+    script.write_text("".join(f"bash -c 'echo step {i}'\n" for i in range(1, n + 1)))
+    start = time.perf_counter()
+    subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, check=True)
+    return time.perf_counter() - start
+
+
+def marginal(run: Any, folder: Path) -> float:
+    """Median over REPEAT rounds of (t(LARGE) - t(SMALL)) / (LARGE - SMALL), in seconds."""
+    figures = [(run(LARGE, folder) - run(SMALL, folder)) / (LARGE - SMALL) for _ in range(REPEAT)]
+    return statistics.median(figures)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-local-", dir=ROOT / "bench") as tmp:
+        folder = Path(tmp)
+        engine_run(SMALL, folder)  # warm up imports and caches
+        ours = marginal(engine_run, folder)
+        spawn = marginal(lambda n, f: engine_run(n, f, use_server=False), folder)
+        base = marginal(bash_run, folder)
+    ratio = ours / base
+    verdict = "PASS" if ratio <= TARGET else "FAIL"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## Local run ({stamp}, bench/bench_local.py, {os.cpu_count()} CPUs)",
+        "",
+        f"- marginal per `echo` step, ({LARGE}-{SMALL})/{LARGE - SMALL}, median of {REPEAT}: "
+        f"Engine + LocalRunner + fsync'd JSONL sink {ours * 1000:.2f} ms, bash script of "
+        f"`bash -c` {base * 1000:.2f} ms -> {ratio:.2f}x (target <= {TARGET}x) {verdict}",
+        f"- same with a new bash per step (LocalRunner(use_server=False), the path for "
+        f"interactive steps and other shells): {spawn * 1000:.2f} ms -> {spawn / base:.2f}x",
+    ]
+    print("\n".join(lines))
+    results = ROOT / "bench" / "RESULTS.md"
+    if not results.exists():
+        results.write_text("# Benchmark results\n\nEach section is appended by a bench script.\n")
+    with results.open("a", encoding="utf-8") as handle:
+        handle.write("\n" + "\n".join(lines) + "\n")
+    return 0 if ratio <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,745 @@
+"""The run engine: walks the selected steps, asks the Controller, runs Runners, emits events."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from . import safety, template
+from .control import Controller, FailureView, StepView
+from .model import HostTarget, RunbookError, Step, VarSpec
+from .outputs import LineBuffer
+from .runners.base import Command, Result, Runner
+from .transcript.redact import MASK, Redactor, looks_secret
+from .variables import Variable, validate
+
+if TYPE_CHECKING:
+    from .graph import Graph
+
+Sink = Callable[[dict[str, Any]], None]
+FAILED = frozenset({"failed", "timeout", "interrupted", "error", "blocked"})
+STATUSES = ("ok", "failed", "skipped", "timeout", "interrupted", "blocked")
+UNTIL_DEFAULT_S = 600.0  # how long ``until`` polls when the step has no timeout or retries
+
+
+@dataclass
+class RunOptions:
+    run_id: str
+    yes: bool = False
+    allow_danger: bool = False
+    continue_on_error: bool = False
+    forks: int = 10
+    selection: dict[str, Any] = field(default_factory=dict)
+    only: tuple[str, ...] = ()  # ids named by --only (exclude_from_run_all steps run only then)
+
+
+@dataclass
+class RunOutcome:
+    status: str  # ok / failed / aborted / interrupted
+    exit_code: int  # 0 ok, 1 a step failed or was refused, 130 Ctrl-C at a prompt
+    counts: dict[str, int]
+    open_items: list[str]
+
+
+@dataclass
+class HostRun:
+    """One target's outcome for one step (the last attempt that ran there)."""
+
+    target: HostTarget
+    status: str = "skipped"
+    result: Result | None = None
+    reason: str = ""
+    capture: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Prepared:
+    """A step rendered and ready: what runs and what the operator sees."""
+
+    command: Command
+    view: StepView
+    targets: list[HostTarget]
+
+
+class _Quit(Exception):
+    """The operator answered quit."""
+
+
+class _Stop(Exception):
+    """A failure ends the run (--yes without continue_on_error)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def now_ts() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def has_template(text: str | None) -> bool:
+    # Jinja only acts on these delimiters: skip the (costly) render of plain text.
+    return bool(text) and ("{{" in text or "{%" in text or "{#" in text)
+
+
+def max_fail_limit(spec: str | None, hosts: int, serial: int | None) -> int | None:
+    """Failures tolerated before the remaining batches are skipped (None: never stop)."""
+    if spec is None:
+        return 0 if serial else None
+    text = str(spec).strip()
+    if text.endswith("%"):
+        return int(hosts * float(text[:-1]) / 100)
+    return int(text)
+
+
+class Engine:
+    """One run of the selected steps."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        steps: Sequence[Step],
+        *,
+        controller: Controller,
+        sinks: Sequence[Sink],
+        targets_for: Callable[[Step], list[HostTarget]],
+        runner_for: Callable[[HostTarget], Runner],
+        variables: dict[str, Variable],
+        options: RunOptions,
+        redactor: Redactor,
+        environ: Mapping[str, str] | None = None,
+        resume: Any | None = None,
+    ) -> None:
+        self.graph = graph
+        self.steps = list(steps)
+        self.controller = controller
+        self.sinks: list[Sink] = list(sinks)
+        self.targets_for = targets_for
+        self.runner_for = runner_for
+        self.variables = dict(variables)
+        self.options = options
+        self.redactor = redactor
+        self.environ: dict[str, str] = dict(environ or {})
+        self.resume = resume
+        self.run_info: dict[str, Any] = {}
+        self.extra_env: dict[str, str] = {}  # answers to ask_env, given to every later step
+        self.step_results: dict[str, dict[str, Any]] = {}
+        self.status_of: dict[str, str] = {}
+        self.counts = dict.fromkeys(STATUSES, 0)
+        self.open_items: list[str] = []
+        self._all = False
+        self._lock = threading.Lock()
+        self._restored: set[str] = set()
+        self._ctrl_c = False
+        self._pool: cf.ThreadPoolExecutor | None = None
+        for var in self.variables.values():
+            if var.secret:
+                self.redactor.add(var.value)
+        if resume is not None:
+            for name, var in (getattr(resume, "variables", None) or {}).items():
+                self.variables.setdefault(name, var)
+            self.step_results.update(getattr(resume, "step_results", None) or {})
+        if hasattr(controller, "note"):
+            controller.note = self.note
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def emit(self, event: dict[str, Any]) -> None:
+        event.setdefault("ts", now_ts())
+        clean = self.redactor.redact_event(event)
+        with self._lock:
+            for sink in self.sinks:
+                sink(clean)
+            self.controller.on_event(clean)
+
+    def note(self, text: str, step: str | None = None) -> None:
+        self.emit({"event": "note", "step": step, "text": text})
+
+    def _var_event(self, var: Variable) -> None:
+        value = MASK if var.secret else var.value
+        self.emit({"event": "var_set", "name": var.name, "source": var.source,
+                   "secret": var.secret, "value": value})
+
+    def _set_var(self, name: str, value: Any, source: str, secret: bool = False) -> None:
+        if secret:
+            for item in value.values() if isinstance(value, dict) else [value]:
+                self.redactor.add(item)
+        var = Variable(name, value, source, secret)
+        self.variables[name] = var
+        self._var_event(var)
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        self._run_started()
+        status, code = "ok", 0
+        self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.options.forks))
+        try:
+            self._walk()
+        except _Quit:
+            status = "aborted"
+        except _Stop as stop:
+            status = "interrupted" if stop.status == "interrupted" and self._ctrl_c else "failed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except RunbookError:
+            self._run_finished("failed")
+            raise
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        failed = any(self.counts[s] for s in ("failed", "timeout", "interrupted", "blocked"))
+        if status == "interrupted":
+            code = 130
+        elif failed:
+            code = 1
+            status = "failed" if status == "ok" else status
+        self._run_finished(status)
+        return RunOutcome(status, code, dict(self.counts), list(self.open_items))
+
+    def _run_started(self) -> None:
+        runbook = self.graph.runbook
+        event: dict[str, Any] = {
+            "event": "run_started", "run_id": self.options.run_id, "title": runbook.title,
+            "path": runbook.path, "sha256": runbook.sha256,
+            "variables": [
+                {"name": v.name, "source": v.source, "secret": v.secret,
+                 "value": MASK if v.secret else v.value}
+                for v in self.variables.values()
+            ],
+            "selection": self.options.selection, "resumed": self.resume is not None,
+            "forced": bool(getattr(self.resume, "forced", False)),
+        }
+        event.update(self.run_info)
+        self.emit(event)
+
+    def _run_finished(self, status: str) -> None:
+        event = {"event": "run_finished", "status": status, "counts": dict(self.counts),
+                 "open_items": list(self.open_items)}
+        if "transcript" in self.run_info:
+            event["transcript"] = self.run_info["transcript"]
+        self.emit(event)
+
+    def _finished(self, step_id: str) -> bool:
+        finished = getattr(self.resume, "finished", None) or {}
+        return finished.get(step_id) in ("ok", "skipped")
+
+    def _excluded(self, step: Step) -> bool:
+        return step.exclude_from_run_all and step.id not in self.options.only
+
+    def _walk(self) -> None:
+        steps, i = self.steps, 0
+        while i < len(steps):
+            step = steps[i]
+            if step.choice is not None:
+                group = [step]
+                while i + len(group) < len(steps) and steps[i + len(group)].choice == step.choice:
+                    group.append(steps[i + len(group)])
+                self._alternatives(group)
+                i += len(group)
+                continue
+            self._one(step)
+            i += 1
+
+    # -- one step ---------------------------------------------------------------------------------
+
+    def _one(self, step: Step, chosen: bool = False) -> None:
+        if self._finished(step.id):
+            return
+        if step.kind == "doc":
+            # Not run and not logged: shown to the operator only.
+            self.controller.on_event({"event": "doc", "ts": now_ts(), "step": step.id,
+                                      "title": step.title, "lang": step.lang,
+                                      "code": self.redactor.redact(step.code)})
+            return
+        if self._excluded(step):
+            return self._skip(step, "excluded from run-all (use --only)")
+        blocked = [n for n in step.needs if self.status_of.get(n) in FAILED]
+        if blocked:
+            return self._finish(step, "blocked", reason=f"needs {', '.join(blocked)}")
+        if step.kind == "manual":
+            return self._manual(step)
+        while True:
+            try:
+                self._ask_missing_vars(step)
+                if step.when and not template.evaluate(step.when, self._ctx()):
+                    return self._skip(step, f"when: {step.when} is false")
+                prepared = self._prepare(step)
+            except template.TemplateError as exc:
+                if self._failed_before_run(step, f"template error: {exc}"):
+                    continue
+                return
+            break
+        answer, code = self._decide(step, prepared, chosen)
+        if answer == "refuse":
+            return self._finish(step, "blocked", reason="dangerous: " + "; ".join(
+                prepared.view.danger) + " (--yes without --allow-danger)")
+        if answer == "skip":
+            return self._skip(step, "skipped by operator")
+        command = replace(prepared.command, code=code)
+        self._execute(step, command, prepared.targets)
+
+    def _ctx(self) -> dict[str, Any]:
+        ctx: dict[str, Any] = {name: var.value for name, var in self.variables.items()}
+        ctx["steps"] = self.step_results
+        ctx["env"] = {**self.environ, **self.extra_env}
+        return ctx
+
+    def _render(self, text: str | None, ctx: dict[str, Any]) -> str | None:
+        if text is None or not has_template(text):
+            return text
+        return template.render(text, ctx)
+
+    def _prepare(self, step: Step) -> Prepared:
+        ctx = self._ctx()
+        code = self._render(step.code, ctx) or ""
+        names = safety.placeholders(step.code) if "<" in step.code else []
+        if names:
+            values = {n: str(self._ask_var(n, placeholder=True)) for n in names}
+            code = template.substitute_placeholders(code, values)
+        targets = self.targets_for(step)
+        missing = self._env_check(step, code, targets)
+        env = {k: self._render(v, ctx) or "" for k, v in step.env}
+        command = Command(
+            code=code, step_id=step.id, run_id=self.options.run_id,
+            shell=step.shell or "bash", interpreter=step.interpreter,
+            cwd=self._render(step.cwd, ctx), env={**self.extra_env, **env},
+            timeout=step.timeout, interactive=step.interactive, sudo=step.sudo, user=step.user,
+        )
+        view = StepView(
+            step=step, command=self.redactor.redact(code),
+            targets=tuple(t.name for t in targets), danger=tuple(self._danger(step, code)),
+            flags=self._flags(step), missing_env=tuple(missing),
+            expected_output=step.expected_output,
+        )
+        return Prepared(command, view, targets)
+
+    def _flags(self, step: Step) -> tuple[str, ...]:
+        flags = [name for name in ("sudo", "interactive", "until", "continue_on_error", "secret")
+                 if getattr(step, name)]
+        flags += [f"{name}={getattr(step, name)}" for name in
+                  ("timeout", "retries", "capture", "expect", "serial", "max_fail", "user")
+                  if getattr(step, name)]
+        return tuple(flags)
+
+    def _danger(self, step: Step, code: str) -> list[str]:
+        if step.danger is True:
+            return ["marked dangerous"]
+        if step.danger is False or not code:
+            return []
+        return safety.danger_reasons(code, step.lang or "bash")
+
+    def dangerous_steps(self) -> list[tuple[Step, list[str]]]:
+        """Steps this run would execute that are dangerous, with reasons (for --yes refusal)."""
+        found: list[tuple[Step, list[str]]] = []
+        seen_choices: set[str] = set()
+        ctx = self._ctx()
+        for step in self.steps:
+            if not step.executable or self._finished(step.id) or self._excluded(step):
+                continue
+            if step.choice is not None:
+                if step.choice in seen_choices:
+                    continue  # --yes picks the first alternative only
+                seen_choices.add(step.choice)
+            code = template.render_lenient(step.code, ctx) if has_template(step.code) \
+                else step.code
+            reasons = self._danger(step, code)
+            if reasons:
+                found.append((step, reasons))
+        return found
+
+    # -- asking for values ------------------------------------------------------------------------
+
+    def _ask_missing_vars(self, step: Step) -> None:
+        texts = [t for t in (step.code, step.cwd, *(v for _, v in step.env)) if has_template(t)]
+        if step.when:
+            texts.append("{{ " + step.when + " }}")  # an expression, not a template
+        for text in texts:
+            for name in template.variables_used(text):
+                if name not in self.variables and name not in ("steps", "env"):
+                    self._ask_var(name)
+
+    def _ask_var(self, name: str, placeholder: bool = False) -> Any:
+        if name in self.variables:
+            return self.variables[name].value
+        declared = self.graph.runbook.var(name)
+        spec = declared or VarSpec(name, placeholder=placeholder)
+        if placeholder and declared is not None:
+            spec = replace(declared, placeholder=True)
+        for _ in range(10):
+            value = self.controller.ask_var(spec)
+            problem = validate(spec, value)
+            if problem is not None:
+                self.controller.on_event({"event": "invalid", "ts": now_ts(), "text": problem})
+                continue  # ask again
+            self._set_var(name, value, "placeholder" if placeholder else "prompt", spec.secret)
+            return value
+        raise RunbookError(f"variable '{name}': no valid value given", self.graph.runbook.path,
+                           spec.line)
+
+    def _env_check(self, step: Step, code: str, targets: list[HostTarget]) -> list[str]:
+        """Ask for unset env vars a local step reads; mask the secret-looking ones that are set."""
+        if "$" not in code or not all(t.is_local for t in targets):
+            return []
+        reads = safety.env_reads(code)
+        known = {**self.environ, **self.extra_env, **dict(step.env)}
+        session: dict[str, str | None] = {}
+        for target in targets:
+            session.update(self._runner(target).session.env)
+        missing = [n for n in reads if n not in known and session.get(n) is None]
+        if missing:
+            given = self.controller.ask_env(missing)
+            for name, value in given.items():
+                self.extra_env[name] = value
+                known[name] = value
+        for name in reads:
+            if looks_secret(name) and name in known:
+                self.redactor.add(known[name])
+        return [n for n in missing if n not in self.extra_env]
+
+    def _decide(self, step: Step, prepared: Prepared, chosen: bool) -> tuple[str, str]:
+        code, view = prepared.command.code, prepared.view
+        must_ask = bool(view.danger) or bool(step.confirm)
+        if self.options.yes:
+            if view.danger and not self.options.allow_danger:
+                return "refuse", code  # the CLI refuses before running; never run it unasked
+            if view.danger:
+                self._decision(step, "--allow-danger", "run")
+            return "run", code
+        if (self._all or chosen) and not must_ask:
+            return "run", code
+        decision = self.controller.ask_step(view)
+        answer = decision.answer
+        if answer == "quit":
+            self._decision(step, decision.prompt, "quit")
+            raise _Quit
+        if answer == "all":
+            self._all = True
+        if answer == "edit" and decision.command is not None:
+            self._decision(step, decision.prompt, "edit", original=code, edited=decision.command)
+            return "run", decision.command
+        self._decision(step, decision.prompt, answer)
+        return ("skip" if answer == "skip" else "run"), code
+
+    def _decision(self, step: Step, prompt: str, answer: str, **extra: Any) -> None:
+        self.emit({"event": "decision", "step": step.id, "prompt": prompt, "answer": answer,
+                   **extra})
+
+    # -- manual steps and alternatives ------------------------------------------------------------
+
+    def _manual(self, step: Step) -> None:
+        decision = self.controller.ask_manual(step)
+        self._decision(step, decision.prompt, decision.answer)
+        if decision.answer == "quit":
+            raise _Quit
+        if decision.answer == "done":
+            return self._finish(step, "ok", reason="done")
+        self.open_items.append(f"{step.id}: {step.title}")
+        return self._skip(step, "not done" if decision.answer == "not_done" else "skipped")
+
+    def _alternatives(self, group: list[Step]) -> None:
+        if any(self.status_of.get(s.id) == "ok" or self._finished(s.id) for s in group):
+            return
+        ctx = self._ctx()
+        views = []
+        for step in group:
+            code = template.render_lenient(step.code, ctx) if has_template(step.code) \
+                else step.code
+            views.append(StepView(step=step, command=self.redactor.redact(code),
+                                  targets=tuple(step.on) or ("local",),
+                                  danger=tuple(self._danger(step, code)), flags=self._flags(step)))
+        index = self.controller.ask_choice(views)
+        picked = group[index] if index is not None and 0 <= index < len(group) else None
+        self._decision(group[0], "choose one", "choice", choice=picked.id if picked else None)
+        for step in group:
+            if step is not picked:
+                self._skip(step, "alternative not chosen")
+        if picked is not None:
+            self._one(picked, chosen=True)
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def _skip(self, step: Step, reason: str) -> None:
+        self._finish(step, "skipped", reason=reason)
+
+    def _finish(self, step: Step, status: str, **fields: Any) -> None:
+        self.status_of[step.id] = status
+        self.counts[status] = self.counts.get(status, 0) + 1
+        event = {"event": "step_finished", "step": step.id, "status": status, "exit_code": None,
+                 "duration_s": 0.0, "attempts": 0}
+        event.update(fields)
+        self.emit(event)
+
+    def _failed_before_run(self, step: Step, reason: str) -> bool:
+        """A step that could not even be prepared. True: try preparing it again."""
+        self._finish(step, "failed", reason=reason)
+        if self.options.yes:
+            if self.options.continue_on_error or step.continue_on_error:
+                return False
+            raise _Stop("failed")
+        view = FailureView(step, "failed", None, reason, 0)
+        decision = self.controller.ask_failure(view)
+        self._decision(step, decision.prompt, decision.answer)
+        if decision.answer == "quit":
+            raise _Quit
+        if decision.answer in ("retry", "edit"):
+            self.counts["failed"] -= 1
+            return True
+        return False
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def _runner(self, target: HostTarget) -> Runner:
+        runner = self.runner_for(target)
+        if target.name not in self._restored:
+            self._restored.add(target.name)
+            sessions = getattr(self.resume, "sessions", None) or {}
+            if target.name in sessions:
+                runner.session = sessions[target.name]
+        return runner
+
+
+    def _execute(self, step: Step, command: Command, targets: list[HostTarget]) -> None:
+        """Attempts (automatic retries, until, the failure menu), then the step's result."""
+        hosts = {t.name: HostRun(t) for t in targets}
+        remote = len(targets) > 1 or not all(t.is_local for t in targets)
+        attempts, auto_left, started = 0, step.retries, time.monotonic()
+        deadline = self._until_deadline(step)
+        code_sha = hashlib.sha256(step.code.encode("utf-8")).hexdigest()
+        self._ctrl_c = False
+        while True:
+            attempts += 1
+            if deadline is not None:
+                command = replace(command, timeout=max(0.1, deadline - time.monotonic()))
+            self.emit({"event": "step_started", "step": step.id, "index": step.index,
+                       "title": step.title, "targets": [t.name for t in targets],
+                       "command": command.code, "attempt": attempts, "code_sha256": code_sha,
+                       "interactive": step.interactive})
+            self._attempt(step, command, [h.target for h in hosts.values() if not h.ok],
+                          hosts, remote)
+            failed = [h for h in hosts.values() if not h.ok]
+            if not failed:
+                return self._record(step, hosts, attempts, started, "ok", "")
+            status, reason = _worst(failed)
+            if not self._ctrl_c:
+                delay = (step.delay or 1.0) if step.until else step.delay
+                if deadline is not None and time.monotonic() + delay < deadline \
+                        and self._sleep(delay):
+                    continue
+                if deadline is None and auto_left > 0 and self._sleep(delay):
+                    auto_left -= 1
+                    continue
+            if self.options.yes:
+                self._record(step, hosts, attempts, started, status, reason)
+                if self._ctrl_c or not (self.options.continue_on_error or step.continue_on_error):
+                    raise _Stop(status)
+                return None
+            view = FailureView(step, status, _exit_code(failed), reason, attempts)
+            try:
+                decision = self.controller.ask_failure(view)
+            except KeyboardInterrupt:
+                self._record(step, hosts, attempts, started, status, reason)
+                raise
+            self._ctrl_c = False
+            answer = decision.answer
+            if answer == "edit" and decision.command is not None:
+                self._decision(step, decision.prompt, "edit", original=command.code,
+                               edited=decision.command)
+                command = replace(command, code=decision.command)
+            else:
+                self._decision(step, decision.prompt, answer)
+            if answer in ("retry", "edit"):
+                auto_left, deadline = step.retries, self._until_deadline(step)
+                continue
+            self._record(step, hosts, attempts, started, status,
+                         reason + ("; skipped by operator" if answer == "skip" else ""))
+            if answer == "quit":
+                raise _Quit
+            return None
+
+    def _until_deadline(self, step: Step) -> float | None:
+        if not step.until:
+            return None
+        if step.timeout:
+            return time.monotonic() + step.timeout
+        return None if step.retries else time.monotonic() + UNTIL_DEFAULT_S
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait between attempts; False when Ctrl-C cut it short (no more automatic retries)."""
+        try:
+            if seconds > 0:
+                time.sleep(seconds)
+        except KeyboardInterrupt:
+            self._ctrl_c = True
+            return False
+        return True
+
+    def _attempt(self, step: Step, command: Command, targets: list[HostTarget],
+                 hosts: dict[str, HostRun], remote: bool) -> None:
+        """Run once on every target: batches of ``serial``, ``max_fail`` skips later batches."""
+        assert self._pool is not None
+        size = step.serial or len(targets) or 1
+        limit = max_fail_limit(step.max_fail, len(targets), step.serial)
+        failures = 0
+        cancel = threading.Event()
+        for start in range(0, len(targets), size):
+            batch = targets[start:start + size]
+            if limit is not None and failures > limit:
+                for target in batch:
+                    hosts[target.name] = HostRun(target, "skipped", reason="max_fail reached")
+                continue
+            futures = [self._pool.submit(self._run_on, step, command, t, cancel, remote)
+                       for t in batch]
+            self._wait(futures, cancel)
+            for target, future in zip(batch, futures, strict=True):
+                hosts[target.name] = future.result()
+                failures += not hosts[target.name].ok
+
+    def _wait(self, futures: list[cf.Future[HostRun]], cancel: threading.Event) -> None:
+        # The main thread only waits, so Ctrl-C lands here and not inside a runner.
+        pending = set(futures)
+        while pending:
+            try:
+                _done, pending = cf.wait(pending)
+            except KeyboardInterrupt:
+                self._ctrl_c = True
+                cancel.set()
+
+    def _run_on(self, step: Step, command: Command, target: HostTarget, cancel: threading.Event,
+                remote: bool) -> HostRun:
+        host = target.name if remote else None
+        held: list[tuple[str, str]] | None = [] if step.secret and step.capture else None
+        lines = {"stdout": LineBuffer(), "stderr": LineBuffer()}
+
+        def on_output(stream: str, text: str) -> None:
+            ready = lines[stream].feed(text)
+            if ready:
+                self._output(step.id, stream, ready, host, held)
+
+        started = time.monotonic()
+        try:
+            result = self._runner(target).run(command, on_output, cancel)
+        except Exception as exc:  # noqa: BLE001 - one host's fault must not end the fan-out
+            result = Result(None, "error", time.monotonic() - started, error=str(exc))
+        for stream, buffer in lines.items():
+            rest = buffer.flush()
+            if rest:
+                self._output(step.id, stream, rest, host, held)
+        run = _judge(step, target, result)
+        if held is not None:
+            # A secret capture is known only now: its output was held back until it is masked.
+            if run.capture is not None:
+                self.redactor.add(run.capture)
+            for stream, text in held:
+                self._output(step.id, stream, text, host, None)
+        return run
+
+    def _output(self, step_id: str, stream: str, text: str, host: str | None,
+                held: list[tuple[str, str]] | None) -> None:
+        if held is not None:
+            held.append((stream, text))
+            return
+        event = {"event": "output", "step": step_id, "stream": stream, "text": text}
+        if host is not None:
+            event["host"] = host
+        self.emit(event)
+
+    def _record(self, step: Step, hosts: dict[str, HostRun], attempts: int, started: float,
+                status: str, reason: str) -> None:
+        runs = list(hosts.values())
+        multi = len(runs) > 1
+        per_host = {name: _host_result(h) for name, h in hosts.items()}
+        first = runs[0].result if runs and runs[0].result else Result(None, "error", 0.0)
+        self.step_results[step.id] = {
+            "stdout": first.stdout, "stderr": first.stderr, "exit_code": first.exit_code,
+            "status": status, "hosts": per_host,
+        }
+        captured: dict[str, Any] = {}
+        if status == "ok":
+            if step.capture:
+                value: Any = {n: h.capture for n, h in hosts.items()} if multi else runs[0].capture
+                self._set_var(step.capture, value, "capture", step.secret)
+                captured[step.capture] = value
+            for name in dict.fromkeys(k for h in runs if h.result for k in h.result.outputs):
+                values = {n: h.result.outputs.get(name) for n, h in hosts.items() if h.result}
+                value = values if multi else values[runs[0].target.name]
+                self._set_var(name, value, "output")
+                captured[name] = value
+        event: dict[str, Any] = {
+            "exit_code": _exit_code(runs), "attempts": attempts,
+            "duration_s": round(time.monotonic() - started, 3), "captured": captured,
+            "session": self._sessions(runs),
+        }
+        if multi:
+            event["hosts"] = {n: {k: r[k] for k in ("status", "exit_code", "duration_s")}
+                              for n, r in per_host.items()}
+        if reason:
+            event["reason"] = reason
+        self._finish(step, status, **event)
+
+    def _sessions(self, runs: list[HostRun]) -> dict[str, Any]:
+        sessions: dict[str, Any] = {}
+        for run in runs:
+            if run.result is not None and run.result.status != "error":
+                sessions[run.target.name] = self._runner(run.target).session.as_dict()
+        return sessions
+
+
+def _judge(step: Step, target: HostTarget, result: Result) -> HostRun:
+    """Did this attempt succeed on this host: exit code, ``expect``, ``extract``."""
+    if result.status in ("timeout", "interrupted", "error"):
+        return HostRun(target, result.status, result, result.error or result.status)
+    if result.exit_code != step.expect_exit:
+        reason = f"exit code {result.exit_code}"
+        if step.expect_exit:
+            reason += f", expected {step.expect_exit}"
+        return HostRun(target, "failed", result, reason)
+    try:
+        if step.expect and not re.search(step.expect, result.stdout + result.stderr, re.M):
+            return HostRun(target, "failed", result, f"output does not match expect {step.expect}")
+        capture = None
+        if step.capture:
+            capture = result.stdout.strip()
+            if step.extract:
+                match = re.search(step.extract, result.stdout, re.M)
+                if match is None:
+                    return HostRun(target, "failed", result, f"extract {step.extract} not found")
+                capture = match.group(1) if match.re.groups else match.group(0)
+    except re.error as exc:
+        return HostRun(target, "failed", result, f"bad regular expression: {exc}")
+    return HostRun(target, "ok", result, capture=capture)
+
+
+def _worst(failed: list[HostRun]) -> tuple[str, str]:
+    """The step status and reason from the failed hosts: interrupted > timeout > failed."""
+    statuses = {h.status for h in failed}
+    status = next((s for s in ("interrupted", "timeout") if s in statuses), "failed")
+    reasons = [f"{h.target.name}: {h.reason}" if len(failed) > 1 else h.reason for h in failed]
+    return status, "; ".join(r for r in reasons if r)
+
+
+def _exit_code(runs: list[HostRun]) -> int | None:
+    for run in runs:
+        if not run.ok and run.result is not None:
+            return run.result.exit_code
+    return runs[0].result.exit_code if runs and runs[0].result else None
+
+
+def _host_result(run: HostRun) -> dict[str, Any]:
+    result = run.result
+    return {
+        "status": run.status, "exit_code": result.exit_code if result else None,
+        "duration_s": round(result.duration_s, 3) if result else 0.0,
+        "stdout": result.stdout if result else "", "stderr": result.stderr if result else "",
+        "capture": run.capture, "reason": run.reason,
+    }

@@ -1,0 +1,136 @@
+"""Bounded step output (head and tail kept, middle counted or spilled); $RUNBOOK_OUTPUT parsing."""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO
+
+HEAD_BYTES = 64 * 1024
+TAIL_BYTES = 64 * 1024
+
+_HEREDOC = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)<<(.+)\Z")
+_ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)=(.*)\Z", re.DOTALL)
+
+
+class OutputBuffer:
+    """Keeps the first ``head`` and last ``tail`` bytes of a stream; the middle is counted.
+
+    With ``spill_path`` the dropped middle is appended to that file, so nothing is lost while the
+    memory used stays at most ``head + 2 * tail`` bytes whatever the stream's size.
+    """
+
+    def __init__(
+        self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES, spill_path: str | None = None
+    ) -> None:
+        self._head_max = head
+        self._tail_max = tail
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.total = 0
+        self.omitted = 0
+        self.spill_path = spill_path
+        self._spill: BinaryIO | None = None
+
+    def write(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self._head_max - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        if not data:
+            return
+        self._tail += data
+        # Trim lazily (at twice the size) so a stream of small chunks does not copy on every write.
+        if len(self._tail) > 2 * self._tail_max:
+            cut = len(self._tail) - self._tail_max
+            self._drop(bytes(self._tail[:cut]))
+            del self._tail[:cut]
+
+    def _drop(self, middle: bytes) -> None:
+        self.omitted += len(middle)
+        if self.spill_path is not None:
+            if self._spill is None:
+                self._spill = open(self.spill_path, "ab")  # noqa: SIM115 - kept open while streaming
+            self._spill.write(middle)
+
+    def close(self) -> None:
+        """Trim the tail to its final size and close the spill file."""
+        if len(self._tail) > self._tail_max:
+            cut = len(self._tail) - self._tail_max
+            self._drop(bytes(self._tail[:cut]))
+            del self._tail[:cut]
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+    @property
+    def full(self) -> bool:
+        """True when nothing was left out."""
+        return self.omitted == 0 and len(self._tail) <= self._tail_max
+
+    @property
+    def truncated(self) -> int:
+        """Bytes left out of ``text()``."""
+        return self.omitted + max(0, len(self._tail) - self._tail_max)
+
+    def text(self) -> str:
+        """Head and tail, with a marker saying how many bytes were left out in between."""
+        tail = bytes(self._tail[-self._tail_max :]) if self._tail_max else b""
+        left_out = self.truncated
+        if left_out == 0:
+            return (bytes(self._head) + bytes(self._tail)).decode("utf-8", errors="replace")
+        head = bytes(self._head).decode("utf-8", errors="replace")
+        return f"{head}\n… {left_out} bytes omitted …\n{tail.decode('utf-8', errors='replace')}"
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Parse $RUNBOOK_OUTPUT: ``name=value`` lines and ``name<<DELIM`` … ``DELIM`` heredocs."""
+    outputs: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        heredoc = _HEREDOC.match(line)
+        if heredoc:
+            name, delim = heredoc.group(1), heredoc.group(2)
+            body: list[str] = []
+            while i < len(lines) and lines[i] != delim:
+                body.append(lines[i])
+                i += 1
+            i += 1  # skip the delimiter (or run past the end when it is missing)
+            outputs[name] = "\n".join(body)
+            continue
+        assign = _ASSIGN.match(line)
+        if assign:
+            outputs[assign.group(1)] = assign.group(2)
+    return outputs
+
+
+class LineBuffer:
+    """Holds back a partial line so a secret split across chunks is redacted whole."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+
+    def feed(self, text: str) -> str:
+        """Add a chunk; return the complete lines (or an over-long partial line) ready to emit."""
+        cut = text.rfind("\n")
+        if cut < 0:
+            self._parts.append(text)
+            self._size += len(text)
+            return self.flush() if self._size > self._limit else ""
+        ready = "".join(self._parts) + text[: cut + 1]
+        rest = text[cut + 1 :]
+        self._parts = [rest] if rest else []
+        self._size = len(rest)
+        return ready
+
+    def flush(self) -> str:
+        """Everything held back (at the end of a step)."""
+        text = "".join(self._parts)
+        self._parts = []
+        self._size = 0
+        return text
