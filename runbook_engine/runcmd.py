@@ -160,7 +160,6 @@ def execute(book: str, options: dict[str, Any]) -> int:
     finally:
         runners.close()
         writer.close()
-    console.print(f"[dim]transcript: {path}[/dim]")
     return outcome.exit_code
 
 

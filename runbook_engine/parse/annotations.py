@@ -223,7 +223,8 @@ def _store(attrs: dict[str, Any], key: str, value: Any) -> None:
 
 def _unquote(val: str) -> str:
     if len(val) >= 2 and val[0] == val[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", val[1:-1])
+        # Only \" and \\ are escapes: regexes such as extract="v(\d+)" keep their backslashes.
+        return re.sub(r'\\(["\\])', r"\1", val[1:-1])
     if len(val) >= 2 and val[0] == val[-1] == "'":
         return val[1:-1]
     return val

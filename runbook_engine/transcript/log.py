@@ -37,9 +37,15 @@ def slugify(text: str) -> str:
 def default_transcript_path(
     runbook_path: str, directory: str = "transcripts", when: datetime | None = None
 ) -> Path:
-    """``<directory>/<UTC YYYYmmddTHHMMSSZ>-<runbook slug>.jsonl``."""
+    """``<directory>/<UTC YYYYmmddTHHMMSSZ>-<runbook slug>.jsonl``, with -2, -3... when taken."""
     stamp = (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path(directory) / f"{stamp}-{slugify(Path(runbook_path).stem)}.jsonl"
+    base = f"{stamp}-{slugify(Path(runbook_path).stem)}"
+    path = Path(directory) / f"{base}.jsonl"
+    number = 2
+    while path.exists():  # two runs in the same second must not collide
+        path = Path(directory) / f"{base}-{number}.jsonl"
+        number += 1
+    return path
 
 
 def _safe_part(text: str) -> str:
