@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
-import re
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -14,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import safety, template
 from .control import Controller, FailureView, StepView
+from .execution import ExecutionMixin, QuitRun, StopRun
 from .model import HostTarget, RunbookError, Step, VarSpec
-from .outputs import LineBuffer
-from .runners.base import Command, Result, Runner
+from .runners.base import Command, Runner
 from .transcript.redact import MASK, Redactor, looks_secret
 from .variables import Variable, validate
 
@@ -26,7 +23,6 @@ if TYPE_CHECKING:
 Sink = Callable[[dict[str, Any]], None]
 FAILED = frozenset({"failed", "timeout", "interrupted", "error", "blocked"})
 STATUSES = ("ok", "failed", "skipped", "timeout", "interrupted", "blocked")
-UNTIL_DEFAULT_S = 600.0  # how long ``until`` polls when the step has no timeout or retries
 
 
 @dataclass
@@ -49,39 +45,12 @@ class RunOutcome:
 
 
 @dataclass
-class HostRun:
-    """One target's outcome for one step (the last attempt that ran there)."""
-
-    target: HostTarget
-    status: str = "skipped"
-    result: Result | None = None
-    reason: str = ""
-    capture: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass
 class Prepared:
     """A step rendered and ready: what runs and what the operator sees."""
 
     command: Command
     view: StepView
     targets: list[HostTarget]
-
-
-class _Quit(Exception):
-    """The operator answered quit."""
-
-
-class _Stop(Exception):
-    """A failure ends the run (--yes without continue_on_error)."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 def now_ts() -> str:
@@ -93,17 +62,7 @@ def has_template(text: str | None) -> bool:
     return bool(text) and ("{{" in text or "{%" in text or "{#" in text)
 
 
-def max_fail_limit(spec: str | None, hosts: int, serial: int | None) -> int | None:
-    """Failures tolerated before the remaining batches are skipped (None: never stop)."""
-    if spec is None:
-        return 0 if serial else None
-    text = str(spec).strip()
-    if text.endswith("%"):
-        return int(hosts * float(text[:-1]) / 100)
-    return int(text)
-
-
-class Engine:
+class Engine(ExecutionMixin):
     """One run of the selected steps."""
 
     def __init__(
@@ -187,9 +146,9 @@ class Engine:
         self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.options.forks))
         try:
             self._walk()
-        except _Quit:
+        except QuitRun:
             status = "aborted"
-        except _Stop as stop:
+        except StopRun as stop:
             status = "interrupted" if stop.status == "interrupted" and self._ctrl_c else "failed"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -422,7 +381,7 @@ class Engine:
         answer = decision.answer
         if answer == "quit":
             self._decision(step, decision.prompt, "quit")
-            raise _Quit
+            raise QuitRun
         if answer == "all":
             self._all = True
         if answer == "edit" and decision.command is not None:
@@ -441,7 +400,7 @@ class Engine:
         decision = self.controller.ask_manual(step)
         self._decision(step, decision.prompt, decision.answer)
         if decision.answer == "quit":
-            raise _Quit
+            raise QuitRun
         if decision.answer == "done":
             return self._finish(step, "ok", reason="done")
         self.open_items.append(f"{step.id}: {step.title}")
@@ -486,260 +445,13 @@ class Engine:
         if self.options.yes:
             if self.options.continue_on_error or step.continue_on_error:
                 return False
-            raise _Stop("failed")
+            raise StopRun("failed")
         view = FailureView(step, "failed", None, reason, 0)
         decision = self.controller.ask_failure(view)
         self._decision(step, decision.prompt, decision.answer)
         if decision.answer == "quit":
-            raise _Quit
+            raise QuitRun
         if decision.answer in ("retry", "edit"):
             self.counts["failed"] -= 1
             return True
         return False
-
-    # -- running ----------------------------------------------------------------------------------
-
-    def _runner(self, target: HostTarget) -> Runner:
-        runner = self.runner_for(target)
-        if target.name not in self._restored:
-            self._restored.add(target.name)
-            sessions = getattr(self.resume, "sessions", None) or {}
-            if target.name in sessions:
-                runner.session = sessions[target.name]
-        return runner
-
-
-    def _execute(self, step: Step, command: Command, targets: list[HostTarget]) -> None:
-        """Attempts (automatic retries, until, the failure menu), then the step's result."""
-        hosts = {t.name: HostRun(t) for t in targets}
-        remote = len(targets) > 1 or not all(t.is_local for t in targets)
-        attempts, auto_left, started = 0, step.retries, time.monotonic()
-        deadline = self._until_deadline(step)
-        code_sha = hashlib.sha256(step.code.encode("utf-8")).hexdigest()
-        self._ctrl_c = False
-        while True:
-            attempts += 1
-            if deadline is not None:
-                command = replace(command, timeout=max(0.1, deadline - time.monotonic()))
-            self.emit({"event": "step_started", "step": step.id, "index": step.index,
-                       "title": step.title, "targets": [t.name for t in targets],
-                       "command": command.code, "attempt": attempts, "code_sha256": code_sha,
-                       "interactive": step.interactive})
-            self._attempt(step, command, [h.target for h in hosts.values() if not h.ok],
-                          hosts, remote)
-            failed = [h for h in hosts.values() if not h.ok]
-            if not failed:
-                return self._record(step, hosts, attempts, started, "ok", "")
-            status, reason = _worst(failed)
-            if not self._ctrl_c:
-                delay = (step.delay or 1.0) if step.until else step.delay
-                if deadline is not None and time.monotonic() + delay < deadline \
-                        and self._sleep(delay):
-                    continue
-                if deadline is None and auto_left > 0 and self._sleep(delay):
-                    auto_left -= 1
-                    continue
-            if self.options.yes:
-                self._record(step, hosts, attempts, started, status, reason)
-                if self._ctrl_c or not (self.options.continue_on_error or step.continue_on_error):
-                    raise _Stop(status)
-                return None
-            view = FailureView(step, status, _exit_code(failed), reason, attempts)
-            try:
-                decision = self.controller.ask_failure(view)
-            except KeyboardInterrupt:
-                self._record(step, hosts, attempts, started, status, reason)
-                raise
-            self._ctrl_c = False
-            answer = decision.answer
-            if answer == "edit" and decision.command is not None:
-                self._decision(step, decision.prompt, "edit", original=command.code,
-                               edited=decision.command)
-                command = replace(command, code=decision.command)
-            else:
-                self._decision(step, decision.prompt, answer)
-            if answer in ("retry", "edit"):
-                auto_left, deadline = step.retries, self._until_deadline(step)
-                continue
-            self._record(step, hosts, attempts, started, status,
-                         reason + ("; skipped by operator" if answer == "skip" else ""))
-            if answer == "quit":
-                raise _Quit
-            return None
-
-    def _until_deadline(self, step: Step) -> float | None:
-        if not step.until:
-            return None
-        if step.timeout:
-            return time.monotonic() + step.timeout
-        return None if step.retries else time.monotonic() + UNTIL_DEFAULT_S
-
-    def _sleep(self, seconds: float) -> bool:
-        """Wait between attempts; False when Ctrl-C cut it short (no more automatic retries)."""
-        try:
-            if seconds > 0:
-                time.sleep(seconds)
-        except KeyboardInterrupt:
-            self._ctrl_c = True
-            return False
-        return True
-
-    def _attempt(self, step: Step, command: Command, targets: list[HostTarget],
-                 hosts: dict[str, HostRun], remote: bool) -> None:
-        """Run once on every target: batches of ``serial``, ``max_fail`` skips later batches."""
-        assert self._pool is not None
-        size = step.serial or len(targets) or 1
-        limit = max_fail_limit(step.max_fail, len(targets), step.serial)
-        failures = 0
-        cancel = threading.Event()
-        for start in range(0, len(targets), size):
-            batch = targets[start:start + size]
-            if limit is not None and failures > limit:
-                for target in batch:
-                    hosts[target.name] = HostRun(target, "skipped", reason="max_fail reached")
-                continue
-            futures = [self._pool.submit(self._run_on, step, command, t, cancel, remote)
-                       for t in batch]
-            self._wait(futures, cancel)
-            for target, future in zip(batch, futures, strict=True):
-                hosts[target.name] = future.result()
-                failures += not hosts[target.name].ok
-
-    def _wait(self, futures: list[cf.Future[HostRun]], cancel: threading.Event) -> None:
-        # The main thread only waits, so Ctrl-C lands here and not inside a runner.
-        pending = set(futures)
-        while pending:
-            try:
-                _done, pending = cf.wait(pending)
-            except KeyboardInterrupt:
-                self._ctrl_c = True
-                cancel.set()
-
-    def _run_on(self, step: Step, command: Command, target: HostTarget, cancel: threading.Event,
-                remote: bool) -> HostRun:
-        host = target.name if remote else None
-        held: list[tuple[str, str]] | None = [] if step.secret and step.capture else None
-        lines = {"stdout": LineBuffer(), "stderr": LineBuffer()}
-
-        def on_output(stream: str, text: str) -> None:
-            ready = lines[stream].feed(text)
-            if ready:
-                self._output(step.id, stream, ready, host, held)
-
-        started = time.monotonic()
-        try:
-            result = self._runner(target).run(command, on_output, cancel)
-        except Exception as exc:  # noqa: BLE001 - one host's fault must not end the fan-out
-            result = Result(None, "error", time.monotonic() - started, error=str(exc))
-        for stream, buffer in lines.items():
-            rest = buffer.flush()
-            if rest:
-                self._output(step.id, stream, rest, host, held)
-        run = _judge(step, target, result)
-        if held is not None:
-            # A secret capture is known only now: its output was held back until it is masked.
-            if run.capture is not None:
-                self.redactor.add(run.capture)
-            for stream, text in held:
-                self._output(step.id, stream, text, host, None)
-        return run
-
-    def _output(self, step_id: str, stream: str, text: str, host: str | None,
-                held: list[tuple[str, str]] | None) -> None:
-        if held is not None:
-            held.append((stream, text))
-            return
-        event = {"event": "output", "step": step_id, "stream": stream, "text": text}
-        if host is not None:
-            event["host"] = host
-        self.emit(event)
-
-    def _record(self, step: Step, hosts: dict[str, HostRun], attempts: int, started: float,
-                status: str, reason: str) -> None:
-        runs = list(hosts.values())
-        multi = len(runs) > 1
-        per_host = {name: _host_result(h) for name, h in hosts.items()}
-        first = runs[0].result if runs and runs[0].result else Result(None, "error", 0.0)
-        self.step_results[step.id] = {
-            "stdout": first.stdout, "stderr": first.stderr, "exit_code": first.exit_code,
-            "status": status, "hosts": per_host,
-        }
-        captured: dict[str, Any] = {}
-        if status == "ok":
-            if step.capture:
-                value: Any = {n: h.capture for n, h in hosts.items()} if multi else runs[0].capture
-                self._set_var(step.capture, value, "capture", step.secret)
-                captured[step.capture] = value
-            for name in dict.fromkeys(k for h in runs if h.result for k in h.result.outputs):
-                values = {n: h.result.outputs.get(name) for n, h in hosts.items() if h.result}
-                value = values if multi else values[runs[0].target.name]
-                self._set_var(name, value, "output")
-                captured[name] = value
-        event: dict[str, Any] = {
-            "exit_code": _exit_code(runs), "attempts": attempts,
-            "duration_s": round(time.monotonic() - started, 3), "captured": captured,
-            "session": self._sessions(runs),
-        }
-        if multi:
-            event["hosts"] = {n: {k: r[k] for k in ("status", "exit_code", "duration_s")}
-                              for n, r in per_host.items()}
-        if reason:
-            event["reason"] = reason
-        self._finish(step, status, **event)
-
-    def _sessions(self, runs: list[HostRun]) -> dict[str, Any]:
-        sessions: dict[str, Any] = {}
-        for run in runs:
-            if run.result is not None and run.result.status != "error":
-                sessions[run.target.name] = self._runner(run.target).session.as_dict()
-        return sessions
-
-
-def _judge(step: Step, target: HostTarget, result: Result) -> HostRun:
-    """Did this attempt succeed on this host: exit code, ``expect``, ``extract``."""
-    if result.status in ("timeout", "interrupted", "error"):
-        return HostRun(target, result.status, result, result.error or result.status)
-    if result.exit_code != step.expect_exit:
-        reason = f"exit code {result.exit_code}"
-        if step.expect_exit:
-            reason += f", expected {step.expect_exit}"
-        return HostRun(target, "failed", result, reason)
-    try:
-        if step.expect and not re.search(step.expect, result.stdout + result.stderr, re.M):
-            return HostRun(target, "failed", result, f"output does not match expect {step.expect}")
-        capture = None
-        if step.capture:
-            capture = result.stdout.strip()
-            if step.extract:
-                match = re.search(step.extract, result.stdout, re.M)
-                if match is None:
-                    return HostRun(target, "failed", result, f"extract {step.extract} not found")
-                capture = match.group(1) if match.re.groups else match.group(0)
-    except re.error as exc:
-        return HostRun(target, "failed", result, f"bad regular expression: {exc}")
-    return HostRun(target, "ok", result, capture=capture)
-
-
-def _worst(failed: list[HostRun]) -> tuple[str, str]:
-    """The step status and reason from the failed hosts: interrupted > timeout > failed."""
-    statuses = {h.status for h in failed}
-    status = next((s for s in ("interrupted", "timeout") if s in statuses), "failed")
-    reasons = [f"{h.target.name}: {h.reason}" if len(failed) > 1 else h.reason for h in failed]
-    return status, "; ".join(r for r in reasons if r)
-
-
-def _exit_code(runs: list[HostRun]) -> int | None:
-    for run in runs:
-        if not run.ok and run.result is not None:
-            return run.result.exit_code
-    return runs[0].result.exit_code if runs and runs[0].result else None
-
-
-def _host_result(run: HostRun) -> dict[str, Any]:
-    result = run.result
-    return {
-        "status": run.status, "exit_code": result.exit_code if result else None,
-        "duration_s": round(result.duration_s, 3) if result else 0.0,
-        "stdout": result.stdout if result else "", "stderr": result.stderr if result else "",
-        "capture": run.capture, "reason": run.reason,
-    }
