@@ -170,7 +170,7 @@ class Engine(ExecutionMixin):
         runbook = self.graph.runbook
         event: dict[str, Any] = {
             "event": "run_started", "run_id": self.options.run_id, "title": runbook.title,
-            "path": runbook.path, "sha256": runbook.sha256,
+            "description": runbook.description, "path": runbook.path, "sha256": runbook.sha256,
             "variables": [
                 {"name": v.name, "source": v.source, "secret": v.secret,
                  "value": MASK if v.secret else v.value}
@@ -178,6 +178,9 @@ class Engine(ExecutionMixin):
             ],
             "selection": self.options.selection, "resumed": self.resume is not None,
             "forced": bool(getattr(self.resume, "forced", False)),
+            # the selected steps, so the report can list the ones that never ran
+            "plan": [{"id": s.id, "title": s.title, "section": list(s.section), "line": s.line,
+                      "kind": s.kind} for s in self.steps],
         }
         event.update(self.run_info)
         self.emit(event)

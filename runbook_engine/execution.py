@@ -84,7 +84,8 @@ class ExecutionMixin:
             if deadline is not None:
                 command = replace(command, timeout=max(0.1, deadline - time.monotonic()))
             self.emit({"event": "step_started", "step": step.id, "index": step.index,
-                       "title": step.title, "targets": [t.name for t in targets],
+                       "title": step.title, "section": list(step.section), "line": step.line,
+                       "lang": step.lang, "targets": [t.name for t in targets],
                        "command": command.code, "attempt": attempts, "code_sha256": code_sha,
                        "interactive": step.interactive})
             self._attempt(step, command, [h.target for h in hosts.values() if not h.ok],

@@ -96,12 +96,14 @@ class InteractiveController:
                     path: str) -> None:
         self.console.print(Rule(Text(title, style="bold")))
         if description:
-            self.console.print(Text(description, style="italic"))
+            self.console.print(Text(description.strip(), style="italic"))
         self.console.print(Text(path, style="dim"))
         for var in variables:
             value = var.get("value")
-            self.console.print(Text(f"  {var['name']} = {'(ask)' if value is None else value}",
-                                    style="cyan"))
+            line = Text(f"  {var['name']} = ", style="cyan")
+            line.append("(asked when needed)" if value is None else str(value))
+            line.append(f"  ({var.get('source')})", style="dim")
+            self.console.print(line)
 
     def _show_step(self, view: StepView) -> None:
         step = view.step
@@ -251,7 +253,10 @@ class InteractiveController:
     def on_event(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         with self._lock:
-            if kind == "step_started":
+            if kind == "run_started":
+                self.show_header(str(event.get("title") or ""), str(event.get("description") or ""),
+                                 event.get("variables") or [], str(event.get("path") or ""))
+            elif kind == "step_started":
                 self._start_spinner(str(event.get("step")), bool(event.get("interactive")))
             elif kind == "output":
                 self._print_output(event)
