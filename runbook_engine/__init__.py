@@ -1,3 +1,3 @@
-"""runbook-engine: step through Markdown runbooks, locally or over SSH, with a crash-safe transcript."""
+"""runbook-engine: step through Markdown runbooks, locally or over SSH, with a transcript."""
 
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
-from .model import RunbookError, Runbook
+from .model import Runbook, RunbookError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import safety, template
+from . import liveness, safety, template
 from .control import Controller, FailureView, StepView
 from .execution import ExecutionMixin, QuitRun, StopRun
 from .model import HostTarget, RunbookError, Step, VarSpec
@@ -97,6 +97,7 @@ class Engine(ExecutionMixin):
         self.status_of: dict[str, str] = {}
         self.counts = dict.fromkeys(STATUSES, 0)
         self.open_items: list[str] = []
+        self._follows = False  # the running step ends with Ctrl-C (tail -f): not a failure
         self._all = False
         self._lock = threading.Lock()
         self._restored: set[str] = set()
@@ -242,6 +243,19 @@ class Engine(ExecutionMixin):
                     continue
                 return
             break
+        terminal = None if step.interactive else liveness.needs_terminal(prepared.command.code,
+                                                                         step.lang)
+        follows = liveness.runs_until_stopped(prepared.command.code, step.lang)
+        if self.options.yes and (terminal or follows):
+            self.open_items.append(f"{step.id}: {step.title} (run it by hand)")
+            return self._skip(step, f"{terminal or follows}: not run unattended")
+        if terminal:
+            prepared = replace(prepared, command=replace(prepared.command, interactive=True))
+        if terminal or follows:
+            hint = f"{terminal}: the terminal is yours" if terminal else \
+                f"{follows}: Ctrl-C ends it"
+            prepared = replace(prepared, view=replace(prepared.view,
+                                                      flags=(*prepared.view.flags, hint)))
         answer, code = self._decide(step, prepared, chosen)
         if answer == "refuse":
             return self._finish(step, "blocked", reason="dangerous: " + "; ".join(
@@ -249,6 +263,7 @@ class Engine(ExecutionMixin):
         if answer == "skip":
             return self._skip(step, "skipped by operator")
         command = replace(prepared.command, code=code)
+        self._follows = bool(follows)
         self._execute(step, command, prepared.targets)
 
     def _ctx(self) -> dict[str, Any]:

@@ -94,6 +94,12 @@ class ExecutionMixin:
             if not failed:
                 return self._record(step, hosts, attempts, started, "ok", "")
             status, reason = _worst(failed)
+            if self._ctrl_c and getattr(self, "_follows", False):
+                # `tail -f` and friends end with Ctrl-C: that is success, not a failure
+                for run in failed:
+                    run.status, run.reason = "ok", "stopped by the operator"
+                return self._record(step, hosts, attempts, started, "ok",
+                                    "stopped by the operator (Ctrl-C)")
             if not self._ctrl_c:
                 delay = (step.delay or 1.0) if step.until else step.delay
                 if deadline is not None and time.monotonic() + delay < deadline \

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .graph import Graph
+from .liveness import needs_terminal, runs_until_stopped
 from .model import Step
 from .safety import env_reads, placeholders, step_danger
 from .template import render_lenient, substitute_placeholders
@@ -69,6 +70,7 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
     env = env_reads(step.code) if step.kind == "shell" else []
     if step.interpreter:
         env = sorted({*env, *env_reads(step.interpreter)})
+    shell = step.kind == "shell"
     return {
         "index": step.index,
         "id": step.id,
@@ -94,6 +96,9 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
         "description": step.description,
         "expected_output": step.expected_output,
         "tags": list(step.tags),
+        "interactive": step.interactive,
+        "needs_terminal": needs_terminal(step.code, step.lang) if shell else None,
+        "runs_until_stopped": runs_until_stopped(step.code, step.lang) if shell else None,
     }
 
 

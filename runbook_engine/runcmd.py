@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -72,10 +73,8 @@ class Runners:
 
     def close(self) -> None:
         for runner in self._runners.values():
-            try:
+            with contextlib.suppress(Exception):  # closing must never hide the run's result
                 runner.close()
-            except Exception:  # closing must never hide the run's own result
-                pass
 
 
 def execute(book: str, options: dict[str, Any]) -> int:

@@ -218,19 +218,25 @@ def _expand(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[d
     frags = _fragments(draft, path, problems)
     last_cmd = max((i for i, f in enumerate(frags) if f.kind == "command"), default=-1)
     block_id = draft["id"]
+    # A block holding one command keeps the author's title for it (a list item such as
+    # "Check Node version"); the command's own comment then only describes it.
+    single = sum(f.kind == "command" for f in frags) == 1
     out = []
     for i, frag in enumerate(frags):
+        title = frag.title if frag.title and not (single and frag.kind == "command") else None
         step = {k: v for k, v in draft.items() if k not in ("id", "_explicit")}
         if i != last_cmd:
             for key in _LAST_ONLY:
                 step.pop(key, None)
         step.update(
-            code=frag.code, parent=block_id, title=frag.title or draft["title"],
+            code=frag.code, parent=block_id, title=title or draft["title"],
             line=draft["_code_line"] + frag.line_offset,
             choice=None if frag.choice is None else f"{block_id}:{frag.choice}",
             expected_output=frag.expected_output,
-            _slug=slugify(frag.title) if frag.title else f"{block_id}-{i + 1}",
+            _slug=slugify(title) if title else f"{block_id}-{i + 1}",
         )
+        if frag.title and not title:
+            step["description"] = frag.title
         if frag.target:
             step["on"] = (frag.target,)
         if frag.interpreter:

@@ -35,6 +35,13 @@ def step_flags(step: Mapping[str, Any]) -> list[str]:
         flags.append(f"choice {step['choice']}")
     if step.get("interpreter"):
         flags.append(f"fed to {step['interpreter']}")
+    if step.get("interactive"):
+        flags.append("interactive")
+    for key in ("needs_terminal", "runs_until_stopped"):
+        if step.get(key):
+            flags.append(step[key])
+    if step.get("env"):
+        flags.append(f"reads ${', $'.join(step['env'])}")
     return flags
 
 
