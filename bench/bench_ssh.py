@@ -1,0 +1,199 @@
+"""SSH benchmark (not a test): per-step cost vs ControlMaster, fan-out vs forks=1 and ansible."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import sshd  # noqa: E402
+
+from runbook_engine.model import HostTarget  # noqa: E402
+from runbook_engine.runners.base import Command  # noqa: E402
+from runbook_engine.runners.ssh import SSHRunner  # noqa: E402
+
+STEP = "echo step $RANDOM"
+TASKS = ("uname -n", "cd /tmp && export X=1", 'echo "$X"; pwd')
+REPEATS = 5
+
+
+def marginal(timer: object, low: int = 10, high: int = 60) -> float:
+    """Median over REPEATS of (t(high) - t(low)) / (high - low), seconds per step."""
+    samples = []
+    for _ in range(REPEATS):
+        samples.append((timer(high) - timer(low)) / (high - low))  # type: ignore[operator]
+    return statistics.median(samples)
+
+
+def per_step(server: sshd.SSHServer) -> tuple[float, float]:
+    runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config))
+    runner.connect()
+    cancel = threading.Event()
+
+    def paramiko_steps(n: int) -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            result = runner.run(Command(STEP, f"s{i}", "bench"), lambda s, t: None, cancel)
+            assert result.status == "ok", result
+        return time.perf_counter() - start
+
+    control = Path(tempfile.mkdtemp()) / "cm"
+    base = ["ssh", "-F", str(server.ssh_config), "-o", f"ControlPath={control}"]
+    subprocess.run([*base, "-o", "ControlMaster=yes", "-o", "ControlPersist=120", "-fN", "web1"],
+                   check=True)
+
+    def controlmaster_steps(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run([*base, "-o", "ControlMaster=no", "web1", STEP], check=True,
+                           stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    try:
+        ours, theirs = marginal(paramiko_steps), marginal(controlmaster_steps)
+    finally:
+        subprocess.run([*base, "-O", "exit", "web1"], capture_output=True)
+        runner.close()
+    return ours, theirs
+
+
+def write_book(path: Path, hosts: list[str]) -> None:
+    steps = "\n".join(f"```bash {{on=fleet}}\n{task}\n```\n" for task in TASKS)
+    path.write_text(f"---\ntitle: fan-out\nhosts:\n  fleet: [{', '.join(hosts)}]\n---\n"
+                    f"# Fan-out\n\n{steps}")
+
+
+def engine_run(server: sshd.SSHServer, book: Path, forks: int) -> tuple[float, int]:
+    """`runbook run --yes` as a subprocess: wall time and peak RSS (KiB)."""
+    argv = [sys.executable, "-m", "runbook_engine", "run", "--yes", "--forks", str(forks),
+            "--ssh-config", str(server.ssh_config),
+            "--transcript", f"{book}.{time.monotonic_ns()}.jsonl", str(book)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+        raise SystemExit(f"runbook run failed: {err}")
+    return wall, usage.ru_maxrss
+
+
+def engine_inprocess(server: sshd.SSHServer, book: Path, forks: int) -> float:
+    """The same engine run inside this process: fan-out without interpreter start-up."""
+    from runbook_engine.cli import main as cli_main
+
+    argv = ["run", "--yes", "--forks", str(forks), "--ssh-config", str(server.ssh_config),
+            "--transcript", f"{book}.{time.monotonic_ns()}.jsonl", str(book)]
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        try:
+            cli_main(argv)
+        except SystemExit as exc:
+            if exc.code:
+                raise
+    return time.perf_counter() - start
+
+
+def runners_run(server: sshd.SSHServer, hosts: list[str], forks: int) -> float:
+    """The same three steps straight through SSHRunners and a thread pool (no engine)."""
+    start = time.perf_counter()
+    runners = [SSHRunner(HostTarget(h), ssh_config_path=str(server.ssh_config)) for h in hosts]
+    cancel = threading.Event()
+    with ThreadPoolExecutor(forks) as pool:
+        for i, task in enumerate(TASKS):
+            def one(r: SSHRunner, task: str = task, i: int = i) -> str:
+                return r.run(Command(task, f"t{i}", "bench"), lambda s, t: None, cancel).status
+            assert set(pool.map(one, runners)) == {"ok"}
+        list(pool.map(lambda r: r.close(), runners))
+    return time.perf_counter() - start
+
+
+def ansible_run(server: sshd.SSHServer, work: Path, hosts: list[str]) -> float | None:
+    if shutil.which("ansible-playbook") is None:
+        return None
+    (work / "inventory.ini").write_text("[fleet]\n" + "\n".join(hosts) + "\n")
+    tasks = "".join(f"    - shell: {task!r}\n" for task in TASKS)
+    (work / "play.yml").write_text(f"- hosts: fleet\n  gather_facts: false\n  tasks:\n{tasks}")
+    (work / "ansible.cfg").write_text(
+        "[defaults]\nforks = 20\nhost_key_checking = True\n[ssh_connection]\npipelining = True\n"
+        f"ssh_args = -F {server.ssh_config} -o ControlMaster=auto -o ControlPersist=60s\n"
+        f"control_path_dir = {work}/cp\n"
+    )
+    env = {**os.environ, "ANSIBLE_CONFIG": str(work / "ansible.cfg")}
+    start = time.perf_counter()
+    subprocess.run(["ansible-playbook", "-i", str(work / "inventory.ini"), str(work / "play.yml")],
+                   check=True, env=env, cwd=work, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    server = sshd.start_server()
+    work = Path(tempfile.mkdtemp(prefix="rb-bench-"))
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    try:
+        ours, cm = per_step(server)
+        say(f"- per step, one host (marginal (60-10)/50, median of {REPEATS}): SSHRunner "
+            f"{ours * 1000:.2f} ms, ssh ControlMaster {cm * 1000:.2f} ms -> {ours / cm:.2f}x "
+            f"(target <= 1.0x)")
+        web = [f"web{i}" for i in range(1, 21)]
+        write_book(work / "web.md", web)
+        engine_run(server, work / "web.md", 10)  # warm-up: imports, page cache
+        t10, _ = engine_run(server, work / "web.md", 10)
+        t1, _ = engine_run(server, work / "web.md", 1)
+        say(f"- fan-out, 3 steps x 20 hosts through `runbook run --yes` (engine): forks 10 "
+            f"{t10:.2f} s, forks 1 {t1:.2f} s -> {t1 / t10:.1f}x faster (target >= 3x)")
+        i10, i1 = engine_inprocess(server, work / "web.md", 10), engine_inprocess(
+            server, work / "web.md", 1)
+        say(f"- same engine run in-process (no interpreter start-up, ~0.3 s of imports): "
+            f"forks 10 {i10:.2f} s, forks 1 {i1:.2f} s -> {i1 / i10:.1f}x")
+        r10, r1 = runners_run(server, web, 10), runners_run(server, web, 1)
+        say(f"- same, SSHRunners in a thread pool without the engine: 10 threads {r10:.2f} s, "
+            f"1 thread {r1:.2f} s -> {r1 / r10:.1f}x")
+        ansible = ansible_run(server, work, web)
+        if ansible is None:
+            say("- ansible-playbook: not installed, not measured")
+        else:
+            say(f"- ansible-playbook (pipelining, ControlPersist, forks 20), same 3 tasks x 20 "
+                f"hosts: {ansible:.2f} s -> runbook forks 10 takes {t10 / ansible:.3f} of it "
+                f"(target <= 0.1)")
+        fleet = [f"fleet{i}" for i in range(1, 101)]
+        write_book(work / "fleet.md", fleet)
+        wall, rss = engine_run(server, work / "fleet.md", 10)
+        wall50, rss50 = engine_run(server, work / "fleet.md", 50)
+        say(f"- 100 hosts, 3 steps (engine): forks 10 {wall:.2f} s, peak RSS {rss / 1024:.0f} MiB;"
+            f" forks 50 {wall50:.2f} s, peak RSS {rss50 / 1024:.0f} MiB")
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    append_results(lines)
+
+
+def append_results(lines: list[str]) -> None:
+    results = ROOT / "bench" / "RESULTS.md"
+    if not results.exists():
+        results.write_text("# Benchmark results\n\nEach section is appended by a bench script.\n")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    with results.open("a") as handle:
+        handle.write(f"\n## SSH ({stamp}, bench/bench_ssh.py, {os.cpu_count()} CPUs, "
+                     "sshd on 127.0.0.1)\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Shared fixtures: a real OpenSSH sshd on 127.0.0.1 (skipped without root/sshd, unless CI)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sshd as sshd_helpers  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sshd_server() -> Iterator[sshd_helpers.SSHServer]:
+    """A test sshd with aliases web1..web20, fleet1..fleet100, testhost and jumped (ProxyJump)."""
+    reason = sshd_helpers.unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the test sshd cannot run: {reason}")
+        pytest.skip(reason)
+    server = sshd_helpers.start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def sshd_alive(sshd_server: sshd_helpers.SSHServer) -> Iterator[sshd_helpers.SSHServer]:
+    """The test sshd, restarted afterwards if the test killed it (fault tests)."""
+    yield sshd_server
+    if sshd_server.proc is None or sshd_server.proc.poll() is not None:
+        sshd_server.start()

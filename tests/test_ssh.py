@@ -1,0 +1,395 @@
+"""SSHRunner against a real OpenSSH sshd: the local runner's contract, host keys, faults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sshd as sshd_helpers
+
+from runbook_engine.model import HostTarget
+from runbook_engine.runners.base import Command, Result, Runner, TargetError
+from runbook_engine.runners.local import LocalRunner
+from runbook_engine.runners.ssh import SSHRunner
+
+Server = sshd_helpers.SSHServer
+
+
+def run(runner: Runner, code: str, cancel: threading.Event | None = None, **kw: object) -> Result:
+    chunks: list[tuple[str, str]] = []
+    result = runner.run(
+        Command(code=code, step_id=str(kw.pop("step_id", "s1")), run_id="r1",
+                **kw),  # type: ignore[arg-type]
+        lambda stream, text: chunks.append((stream, text)),
+        cancel or threading.Event(),
+    )
+    # what was streamed is what was kept (small outputs)
+    if not result.stdout_truncated:
+        assert "".join(t for s, t in chunks if s == "stdout") == result.stdout
+        assert "".join(t for s, t in chunks if s == "stderr") == result.stderr
+    return result
+
+
+def ssh_runner(server: Server, alias: str = "web1", **kw: object) -> SSHRunner:
+    return SSHRunner(HostTarget(alias), ssh_config_path=str(server.ssh_config), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["local", "ssh"])
+def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
+    if request.param == "local":
+        instance: Runner = LocalRunner()
+    else:
+        instance = ssh_runner(request.getfixturevalue("sshd_server"))
+        instance.connect()
+    yield instance
+    instance.close()
+
+
+def gone(pattern: str) -> bool:
+    """No process on this machine (local or the test sshd's) matches ``pattern``."""
+    for _ in range(50):
+        if subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode != 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# -- the contract: same behaviour and Result for the local and the SSH runner --------------------
+
+
+def test_session_continuity(runner: Runner) -> None:
+    assert run(runner, "cd /tmp && export A=1 B='two words'").status == "ok"
+    second = run(runner, 'unset A; pwd; echo "${A-unset} $B"')
+    assert second.stdout == "/tmp\nunset two words\n"
+    assert run(runner, 'echo "${A-gone}"; cd /').stdout == "gone\n"
+    assert runner.session.cwd == "/" and runner.session.env.get("B") == "two words"
+
+
+def test_step_cwd_and_env_do_not_carry(runner: Runner) -> None:
+    start = run(runner, "pwd").stdout
+    result = run(runner, 'pwd; echo "$X"', cwd="/tmp", env={"X": "only here"})
+    assert result.stdout == "/tmp\nonly here\n"
+    assert run(runner, 'pwd; echo "${X-none}"').stdout == start + "none\n"
+
+
+def test_runbook_output_capture(runner: Runner) -> None:
+    code = ('echo "k=v" >> "$RUNBOOK_OUTPUT"\n'
+            'printf "multi<<EOF\\na\\nb\\nEOF\\n" >> "$RUNBOOK_OUTPUT"\n'
+            'echo "$RUNBOOK_STEP $RUNBOOK_RUN_ID"')
+    result = run(runner, code, step_id="cap")
+    assert result.outputs == {"k": "v", "multi": "a\nb"}
+    assert result.stdout == "cap r1\n"
+    assert run(runner, "true").outputs == {}  # the file is emptied for every step
+
+
+@pytest.mark.parametrize(("code", "exit_code", "stdout"), [
+    ("false; echo after", 1, ""),
+    ("echo before; exit 7", 7, "before\n"),
+    ("false | true; echo piped", 1, ""),
+    ("true", 0, ""),
+])
+def test_exit_codes_and_set_e(runner: Runner, code: str, exit_code: int, stdout: str) -> None:
+    result = run(runner, code)
+    assert (result.exit_code, result.stdout) == (exit_code, stdout)
+    assert result.status == ("ok" if exit_code == 0 else "failed")
+
+
+def test_stdout_and_stderr_apart(runner: Runner) -> None:
+    # \036\037rb looks like the start of the SSH runner's frame marker: it must pass through intact
+    result = run(runner, "echo out; echo err >&2; printf 'x\\036\\037rb' >&2; echo more")
+    assert result.stdout == "out\nmore\n"
+    assert result.stderr == "err\nx\x1e\x1frb"
+
+
+def test_interpreter_gets_code_on_stdin(runner: Runner) -> None:
+    code = "import os\nprint(os.environ['RUNBOOK_STEP'], 6 * 7)\n"
+    result = run(runner, code, interpreter="python3", step_id="py")
+    assert (result.status, result.stdout) == ("ok", "py 42\n")
+
+
+def test_timeout_kills_the_process_group(runner: Runner) -> None:
+    tag = f"30.{secrets.randbelow(10**6):06d}"
+    started = time.monotonic()
+    result = run(runner, f"echo start; sleep {tag} & sleep {tag}", timeout=1.0)
+    assert result.status == "timeout" and result.exit_code is None
+    assert result.stdout == "start\n"
+    assert time.monotonic() - started < 6
+    assert gone(f"sleep {tag}")
+    assert run(runner, "echo still usable").stdout == "still usable\n"
+
+
+def test_cancel_interrupts(runner: Runner) -> None:
+    tag = f"30.{secrets.randbelow(10**6):06d}"
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    result = run(runner, f"sleep {tag}", cancel=cancel)
+    assert result.status == "interrupted" and result.exit_code is None
+    assert result.duration_s < 4
+    assert gone(f"sleep {tag}")
+
+
+def test_cancel_before_start_and_sigint_ignored(runner: Runner) -> None:
+    tag = f"30.{secrets.randbelow(10**6):06d}"
+    cancel = threading.Event()
+    cancel.set()
+    assert run(runner, f"sleep {tag}", cancel=cancel).status == "interrupted"
+    assert gone(f"sleep {tag}")
+    # SIGINT ignored: SIGTERM follows after the grace period
+    result = run(runner, f"trap '' INT; sleep {tag}", timeout=0.5)
+    assert result.status == "timeout" and 2.0 <= result.duration_s < 6
+    assert gone(f"sleep {tag}")
+
+
+def test_large_output_is_bounded(runner: Runner) -> None:
+    result = run(runner, "seq 1 300000; printf 'é%.0s' {1..3}")
+    assert result.stdout_truncated > 0
+    assert result.stdout.startswith("1\n2\n") and result.stdout.endswith("300000\néé\u00e9")
+
+
+# -- SSH only -----------------------------------------------------------------------------------
+
+
+def test_one_connection_for_every_step(sshd_server: Server) -> None:
+    runner = ssh_runner(sshd_server)
+    seen = {run(runner, "echo $SSH_CONNECTION").stdout for _ in range(5)}
+    assert len(seen) == 1 and seen.pop().startswith("127.0.0.1 ")
+    assert run(runner, "id -un").stdout == f"{sshd_server.user}\n"
+    tmp = Path(runner.tmp)  # the test sshd is on this machine: its temp dir is visible here
+    assert tmp.is_dir() and tmp.stat().st_mode & 0o777 == 0o700
+    runner.close()
+    for _ in range(50):
+        if not tmp.exists():
+            break
+        time.sleep(0.05)
+    assert not tmp.exists()
+
+
+def test_proxy_jump_through_the_same_server(sshd_server: Server) -> None:
+    runner = ssh_runner(sshd_server, "jumped")
+    result = run(runner, "echo via $SSH_CONNECTION")
+    assert result.status == "ok" and result.stdout.startswith("via 127.0.0.1 ")
+    assert len(runner._chain) == 2  # the jump host's transport, then the target's
+    runner.close()
+
+
+def test_parallel_runners(sshd_server: Server) -> None:
+    names = [f"web{i}" for i in range(1, 21)]
+    runners = [ssh_runner(sshd_server, name) for name in names]
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda r: run(r, f"echo {r.name}; sleep 0.2"), runners))
+    assert [r.stdout for r in results] == [f"{name}\n" for name in names]
+    for runner in runners:
+        runner.close()
+
+
+def write_config(path: Path, server: Server, known: Path, key: Path | None = None) -> Path:
+    path.write_text(
+        f"Host t\n  HostName 127.0.0.1\n  Port {server.port}\n  User {server.user}\n"
+        f"  IdentityFile {key or server.key_path}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {known}\n"
+    )
+    return path
+
+
+def connect_error(config: Path, **kw: object) -> str:
+    runner = SSHRunner(HostTarget("t"), ssh_config_path=str(config), connect_timeout=3, **kw)  # type: ignore[arg-type]
+    with pytest.raises(TargetError) as info:
+        runner.connect()
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("t: ")
+    return message
+
+
+def test_unknown_host_key_refused_then_accepted(sshd_server: Server, tmp_path: Path) -> None:
+    known = tmp_path / "sub" / "known_hosts"
+    config = write_config(tmp_path / "config", sshd_server, known)
+    message = connect_error(config)
+    assert "unknown host key" in message and sshd_server.host_fingerprint in message
+    assert "--accept-new-host-keys" in message and not known.exists()
+    runner = SSHRunner(HostTarget("t"), ssh_config_path=str(config), accept_new_host_keys=True)
+    assert run(runner, "echo in").stdout == "in\n"
+    runner.close()
+    assert known.read_text() == sshd_server.known_hosts_line
+    assert known.stat().st_mode & 0o777 == 0o600
+    # now known: a plain connection works
+    again = SSHRunner(HostTarget("t"), ssh_config_path=str(config))
+    again.connect()
+    again.close()
+
+
+def test_changed_host_key_always_refused(sshd_server: Server, tmp_path: Path) -> None:
+    other = sshd_helpers.keygen(tmp_path / "other", "other")
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd_server.port} {' '.join(other.split()[:2])}\n")
+    config = write_config(tmp_path / "config", sshd_server, known)
+    message = connect_error(config, accept_new_host_keys=True)
+    assert "host key CHANGED" in message and "refusing to connect" in message
+    assert known.read_text().count("\n") == 1  # nothing added
+
+
+def test_hashed_known_hosts(sshd_server: Server, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(sshd_server.known_hosts_line)
+    subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert known.read_text().startswith("|1|")
+    runner = SSHRunner(HostTarget("t"),
+                       ssh_config_path=str(write_config(tmp_path / "c", sshd_server, known)))
+    assert run(runner, "echo ok").stdout == "ok\n"
+    runner.close()
+
+
+def test_refused_port(sshd_server: Server, tmp_path: Path) -> None:
+    port = sshd_helpers.free_port()
+    runner = SSHRunner(HostTarget(f"rbtest@127.0.0.1:{port}"))
+    with pytest.raises(TargetError, match=f"connection refused \\(127.0.0.1:{port}\\)"):
+        runner.connect()
+    result = run(runner, "echo never")  # run() turns the fault into an error Result
+    assert result.status == "error" and (result.error or "").startswith("connection refused")
+
+
+def test_dns_failure() -> None:
+    runner = SSHRunner(HostTarget("x", hostname="nonexistent.invalid"), ssh_config_path="/dev/null")
+    with pytest.raises(TargetError, match="x: cannot resolve host name 'nonexistent.invalid'"):
+        runner.connect()
+
+
+def test_bad_key_is_an_auth_failure(sshd_server: Server, tmp_path: Path) -> None:
+    sshd_helpers.keygen(tmp_path / "stranger", "stranger")
+    config = write_config(tmp_path / "c", sshd_server, sshd_server.known_hosts,
+                          key=tmp_path / "stranger")
+    message = connect_error(config)
+    assert f"authentication failed for user {sshd_server.user}" in message
+
+
+def test_silent_server_times_out(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        runner = SSHRunner(HostTarget(f"u@127.0.0.1:{port}"), ssh_config_path="/dev/null",
+                           connect_timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(TargetError, match="SSH handshake failed"):
+            runner.connect()
+        assert time.monotonic() - started < 5
+
+
+def test_encrypted_key_asks_passphrase_once(sshd_server: Server, tmp_path: Path) -> None:
+    pub = sshd_helpers.keygen(tmp_path / "locked", "locked", passphrase="s3cret phrase")
+    with (sshd_server.root / "authorized_keys").open("a") as handle:
+        handle.write(pub + "\n")
+    config = write_config(tmp_path / "c", sshd_server, sshd_server.known_hosts,
+                          key=tmp_path / "locked")
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return "s3cret phrase"
+
+    runners = [SSHRunner(HostTarget("t"), ssh_config_path=str(config), passphrase_prompt=prompt)
+               for _ in range(2)]
+    for runner in runners:
+        assert run(runner, "echo unlocked").stdout == "unlocked\n"
+        runner.close()
+    assert len(asked) == 1 and str(tmp_path / "locked") in asked[0]
+
+
+def test_sshd_killed_during_a_step(sshd_alive: Server) -> None:
+    runner = ssh_runner(sshd_alive)
+    runner.connect()
+    threading.Timer(1.0, sshd_alive.kill).start()
+    started = time.monotonic()
+    result = run(runner, "echo begin; sleep 5")
+    assert result.status == "error" and result.error == "connection lost"
+    assert result.exit_code is None and result.stdout == "begin\n"
+    assert time.monotonic() - started < 4.5
+    sshd_alive.start()
+    retry = run(runner, "echo back")  # a retry reconnects
+    assert (retry.status, retry.stdout) == ("ok", "back\n")
+    runner.close()
+
+
+def test_no_paramiko_in_targets() -> None:
+    out = subprocess.run(
+        ["python", "-c", "import sys, runbook_engine.targets, runbook_engine.inventory;"
+                         "print('paramiko' in sys.modules)"],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}, check=True,
+    )
+    assert out.stdout.strip() == "False"
+
+
+INTERACTIVE = """
+import sys, threading
+sys.path[:0] = {paths!r}
+from runbook_engine.model import HostTarget
+from runbook_engine.runners.base import Command
+from runbook_engine.runners.ssh import SSHRunner
+runner = SSHRunner(HostTarget("web1"), ssh_config_path={config!r})
+seen = []
+code = 'read -r -p "name? " who; echo "hi $who from $(tty)"; echo "k=$who" >> "$RUNBOOK_OUTPUT"'
+result = runner.run(Command(code, "i", "r", interactive=True),
+                    lambda s, t: seen.append(t), threading.Event())
+print("\\nRESULT", result.status, result.exit_code, result.outputs, "hi bob" in "".join(seen))
+"""
+
+
+def test_interactive_step_gets_a_terminal(sshd_server: Server) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    root = Path(__file__).resolve().parent
+    script = INTERACTIVE.format(paths=[str(root.parent), str(root)],
+                                config=str(sshd_server.ssh_config))
+    child = pexpect.spawn("python3", ["-c", script], timeout=20, encoding="utf-8")
+    child.expect("name\\? ")
+    child.send("bob\r")
+    child.expect("hi bob from /dev/pts/")
+    child.expect("RESULT ok 0 {'k': 'bob'} True")
+    child.expect(pexpect.EOF)
+
+
+def test_ssh_config_options_are_read(tmp_path: Path) -> None:
+    from runbook_engine.runners.ssh import host_config, read_config
+
+    config = tmp_path / "config"
+    config.write_text(
+        "Host db\n  HostName 10.9.8.7\n  Port 2222\n  User ops\n  IdentityFile ~/k1\n"
+        "  IdentityFile /k2\n  IdentitiesOnly yes\n  ProxyJump bastion,ops@jump2:2200\n"
+        "  ConnectTimeout 4\n  ServerAliveInterval 15\n  UserKnownHostsFile /kh1 /kh2\n"
+    )
+    cfg = host_config(HostTarget("db"), read_config(str(config)), 10.0)
+    assert (cfg.hostname, cfg.port, cfg.user) == ("10.9.8.7", 2222, "ops")
+    assert cfg.identity_files == [os.path.expanduser("~/k1"), "/k2"] and cfg.identities_only
+    assert cfg.proxy_jump == "bastion,ops@jump2:2200"
+    assert (cfg.connect_timeout, cfg.keepalive) == (4.0, 15)
+    assert cfg.known_hosts == ["/kh1", "/kh2"] and cfg.known_hosts_name == "[10.9.8.7]:2222"
+    # explicit target fields (inventory, user@host:port) win over the config
+    explicit = host_config(HostTarget("x", "db", "root", 2200, "/k0"), read_config(str(config)), 10)
+    assert (explicit.user, explicit.port, explicit.identity_files[0]) == ("root", 2200, "/k0")
+
+
+def test_inventory_host_over_ssh(sshd_server: Server, tmp_path: Path) -> None:
+    from runbook_engine.inventory import load_inventory
+    from runbook_engine.model import Runbook
+    from runbook_engine.targets import resolve_targets
+
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"[db]\ndb1 ansible_host=127.0.0.1 ansible_port={sshd_server.port} "
+        f"ansible_user={sshd_server.user} ansible_ssh_private_key_file={sshd_server.key_path}\n"
+    )
+    config = tmp_path / "config"
+    config.write_text(f"Host 127.0.0.1\n  UserKnownHostsFile {sshd_server.known_hosts}\n")
+    book = Runbook(path="rb.md", title="t", steps=())
+    [target] = resolve_targets(book, ["db"], load_inventory(str(inventory)))
+    runner = SSHRunner(target, ssh_config_path=str(config))
+    assert runner.name == "db1"
+    assert run(runner, "id -un").stdout == f"{sshd_server.user}\n"
+    runner.close()
