@@ -93,10 +93,15 @@ def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: st
     loaded = load(book, granularity, var_items, only, from_, until, tags, sections)
     doc = plan_doc(loaded)
     if fmt == "text":
-        from .ui.console import make_console
-        from .ui.plan_view import print_plan
+        if sys.stdout.isatty():
+            from .ui.console import make_console
+            from .ui.plan_view import print_plan
 
-        print_plan(doc, make_console())
+            print_plan(doc, make_console())
+        else:  # piped: the same text without colours, and without rich's Console import
+            from .ui.plan_view import plan_text
+
+            click.echo(plan_text(doc).plain, nl=False)
         return
     from .render import plan_json, plan_markdown, plan_mermaid
 

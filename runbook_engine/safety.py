@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -206,6 +204,9 @@ def syntax_problems(code: str, shell: str = "bash") -> list[tuple[int, str]]:
     neutral = PLACEHOLDER_RE.sub(lambda m: "PLACEHOLDER".ljust(len(m.group(0))), code)
     neutral = _TEMPLATE_EXPR_RE.sub(lambda m: "T".ljust(len(m.group(0))), neutral)
     neutral = _TEMPLATE_STMT_RE.sub(lambda m: ":".ljust(len(m.group(0))), neutral)
+    import shutil  # lint only: plan must not pay for subprocess
+    import subprocess
+
     program = shutil.which(shell) if shell in ("bash", "sh", "dash", "zsh", "ksh") else None
     program = program or shutil.which("bash") or "bash"
     try:

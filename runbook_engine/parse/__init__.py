@@ -34,7 +34,8 @@ _LAST_ONLY = ("capture", "extract", "expect", "until")
 
 @dataclasses.dataclass(frozen=True)
 class _Fragment:
-    """Fallback twin of commands.Fragment while commands.py is not there."""
+    """commands.Fragment's twin for console transcripts and the splitter-crash fallback, so block
+    granularity never imports tree-sitter."""
 
     kind: str
     code: str
@@ -48,12 +49,6 @@ class _Fragment:
 
 def _whole_block(code: str, lang: str) -> list[Any]:
     return [_Fragment(kind="command", code=code)]
-
-
-try:
-    from .commands import split_block
-except ImportError:  # written in parallel; block granularity works without it
-    split_block = _whole_block
 
 
 def load_runbook(path: str | os.PathLike[str], granularity: str | None = None) -> Runbook:
@@ -203,6 +198,8 @@ def _fragments(draft: dict[str, Any], path: str, problems: list[Problem]) -> lis
     if transcript is not None:
         return [_Fragment(kind="command", code=cmd, line_offset=off, expected_output=out or None)
                 for off, cmd, out in transcript]
+    from .commands import split_block  # tree-sitter: only in command granularity
+
     try:
         return list(split_block(draft["code"], draft["lang"])) or []
     except RunbookError:

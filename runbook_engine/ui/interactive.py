@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ..control import Decision, FailureView, StepView
 from ..model import Step, VarSpec
-from .console import code_block, flag_text
+from .highlight import code_block, flag_text
 
 STEP_HELP = """y  run this step
 n  skip it
@@ -119,11 +119,11 @@ class InteractiveController:
         self.console.print(Text(f"on {', '.join(view.targets) or 'local'}", style="magenta"))
         flags = list(view.flags) + [f"danger: {reason}" for reason in view.danger]
         if flags:
-            self.console.print(flag_text(flags))
+            self.console.print(flag_text(flags).to_rich())
         if step.interpreter:
             self.console.print(Text(f"fed on stdin to: {step.interpreter}", style="cyan"))
         if view.command:
-            self.console.print(code_block(view.command, step.lang))
+            self.console.print(code_block(view.command, step.lang).to_rich())
         if view.expected_output:
             self.console.print(Text("expected output:", style="dim"))
             self.console.print(Text(view.expected_output.rstrip(), style="dim"))
@@ -211,7 +211,7 @@ class InteractiveController:
         self.console.print(Text("Alternatives — pick one:", style="bold"))
         for number, view in enumerate(options, 1):
             self.console.print(Text(f"  {number}) {view.step.title}", style="bold"))
-            self.console.print(code_block(view.command, view.step.lang))
+            self.console.print(code_block(view.command, view.step.lang).to_rich())
         prompt = f"Which one? [1-{len(options)}/n/q]"
         while True:
             answer = self._read(prompt).lower()

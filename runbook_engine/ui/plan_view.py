@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
-from rich.padding import Padding
-from rich.table import Table
-from rich.text import Text
+from .highlight import Styled, code_block, flag_text
 
-from .console import code_block, flag_text
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def step_flags(step: Mapping[str, Any]) -> list[str]:
@@ -49,75 +47,84 @@ def targets_text(step: Mapping[str, Any]) -> str:
     return ", ".join(step.get("targets") or ["local"])
 
 
-def _variables_table(variables: Sequence[Mapping[str, Any]]) -> Table:
-    table = Table(title="Variables", title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("name", style="bold")
-    table.add_column("value")
-    table.add_column("source", style="dim")
+def _variables_text(variables: Sequence[Mapping[str, Any]]) -> Styled:
+    text = Styled("Variables\n", "bold")
+    width = max(len(var["name"]) for var in variables)
     for var in variables:
         value = var.get("value")
-        shown = Text("(asked at run time)", style="yellow") if value is None else Text(str(value))
-        table.add_row(var["name"], shown, var.get("source") or "")
-    return table
+        text.append(f"  {var['name']:<{width}}  ", "cyan")
+        if value is None:
+            text.append("(asked at run time)", "yellow")
+        else:
+            text.append(str(value))
+        text.append(f"  {var.get('source') or ''}\n", "dim")
+    return text
 
 
-def _step_block(step: Mapping[str, Any]) -> Group:
+def _step_text(step: Mapping[str, Any]) -> Styled:
+    text = Styled()
     section = " › ".join(step.get("section") or [])
-    head = Text()
-    head.append(f"{step['index']}. ", style="bold")
-    head.append(step.get("title") or step["id"], style="bold")
-    head.append(f"  #{step['id']}", style="dim")
-    head.append(f"  line {step['line']}", style="dim")
-    parts: list[Any] = []
     if section:
-        parts.append(Text(section, style="dim italic"))
-    parts.append(head)
-    meta = Text()
-    meta.append(f"on {targets_text(step)}", style="magenta")
+        text.append(section + "\n", "dim italic")
+    text.append(f"{step['index']}. {step.get('title') or step['id']}", "bold")
+    text.append(f"  #{step['id']}  line {step['line']}\n", "dim")
+    text.append(f"on {targets_text(step)}", "magenta")
     if step.get("needs"):
-        meta.append(f"  needs {', '.join(step['needs'])}", style="dim")
-    parts.append(meta)
+        text.append(f"  needs {', '.join(step['needs'])}", "dim")
+    text.append("\n")
     flags = step_flags(step)
     if flags:
-        parts.append(flag_text(flags))
+        text.extend(flag_text(flags))
+        text.append("\n")
     if step.get("code"):
-        parts.append(Padding(code_block(step["code"], step.get("lang") or ""), (0, 0, 0, 2)))
+        text.extend(code_block(step["code"], step.get("lang") or ""))
+        text.append("\n")
     if step.get("expected_output"):
-        parts.append(Text("expected output:", style="dim"))
-        parts.append(Padding(Text(step["expected_output"].rstrip(), style="dim"), (0, 0, 0, 2)))
-    return Group(*parts)
+        text.append("expected output:\n", "dim")
+        text.append("  " + step["expected_output"].rstrip().replace("\n", "\n  ") + "\n",
+                    style="dim")
+    return text
 
 
 def print_plan(doc: Mapping[str, Any], console: Console) -> None:
     """The whole procedure, numbered, with breadcrumbs, targets, flags and filled-in code."""
-    console.print(Text(doc.get("title") or doc.get("path", ""), style="bold underline"))
-    console.print(Text(f"{doc.get('path')} · {len(doc['steps'])} steps", style="dim"))
+    console.print(plan_text(doc).to_rich(), soft_wrap=True, end="")
+
+
+def plan_text(doc: Mapping[str, Any]) -> Styled:
+    """The plan as one Styled run (``.plain`` for pipes and files)."""
+    # One Text printed once, without wrapping: rich's per-renderable layout would cost more
+    # than parsing the runbook (the plan of a seed must start as fast as a bare import).
+    out = Styled()
+    out.append((doc.get("title") or doc.get("path", "")) + "\n", "bold underline")
+    out.append(f"{doc.get('path')} · {len(doc['steps'])} steps\n\n", "dim")
     if doc.get("variables"):
-        console.print(_variables_table(doc["variables"]))
-    console.print()
+        out.extend(_variables_text(doc["variables"]))
+        out.append("\n")
     for step in doc["steps"]:
-        console.print(_step_block(step))
-        console.print()
+        out.extend(_step_text(step))
+        out.append("\n")
     problems = doc.get("problems") or []
     if problems:
-        console.print(Text(f"{len(problems)} problem(s):", style="bold yellow"))
+        out.append(f"{len(problems)} problem(s):\n", "bold yellow")
         for problem in problems:
             style = "red" if problem["severity"] == "error" else "yellow"
-            console.print(
-                Text(f"  line {problem['line']}: {problem['severity']}: {problem['message']}",
-                     style=style)
-            )
+            out.append(f"  line {problem['line']}: {problem['severity']}: "
+                       f"{problem['message']}\n", style)
+    return out
 
 
 def print_step_table(doc: Mapping[str, Any], console: Console) -> None:
     """`runbook list`: index, id, title, target, flags."""
+    from rich.table import Table
+
     table = Table(title=doc.get("title"), title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("id", style="bold")
+    table.add_column("id", "bold")
     table.add_column("title")
-    table.add_column("target", style="magenta")
+    table.add_column("target", "magenta")
     table.add_column("flags")
     for step in doc["steps"]:
         table.add_row(str(step["index"]), step["id"], step.get("title") or "", targets_text(step),
-                      flag_text(step_flags(step)))
+                      flag_text(step_flags(step)).to_rich())
     console.print(table)

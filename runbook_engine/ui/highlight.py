@@ -1,0 +1,93 @@
+"""Styled text without rich: shell/SQL highlighting and step flags, converted to rich on demand.
+
+`runbook plan` piped to a file or a pager must start about as fast as a bare import of its
+libraries, so nothing here imports rich until a terminal asks for colours (`to_rich`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+
+class Styled:
+    """A run of (text, style) pieces: ``plain`` for pipes, ``to_rich()`` for terminals."""
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.pieces: list[tuple[str, str]] = [(text, style)] if text else []
+
+    def append(self, text: str, style: str = "") -> Styled:
+        if text:
+            self.pieces.append((text, style))
+        return self
+
+    def extend(self, other: Styled) -> Styled:
+        self.pieces.extend(other.pieces)
+        return self
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.pieces)
+
+    def to_rich(self) -> Text:
+        from rich.text import Text
+
+        text = Text()
+        for piece, style in self.pieces:
+            text.append(piece, style=style or None)
+        return text
+
+
+# A small highlighter instead of rich.Syntax: pygments' lexers cost ~100 ms of regex compilation
+# per process, more than the whole plan of a seed runbook; shell and SQL need only a few colours.
+_SHELL_RULES = (
+    (re.compile(r"(?m)(?:^|(?<=\s))#.*$"), "dim"),
+    (re.compile(r"'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\""), "green"),
+    (re.compile(r"\{\{.*?\}\}|<[A-Za-z][\w.-]*>"), "bold yellow"),
+    (re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"), "cyan"),
+    (re.compile(r"(?m)(?:^|(?<=[|;&]))\s*(?:sudo\s+)?[A-Za-z0-9_./-]+"), "bold"),
+)
+_SQL_RULES = (
+    (re.compile(r"(?m)--.*$"), "dim"),
+    (re.compile(r"'[^'\n]*'"), "green"),
+    (re.compile(r"\{\{.*?\}\}|<[A-Za-z][\w.-]*>"), "bold yellow"),
+    (re.compile(r"(?i)\b(?:select|from|where|group|order|by|insert|into|values|update|set|"
+                r"delete|create|drop|alter|table|index|join|on|and|or|not|limit|as|desc|asc|"
+                r"vacuum|analyze|truncate|begin|commit|rollback)\b"), "bold blue"),
+)
+_SHELLS = frozenset({"bash", "sh", "shell", "zsh", "console", "shell-session", "shellsession", ""})
+
+
+def code_block(code: str, lang: str, indent: int = 2) -> Styled:
+    """The code, indented, with shell or SQL highlighting (other languages plain)."""
+    body = code.rstrip("\n") or " "
+    rules = _SHELL_RULES if lang in _SHELLS else _SQL_RULES if lang == "sql" else ()
+    spans: list[tuple[int, int, str]] = []
+    for pattern, style in rules:
+        for match in pattern.finditer(body):
+            start, end = match.span()
+            if start == end or any(a < end and start < b for a, b, _ in spans):
+                continue  # an earlier rule (comment, string) already owns this span
+            spans.append((start, end, style))
+    spans.sort()
+    out, pos, pad = Styled(), 0, " " * indent
+    for start, end, style in [*spans, (len(body), len(body), "")]:
+        _plain(out, body[pos:start], pad)
+        _plain(out, body[start:end], pad, style)
+        pos = end
+    return Styled(pad).extend(out)
+
+
+def _plain(out: Styled, text: str, pad: str, style: str = "") -> None:
+    """Append text, indenting every line after a newline."""
+    out.append(text.replace("\n", "\n" + pad) if pad else text, style)
+
+
+def flag_text(flags: list[str] | tuple[str, ...]) -> Styled:
+    text = Styled()
+    for flag in flags:
+        text.append(f"[{flag}] ", "bold red" if flag.startswith("danger") else "cyan")
+    return text
