@@ -14,6 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from runbook_engine.transcript.log import TranscriptWriter, read_events
+from runbook_engine.transcript.notebook import render_notebook
 from runbook_engine.transcript.report import (
     build_report,
     render_html,
@@ -21,7 +22,6 @@ from runbook_engine.transcript.report import (
     render_markdown,
     trim_output,
 )
-from runbook_engine.transcript.notebook import render_notebook
 
 GOLDEN = Path(__file__).parent / "golden"
 RUNBOOK = GOLDEN / "runbook.md"
