@@ -422,7 +422,10 @@ class Engine(ExecutionMixin):
         if decision.answer == "done":
             return self._finish(step, "ok", reason="done")
         self.open_items.append(f"{step.id}: {step.title}")
-        return self._skip(step, "not done" if decision.answer == "not_done" else "skipped")
+        reason = {"not_done": "not done", "skip": "skipped by operator"}.get(decision.answer, "")
+        if self.options.yes:
+            reason = "manual step: left for the operator (--yes)"
+        return self._skip(step, reason)
 
     def _alternatives(self, group: list[Step]) -> None:
         if any(self.status_of.get(s.id) == "ok" or self._finished(s.id) for s in group):

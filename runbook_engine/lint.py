@@ -36,7 +36,7 @@ def _shell_problems(runbook: Runbook, step: Step) -> list[Problem]:
     if step.kind == "doc" and step.parent and step.lang in SHELL_LANGS and not step.expected_output:
         return [Problem("warning", step.path, step.line, "this region is not valid shell and will "
                         "not be run (feed it to a client such as psql, or mark the block doc)",
-                        "RB201")]
+                        "RB220")]
     if step.kind != "shell" or step.interpreter or "{%" in step.code:
         return []
     shell = step.shell or str(runbook.defaults.get("shell") or "bash")

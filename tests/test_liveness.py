@@ -24,7 +24,8 @@ def test_needs_terminal(code: str) -> None:
     assert needs_terminal(code)
 
 
-@pytest.mark.parametrize("code", ['psql "$DATABASE_URL" -c "SELECT 1"', "psql -l | grep db",
+@pytest.mark.parametrize("code", ['psql "$DATABASE_URL" -c "SELECT 1"', 'psql "$U" -Atc "SELECT 1"',
+                                  "psql -l | grep db",
                                   "ssh host uptime", "redis-cli -a secret ping", "ls -la",
                                   "sqlite3 x.db 'select 1'", "ssh -N -L 5432:db:5432 bastion",
                                   "echo top", "# top"])

@@ -136,10 +136,15 @@ def _file_title(path: str) -> str:
 
 
 def slugify(text: str) -> str:
-    """Lowercase ``[a-z0-9-]`` slug, at most 60 characters (may be empty)."""
+    """Lowercase ``[a-z0-9-]`` slug of at most 40 characters, cut between words (may be empty)."""
     text = text.translate(_SLUG_LETTERS)
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].rstrip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) <= 40:
+        return slug
+    # an id is typed at the dangerous-step prompt and in --only: keep it short and whole-worded
+    cut = slug[:41].rsplit("-", 1)[0]
+    return cut if len(cut) >= 12 else slug[:40].rstrip("-")
 
 
 def _draft(raw: RawBlock, n: int, path: str, engines: dict[str, str],

@@ -27,7 +27,7 @@ def step_flags(step: Mapping[str, Any]) -> list[str]:
         flags.append(f"capture={step['capture']}")
     if step.get("when"):
         flags.append(f"when {step['when']}")
-    if step.get("timeout"):
+    if step.get("timeout") and step.get("executable", True):
         flags.append(f"timeout {step['timeout']:g}s")
     if step.get("choice"):
         flags.append(f"choice {step['choice']}")
