@@ -282,7 +282,7 @@ class Engine(ExecutionMixin):
         code = self._render(step.code, ctx) or ""
         names = safety.placeholders(step.code) if "<" in step.code else []
         if names:
-            values = {n: str(self._ask_var(n, placeholder=True)) for n in names}
+            values = {n: str(self._ask_var(n, placeholder=True, step=step)) for n in names}
             code = template.substitute_placeholders(code, values)
         targets = self.targets_for(step)
         missing = self._env_check(step, code, targets)
@@ -344,15 +344,20 @@ class Engine(ExecutionMixin):
         for text in texts:
             for name in template.variables_used(text):
                 if name not in self.variables and name not in ("steps", "env"):
-                    self._ask_var(name)
+                    self._ask_var(name, step=step)
 
-    def _ask_var(self, name: str, placeholder: bool = False) -> Any:
+    def _ask_var(self, name: str, placeholder: bool = False, step: Step | None = None) -> Any:
         if name in self.variables:
             return self.variables[name].value
         declared = self.graph.runbook.var(name)
-        spec = declared or VarSpec(name, placeholder=placeholder)
+        spec = declared or VarSpec(name, placeholder=placeholder, secret=looks_secret(name))
         if placeholder and declared is not None:
             spec = replace(declared, placeholder=True)
+        if spec.prompt is None and step is not None:
+            # the step is shown after its values are known: say which step asks, and where
+            shown = f"<{name}>" if placeholder else name
+            spec = replace(spec, prompt=f"Value for {shown} (needed by step {step.id}, "
+                                        f"line {step.line})")
         for _ in range(10):
             value = self.controller.ask_var(spec)
             problem = validate(spec, value)

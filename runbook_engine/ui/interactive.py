@@ -260,14 +260,25 @@ class InteractiveController:
                 self._start_spinner(str(event.get("step")), bool(event.get("interactive")))
             elif kind == "output":
                 self._print_output(event)
-            elif kind == "output_spilled":
-                pass
+            elif kind == "invalid":
+                self.console.print(Text(f"  {event.get('text')}", style="yellow"))
+            elif kind == "doc":
+                self._print_doc(event)
             elif kind == "step_finished":
                 self._stop_spinner()
                 self._print_result(event)
             elif kind == "run_finished":
                 self._stop_spinner()
                 self._print_summary(event)
+
+    def _print_doc(self, event: Mapping[str, Any]) -> None:
+        """Documentation blocks are shown, dimmed, never run."""
+        code = str(event.get("code") or "").rstrip()
+        if not code:
+            return
+        self.console.print()
+        self.console.print(Text(f"ℹ {event.get('title')} (documentation, not run)", style="dim"))
+        self.console.print(Text("  " + code.replace("\n", "\n  "), style="dim"))
 
     def _start_spinner(self, step_id: str, interactive: bool) -> None:
         if interactive or not self.console.is_terminal:
@@ -331,6 +342,8 @@ class PlainDisplay:
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
+        if kind == "doc":
+            return  # unattended output stays about what ran
         if kind == "step_started":
             text = Text(f"▶ {event.get('index', '')}. {event.get('title') or event.get('step')}",
                         style="bold")
