@@ -1,0 +1,77 @@
+"""SSH config reading: what ~/.ssh/config and the target say about reaching one host."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paramiko
+
+from ...model import HostTarget
+from ...targets import parse_spec
+
+Prompt = Callable[[str], str]
+
+
+@dataclass
+class HostConfig:
+    """What ssh config and the target say about how to reach one host."""
+
+    alias: str
+    hostname: str
+    port: int
+    user: str
+    identity_files: list[str] = field(default_factory=list)
+    identities_only: bool = False
+    proxy_jump: str | None = None
+    connect_timeout: float = 10.0
+    keepalive: int = 30
+    known_hosts: list[str] = field(default_factory=list)
+    host_key_alias: str | None = None
+
+    @property
+    def known_hosts_name(self) -> str:
+        host = self.host_key_alias or self.hostname
+        return host if self.port == 22 else f"[{host}]:{self.port}"
+
+
+def read_config(path: str | None) -> paramiko.SSHConfig:
+    path = os.path.expanduser(path or "~/.ssh/config")
+    return paramiko.SSHConfig.from_path(path) if os.path.exists(path) else paramiko.SSHConfig()
+
+
+def host_config(target: HostTarget, config: paramiko.SSHConfig, timeout: float) -> HostConfig:
+    """Merge ssh config for the target's host with the target's explicit fields (which win)."""
+    if target.hostname is None:
+        target = parse_spec(target.name)  # user@host:port written straight into a HostTarget
+    entry = config.lookup(target.hostname or target.name)
+    files = [os.path.expanduser(f) for f in entry.get("identityfile", [])]
+    if target.key_file:
+        files.insert(0, os.path.expanduser(target.key_file))
+    known = entry.get("userknownhostsfile", "~/.ssh/known_hosts").split()
+    jump = entry.get("proxyjump")
+    return HostConfig(
+        alias=target.name,
+        # as `ssh HOST`: the config entry for the host string may rename it (HostName)
+        hostname=entry.get("hostname", target.hostname or target.name),
+        port=int(target.port or entry.get("port", 22)),
+        user=target.user or entry.get("user") or getpass.getuser(),
+        identity_files=files,
+        identities_only=entry.get("identitiesonly", "no").lower() == "yes",
+        proxy_jump=None if jump in (None, "none") else jump,
+        connect_timeout=float(entry.get("connecttimeout", timeout)),
+        keepalive=int(entry.get("serveraliveinterval", 30)),
+        known_hosts=[os.path.expanduser(p) for p in known],
+        host_key_alias=entry.get("hostkeyalias"),
+    )
+
+
+def parse_hop(spec: str) -> HostTarget:
+    """One ProxyJump hop, ``[user@]host[:port]``."""
+    user, _, rest = spec.rpartition("@")
+    host, _, port = rest.partition(":")
+    if not user and not port:
+        return HostTarget(name=host)
+    return HostTarget(name=spec, hostname=host, user=user or None, port=int(port) if port else None)

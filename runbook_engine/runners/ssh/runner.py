@@ -1,0 +1,218 @@
+"""SSHRunner: steps on a remote host over one paramiko connection, same semantics as local."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import shutil
+import threading
+import time
+
+import paramiko
+
+from ...model import HostTarget
+from ...outputs import OutputBuffer, parse_outputs
+from ..base import Command, OutputCallback, Result, Runner, Session, TargetError
+from ..script import next_session, wrap
+from .config import Prompt, read_config
+from .connect import Connector
+from .protocol import Frames, outer_script, stopper_script
+from .step import StepPump, relay
+
+
+class SSHRunner(Runner):
+    """Runs commands on one remote host over a single SSH connection kept for the whole run."""
+
+    def __init__(
+        self,
+        target: HostTarget,
+        *,
+        ssh_config_path: str | None = None,
+        accept_new_host_keys: bool = False,
+        ask_pass: Prompt | None = None,
+        passphrase_prompt: Prompt | None = None,
+        sudo_password_prompt: Prompt | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.name = target.name
+        self.sudo_password_prompt = sudo_password_prompt
+        self._connector = Connector(
+            read_config(ssh_config_path), accept_new=accept_new_host_keys, ask_pass=ask_pass,
+            passphrase_prompt=passphrase_prompt, timeout=connect_timeout,
+        )
+        self._chain: list[paramiko.Transport] = []
+        self._janitor: paramiko.Channel | None = None
+        token = secrets.token_hex(8)  # per runner: user output cannot forge our frames
+        self._mark = "\\036\\037rb" + token + "\\037"  # as printf escapes
+        self._mark_bytes = b"\x1e\x1frb" + token.encode() + b"\x1f"
+        self.tmp = ""
+        self.base_env: dict[str, str] = {}
+        self._login_bash = True
+        self._sudo: dict[str, str | None] = {}  # user -> password ("" none needed)
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._chain) and self._chain[-1].is_active()
+
+    def connect(self) -> None:
+        """Connect (through ProxyJump hops), authenticate, make the remote temp dir. TargetError."""
+        if self.connected:
+            return
+        self._drop()
+        self._chain = self._connector.open(self.target)
+        try:
+            records = self._setup()
+        except (paramiko.SSHException, OSError, EOFError, ValueError) as exc:
+            self._drop()
+            raise TargetError(self.name, f"remote setup failed: {exc}") from None
+        self.tmp, shell = records[0], records[1]
+        self._login_bash = os.path.basename(shell) == "bash"
+        self.base_env = dict(r.split("=", 1) for r in records[2:] if "=" in r)
+
+    def _setup(self) -> list[str]:
+        """Temp dir, login shell and base environment, in one round trip.
+
+        The channel stays open as a janitor: when the connection ends (close, or lost), its
+        ``read`` sees EOF and removes the temp dir, so close() needs no round trip of its own.
+        """
+        chan = self._chain[-1].open_session(timeout=self._connector.timeout)
+        chan.exec_command(
+            "exec bash -c 'd=$(mktemp -d) || exit 1; printf \"%s\\0%s\\0\" \"$d\" \"$0\"; "
+            "for n in $(compgen -e); do printf \"%s=%s\\0\" \"$n\" \"${!n}\"; done; "
+            "printf \"\\0\"; exec >&- 2>&-; read -r _; rm -rf -- \"$d\"' \"$SHELL\""
+        )
+        data = b""
+        while not data.endswith(b"\0\0"):  # an empty record ends the list
+            chunk = chan.recv(65536)
+            if not chunk:
+                raise ValueError(chan.recv_stderr(4096).decode(errors="replace").strip()[:200])
+            data += chunk
+        self._janitor = chan
+        return data[:-2].decode("utf-8", errors="surrogateescape").split("\0")
+
+    def _exec(self, command: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
+        """Run a small helper command and wait for it (setup, cleanup, sudo check)."""
+        chan = self._chain[-1].open_session(timeout=self._connector.timeout)
+        chan.exec_command(command)
+        if stdin:
+            chan.sendall(stdin)
+        chan.shutdown_write()
+        out, err = chan.makefile("rb").read(), chan.makefile_stderr("rb").read()
+        code = chan.recv_exit_status()
+        chan.close()
+        return code, out, err
+
+    def _drop(self) -> None:
+        for transport in reversed(self._chain):
+            transport.close()
+        self._chain = []
+
+    def close(self) -> None:
+        self._drop()  # the janitor channel removes the remote temp dir
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self, command: Command, on_output: OutputCallback, cancel: threading.Event) -> Result:
+        start = time.monotonic()
+        try:
+            self.connect()  # reconnects when a retry follows a lost connection
+            prefix, stdin = self._sudo_prefix(command)
+        except TargetError as exc:
+            return Result(None, "error", time.monotonic() - start, error=exc.message)
+        script = wrap(
+            command, self.session, state_path=f"{self.tmp}/state", output_path=f"{self.tmp}/output"
+        )
+        outer = outer_script(script, self._mark, self.tmp, prefix)
+        if not self._login_bash:
+            outer = f"exec bash -c {shlex.quote(outer)}"
+        if command.interpreter:
+            stdin += command.code.encode()
+        try:
+            chan = self._chain[-1].open_session(timeout=self._connector.timeout)
+            if command.interactive:
+                return self._interactive(chan, outer, command, on_output, cancel, start)
+            chan.exec_command(outer)
+            if stdin:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            return StepPump(self, chan, command, on_output, cancel, start).pump()
+        except (paramiko.SSHException, OSError, EOFError):
+            self._drop()
+            return Result(None, "error", time.monotonic() - start, error="connection lost")
+
+    def _sudo_prefix(self, command: Command) -> tuple[str, bytes]:
+        if not (command.sudo or command.user):
+            return "", b""
+        user = command.user or "root"
+        if user not in self._sudo:
+            code, _, _ = self._exec(f"sudo -n -u {shlex.quote(user)} -- true")
+            if code == 0:
+                self._sudo[user] = ""
+            elif self.sudo_password_prompt is None:
+                raise TargetError(self.name, "sudo needs a password and none can be asked")
+            else:
+                self._sudo[user] = self.sudo_password_prompt(f"[sudo] password for {self.name}: ")
+        password = self._sudo[user]
+        if not password:
+            return f"sudo -n -u {shlex.quote(user)} -- ", b""
+        # The password goes on stdin (sudo -S reads one line), never on a command line or a log.
+        return f"sudo -S -p '' -u {shlex.quote(user)} -- ", password.encode() + b"\n"
+
+    def stop_remote(self, pid: int | None) -> paramiko.Channel | None:
+        """Start the remote SIGINT/SIGTERM/SIGKILL escalation for a step's process group."""
+        if pid is None or not self.connected:
+            return None
+        try:
+            chan = self._chain[-1].open_session(timeout=self._connector.timeout)
+            chan.exec_command(stopper_script(pid))
+            return chan
+        except (paramiko.SSHException, OSError, EOFError):
+            return None
+
+    def finish(self, command: Command, frames: Frames) -> dict[str, str]:
+        """Update the session from the step's epilogue; return its $RUNBOOK_OUTPUT values."""
+        got = frames.state_and_outputs()
+        if got is None:
+            return {}
+        state, outputs = got
+        if state:
+            if command.sudo or command.user:
+                # The sudo'd shell has another base environment: only the cwd carries over.
+                cwd = state.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
+                self.session = Session(cwd=cwd or self.session.cwd, env=dict(self.session.env))
+            else:
+                self.session = next_session(state, self.base_env, command, self.session)
+        text = outputs.decode("utf-8", errors="replace")
+        return parse_outputs(text) if text else {}
+
+    def _interactive(
+        self, chan: paramiko.Channel, outer: str, command: Command,
+        on_output: OutputCallback, cancel: threading.Event, start: float,
+    ) -> Result:
+        """A remote pty; the local terminal in raw mode; bytes relayed both ways and recorded."""
+        size = shutil.get_terminal_size()
+        chan.get_pty(term=os.environ.get("TERM", "xterm"), width=size.columns, height=size.lines)
+        # With a pty, stderr is merged into the terminal: the state is fetched afterwards instead,
+        # and sudo asks on the remote terminal itself (echo off there).
+        chan.exec_command(outer.replace(" >&2", " >/dev/null").replace("sudo -S -p '' ", "sudo "))
+        if command.interpreter:
+            chan.sendall(command.code.encode())
+        out = OutputBuffer()
+        how = relay(chan, command, out, on_output, cancel, start)
+        code = chan.recv_exit_status() if chan.exit_status_ready() else None
+        chan.close()
+        st, op = shlex.quote(f"{self.tmp}/state"), shlex.quote(f"{self.tmp}/output")
+        mark = self._mark
+        frames = Frames(self._mark_bytes)
+        frames.post = self._exec(f"cat {st}; printf '{mark}O'; cat {op}; printf '{mark}E'")[1]
+        outputs = self.finish(command, frames)
+        code = None if code is None or code < 0 or (how and code > 128) else code
+        out.close()
+        return Result(code, how or ("ok" if code == 0 else "failed"),  # type: ignore[arg-type]
+                      time.monotonic() - start, stdout=out.text(),
+                      stdout_truncated=out.truncated, outputs=outputs)
