@@ -7,7 +7,10 @@ for the first kind, treats Ctrl-C as the normal end of the second, and skips bot
 
 from __future__ import annotations
 
-from .safety import _command, _segments, _words, without_comments
+from .danger import command_of as _command
+from .danger import segments as _segments
+from .danger import words as _words
+from .shell_lex import without_comments
 
 #: full-screen or prompt-driven programs, useless without a terminal
 _SCREEN = frozenset({"top", "htop", "btop", "atop", "iotop", "nethogs", "vim", "vi", "nano",
@@ -69,7 +72,7 @@ def _commands(code: str, lang: str) -> list[tuple[str, list[str]]]:
 
 
 def _is_console(cmd: str, args: list[str]) -> bool:
-    if any(a.startswith(flag) for a in args for flag in _CONSOLES[cmd] if flag):
+    if any(_has_option(a, flag) for a in args for flag in _CONSOLES[cmd]):
         return False
     positional = [a for a in args if not a.startswith("-")]
     if cmd == "redis-cli":
@@ -81,6 +84,15 @@ def _is_console(cmd: str, args: list[str]) -> bool:
     if cmd in ("mysql", "mariadb", "psql"):
         return len(positional) <= 2  # database (and user) names, no command
     return True
+
+
+def _has_option(arg: str, flag: str) -> bool:
+    """`-c`, `-c...`, `--command=...`, or a short-option cluster holding it (`psql -Atc`)."""
+    if flag.startswith("--"):
+        return arg == flag or arg.startswith(flag + "=")
+    if arg.startswith("--") or not arg.startswith("-"):
+        return False
+    return arg.startswith(flag) or (len(flag) == 2 and flag[1] in arg[1:])
 
 
 def _ssh_login(args: list[str]) -> bool:

@@ -1,0 +1,136 @@
+"""Line-level pieces shared by the command splitter, client consoles and prompt mode."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One step-sized piece of a shell block (a command, a fed console, or documentation)."""
+
+    kind: Literal["command", "doc"]
+    code: str  # the command text (or the doc text)
+    line_offset: int  # 0-based line within the block where it starts
+    title: str | None = None  # the comment right before it
+    choice: int | None = None  # same number = alternatives of one choice within this block
+    target: str | None = None  # destination of a preceding session-opening `ssh dest` line
+    interpreter: str | None = None  # client console command that receives `code` on stdin
+    expected_output: str | None = None  # documented expected output that follows the command
+
+
+_HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][\w-]*)\2")
+SQL_START = re.compile(
+    r"^(?:(?:SELECT|INSERT|UPDATE|DELETE|WITH|ALTER|CREATE|DROP|VACUUM|ANALYZE|EXPLAIN|TRUNCATE"
+    r"|GRANT|REVOKE|REINDEX|BEGIN|COMMIT|ROLLBACK|SHOW|SET|USE|DESCRIBE|PRAGMA|CLUSTER|REFRESH"
+    r"|COPY|LOCK|ATTACH|DETACH)\b|(?i:select\s.*\bfrom\b|insert\s+into|delete\s+from"
+    r"|update\s+\S+\s+set\b|alter\s+table|vacuum\b|create\s+(?:unique\s+)?(?:table|index)))"
+)
+PSQL_META = re.compile(r"^\\[A-Za-z?!]")
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text`` (for keyword tables)."""
+    return frozenset(text.split())
+
+
+# ---------------------------------------------------------------- logical lines (light lexer)
+
+
+def _scan_chars(line: str, stack: list[str]) -> tuple[bool, list[str]]:
+    """Advance the quote/substitution ``stack`` over one line: (line continues, heredoc words)."""
+    docs: list[str] = []
+    idx, size = 0, len(line)
+    code_end = size
+    while idx < size:
+        c, top = line[idx], (stack[-1] if stack else "")
+        if top == "'":
+            if c == "'":
+                stack.pop()
+        elif c == "\\":
+            if idx == size - 1:
+                return True, docs
+            idx += 1
+        elif top == '"':
+            if c == '"':
+                stack.pop()
+            elif line.startswith("$(", idx):
+                stack.append("$(")
+                idx += 1
+        elif c == "#" and (idx == 0 or line[idx - 1] in " \t;|&()"):
+            code_end = idx
+            break
+        elif c in "'\"":
+            stack.append(c)
+        elif c == "`" and top == "`":
+            stack.pop()
+        elif c == "`":
+            stack.append("`")
+        elif line.startswith("$(", idx):
+            stack.append("$(")
+            idx += 1
+        elif c == "(" and top in ("$(", "("):
+            stack.append("(")
+        elif c == ")" and top in ("$(", "("):
+            stack.pop()
+        elif line.startswith("<<", idx) and not line.startswith("<<<", idx):
+            m = _HEREDOC.match(line, idx)
+            if m:
+                docs.append(m.group(3))
+                idx = m.end()
+                continue
+        idx += 1
+    tail = line[:code_end].rstrip()
+    return (not stack and tail.endswith(("|", "&&"))), docs
+
+
+def logical_line_end(lines: list[str], i: int) -> int:
+    """Last line of the logical line starting at ``i`` (quotes, ``\\``, heredocs, ``|``/``&&``)."""
+    stack: list[str] = []
+    j, n = i, len(lines)
+    while j < n:
+        cont, docs = _scan_chars(lines[j], stack)
+        for delim in docs:  # heredoc bodies follow the line that opened them
+            j += 1
+            while j < n and lines[j].strip() != delim:
+                j += 1
+            if j >= n:
+                return n - 1
+        if (stack or cont) and j + 1 < n:
+            j += 1
+            continue
+        return i if stack else j
+    return n - 1
+
+
+# ---------------------------------------------------------------- line helpers
+
+
+def comment_text(line: str) -> str:
+    """A ``#`` comment line without its marker."""
+    return line.strip().lstrip("#").strip()
+
+
+def is_comment(line: str) -> bool:
+    """Whether the line is a ``#`` comment (leading blanks allowed)."""
+    return line.lstrip().startswith("#")
+
+
+def sql_end(lines: list[str], i: int, stop_at_comment: bool = True) -> int:
+    """Last line of the SQL statement starting at ``i``: up to ``;``, a blank or a comment line."""
+    j = i
+    while True:
+        if lines[j].split("--")[0].rstrip().endswith(";") or PSQL_META.match(lines[j].strip()):
+            return j
+        nxt = lines[j + 1] if j + 1 < len(lines) else ""
+        if not nxt.strip() or (stop_at_comment and is_comment(nxt)):
+            return j
+        j += 1
+
+
+def dedent(text: str) -> str:
+    """Common indentation and surrounding blank lines removed."""
+    return textwrap.dedent(text).strip("\n")
