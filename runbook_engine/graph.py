@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .gcpause import paused_gc
 from .model import GraphError, Problem, Runbook, Step, UsageError
 from .template import expression_template, steps_referenced, syntax_error, variables_used
 
@@ -67,6 +68,11 @@ def outputs_of(step: Step) -> set[str]:
 
 def build_graph(runbook: Runbook, known: Iterable[str] = ()) -> Graph:
     """Order the steps; GraphError for unknown/duplicate ids and cycles, Problems for the rest."""
+    with paused_gc():
+        return _build_graph(runbook, known)
+
+
+def _build_graph(runbook: Runbook, known: Iterable[str]) -> Graph:
     steps = runbook.steps
     order = {step.id: i for i, step in enumerate(steps)}
     _check_ids(runbook, order)

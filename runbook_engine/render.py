@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .gcpause import paused_gc
 from .graph import Graph
 from .liveness import needs_terminal, runs_until_stopped
 from .model import Step
@@ -25,7 +26,8 @@ def plan_document(graph: Graph, steps: Sequence[Step], variables: Mapping[str, V
     values = {name: var.value for name, var in variables.items()}
     context = {**values, "vars": dict(values)}
     fills = {**{k: str(v) for k, v in values.items() if v is not None}, **placeholder_values}
-    step_docs = [_step_doc(step, graph, context, fills) for step in steps]
+    with paused_gc():
+        step_docs = [_step_doc(step, graph, context, fills) for step in steps]
     selected = {step.id for step in steps}
     doc = {
         "title": runbook.title,
