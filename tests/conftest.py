@@ -34,3 +34,20 @@ def sshd_alive(sshd_server: sshd_helpers.SSHServer) -> Iterator[sshd_helpers.SSH
     yield sshd_server
     if sshd_server.proc is None or sshd_server.proc.poll() is not None:
         sshd_server.start()
+
+
+@pytest.fixture(scope="session")
+def sudo_users() -> None:
+    """rbtest (with a known password) may sudo to root and rbtest2, by password (not NOPASSWD)."""
+    reason = sshd_helpers.sudo_unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but sudo cannot be tested: {reason}")
+        pytest.skip(reason)
+    sshd_helpers.ensure_sudo()
+
+
+@pytest.fixture(scope="session")
+def sudo_server(sudo_users: None, sshd_server: sshd_helpers.SSHServer) -> sshd_helpers.SSHServer:
+    """The test sshd, whose user may sudo (to root and rbtest2) with its password."""
+    return sshd_server

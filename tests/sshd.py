@@ -19,6 +19,11 @@ from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
 TEST_USER = "rbtest"
+#: a second user the test user may sudo to (``user=rbtest2`` steps)
+SUDO_OTHER_USER = "rbtest2"
+#: the test user's login password, which its sudo rule asks for (never NOPASSWD)
+SUDO_PASSWORD = "rb-sudo-Pw-5d81c0e2"
+SUDOERS_DROPIN = Path("/etc/sudoers.d/rbtest-runbook-test")
 #: aliases written to the generated ssh config, all pointing at the one test sshd
 WEB_ALIASES = tuple(f"web{i}" for i in range(1, 21))
 FLEET_ALIASES = tuple(f"fleet{i}" for i in range(1, 101))
@@ -35,14 +40,51 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def ensure_user(name: str = TEST_USER) -> None:
+def ensure_user(name: str = TEST_USER, password: str | None = None) -> None:
     """Create a system user with bash and a home, once; reuse it when it already exists."""
     try:
         pwd.getpwnam(name)
     except KeyError:
         subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
-    # A locked account ("!" in shadow) is refused by sshd when UsePAM is off; "*" is not locked.
-    subprocess.run(["usermod", "-p", "*", name], check=True)
+    if password is not None:
+        # A real password (sudo asks for it); sshd only takes keys, so logins stay key-only.
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n".encode(), check=True)
+    else:
+        # A locked account ("!" in shadow) is refused by sshd when UsePAM is off; "*" is not.
+        subprocess.run(["usermod", "-p", "*", name], check=True)
+
+
+def sudo_unavailable_reason() -> str | None:
+    """Why sudo steps cannot be tested here, or None when they can."""
+    if shutil.which("sudo") is None or shutil.which("visudo") is None:
+        return "sudo not installed (apt-get install sudo)"
+    if os.geteuid() != 0:
+        return "setting up the sudo test user needs root"
+    return None
+
+
+def ensure_sudo(user: str = TEST_USER, other: str = SUDO_OTHER_USER) -> None:
+    """Let ``user`` sudo to root and to ``other`` WITH its password (the prompt path). Idempotent.
+
+    The drop-in is validated by ``visudo -cf`` before it is moved into place, so a bad rule can
+    never lock sudo out on the machine running the tests.
+    """
+    ensure_user(user, SUDO_PASSWORD)
+    ensure_user(other)
+    rule = (f"# runbook-engine tests (tests/sshd.py): sudo with a password, never NOPASSWD\n"
+            f"{user} ALL=(root,{other}) ALL\n")
+    if SUDOERS_DROPIN.exists() and SUDOERS_DROPIN.read_text() == rule:
+        return
+    fd, tmp = tempfile.mkstemp(dir=SUDOERS_DROPIN.parent, prefix=".rbtest-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(rule)
+        os.chmod(tmp, 0o440)
+        subprocess.run(["visudo", "-cf", tmp], check=True, capture_output=True)
+        os.replace(tmp, SUDOERS_DROPIN)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def free_port() -> int:
@@ -205,7 +247,8 @@ def start_server(user: str = TEST_USER) -> SSHServer:
     reason = unavailable_reason()
     if reason:
         raise RuntimeError(reason)
-    ensure_user(user)
+    # A known password for the sudo tests (sshd itself only takes keys).
+    ensure_user(user, SUDO_PASSWORD)
     root = Path(tempfile.mkdtemp(prefix="rb-sshd-"))
     root.chmod(0o755)  # sshd reads authorized_keys as the test user
     client = root / "client"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import pwd
 import select
 import selectors
 import shutil
@@ -277,9 +278,16 @@ def _sudo_prefix(command: Command) -> list[str]:
     if not (command.sudo or command.user):
         return []
     user = command.user or "root"
-    if user == "root" and os.geteuid() == 0:
+    if (user == "root" and os.geteuid() == 0) or user == _current_user():
         return []
     return ["sudo", *([] if command.interactive else ["-n"]), "-u", user, "--"]
+
+
+def _current_user() -> str | None:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # no passwd entry (containers): only "root" is known for uid 0
+        return None
 
 
 def _read_outputs(path: str) -> dict[str, str]:

@@ -20,6 +20,8 @@ from .connect import Connector
 from .protocol import Frames, outer_script, stopper_script
 from .step import StepPump, relay
 
+SUDO_S = "sudo -k -S -p ''"  # password from stdin, no prompt text on stderr
+
 
 class SSHRunner(Runner):
     """Runs commands on one remote host over a single SSH connection kept for the whole run."""
@@ -51,7 +53,8 @@ class SSHRunner(Runner):
         self.tmp = ""
         self.base_env: dict[str, str] = {}
         self._login_bash = True
-        self._sudo: dict[str, str | None] = {}  # user -> password ("" none needed)
+        self._sudo: dict[str, bool] = {}  # quoted user -> whether sudo to them needs the password
+        self._sudo_password: str | None = None  # asked once per host, kept only in memory
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -146,22 +149,43 @@ class SSHRunner(Runner):
             return Result(None, "error", time.monotonic() - start, error="connection lost")
 
     def _sudo_prefix(self, command: Command) -> tuple[str, bytes]:
+        """The sudo prefix for a sudo/user step and what goes first on its stdin (the password).
+
+        ``-k`` ignores cached sudo credentials, so sudo always reads the password line we send and
+        it can never be left on stdin for the step's own commands to read.
+        """
         if not (command.sudo or command.user):
             return "", b""
-        user = command.user or "root"
+        user = shlex.quote(command.user or "root")
         if user not in self._sudo:
-            code, _, _ = self._exec(f"sudo -n -u {shlex.quote(user)} -- true")
-            if code == 0:
-                self._sudo[user] = ""
-            elif self.sudo_password_prompt is None:
-                raise TargetError(self.name, "sudo needs a password and none can be asked")
-            else:
-                self._sudo[user] = self.sudo_password_prompt(f"[sudo] password for {self.name}: ")
-        password = self._sudo[user]
-        if not password:
-            return f"sudo -n -u {shlex.quote(user)} -- ", b""
+            code, _, _ = self._exec(f"sudo -n -k -u {user} -- true")
+            self._sudo[user] = code != 0
+            if code != 0:
+                try:
+                    self._check_sudo_password(user)
+                except BaseException:
+                    del self._sudo[user]  # not settled: the next sudo step asks again
+                    raise
+        if not self._sudo[user]:
+            return f"sudo -n -u {user} -- ", b""
         # The password goes on stdin (sudo -S reads one line), never on a command line or a log.
-        return f"sudo -S -p '' -u {shlex.quote(user)} -- ", password.encode() + b"\n"
+        return f"{SUDO_S} -u {user} -- ", (self._sudo_password or "").encode() + b"\n"
+
+    def _check_sudo_password(self, user: str) -> None:
+        """Ask the sudo password once per host, and try it at once so a wrong one fails clearly."""
+        if self._sudo_password is None:
+            if self.sudo_password_prompt is None:
+                raise TargetError(self.name, "sudo needs a password and none can be asked")
+            login = self.base_env.get("USER")
+            who = f"{login}@{self.name}" if login else self.name
+            self._sudo_password = self.sudo_password_prompt(f"[sudo] password for {who}: ")
+        code, _, err = self._exec(f"{SUDO_S} -u {user} -- true",
+                                  self._sudo_password.encode() + b"\n")
+        if code != 0:
+            self._sudo_password = None  # most likely mistyped: ask again next time
+            lines = [ln.strip() for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+            why = lines[-1].removeprefix("sudo: ") if lines else f"exit status {code}"
+            raise TargetError(self.name, f"sudo -u {user} on {self.name} refused: {why}")
 
     def stop_remote(self, pid: int | None) -> paramiko.Channel | None:
         """Start the remote SIGINT/SIGTERM/SIGKILL escalation for a step's process group."""
@@ -199,7 +223,7 @@ class SSHRunner(Runner):
         chan.get_pty(term=os.environ.get("TERM", "xterm"), width=size.columns, height=size.lines)
         # With a pty, stderr is merged into the terminal: the state is fetched afterwards instead,
         # and sudo asks on the remote terminal itself (echo off there).
-        chan.exec_command(outer.replace(" >&2", " >/dev/null").replace("sudo -S -p '' ", "sudo "))
+        chan.exec_command(outer.replace(" >&2", " >/dev/null").replace(SUDO_S, "sudo"))
         if command.interpreter:
             chan.sendall(command.code.encode())
         out = OutputBuffer()
