@@ -130,7 +130,8 @@ def _flags(step: Mapping[str, Any]) -> list[str]:
         flags.append("⚠ DANGER: " + "; ".join(step["danger"]))
     for key in ("capture", "when", "timeout", "interpreter"):
         if step[key] not in (None, ""):
-            flags.append(f"{key}: `{step[key]}`")
+            value = f"{step[key]:g}s" if key == "timeout" else step[key]
+            flags.append(f"{key}: `{value}`")
     if step["needs"]:
         flags.append("after: " + ", ".join(f"`{n}`" for n in step["needs"]))
     if step["env"]:
