@@ -199,3 +199,29 @@ def test_manual_step_answers(tmp_path: Path, answer: str, status: str) -> None:
     child.sendline(answer)
     child.expect(pexpect.EOF)
     assert list(finished(tmp_path).values()) == [status]
+
+
+def test_alternatives_pick_one(tmp_path: Path) -> None:
+    path = book(tmp_path, "# T\n\n```bash\necho FIRST-WAY\n# Or\necho SECOND-WAY\n```\n")
+    child = spawn(path, "--granularity", "command", tmp_path=tmp_path)
+    child.expect(r"Which one\? \[1-2/n/q\]")
+    child.sendline("2")  # picking one is the decision: no second prompt
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    out = child.before
+    assert "SECOND-WAY" in out and "\nFIRST-WAY" not in out.replace("echo FIRST-WAY", "")
+    statuses = sorted(finished(tmp_path).values())
+    assert statuses == ["ok", "skipped"]
+
+
+def test_unset_environment_is_offered(tmp_path: Path) -> None:
+    path = book(tmp_path, "# T\n\n```bash {#use}\necho \"url=$RB_TEST_UNSET_URL\"\n```\n")
+    child = spawn(path, tmp_path=tmp_path)
+    child.expect("RB_TEST_UNSET_URL")
+    child.expect(r"Set RB_TEST_UNSET_URL for this run")
+    child.sendline("postgres://example")
+    child.expect(STEP_PROMPT)
+    child.sendline("y")
+    child.expect("url=postgres://example")
+    child.expect(pexpect.EOF)
