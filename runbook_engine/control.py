@@ -13,6 +13,10 @@ FailureAnswer = Literal["retry", "edit", "skip", "quit"]
 ManualAnswer = Literal["done", "not_done", "skip", "quit"]
 
 
+class QuitRun(Exception):
+    """The operator answered quit (at any prompt): the run ends as aborted."""
+
+
 @dataclass(frozen=True)
 class StepView:
     """What the operator is shown about a step before deciding (already redacted)."""
@@ -24,6 +28,9 @@ class StepView:
     flags: tuple[str, ...] = ()
     missing_env: tuple[str, ...] = ()
     expected_output: str | None = None
+    # What `e` opens in the editor: the command, or its template when the command holds a
+    # secret (never put a secret in a temp file; the edited template is rendered afterwards).
+    editable: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class FailureView:
     exit_code: int | None
     reason: str
     attempts: int
+    editable: str = ""  # what `e` opens: the command that ran, or its template (see StepView)
 
 
 class Controller(Protocol):

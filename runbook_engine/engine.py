@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import liveness, safety, template
-from .control import Controller, FailureView, StepView
-from .execution import ExecutionMixin, QuitRun, StopRun
+from .control import Controller, FailureView, QuitRun, StepView
+from .execution import ExecutionMixin, StopRun
 from .model import HostTarget, RunbookError, Step, VarSpec
 from .runners.base import Command, Runner
 from .transcript.redact import MASK, Redactor, looks_secret
@@ -143,24 +143,25 @@ class Engine(ExecutionMixin):
 
     def run(self) -> RunOutcome:
         self._run_started()
-        status, code = "ok", 0
+        status, code, at_prompt = "ok", 0, False
         self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.options.forks))
         try:
             self._walk()
         except QuitRun:
             status = "aborted"
         except StopRun as stop:
+            # Ctrl-C stopped a step under --yes: the run ends, as a failed step (exit 1)
             status = "interrupted" if stop.status == "interrupted" and self._ctrl_c else "failed"
         except KeyboardInterrupt:
-            status = "interrupted"
+            status, at_prompt = "interrupted", True
         except RunbookError:
             self._run_finished("failed")
             raise
         finally:
             self._pool.shutdown(wait=False, cancel_futures=True)
         failed = any(self.counts[s] for s in ("failed", "timeout", "interrupted", "blocked"))
-        if status == "interrupted":
-            code = 130
+        if status == "interrupted" and at_prompt:
+            code = 130  # Ctrl-C at a prompt; Ctrl-C during a step is a failed step (1)
         elif failed:
             code = 1
             status = "failed" if status == "ok" else status
@@ -239,9 +240,11 @@ class Engine(ExecutionMixin):
                     return self._skip(step, f"when: {step.when} is false")
                 prepared = self._prepare(step)
             except template.TemplateError as exc:
-                if self._failed_before_run(step, f"template error: {exc}"):
-                    continue
-                return
+                retry = self._failed_before_run(step, f"template error: {exc}")
+                if retry is None:
+                    return
+                step = retry
+                continue
             break
         terminal = None if step.interactive else liveness.needs_terminal(prepared.command.code,
                                                                          step.lang)
@@ -277,19 +280,36 @@ class Engine(ExecutionMixin):
             return text
         return template.render(text, ctx)
 
-    def _prepare(self, step: Step) -> Prepared:
-        ctx = self._ctx()
-        code = self._render(step.code, ctx) or ""
-        names = safety.placeholders(step.code) if "<" in step.code else []
+    def render_code(self, step: Step, text: str) -> str:
+        """Template first, then ``<placeholders>`` (asked once per run), as the plan does."""
+        code = self._render(text, self._ctx()) or ""
+        names = safety.placeholders(text) if "<" in text else []
         if names:
             values = {n: str(self._ask_var(n, placeholder=True, step=step)) for n in names}
             code = template.substitute_placeholders(code, values)
+        return code
+
+    def editable(self, step: Step, code: str) -> str:
+        """The text `e` opens: the command itself unless it holds a secret (then its template)."""
+        return code if self.redactor.redact(code) == code else step.code
+
+    def apply_edit(self, step: Step, shown: str, edited: str) -> str:
+        """The code to run after an edit: a template edit is rendered like the step itself."""
+        return self.render_code(step, edited) if shown == step.code else edited
+
+    def _prepare(self, step: Step) -> Prepared:
+        ctx = self._ctx()
+        code = self.render_code(step, step.code)
         targets = self.targets_for(step)
         missing = self._env_check(step, code, targets)
         env = {k: self._render(v, ctx) or "" for k, v in step.env}
+        shell, interpreter = step.shell or "bash", step.interpreter
+        if interpreter is None and shell.rsplit("/", 1)[-1] != "bash":
+            # the session wrapper is bash; another shell reads the step's code on stdin
+            shell, interpreter = "bash", f"{shell} -s"
         command = Command(
             code=code, step_id=step.id, run_id=self.options.run_id,
-            shell=step.shell or "bash", interpreter=step.interpreter,
+            shell=shell, interpreter=interpreter,
             cwd=self._render(step.cwd, ctx), env={**self.extra_env, **env},
             timeout=step.timeout, interactive=step.interactive, sudo=step.sudo, user=step.user,
         )
@@ -297,7 +317,7 @@ class Engine(ExecutionMixin):
             step=step, command=self.redactor.redact(code),
             targets=tuple(t.name for t in targets), danger=tuple(self._danger(step, code)),
             flags=self._flags(step), missing_env=tuple(missing),
-            expected_output=step.expected_output,
+            expected_output=step.expected_output, editable=self.editable(step, code),
         )
         return Prepared(command, view, targets)
 
@@ -315,6 +335,25 @@ class Engine(ExecutionMixin):
         if step.danger is False or not code:
             return []
         return safety.danger_reasons(code, step.lang or "bash")
+
+    def missing_inputs(self) -> list[tuple[Step, str]]:
+        """(step, name) for every value no source gives before the step: what --yes can't ask."""
+        from .graph import outputs_of, step_templates
+
+        known = set(self.variables) | {"steps", "env", "vars"}
+        missing: list[tuple[Step, str]] = []
+        for step in self.steps:
+            if not step.executable or self._finished(step.id):
+                continue
+            names = [n for text in step_templates(step) if has_template(text)
+                     for n in sorted(template.variables_used(text))]
+            names += safety.placeholders(step.code) if "<" in step.code else []
+            for name in dict.fromkeys(names):
+                if name not in known:
+                    missing.append((step, name))
+                    known.add(name)  # report each once
+            known |= outputs_of(step)
+        return missing
 
     def dangerous_steps(self) -> list[tuple[Step, list[str]]]:
         """Steps this run would execute that are dangerous, with reasons (for --yes refusal)."""
@@ -359,7 +398,13 @@ class Engine(ExecutionMixin):
             spec = replace(spec, prompt=f"Value for {shown} (needed by step {step.id}, "
                                         f"line {step.line})")
         for _ in range(10):
-            value = self.controller.ask_var(spec)
+            try:
+                value = self.controller.ask_var(spec)
+            except RunbookError as exc:
+                if exc.path:
+                    raise
+                line = spec.line if declared is not None else (step.line if step else None)
+                raise RunbookError(exc.message, self.graph.runbook.path, line) from None
             problem = validate(spec, value)
             if problem is not None:
                 self.controller.on_event({"event": "invalid", "ts": now_ts(), "text": problem})
@@ -372,13 +417,16 @@ class Engine(ExecutionMixin):
     def _env_check(self, step: Step, code: str, targets: list[HostTarget]) -> list[str]:
         """Ask for unset env vars a local step reads; mask the secret-looking ones that are set."""
         if "$" not in code or not all(t.is_local for t in targets):
-            return []
+            return []  # a remote step reads the remote environment: nothing to know here
         reads = safety.env_reads(code)
         known = {**self.environ, **self.extra_env, **dict(step.env)}
-        session: dict[str, str | None] = {}
         for target in targets:
-            session.update(self._runner(target).session.env)
-        missing = [n for n in reads if n not in known and session.get(n) is None]
+            for name, value in self._runner(target).session.env.items():
+                if value is None:
+                    known.pop(name, None)  # unset by an earlier step
+                else:
+                    known[name] = value  # exported by an earlier step
+        missing = [n for n in reads if n not in known]
         if missing:
             given = self.controller.ask_env(missing)
             for name, value in given.items():
@@ -408,8 +456,9 @@ class Engine(ExecutionMixin):
         if answer == "all":
             self._all = True
         if answer == "edit" and decision.command is not None:
-            self._decision(step, decision.prompt, "edit", original=code, edited=decision.command)
-            return "run", decision.command
+            self._decision(step, decision.prompt, "edit", original=view.editable,
+                           edited=decision.command)
+            return "run", self.apply_edit(step, view.editable, decision.command)
         self._decision(step, decision.prompt, answer)
         return ("skip" if answer == "skip" else "run"), code
 
@@ -465,19 +514,25 @@ class Engine(ExecutionMixin):
         event.update(fields)
         self.emit(event)
 
-    def _failed_before_run(self, step: Step, reason: str) -> bool:
-        """A step that could not even be prepared. True: try preparing it again."""
+    def _failed_before_run(self, step: Step, reason: str) -> Step | None:
+        """A step that could not even be prepared: the step to prepare again, or None."""
         self._finish(step, "failed", reason=reason)
         if self.options.yes:
             if self.options.continue_on_error or step.continue_on_error:
-                return False
+                return None
             raise StopRun("failed")
-        view = FailureView(step, "failed", None, reason, 0)
+        view = FailureView(step, "failed", None, reason, 0, editable=step.code)
         decision = self.controller.ask_failure(view)
-        self._decision(step, decision.prompt, decision.answer)
+        if decision.answer == "edit" and decision.command is not None:
+            self._decision(step, decision.prompt, "edit", original=step.code,
+                           edited=decision.command)
+        else:
+            self._decision(step, decision.prompt, decision.answer)
         if decision.answer == "quit":
             raise QuitRun
-        if decision.answer in ("retry", "edit"):
-            self.counts["failed"] -= 1
-            return True
-        return False
+        if decision.answer not in ("retry", "edit"):
+            return None
+        self.counts["failed"] -= 1
+        if decision.answer == "edit" and decision.command is not None:
+            return replace(step, code=decision.command)  # the edited template, prepared anew
+        return step

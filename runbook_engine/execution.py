@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import re
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .control import FailureView
+from .control import FailureView, QuitRun
 from .model import HostTarget, Step
 from .outputs import LineBuffer
 from .runners.base import Command, Result, Runner
+from .transcript.redact import looks_secret
+from .transcript.resume import code_sha256
 
 
 @dataclass
@@ -42,10 +43,6 @@ def max_fail_limit(spec: str | None, hosts: int, serial: int | None) -> int | No
 
 
 UNTIL_DEFAULT_S = 600.0  # how long ``until`` polls when the step has no timeout or retries
-
-
-class QuitRun(Exception):
-    """The operator answered quit."""
 
 
 class StopRun(Exception):
@@ -77,7 +74,7 @@ class ExecutionMixin:
         remote = len(targets) > 1 or not all(t.is_local for t in targets)
         attempts, auto_left, started = 0, step.retries, time.monotonic()
         deadline = self._until_deadline(step)
-        code_sha = hashlib.sha256(step.code.encode("utf-8")).hexdigest()
+        code_sha = code_sha256(step.code)
         self._ctrl_c = False
         while True:
             attempts += 1
@@ -113,7 +110,8 @@ class ExecutionMixin:
                 if self._ctrl_c or not (self.options.continue_on_error or step.continue_on_error):
                     raise StopRun(status)
                 return None
-            view = FailureView(step, status, _exit_code(failed), reason, attempts)
+            view = FailureView(step, status, _exit_code(failed), reason, attempts,
+                               editable=self.editable(step, command.code))
             try:
                 decision = self.controller.ask_failure(view)
             except KeyboardInterrupt:
@@ -122,9 +120,10 @@ class ExecutionMixin:
             self._ctrl_c = False
             answer = decision.answer
             if answer == "edit" and decision.command is not None:
-                self._decision(step, decision.prompt, "edit", original=command.code,
+                self._decision(step, decision.prompt, "edit", original=view.editable,
                                edited=decision.command)
-                command = replace(command, code=decision.command)
+                command = replace(command, code=self.apply_edit(step, view.editable,
+                                                                decision.command))
             else:
                 self._decision(step, decision.prompt, answer)
             if answer in ("retry", "edit"):
@@ -163,9 +162,11 @@ class ExecutionMixin:
         cancel = threading.Event()
         for start in range(0, len(targets), size):
             batch = targets[start:start + size]
-            if limit is not None and failures > limit:
+            if cancel.is_set() or (limit is not None and failures > limit):
+                # after Ctrl-C or too many failures, later batches (rolling restarts) never start
+                why = "interrupted" if cancel.is_set() else "max_fail reached"
                 for target in batch:
-                    hosts[target.name] = HostRun(target, "skipped", reason="max_fail reached")
+                    hosts[target.name] = HostRun(target, "skipped", reason=why)
                 continue
             futures = [self._pool.submit(self._run_on, step, command, t, cancel, remote)
                        for t in batch]
@@ -242,7 +243,7 @@ class ExecutionMixin:
             for name in dict.fromkeys(k for h in runs if h.result for k in h.result.outputs):
                 values = {n: h.result.outputs.get(name) for n, h in hosts.items() if h.result}
                 value = values if multi else values[runs[0].target.name]
-                self._set_var(name, value, "output")
+                self._set_var(name, value, "output", looks_secret(name))
                 captured[name] = value
         event: dict[str, Any] = {
             "exit_code": _exit_code(runs), "attempts": attempts,
@@ -260,7 +261,12 @@ class ExecutionMixin:
         sessions: dict[str, Any] = {}
         for run in runs:
             if run.result is not None and run.result.status != "error":
-                sessions[run.target.name] = self._runner(run.target).session.as_dict()
+                session = self._runner(run.target).session
+                # a step that exported DB_PASSWORD=...: mask it from now on (and in this event)
+                for name, value in session.env.items():
+                    if value and looks_secret(name):
+                        self.redactor.add(value)
+                sessions[run.target.name] = session.as_dict()
         return sessions
 
 

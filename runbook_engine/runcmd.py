@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,10 @@ def operator() -> dict[str, str | None]:
 class Runners:
     """One runner per target for the whole run; SSH is imported only when a host is remote."""
 
-    def __init__(self, options: dict[str, Any], controller: Any) -> None:
+    def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
-        self.controller = controller
         self._runners: dict[str, Runner] = {}
+        self._prompt_lock = threading.Lock()  # fan-out threads must not prompt at once
 
     def __call__(self, target: HostTarget) -> Runner:
         runner = self._runners.get(target.name)
@@ -69,7 +70,8 @@ class Runners:
     def _secret_prompt(self, prompt: str) -> str:
         if not sys.stdin.isatty():
             raise RunbookError(f"{prompt.rstrip(': ')}: no terminal to ask on")
-        return getpass.getpass(prompt)
+        with self._prompt_lock:
+            return getpass.getpass(prompt)
 
     def close(self) -> None:
         for runner in self._runners.values():
@@ -127,7 +129,7 @@ def execute(book: str, options: dict[str, Any]) -> int:
                              continue_on_error=bool(options["continue_on_error"]),
                              forks=int(options["forks"]), selection=selection,
                              only=tuple(options["only"]))
-    runners = Runners(options, controller)
+    runners = Runners(options)
     if options.get("transcript_path"):
         path = Path(options["transcript_path"])
     elif resume is not None:
@@ -140,6 +142,13 @@ def execute(book: str, options: dict[str, Any]) -> int:
         targets_for=targets_for, runner_for=runners, variables=loaded.variables,
         options=run_options, redactor=redactor, environ=dict(os.environ), resume=resume,
     )
+    if yes:
+        missing = engine.missing_inputs()
+        if missing:
+            lines = [f"{step.location}: step '{step.id}' needs {name}: pass --var {name}=VALUE"
+                     for step, name in missing]
+            print("\n".join(lines), file=sys.stderr)
+            return 2
     if yes and not run_options.allow_danger:
         dangerous = engine.dangerous_steps()
         if dangerous:
@@ -168,6 +177,8 @@ def _load_resume(options: dict[str, Any], runbook: Any) -> Any:
     from .transcript.resume import changed_finished_steps, load_resume_state
 
     state = load_resume_state(options["resume_path"])
+    for warning in state.warnings:  # a torn last line, a secret that must be asked again
+        print(warning, file=sys.stderr)
     if state.sha256 != runbook.sha256:
         changed = changed_finished_steps(state, runbook)
         if changed and not options.get("force"):

@@ -47,16 +47,16 @@ def parse_var_args(items: Iterable[str]) -> dict[str, str]:
 def validate(spec: VarSpec, value: str) -> str | None:
     """Why ``value`` is not acceptable for ``spec`` (choices, pattern), or None when it is."""
     text = "" if value is None else str(value)
+    got = "" if spec.secret else f" (got {text!r})"  # never echo a secret back
     if spec.choices and text not in [str(c) for c in spec.choices]:
-        return (f"variable '{spec.name}' must be one of {', '.join(map(str, spec.choices))}"
-                f" (got {text!r})")
+        return f"variable '{spec.name}' must be one of {', '.join(map(str, spec.choices))}{got}"
     if spec.pattern:
         try:
             matched = re.fullmatch(spec.pattern, text)
         except re.error as exc:
             return f"variable '{spec.name}' has a bad pattern {spec.pattern!r}: {exc}"
         if not matched:
-            return f"variable '{spec.name}' must match {spec.pattern!r} (got {text!r})"
+            return f"variable '{spec.name}' must match {spec.pattern!r}{got}"
     return None
 
 

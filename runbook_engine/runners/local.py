@@ -8,6 +8,7 @@ import os
 import pwd
 import select
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..outputs import OutputBuffer, parse_outputs
@@ -113,6 +115,10 @@ class LocalRunner(Runner):
         # Truncating existing files is cheaper than unlink + create; an empty state = none written.
         for path in (state_path, output_path):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        if command.interactive and command.interpreter:
+            # the terminal is the step's stdin when interactive: feed the code from its file
+            feed = f"{command.interpreter} < {shlex.quote(stdin_path)}"
+            command = replace(command, interpreter=feed)
         script = wrap(command, self.session, state_path=state_path, output_path=output_path)
         if command.interpreter:
             with open(stdin_path, "w", encoding="utf-8") as handle:

@@ -16,7 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
 from rich.text import Text
 
-from ..control import Decision, FailureView, StepView
+from ..control import Decision, FailureView, QuitRun, StepView
 from ..model import Step, VarSpec
 from .highlight import code_block, flag_text
 
@@ -146,7 +146,7 @@ class InteractiveController:
                 answer = self._ask_key(prompt, STEP_KEYS, STEP_HELP)
             if answer != "edit":
                 return Decision(answer, prompt=prompt)
-            edited = self._edit_text(view.command)
+            edited = self._edit_text(view.editable or view.command)
             if edited and edited.strip():
                 return Decision("edit", command=edited, prompt=prompt)
             self.console.print(Text("  the edited command is empty: asking again", style="yellow"))
@@ -194,7 +194,7 @@ class InteractiveController:
         prompt = "Step failed. [r/e/s/q/?]"
         answer = self._ask_key(prompt, FAILURE_KEYS, FAILURE_HELP)
         if answer == "edit":
-            edited = self._edit_text(view.step.code)
+            edited = self._edit_text(view.editable or view.step.code)
             return Decision("edit", command=edited, prompt=prompt)
         return Decision(answer, prompt=prompt)
 
@@ -220,7 +220,7 @@ class InteractiveController:
             if answer in ("n", "none", "s"):
                 return None
             if answer == "q":
-                raise KeyboardInterrupt
+                raise QuitRun  # like q at any other prompt: the run ends as aborted
             self.console.print(Text(f"  answer a number from 1 to {len(options)}, or n",
                                     style="yellow"))
 
