@@ -15,27 +15,28 @@ from .shell_lex import without_comments
 #: full-screen or prompt-driven programs, useless without a terminal
 _SCREEN = frozenset({"top", "htop", "btop", "atop", "iotop", "nethogs", "vim", "vi", "nano",
                      "less", "more", "man", "tmux", "screen", "ncdu", "mc", "k9s", "lazydocker"})
-#: clients that open a console unless given something to do
+#: clients that open a console unless given something to do, and their options taking a value
 _CONSOLES = {"psql": ("-c", "--command", "-f", "--file", "-l", "--list"),
              "mysql": ("-e", "--execute"), "mariadb": ("-e", "--execute"),
              "mongosh": ("--eval", "-f", "--file"), "mongo": ("--eval",),
              "sqlite3": ("-cmd",), "redis-cli": ()}
-_FOLLOW_FLAGS = {"tail": ("-f", "-F", "--follow"), "journalctl": ("-f", "--follow"),
-                 "dmesg": ("-w", "--follow"), "kubectl": ("-f", "--follow", "-w", "--watch"),
-                 "docker": ("-f", "--follow"), "podman": ("-f", "--follow")}
+_VALUE_FLAGS = {"psql": frozenset("hpUdvPoLT"), "mysql": frozenset("hPuDS"),
+                "mariadb": frozenset("hPuDS"), "redis-cli": frozenset("ahpnu"),
+                "mongosh": frozenset("u"), "mongo": frozenset("u"), "sqlite3": frozenset()}
 _ALWAYS_FOLLOW = frozenset({"watch", "tcpdump", "iostat", "vmstat"})
+_CONTAINER_TOOLS = frozenset({"docker", "podman", "docker-compose", "kubectl", "oc"})
 
 
 def needs_terminal(code: str, lang: str = "bash") -> str | None:
     """Why the code needs the operator's terminal (None when it does not)."""
-    for cmd, args in _commands(code, lang):
-        if cmd in _SCREEN:
+    for piped, cmd, args in _commands(code, lang):
+        if cmd in _SCREEN and not piped:
             return f"{cmd} needs a terminal"
-        if cmd in _CONSOLES and _is_console(cmd, args):
+        if cmd in _CONSOLES and not piped and "<" not in args and _is_console(cmd, args):
             return f"{cmd} opens an interactive console"
-        if cmd == "ssh" and _ssh_login(args):
+        if cmd == "ssh" and not piped and _ssh_login(args):
             return "ssh opens a login shell"
-        if cmd in ("docker", "podman", "kubectl") and "exec" in args and \
+        if cmd in _CONTAINER_TOOLS and "exec" in args and \
                 any(a in ("-it", "-ti", "-t") for a in args):
             return f"{cmd} exec -it opens a shell in the container"
     return None
@@ -43,11 +44,18 @@ def needs_terminal(code: str, lang: str = "bash") -> str | None:
 
 def runs_until_stopped(code: str, lang: str = "bash") -> str | None:
     """Why the code never ends by itself (None when it does)."""
-    for cmd, args in _commands(code, lang):
+    for _piped, cmd, args in _commands(code, lang):
         if cmd in _ALWAYS_FOLLOW and not (cmd == "tcpdump" and "-c" in args):
             return f"{cmd} runs until stopped"
-        if any(a in _FOLLOW_FLAGS.get(cmd, ()) for a in args):
-            return f"{cmd} {'follows' if cmd != 'kubectl' else 'watches'} until stopped"
+        if cmd in ("tail", "journalctl") and any(_has_option(a, f) for a in args
+                                                 for f in ("-f", "-F", "--follow")):
+            return f"{cmd} follows until stopped"
+        if cmd == "dmesg" and any(_has_option(a, f) for a in args for f in ("-w", "--follow")):
+            return "dmesg follows until stopped"
+        if cmd in _CONTAINER_TOOLS:
+            reason = _container_follow(cmd, args)
+            if reason:
+                return reason
         if cmd == "pm2" and args[:1] == ["logs"] and "--nostream" not in args:
             return "pm2 logs follows until stopped"
         if cmd == "ping" and not any(a.startswith("-c") for a in args):
@@ -58,27 +66,52 @@ def runs_until_stopped(code: str, lang: str = "bash") -> str | None:
     return None
 
 
-def _commands(code: str, lang: str) -> list[tuple[str, list[str]]]:
+def _container_follow(cmd: str, args: list[str]) -> str | None:
+    """`docker logs -f`, `kubectl get -w`, `docker stats`: not `kubectl apply -f x.yaml`."""
+    words = [a for a in args if not a.startswith("-")]
+    follow = any(a in ("-f", "--follow") for a in args)
+    if "logs" in words[:2] and follow:
+        return f"{cmd} logs follows until stopped"
+    if cmd in ("kubectl", "oc") and words[:1] in (["get"], ["events"]) and \
+            any(a in ("-w", "--watch") for a in args):
+        return f"{cmd} {words[0]} --watch runs until stopped"
+    if cmd != "kubectl" and words[:1] in (["stats"], ["events"]) and "--no-stream" not in args:
+        return f"{cmd} {words[0]} runs until stopped"
+    return None
+
+
+def _commands(code: str, lang: str) -> list[tuple[bool, str, list[str]]]:
+    """(reads or writes a pipe, command, arguments) for each simple command."""
     if not code.strip():
         return []
+    parts = _segments(without_comments(code, lang))
     found = []
-    for _sep, segment in _segments(without_comments(code, lang)):
+    for i, (sep, segment) in enumerate(parts):
         words = _words(segment)
         # `watch` is a prefix to the danger rules (watch rm -rf is still rm); here it is the point
         cmd, args = ("watch", words[1:]) if words[:1] == ["watch"] else _command(words)
+        piped = sep.startswith("|") or (i + 1 < len(parts) and parts[i + 1][0].startswith("|")
+                                        and not parts[i + 1][0].startswith("||"))
         if cmd:
-            found.append((cmd, args))
+            found.append((piped and not sep.startswith("||"), cmd, args))
     return found
 
 
 def _is_console(cmd: str, args: list[str]) -> bool:
     if any(_has_option(a, flag) for a in args for flag in _CONSOLES[cmd]):
         return False
-    positional = [a for a in args if not a.startswith("-")]
+    positional, takes_value, skip = [], _VALUE_FLAGS.get(cmd, frozenset()), False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("--"):
+            continue
+        elif arg.startswith("-") and len(arg) > 1:
+            skip = len(arg) == 2 and arg[1] in takes_value  # `-h db` (not `-hdb`)
+        else:
+            positional.append(arg)
     if cmd == "redis-cli":
-        # redis-cli -a PASS -h HOST ping: the options take values; a command word remains
-        values = sum(1 for a in args if a in ("-a", "-h", "-p", "-n", "-u", "--user", "--pass"))
-        return len(positional) <= values
+        return not positional  # redis-cli -a PASS ping: a command word remains
     if cmd == "sqlite3":
         return len(positional) <= 1  # sqlite3 FILE opens a console; sqlite3 FILE SQL does not
     if cmd in ("mysql", "mariadb", "psql"):

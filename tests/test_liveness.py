@@ -19,7 +19,8 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "TERM": "dumb"}
 
 @pytest.mark.parametrize("code", ["top", "htop", 'psql "$DATABASE_URL"', "psql -U app appdb",
                                   "ssh deploy@host", "docker exec -it web sh", "sqlite3 x.db",
-                                  "redis-cli", "sudo vim /etc/hosts"])
+                                  "redis-cli", "sudo vim /etc/hosts", "psql -h db -U app -d mydb",
+                                  "mysql -h db -u app shop"])
 def test_needs_terminal(code: str) -> None:
     assert needs_terminal(code)
 
@@ -28,20 +29,27 @@ def test_needs_terminal(code: str) -> None:
                                   "psql -l | grep db",
                                   "ssh host uptime", "redis-cli -a secret ping", "ls -la",
                                   "sqlite3 x.db 'select 1'", "ssh -N -L 5432:db:5432 bastion",
-                                  "echo top", "# top"])
+                                  "echo top", "# top", 'gunzip < b.sql.gz | psql "$DATABASE_URL"',
+                                  'psql "$DATABASE_URL" < dump.sql', "top -bn1 | head"])
 def test_does_not_need_terminal(code: str) -> None:
     assert needs_terminal(code) is None
 
 
 @pytest.mark.parametrize("code", ["tail -f logs/app.log", "journalctl -u nginx -f",
                                   "kubectl logs -f pod", "docker logs --follow web",
-                                  "pm2 logs app", "watch df -h", "ping 8.8.8.8", "npm run dev"])
+                                  "pm2 logs app", "watch df -h", "ping 8.8.8.8", "npm run dev",
+                                  "tail -fn 100 x.log", "journalctl -fu nginx",
+                                  "kubectl get pods -w", "docker compose logs -f web",
+                                  "docker stats"])
 def test_runs_until_stopped(code: str) -> None:
     assert runs_until_stopped(code)
 
 
 @pytest.mark.parametrize("code", ["tail -n 50 logs/app.log", "pm2 logs app --nostream",
-                                  "ping -c 3 host", "npm run build", "journalctl -n 20"])
+                                  "ping -c 3 host", "npm run build", "journalctl -n 20",
+                                  "kubectl apply -f deploy.yaml", "docker rm -f api",
+                                  "docker compose -f prod.yml up -d", "docker stats --no-stream",
+                                  "kubectl rollout status deploy/api"])
 def test_ends_by_itself(code: str) -> None:
     assert runs_until_stopped(code) is None
 

@@ -240,6 +240,12 @@ def _expand(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[d
         if frag.kind == "doc":
             step["kind"] = "doc"
         out.append(step)
+    commands = [step for step, frag in zip(out, frags, strict=True) if frag.kind == "command"]
+    if commands and (single or draft.get("_explicit")):
+        # The block's id lives on in its last command, which also holds the block's capture and
+        # expect: `needs=block`, `steps.block.stdout` and `--only block` keep working.
+        commands[-1].pop("_slug", None)
+        commands[-1].update(id=block_id, _explicit=draft.get("_explicit", True))
     return out
 
 
