@@ -17,6 +17,12 @@ def danger_reasons(code: str, lang: str = "bash") -> list[str]:
     shellish = not lang or lang in SHELL_LANGS
     text = without_comments(code.replace("\\\n", "  "), "bash" if shellish else lang)
     reasons = _text_reasons(text)
+    if reasons and shellish:
+        # `echo "DROP TABLE"`, `grep -i "DELETE FROM"`: text, not SQL that runs. Drop those
+        # commands and look again (heredoc bodies and `psql -c "..."` stay in).
+        kept = [seg for _sep, seg in segments(text)
+                if ">" in seg or command_of(words(seg))[0] not in _TEXT_COMMANDS]
+        reasons = _text_reasons("\n".join(kept))
     if shellish and _KEYWORD_RE.search(text):
         reasons = _shell_reasons(text, depth=0) + reasons
     return list(dict.fromkeys(reasons))

@@ -83,6 +83,8 @@ def _build_graph(runbook: Runbook, known: Iterable[str]) -> Graph:
             if need not in order:
                 raise GraphError(f"step '{step.id}' needs unknown step '{need}'",
                                  path=step.path, line=step.line)
+            if need == step.id:
+                raise GraphError(f"cycle: {need} -> {need}", path=step.path, line=step.line)
             _add(preds, need, step.id)
     _implicit_edges(runbook, order, preds, set(known), problems)
     plan = _topological(steps, order, preds)

@@ -180,3 +180,10 @@ def test_twenty_thousand_steps_are_fast() -> None:
     elapsed = time.perf_counter() - start
     assert len(graph.steps) == 20_000 and graph.problems == ()
     assert elapsed < 1.5  # measured ~0.15 s; generous for loaded CI machines
+
+
+def test_a_step_that_needs_itself_is_a_cycle() -> None:
+    from runbook_engine.parse import parse_text
+
+    with pytest.raises(GraphError, match="cycle: x -> x"):
+        build_graph(parse_text("# T\n\n```bash {#x needs=x}\necho\n```\n"))

@@ -323,3 +323,12 @@ def test_fuzz_markdownish_text(text: str) -> None:
 def test_fuzz_any_text(text: str) -> None:
     for prefix in ("", "---\n", "```bash {", "```console\n$ "):
         _check_parse(prefix + text)
+
+
+def test_bad_fleet_values_and_ordinary_comments() -> None:
+    rb = parse_text("# T\n\n<!-- Runbook owner: platform -->\n"
+                    "```bash {#a max_fail=lots serial=-2 retries=-1}\necho\n```\n")
+    messages = [p.message for p in rb.problems]
+    assert any("max_fail" in m for m in messages) and any("serial" in m for m in messages)
+    assert any("retries" in m and "negative" in m for m in messages)
+    assert not any(p.code in ("RB101", "RB103") for p in rb.problems)  # the comment is ignored

@@ -206,3 +206,14 @@ def test_analysis_never_crashes_on_arbitrary_text(code: str) -> None:
     assert substitute_placeholders(code, dict.fromkeys(found, "v"), lenient=False).count("<") <= (
         code.count("<"))
     assert isinstance(render_lenient(code, {}), str)
+
+
+@pytest.mark.parametrize("code", ['grep -i "DROP TABLE" migrations/*.sql', 'echo "TRUNCATE users"',
+                                  "echo FLUSHALL", 'printf "DELETE FROM t\\n"'])
+def test_sql_words_in_text_commands_are_not_danger(code: str) -> None:
+    assert danger_reasons(code) == []
+
+
+def test_multi_line_sql_in_a_heredoc_keeps_its_where() -> None:
+    assert danger_reasons("psql <<EOF\nDELETE FROM t\nWHERE id = 1;\nEOF\n") == []
+    assert danger_reasons("psql <<EOF\nDELETE FROM t;\nEOF\n")

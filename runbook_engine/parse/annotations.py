@@ -17,9 +17,10 @@ ATTRIBUTES: dict[str, str] = {
     "when": "str", "tags": "list", "confirm": "confirm", "danger": "bool", "safe": "bool",
     "doc": "bool", "interactive": "bool", "exclude_from_run_all": "bool", "capture": "str",
     "extract": "str", "secret": "bool", "expect": "str", "expect_exit": "int",
-    "timeout": "duration", "retries": "int", "delay": "duration", "until": "bool",
+    "timeout": "duration", "retries": "count", "delay": "duration", "until": "bool",
     "continue_on_error": "bool", "cwd": "str", "env": "env", "shell": "str",
-    "interpreter": "str", "sudo": "bool", "user": "str", "serial": "int", "max_fail": "str",
+    "interpreter": "str", "sudo": "bool", "user": "str", "serial": "positive",
+    "max_fail": "max_fail",
     "granularity": "granularity",
 }
 
@@ -54,7 +55,8 @@ _TOKEN = re.compile(
 )
 _BARE_LANG = re.compile(r"[\w+#.-]*")
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
-_COMMENT = re.compile(r"^\s*<!--\s*runbook\s*:?(?P<body>.*?)-->\s*$", re.S | re.I)
+# the colon is required: `<!-- Runbook owner: team -->` is an ordinary comment, not ours
+_COMMENT = re.compile(r"^\s*<!--\s*runbook\s*:(?P<body>.*?)-->\s*$", re.S | re.I)
 
 
 def _problem(sev: str, path: str, line: int, code: str, msg: str) -> Problem:
@@ -150,10 +152,19 @@ def _coerce_one(kind: str, value: Any) -> Any:
         if isinstance(value, Mapping | list):
             raise ValueError("needs a text value")
         return str(value)
-    if kind == "int":
+    if kind in ("int", "count", "positive"):
         if isinstance(value, bool) or not re.fullmatch(r"\s*-?\d+\s*", str(value)):
             raise ValueError("not a whole number")
-        return int(str(value))
+        number = int(str(value))
+        if kind == "count" and number < 0:
+            raise ValueError("cannot be negative")
+        if kind == "positive" and number < 1:
+            raise ValueError("must be 1 or more")
+        return number
+    if kind == "max_fail":
+        if isinstance(value, bool) or not re.fullmatch(r"\d+%?", str(value).strip()):
+            raise ValueError("a number of hosts or a percentage (2, 25%)")
+        return str(value).strip()
     if kind == "duration":
         return parse_duration(value)
     if kind == "list":

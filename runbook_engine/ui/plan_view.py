@@ -117,14 +117,16 @@ def plan_text(doc: Mapping[str, Any]) -> Styled:
 def print_step_table(doc: Mapping[str, Any], console: Console) -> None:
     """`runbook list`: index, id, title, target, flags."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=doc.get("title"), title_justify="left")
+    # Text cells, never markup: a title such as "Reload [/etc/nginx]" must print as written
+    table = Table(title=Text(doc.get("title") or ""), title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("id", "bold")
     table.add_column("title")
     table.add_column("target", "magenta")
     table.add_column("flags")
     for step in doc["steps"]:
-        table.add_row(str(step["index"]), step["id"], step.get("title") or "", targets_text(step),
-                      flag_text(step_flags(step)).to_rich())
+        table.add_row(str(step["index"]), Text(step["id"]), Text(step.get("title") or ""),
+                      Text(targets_text(step)), flag_text(step_flags(step)).to_rich())
     console.print(table)
