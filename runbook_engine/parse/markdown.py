@@ -11,16 +11,11 @@ from markdown_it.token import Token
 
 from ..model import Problem
 from .annotations import parse_comment
+from .prompts import prompt_command
 
 _TASK = re.compile(r"^\[([ xX])\]\s+(.*)$", re.S)
 _MAX_TITLE = 80
 _MAX_DESCRIPTION = 300
-# a terminal prompt: user@host:~$ / [user@host dir]$ / $ / % / # (root) / PS C:\> / PS>
-_PROMPT = re.compile(
-    r"^\s*(?:\([\w.-]+\)\s*)?"
-    r"(?P<p>[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]|\[[^\]\n]*\][$#]|PS(?:\s[^>\n]*)?>|[$%#])"
-    r"(?:\s|$)"
-)
 _SHELL_PROMPT = re.compile(r"^\s*(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?)?\$(?:\s|$)")
 
 
@@ -194,6 +189,21 @@ def scan(text: str, path: str) -> Scan:
     return _Walker(path).run(_MD.parse(text))
 
 
+def _typed(line: str, console: bool) -> str | None:
+    """The command typed after a prompt on this line, or None (output, comment, plain code).
+
+    One prompt grammar for the whole parser (prompts.py): `# ` is a root prompt only in console
+    blocks and only before something that looks like a command; zsh's `% ` only unindented
+    (curl's progress header is an indented `  % Total`).
+    """
+    if console:
+        if line.startswith("% "):
+            return line[2:]
+        return prompt_command(line, root_hash=True)
+    m = _SHELL_PROMPT.match(line)
+    return line[m.end():] if m else None
+
+
 def split_transcript(code: str, console: bool) -> list[tuple[int, str, str]] | None:
     """Terminal transcript -> [(line offset, command, expected output)], None if no prompts.
 
@@ -202,21 +212,20 @@ def split_transcript(code: str, console: bool) -> list[tuple[int, str, str]] | N
     """
     if not console and "$" not in code:
         return None  # the common shell block: no prompt possible
-    prompt = _PROMPT if console else _SHELL_PROMPT
     lines = code.split("\n")
     if code.endswith("\n"):
         lines.pop()
-    if not any(prompt.match(line) for line in lines):
+    typed = [_typed(line, console) for line in lines]
+    if not any(command is not None for command in typed):
         return None
     out: list[tuple[int, list[str], list[str]]] = []
     pending: list[str] = []  # comments of shell blocks, kept in front of the next command
     continuing = False
     for n, line in enumerate(lines):
-        m = prompt.match(line)
+        command = typed[n]
         if continuing and out:
             out[-1][1].append(re.sub(r"^>\s?", "", line))
-        elif m:
-            command = line[m.end():]
+        elif command is not None:
             if not command.strip():
                 continue
             out.append((n, [*pending, command], []))
@@ -225,5 +234,6 @@ def split_transcript(code: str, console: bool) -> list[tuple[int, str, str]] | N
             pending.append(line.strip())
         elif out:
             out[-1][2].append(line)
-        continuing = bool(out) and out[-1][1][-1].endswith("\\") and (m is not None or continuing)
+        continuing = bool(out) and out[-1][1][-1].endswith("\\") and (command is not None or
+                                                                     continuing)
     return [(n, "\n".join(cmd), "\n".join(output).strip("\n")) for n, cmd, output in out]

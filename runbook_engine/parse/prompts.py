@@ -17,7 +17,7 @@ _ROOT_CMDS = word_set(
 )
 
 
-def _prompt_command(line: str, root_hash: bool) -> str | None:
+def prompt_command(line: str, root_hash: bool) -> str | None:
     """The command typed after a prompt on ``line``, or None if the line is not a prompt line."""
     m = _PROMPT.match(line)
     if m:
@@ -46,7 +46,7 @@ def _prompt_parse(code: str, root_hash: bool) -> list[tuple[int, str, list[str],
     entries: list[tuple[int, str, list[str], str | None]] = [(-1, "", [], None)]
     i = 0
     while i < len(lines):
-        cmd = _prompt_command(lines[i], root_hash)
+        cmd = prompt_command(lines[i], root_hash)
         if cmd is None:
             entries[-1][2].append(lines[i])
             i += 1
