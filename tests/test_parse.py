@@ -332,3 +332,11 @@ def test_bad_fleet_values_and_ordinary_comments() -> None:
     assert any("max_fail" in m for m in messages) and any("serial" in m for m in messages)
     assert any("retries" in m and "negative" in m for m in messages)
     assert not any(p.code in ("RB101", "RB103") for p in rb.problems)  # the comment is ignored
+
+
+def test_a_typo_in_a_var_spec_is_reported_not_swallowed() -> None:
+    rb = parse_text("---\nvars:\n  ticket:\n    pattern: '^INC-[0-9]+$'\n    requried: true\n"
+                    "---\n# T\n")
+    (problem,) = [p for p in rb.problems if p.code == "RB203"]
+    assert "requried" in problem.message and '"required"' in problem.message
+    assert problem.line == 3 and rb.var("ticket").pattern == "^INC-[0-9]+$"

@@ -163,6 +163,13 @@ def _read_vars(
     specs = []
     for name, value in raw.items():
         line = lines.get(str(name), where)
+        if isinstance(value, dict) and set(map(str, value)) & VAR_KEYS:
+            # a spec (it has a known key): its other keys are typos, not part of a default
+            for key in sorted(set(map(str, value)) - VAR_KEYS):
+                hint = did_you_mean(key, VAR_KEYS)
+                fm.problems.append(_problem(path, line, f"variable {name}: unknown key "
+                                            f"'{key}'{hint}", "warning", "RB203"))
+            value = {k: v for k, v in value.items() if str(k) in VAR_KEYS}
         try:
             specs.append(_var_spec(str(name), value, line))
         except ValueError as exc:
