@@ -6,7 +6,6 @@ import concurrent.futures as cf
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import liveness, safety, template
@@ -14,8 +13,10 @@ from .control import Controller, FailureView, QuitRun, StepView
 from .execution import ExecutionMixin, StopRun
 from .model import HostTarget, RunbookError, Step, VarSpec
 from .runners.base import Command, Runner
+from .transcript.log import now_ts
 from .transcript.redact import MASK, Redactor, looks_secret
 from .variables import Variable, validate
+from .variables import context as template_context
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -51,10 +52,6 @@ class Prepared:
     command: Command
     view: StepView
     targets: list[HostTarget]
-
-
-def now_ts() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def has_template(text: str | None) -> bool:
@@ -270,7 +267,7 @@ class Engine(ExecutionMixin):
         self._execute(step, command, prepared.targets)
 
     def _ctx(self) -> dict[str, Any]:
-        ctx: dict[str, Any] = {name: var.value for name, var in self.variables.items()}
+        ctx = template_context(self.variables)  # the same names as in the plan, and `vars`
         ctx["steps"] = self.step_results
         ctx["env"] = {**self.environ, **self.extra_env}
         return ctx

@@ -91,7 +91,7 @@ class ExecutionMixin:
             if not failed:
                 return self._record(step, hosts, attempts, started, "ok", "")
             status, reason = _worst(failed)
-            if self._ctrl_c and getattr(self, "_follows", False):
+            if self._ctrl_c and self._follows:
                 # `tail -f` and friends end with Ctrl-C: that is success, not a failure
                 for run in failed:
                     run.status, run.reason = "ok", "stopped by the operator"

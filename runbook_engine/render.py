@@ -15,6 +15,7 @@ from .safety import env_reads, placeholders, step_danger
 from .template import render_lenient, substitute_placeholders
 from .transcript.redact import Redactor
 from .variables import Variable
+from .variables import context as template_context
 
 
 def plan_document(graph: Graph, steps: Sequence[Step], variables: Mapping[str, Variable],
@@ -24,7 +25,7 @@ def plan_document(graph: Graph, steps: Sequence[Step], variables: Mapping[str, V
     secrets = [str(v.value) for v in variables.values() if v.secret and v.value is not None]
     redactor = Redactor(secrets)
     values = {name: var.value for name, var in variables.items()}
-    context = {**values, "vars": dict(values)}
+    context = template_context(variables)
     fills = {**{k: str(v) for k, v in values.items() if v is not None}, **placeholder_values}
     with paused_gc():
         step_docs = [_step_doc(step, graph, context, fills) for step in steps]

@@ -47,7 +47,7 @@ class _Fragment:
     expected_output: str | None = None
 
 
-def _whole_block(code: str, lang: str) -> list[Any]:
+def _whole_block(code: str) -> list[Any]:
     return [_Fragment(kind="command", code=code)]
 
 
@@ -200,13 +200,13 @@ def _fragments(draft: dict[str, Any], path: str, problems: list[Problem]) -> lis
     from .commands import split_block  # tree-sitter: only in command granularity
 
     try:
-        return list(split_block(draft["code"], draft["lang"])) or []
+        return list(split_block(draft["code"], draft["lang"]))
     except RunbookError:
         raise
     except Exception as exc:  # a splitter bug must not lose the whole runbook
         problems.append(Problem("warning", path, draft["line"],
                                 f"cannot split block into commands: {exc}", "RB105"))
-        return _whole_block(draft["code"], draft["lang"])
+        return _whole_block(draft["code"])
 
 
 def _expand(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[dict[str, Any]]:

@@ -12,6 +12,10 @@ Stream = Literal["stdout", "stderr"]
 #: called for every chunk of output as it arrives (text decoded as UTF-8 with replacement)
 OutputCallback = Callable[[Stream, str], None]
 
+# How a step is stopped, for every runner: SIGINT, then SIGTERM, then SIGKILL, this far apart.
+GRACE_S = 2.0
+POLL_S = 0.05  # how often cancel is checked while a step runs quietly
+
 # Names a shell sets by itself; they are never part of a session's carried environment.
 SHELL_OWNED_VARS = frozenset(
     {"_", "PWD", "OLDPWD", "SHLVL", "BASH_EXECUTION_STRING", "RUNBOOK_STEP", "RUNBOOK_OUTPUT",

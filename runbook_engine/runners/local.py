@@ -21,11 +21,9 @@ from dataclasses import replace
 from typing import Any
 
 from ..outputs import OutputBuffer, parse_outputs
-from .base import Command, OutputCallback, Result, Runner, Stream
+from .base import GRACE_S, POLL_S, Command, OutputCallback, Result, Runner, Stream
 from .script import next_session, wrap
 
-GRACE_S = 2.0  # between SIGINT, SIGTERM and SIGKILL
-POLL_S = 0.05  # how often cancel is checked while a step runs quietly
 DRAIN_S = 0.5  # how long to keep reading after the step exited while a background job holds a pipe
 
 # The shell server: one bash per runner that forks a subshell per step (fork without exec saves

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shlex
 
-GRACE_S = 2.0  # between SIGINT, SIGTERM and SIGKILL, as the local runner
-POLL_S = 0.05
+from ..base import GRACE_S, POLL_S  # noqa: F401 - re-exported for the step pump
+
 DRAIN_S = 0.5  # keep reading this long after exit while a background job holds the channel open
 
 
