@@ -48,6 +48,19 @@ def _has_template(text: str) -> bool:
     return any(marker in text for marker in _MARKERS)
 
 
+# Go templates in real runbooks (`docker ps --format '{{.Names}}'`, `{{json .State}}`,
+# `{{range .Mounts}}...{{end}}`) are not ours: jinja never starts an expression with `.`, so
+# such blocks are passed through literally instead of failing as syntax errors.
+_GO_TEMPLATE_RE = re.compile(
+    r"\{\{-?\s*(?:(?:[a-z]+\s+)*\.[A-Za-z_.][^{}]*|end|else)\s*-?\}\}")
+
+
+def _go_safe(text: str) -> str:
+    if "{{" not in text or not _GO_TEMPLATE_RE.search(text):
+        return text
+    return _GO_TEMPLATE_RE.sub(lambda m: "{% raw %}" + m.group(0) + "{% endraw %}", text)
+
+
 def _simple(text: str) -> list[re.Match[str]] | None:
     """The matches when every template construct in ``text`` is a simple lookup, else None."""
     if "{%" in text or "{#" in text:
@@ -124,6 +137,7 @@ def render(text: str, context: Mapping[str, Any]) -> str:
     """Render strictly: an undefined variable raises TemplateError, never renders empty."""
     if not _has_template(text):
         return text
+    text = _go_safe(text)
     matches = _simple(text)
     if matches is not None:
         return _render_simple(text, matches, context, lenient=False)
@@ -195,6 +209,7 @@ def render_lenient(text: str, context: Mapping[str, Any]) -> str:
     """Render for a dry run: unknown variables show as ``{{ name }}``; a broken template as is."""
     if not _has_template(text):
         return text
+    text = _go_safe(text)
     matches = _simple(text)
     if matches is not None:
         return _render_simple(text, matches, context, lenient=True)
@@ -213,6 +228,7 @@ def _analyse(text: str) -> tuple[frozenset[str], frozenset[str]]:
     cached = _analysed.get(text)
     if cached is not None:
         return cached
+    source, text = text, _go_safe(text)
     matches = _simple(text) if _has_template(text) else []
     if matches is not None:
         names = frozenset(m.group(1) for m in matches)
@@ -226,7 +242,7 @@ def _analyse(text: str) -> tuple[frozenset[str], frozenset[str]]:
         steps = frozenset(_steps_in(tree)) if tree else frozenset()
     if len(_analysed) > _CACHE_LIMIT:
         _analysed.clear()
-    _analysed[text] = (names, steps)
+    _analysed[source] = (names, steps)
     return names, steps
 
 
@@ -257,7 +273,7 @@ def syntax_error(text: str) -> str | None:
     if not _has_template(text) or _simple(text) is not None:
         return None
     try:
-        ENV.parse(text)
+        ENV.parse(_go_safe(text))
     except jinja2.TemplateSyntaxError as exc:
         return f"template syntax error on line {exc.lineno}: {exc.message}"
     return None

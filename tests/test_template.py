@@ -151,3 +151,12 @@ def test_fast_path_matches_jinja(text: str) -> None:
                "items": ["a"]}
     assert isinstance(ENV.undefined, type) and issubclass(ENV.undefined, jinja2.StrictUndefined)
     assert render(text, context) == ENV.from_string(text).render(context)
+
+
+def test_go_templates_in_commands_pass_through() -> None:
+    code = "docker inspect -f '{{json .State}}' {{ name | q }}; docker ps --format '{{.Names}}'"
+    assert render(code, {"name": "web 1"}) == (
+        "docker inspect -f '{{json .State}}' 'web 1'; docker ps --format '{{.Names}}'")
+    assert variables_used(code) == {"name"}
+    loop = "{{range .Mounts}}{{.Source}}{{end}}"
+    assert render(loop, {}) == loop
