@@ -348,54 +348,18 @@ def substitute_placeholders(code: str, values: Mapping[str, str], lenient: bool 
 # ---------------------------------------------------------------- reports
 
 
-def _duration(seconds: Any) -> str:
-    if seconds is None:
-        return "-"
-    total = float(seconds)
-    if total < 60:
-        return f"{total:.1f} s"
-    minutes, secs = divmod(int(round(total)), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
-
-
-def _clock(timestamp: Any) -> str:
-    """``2026-01-02T03:04:05.678Z`` → ``03:04:05``."""
-    text = str(timestamp or "")
-    return text[11:19] if len(text) >= 19 and text[10] == "T" else text
-
-
-def _md_cell(value: Any) -> str:
-    """Safe inside a Markdown table cell: no pipes or newlines breaking the row."""
-    return str("" if value is None else value).replace("|", "\\|").replace("\n", "<br>")
-
-
-def _fence(text: Any, lang: str = "") -> str:
-    """A backtick fence long enough never to be closed by the content."""
-    body = str(text or "")
-    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{body.rstrip(chr(10))}\n{ticks}"
-
-
-def _diff(original: Any, edited: Any) -> str:
-    lines = difflib.unified_diff(str(original or "").splitlines(), str(edited or "").splitlines(),
-                                 "original", "edited", lineterm="")
-    return "\n".join(lines)
-
-
-def report_environment(templates_dir: str) -> jinja2.Environment:
-    """The jinja environment for transcript reports (autoescape for .html templates)."""
+def report_environment(templates_dir: str,
+                       filters: Mapping[str, Callable[..., Any]] = {}) -> jinja2.Environment:  # noqa: B006
+    """The jinja environment for transcript reports: autoescape for HTML, the report's filters
+    (they live with the reports, transcript/filters.py; this module only owns jinja2)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=jinja2.select_autoescape(["html", "htm", "xml"], default_for_string=False),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"],
+                                            default_for_string=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(q=shell_quote, duration=_duration, clock=_clock, md_cell=_md_cell,
-                       fence=_fence, diff=_diff)
+    env.filters.update(q=shell_quote, **filters)
     return env

@@ -128,14 +128,20 @@ def test_many_distinct_templates_render_fast() -> None:
 
 
 def test_report_environment(tmp_path: Path) -> None:
+    from runbook_engine.transcript.filters import fmt_duration, fmt_time, md_cell, md_fence
+
+    filters = {"duration": fmt_duration, "clock": fmt_time, "md_cell": md_cell,
+               "fence": md_fence}
     (tmp_path / "r.md").write_text("{{ d | duration }} {{ ts | clock }} {{ cell | md_cell }}\n")
     (tmp_path / "r.html").write_text("<p>{{ text }}</p>")
-    env = report_environment(str(tmp_path))
+    (tmp_path / "r.html.j2").write_text("<p>{{ text }}</p>")
+    env = report_environment(str(tmp_path), filters)
     out = env.get_template("r.md").render(d=125, ts="2026-01-02T03:04:05.678Z", cell="a|b")
-    assert out == "2m 05s 03:04:05 a\\|b\n"
+    assert out == "2 min 05 s 03:04:05 a\\|b\n"
     assert env.get_template("r.html").render(text="<b>") == "<p>&lt;b&gt;</p>"
-    assert env.from_string("{{ c | fence('bash') }}").render(c="echo ```") == (
-        "````bash\necho ```\n````")
+    assert env.get_template("r.html.j2").render(text="<b>") == "<p>&lt;b&gt;</p>"
+    assert env.from_string("{{ c | fence }}bash").render(c="echo ```") == "````bash"
+    assert env.from_string("{{ 'a b' | q }}").render() == "'a b'"
 
 
 @pytest.mark.parametrize("text", [

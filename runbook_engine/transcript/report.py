@@ -334,11 +334,7 @@ def environment() -> Any:  # a jinja2.Environment (template.py is the only jinja
     """The report environment with this module's filters; tag lines leave no blank lines."""
     from ..template import report_environment
 
-    base = report_environment(str(TEMPLATES))
-    # An overlay: our whitespace settings and filters never leak into the shared environment.
-    env = base.overlay(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters = {**base.filters, **FILTERS}
-    return env
+    return report_environment(str(TEMPLATES), FILTERS)
 
 
 def _render(name: str, report: dict[str, Any]) -> str:
