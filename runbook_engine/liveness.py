@@ -10,19 +10,14 @@ from __future__ import annotations
 from .danger import command_of as _command
 from .danger import segments as _segments
 from .danger import words as _words
+from .parse.consoles import client_language
 from .shell_lex import without_comments
 
 #: full-screen or prompt-driven programs, useless without a terminal
 _SCREEN = frozenset({"top", "htop", "btop", "atop", "iotop", "nethogs", "vim", "vi", "nano",
                      "less", "more", "man", "tmux", "screen", "ncdu", "mc", "k9s", "lazydocker"})
-#: clients that open a console unless given something to do, and their options taking a value
-_CONSOLES = {"psql": ("-c", "--command", "-f", "--file", "-l", "--list"),
-             "mysql": ("-e", "--execute"), "mariadb": ("-e", "--execute"),
-             "mongosh": ("--eval", "-f", "--file"), "mongo": ("--eval",),
-             "sqlite3": ("-cmd",), "redis-cli": ()}
-_VALUE_FLAGS = {"psql": frozenset("hpUdvPoLT"), "mysql": frozenset("hPuDS"),
-                "mariadb": frozenset("hPuDS"), "redis-cli": frozenset("ahpnu"),
-                "mongosh": frozenset("u"), "mongo": frozenset("u"), "sqlite3": frozenset()}
+#: database clients: parse/consoles.py decides whether a line opens their console
+_DB_CLIENTS = frozenset({"psql", "mysql", "mariadb", "mongosh", "mongo", "sqlite3", "redis-cli"})
 _ALWAYS_FOLLOW = frozenset({"watch", "tcpdump", "iostat", "vmstat"})
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "docker-compose", "kubectl", "oc"})
 
@@ -32,7 +27,8 @@ def needs_terminal(code: str, lang: str = "bash") -> str | None:
     for piped, cmd, args in _commands(code, lang):
         if cmd in _SCREEN and not piped:
             return f"{cmd} needs a terminal"
-        if cmd in _CONSOLES and not piped and "<" not in args and _is_console(cmd, args):
+        if cmd in _DB_CLIENTS and not piped and "<" not in args and \
+                client_language([cmd, *args]):
             return f"{cmd} opens an interactive console"
         if cmd == "ssh" and not piped and _ssh_login(args):
             return "ssh opens a login shell"
@@ -95,28 +91,6 @@ def _commands(code: str, lang: str) -> list[tuple[bool, str, list[str]]]:
         if cmd:
             found.append((piped and not sep.startswith("||"), cmd, args))
     return found
-
-
-def _is_console(cmd: str, args: list[str]) -> bool:
-    if any(_has_option(a, flag) for a in args for flag in _CONSOLES[cmd]):
-        return False
-    positional, takes_value, skip = [], _VALUE_FLAGS.get(cmd, frozenset()), False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg.startswith("--"):
-            continue
-        elif arg.startswith("-") and len(arg) > 1:
-            skip = len(arg) == 2 and arg[1] in takes_value  # `-h db` (not `-hdb`)
-        else:
-            positional.append(arg)
-    if cmd == "redis-cli":
-        return not positional  # redis-cli -a PASS ping: a command word remains
-    if cmd == "sqlite3":
-        return len(positional) <= 1  # sqlite3 FILE opens a console; sqlite3 FILE SQL does not
-    if cmd in ("mysql", "mariadb", "psql"):
-        return len(positional) <= 2  # database (and user) names, no command
-    return True
 
 
 def _has_option(arg: str, flag: str) -> bool:
