@@ -13,6 +13,7 @@ from .liveness import needs_terminal, runs_until_stopped
 from .model import Step
 from .safety import env_reads, placeholders, step_danger
 from .template import render_lenient, substitute_placeholders
+from .transcript.filters import md_fence
 from .transcript.redact import Redactor
 from .variables import Variable
 from .variables import context as template_context
@@ -113,8 +114,7 @@ def plan_json(doc: Mapping[str, Any]) -> str:
 
 
 def _fence(code: str, lang: str, indent: str) -> list[str]:
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    ticks = "`" * max(3, longest + 1)
+    ticks = md_fence(code)
     body = [f"{indent}{line}" if line else "" for line in code.rstrip("\n").splitlines()]
     return [f"{indent}{ticks}{lang}", *body, f"{indent}{ticks}"]
 
