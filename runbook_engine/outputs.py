@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Callable
 from typing import BinaryIO
 
 HEAD_BYTES = 64 * 1024
@@ -105,6 +107,29 @@ def parse_outputs(text: str) -> dict[str, str]:
         if assign:
             outputs[assign.group(1)] = assign.group(2)
     return outputs
+
+
+class StepOutput:
+    """A step's two streams as every runner keeps them: bounded buffers, and UTF-8 decoded
+    incrementally (a character split across reads stays whole) on its way to ``on_output``."""
+
+    def __init__(self, on_output: Callable[[str, str], None],
+                 spill: Callable[[str], str | None] = lambda stream: None) -> None:
+        self.on_output = on_output
+        self.buffers = {s: OutputBuffer(spill_path=spill(s)) for s in ("stdout", "stderr")}
+        self.decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace")
+                         for s in self.buffers}
+
+    def feed(self, stream: str, data: bytes, final: bool = False) -> None:
+        if data:
+            self.buffers[stream].write(data)
+        text = self.decoders[stream].decode(data, final=final)
+        if text:
+            self.on_output(stream, text)
+
+    def close(self) -> None:
+        for buffer in self.buffers.values():
+            buffer.close()
 
 
 class LineBuffer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 import pwd
@@ -20,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..outputs import OutputBuffer, parse_outputs
+from ..outputs import StepOutput, parse_outputs
 from .base import GRACE_S, POLL_S, Command, OutputCallback, Result, Runner, Stream
 from .script import next_session, wrap
 
@@ -307,13 +306,8 @@ class _Pump:
     """Pumps a step's stdout and stderr to ``on_output`` (decoded incrementally) and buffers."""
 
     def __init__(self, on_output: OutputCallback, spill: Callable[[str], str | None]) -> None:
-        self.on_output = on_output
-        self.buffers: dict[Stream, OutputBuffer] = {
-            "stdout": OutputBuffer(spill_path=spill("stdout")),
-            "stderr": OutputBuffer(spill_path=spill("stderr")),
-        }
-        self.decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace")
-                         for s in self.buffers}
+        self.output = StepOutput(on_output, spill)  # type: ignore[arg-type]
+        self.buffers = self.output.buffers
         self.sel = selectors.DefaultSelector()
         self.open: dict[int, Stream] = {}
 
@@ -323,20 +317,14 @@ class _Pump:
 
     def handle(self, fd: int, stream: Stream) -> None:
         data = os.read(fd, 65536)
-        if data:
-            self.buffers[stream].write(data)
-            text = self.decoders[stream].decode(data)
-        else:
+        if not data:
             self.sel.unregister(fd)
             del self.open[fd]
-            text = self.decoders[stream].decode(b"", final=True)
-        if text:
-            self.on_output(stream, text)
+        self.output.feed(stream, data, final=not data)
 
     def close(self) -> None:
         self.sel.close()
-        for buffer in self.buffers.values():
-            buffer.close()
+        self.output.close()
 
 
 def _pump_loop(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
-from ...outputs import OutputBuffer
+from ...outputs import OutputBuffer, StepOutput
 from ..base import Command, OutputCallback, Result
 from .protocol import DRAIN_S, GRACE_S, POLL_S, Frames
 
@@ -70,17 +70,9 @@ class StepPump:
         self.runner, self.chan, self.command = runner, chan, command
         self.on_output, self.cancel, self.start = on_output, cancel, start
         self.frames = Frames(runner._mark_bytes)
-        self.buffers = {"stdout": OutputBuffer(), "stderr": OutputBuffer()}
-        self.decoders = {
-            s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in self.buffers
-        }
-
-    def _emit(self, stream: str, data: bytes, final: bool = False) -> None:
-        if data:
-            self.buffers[stream].write(data)
-        text = self.decoders[stream].decode(data, final=final)
-        if text:
-            self.on_output(stream, text)  # type: ignore[arg-type]
+        self.output = StepOutput(on_output)  # type: ignore[arg-type]
+        self.buffers = self.output.buffers
+        self._emit = self.output.feed
 
     def _read(self) -> None:
         chan = self.chan
@@ -126,8 +118,7 @@ class StepPump:
         chan.close()
         if stopper is not None:
             stopper.close()
-        for buffer in self.buffers.values():
-            buffer.close()
+        self.output.close()
         if how is None and code in (None, -1) and self.frames.state_and_outputs() is None:
             lost = lost or self._transport_died()  # no exit status and no epilogue
         duration = time.monotonic() - self.start
