@@ -152,7 +152,7 @@ class Engine(InputsMixin, ExecutionMixin):
             raise
         finally:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        failed = any(self.counts[s] for s in ("failed", "timeout", "interrupted", "blocked"))
+        failed = any(self.counts.get(s) for s in FAILED)
         if status == "interrupted" and at_prompt:
             code = 130  # Ctrl-C at a prompt; Ctrl-C during a step is a failed step (1)
         elif failed:
