@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -505,3 +506,18 @@ def test_curl_progress_lines_are_output_not_prompts() -> None:
     cmds, out = console_commands("$ curl -O x\n  % Total    % Received\n% Total\n")
     assert cmds == "curl -O x"
     assert out.split("\n") == ["  % Total    % Received", "% Total"]
+
+
+def test_brace_before_an_astral_character_does_not_crash_the_parser() -> None:
+    # tree-sitter-bash#337: `{` then a 4-byte UTF-8 character made the parser read out of
+    # bounds (SIGSEGV about one run in two). In a child process, so a crash fails this test only.
+    script = (
+        "from runbook_engine.parse.commands import split_block\n"
+        "for _ in range(300):\n"
+        "    frags = split_block('{\\U000f9609\\necho \"{\\U0001F600}\" done')\n"
+        "print(frags[-1].code)\n"
+    )
+    for _ in range(4):
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == 'echo "{\U0001F600}" done'

@@ -70,9 +70,19 @@ def _parser() -> Parser:
     return Parser(Language(tree_sitter_bash.language()))
 
 
+# Characters outside the BMP (4 bytes in UTF-8). tree-sitter-bash 0.25 can read past its buffer
+# on `{` followed by one (tree-sitter/tree-sitter-bash#337, a SIGSEGV on Linux); to the shell
+# grammar they are word characters like any letter, so the parser sees four ASCII bytes instead.
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
 def _mask(code: str) -> str:
-    """Replace ``<name>`` placeholders by a same-length word (bash would read a redirection)."""
-    return _PLACEHOLDER.sub(lambda m: "_" + "x" * (len(m.group()) - 2) + "_", code)
+    """What tree-sitter parses: same bytes per line, placeholders and astral characters as words.
+
+    ``<name>`` becomes a same-length word (bash would read a redirection).
+    """
+    code = _PLACEHOLDER.sub(lambda m: "_" + "x" * (len(m.group()) - 2) + "_", code)
+    return code if code.isascii() else _ASTRAL.sub("xxxx", code)
 
 
 # ---------------------------------------------------------------- line classification
