@@ -26,9 +26,9 @@ from runbook_engine.control import AutoController  # noqa: E402
 from runbook_engine.engine import Engine, RunOptions  # noqa: E402
 from runbook_engine.graph import Graph  # noqa: E402
 from runbook_engine.model import LOCAL, HostTarget, Runbook, Step  # noqa: E402
+from runbook_engine.redact import Redactor  # noqa: E402
 from runbook_engine.runners.base import Runner  # noqa: E402
 from runbook_engine.runners.local import LocalRunner  # noqa: E402
-from runbook_engine.transcript.redact import Redactor  # noqa: E402
 
 SMALL, LARGE, REPEAT = 10, 210, 5
 TARGET = 1.5

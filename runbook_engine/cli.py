@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
-from .model import Runbook, RunbookError
+from .model import RunbookError
+
+if TYPE_CHECKING:
+    from .load import Loaded, Selection
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -19,17 +20,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
-
-
-@dataclass
-class Loaded:
-    """A runbook with its variables, graph and the selected steps."""
-
-    runbook: Runbook
-    variables: dict[str, Any]
-    graph: Any
-    steps: list[Any]
-    cli_vars: dict[str, str]
 
 
 def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,20 +42,13 @@ def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def load(book: str, granularity: str | None, var_items: Sequence[str], only: Sequence[str] = (),
-         from_: str | None = None, until: str | None = None, tags: Sequence[str] = (),
-         sections: Sequence[str] = ()) -> Loaded:
-    """Parse, resolve variables, build the graph and select steps (no paramiko here)."""
-    from .graph import build_graph, select
-    from .parse import load_runbook
-    from .variables import initial_variables, parse_var_args
+def _selection(only: tuple[str, ...], from_: str | None, until: str | None,
+               tags: tuple[str, ...], sections: tuple[str, ...],
+               granularity: str | None) -> Selection:
+    from .load import Selection
 
-    cli_vars = parse_var_args(var_items)
-    runbook = load_runbook(book, granularity=granularity)
-    variables = initial_variables(runbook, cli_vars, os.environ)
-    graph = build_graph(runbook, known=set(variables) | set(cli_vars))
-    steps = select(graph, only=only, from_=from_, until=until, tags=tags, sections=sections)
-    return Loaded(runbook, variables, graph, steps, cli_vars)
+    return Selection(only=only, from_=from_, until=until, tags=tags, sections=sections,
+                     granularity=granularity)
 
 
 def plan_doc(loaded: Loaded) -> dict[str, Any]:
@@ -90,7 +73,9 @@ def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: st
          until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
          granularity: str | None, fmt: str) -> None:
     """Show the whole procedure with variables filled in, without running anything."""
-    loaded = load(book, granularity, var_items, only, from_, until, tags, sections)
+    from .load import load
+
+    loaded = load(book, var_items, _selection(only, from_, until, tags, sections, granularity))
     doc = plan_doc(loaded)
     if fmt == "text":
         if sys.stdout.isatty():
@@ -116,7 +101,9 @@ def list_steps(book: str, var_items: tuple[str, ...], only: tuple[str, ...], fro
                until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
                granularity: str | None) -> None:
     """A table of the steps: index, id, title, target, flags."""
-    loaded = load(book, granularity, var_items, only, from_, until, tags, sections)
+    from .load import load
+
+    loaded = load(book, var_items, _selection(only, from_, until, tags, sections, granularity))
     from .ui.console import make_console
     from .ui.plan_view import print_step_table
 
@@ -168,11 +155,14 @@ def lint(books: tuple[str, ...], fmt: str, granularity: str | None) -> None:
 @click.option("--ask-pass", is_flag=True, help="Allow SSH password authentication (prompted).")
 @click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
               help="Hosts a step runs on at once.")
-def run(book: str, **options: Any) -> None:
+def run(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str | None,
+        until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
+        granularity: str | None, **options: Any) -> None:
     """Step through a runbook: show, confirm and run each step, and record a transcript."""
-    from .runcmd import execute
+    from .runcmd import RunRequest, execute
 
-    sys.exit(execute(book, options))
+    selection = _selection(only, from_, until, tags, sections, granularity)
+    sys.exit(execute(RunRequest(book=book, var_items=var_items, selection=selection, **options)))
 
 
 @cli.command()
@@ -182,7 +172,7 @@ def run(book: str, **options: Any) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 def transcript(file: str, fmt: str, output: str | None) -> None:
     """Render a run's transcript as an incident report."""
-    from .transcript.report import render_transcript
+    from .transcript.formats import render_transcript
 
     text = render_transcript(file, fmt)
     if output:

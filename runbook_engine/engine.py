@@ -13,9 +13,9 @@ from .control import Controller, FailureView, QuitRun, StepView
 from .execution import ExecutionMixin, StopRun
 from .inputs import InputsMixin, has_template
 from .model import HostTarget, RunbookError, Step
+from .redact import MASK, Redactor
 from .runners.base import Command, Runner
-from .transcript.log import now_ts
-from .transcript.redact import MASK, Redactor
+from .stamps import now_ts
 from .variables import Variable
 from .variables import context as template_context
 

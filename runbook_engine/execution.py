@@ -12,9 +12,9 @@ from typing import Any
 from .control import FailureView, QuitRun
 from .model import HostTarget, Step
 from .outputs import LineBuffer
-from .runners.base import Command, Result, Runner
-from .transcript.redact import looks_secret
-from .transcript.resume import code_sha256
+from .redact import looks_secret
+from .runners.base import Command, Result, Runner, Session
+from .stamps import code_sha256
 
 
 @dataclass
@@ -64,7 +64,8 @@ class ExecutionMixin:
             self._restored.add(target.name)
             sessions = getattr(self.resume, "sessions", None) or {}
             if target.name in sessions:
-                runner.session = sessions[target.name]
+                recorded = sessions[target.name]
+                runner.session = Session(cwd=recorded["cwd"], env=dict(recorded["env"]))
         return runner
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from . import safety, template
 from .model import HostTarget, RunbookError, Step, VarSpec
-from .transcript.log import now_ts
-from .transcript.redact import looks_secret
+from .redact import looks_secret
+from .stamps import now_ts
 from .variables import validate
 
 

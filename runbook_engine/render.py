@@ -10,11 +10,11 @@ from typing import Any
 from .gcpause import paused_gc
 from .graph import Graph
 from .liveness import needs_terminal, runs_until_stopped
+from .mdtext import md_fence
 from .model import Step
+from .redact import Redactor
 from .safety import env_reads, placeholders, step_danger
 from .template import render_lenient, substitute_placeholders
-from .transcript.filters import md_fence
-from .transcript.redact import Redactor
 from .variables import Variable
 from .variables import context as template_context
 

@@ -10,10 +10,12 @@ import subprocess
 import sys
 import threading
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .load import Selection
 from .model import HostTarget, RunbookError, Step, UsageError
 from .runners.base import Runner
 
@@ -34,11 +36,32 @@ def operator() -> dict[str, str | None]:
     return {"login": login, "git_name": git_name}
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``runbook run`` was asked to do: the typed form of its command line."""
+
+    book: str
+    var_items: tuple[str, ...] = ()
+    selection: Selection = field(default_factory=Selection)
+    yes: bool = False
+    allow_danger: bool = False
+    continue_on_error: bool = False
+    transcript_path: str | None = None
+    transcript_dir: str = "transcripts"
+    resume_path: str | None = None
+    force: bool = False
+    inventory: str | None = None
+    ssh_config: str | None = None
+    accept_new_host_keys: bool = False
+    ask_pass: bool = False
+    forks: int = 10
+
+
 class Runners:
     """One runner per target for the whole run; SSH is imported only when a host is remote."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
-        self.options = options
+    def __init__(self, request: RunRequest) -> None:
+        self.request = request
         self._runners: dict[str, Runner] = {}
         self._prompt_lock = threading.Lock()  # fan-out threads must not prompt at once
 
@@ -60,9 +83,9 @@ class Runners:
         ask = self._secret_prompt
         return SSHRunner(
             target,
-            ssh_config_path=self.options.get("ssh_config"),
-            accept_new_host_keys=bool(self.options.get("accept_new_host_keys")),
-            ask_pass=ask if self.options.get("ask_pass") else None,
+            ssh_config_path=self.request.ssh_config,
+            accept_new_host_keys=self.request.accept_new_host_keys,
+            ask_pass=ask if self.request.ask_pass else None,
             passphrase_prompt=ask,
             sudo_password_prompt=ask,
         )
@@ -79,31 +102,30 @@ class Runners:
                 runner.close()
 
 
-def execute(book: str, options: dict[str, Any]) -> int:
+def execute(request: RunRequest) -> int:
     """Run a runbook; returns the exit code."""
-    from .cli import load
     from .control import AutoController
     from .engine import Engine, RunOptions
+    from .load import load
+    from .redact import Redactor
     from .targets import resolve_targets
     from .transcript.log import TranscriptWriter, default_transcript_path
-    from .transcript.redact import Redactor
     from .ui.console import make_console
 
-    yes = bool(options["yes"])
+    yes = request.yes
     if not yes and not sys.stdin.isatty():
         raise UsageError("runbook run: standard input is not a terminal; pass --yes to run "
                          "unattended")
-    loaded = load(book, options["granularity"], options["var_items"], options["only"],
-                  options["from_"], options["until"], options["tags"], options["sections"])
+    loaded = load(request.book, request.var_items, request.selection)
     runbook = loaded.runbook
     inventory = None
-    if options.get("inventory"):
+    if request.inventory:
         from .inventory import load_inventory
 
-        inventory = load_inventory(options["inventory"])
+        inventory = load_inventory(request.inventory)
 
     redactor = Redactor(v.value for v in loaded.variables.values() if v.secret)
-    resume = _load_resume(options, runbook)
+    resume = _load_resume(request, runbook)
     if resume is not None:
         for name, variable in resume.variables.items():
             loaded.variables.setdefault(name, variable)
@@ -122,20 +144,17 @@ def execute(book: str, options: dict[str, Any]) -> int:
         return resolve_targets(runbook, step.on, inventory)
 
     run_id = resume.run_id if resume is not None else uuid.uuid4().hex[:12]
-    selection = {"only": list(options["only"]), "from": options["from_"],
-                 "until": options["until"], "tags": list(options["tags"]),
-                 "sections": list(options["sections"]), "granularity": runbook.granularity}
-    run_options = RunOptions(run_id=run_id, yes=yes, allow_danger=bool(options["allow_danger"]),
-                             continue_on_error=bool(options["continue_on_error"]),
-                             forks=int(options["forks"]), selection=selection,
-                             only=tuple(options["only"]))
-    runners = Runners(options)
-    if options.get("transcript_path"):
-        path = Path(options["transcript_path"])
-    elif resume is not None:
-        path = Path(options["resume_path"])
+    run_options = RunOptions(run_id=run_id, yes=yes, allow_danger=request.allow_danger,
+                             continue_on_error=request.continue_on_error, forks=request.forks,
+                             selection=request.selection.recorded(runbook.granularity),
+                             only=request.selection.only)
+    runners = Runners(request)
+    if request.transcript_path:
+        path = Path(request.transcript_path)
+    elif request.resume_path:
+        path = Path(request.resume_path)
     else:
-        path = default_transcript_path(runbook.path, options["transcript_dir"])
+        path = default_transcript_path(runbook.path, request.transcript_dir)
 
     engine = Engine(
         loaded.graph, loaded.steps, controller=controller, sinks=[],
@@ -162,7 +181,7 @@ def execute(book: str, options: dict[str, Any]) -> int:
     engine.sinks.append(writer)
     engine.run_info = {"operator": operator(), "hostname": socket.gethostname(),
                        "version": __version__, "transcript": str(path),
-                       "forced": bool(options.get("force")) and resume is not None}
+                       "forced": request.force and resume is not None}
     try:
         outcome = engine.run()
     finally:
@@ -171,19 +190,19 @@ def execute(book: str, options: dict[str, Any]) -> int:
     return outcome.exit_code
 
 
-def _load_resume(options: dict[str, Any], runbook: Any) -> Any:
-    if not options.get("resume_path"):
+def _load_resume(request: RunRequest, runbook: Any) -> Any:
+    if not request.resume_path:
         return None
     from .transcript.resume import changed_finished_steps, load_resume_state
 
-    state = load_resume_state(options["resume_path"])
+    state = load_resume_state(request.resume_path)
     for warning in state.warnings:  # a torn last line, a secret that must be asked again
         print(warning, file=sys.stderr)
     if state.sha256 != runbook.sha256:
         changed = changed_finished_steps(state, runbook)
-        if changed and not options.get("force"):
+        if changed and not request.force:
             names = ", ".join(f"{s.id} ({s.location})" for s in changed)
             raise RunbookError(f"the runbook changed since this run; finished steps changed: "
                                f"{names}; pass --force to resume anyway", runbook.path)
-    state.forced = bool(options.get("force")) and state.sha256 != runbook.sha256
+    state.forced = request.force and state.sha256 != runbook.sha256
     return state

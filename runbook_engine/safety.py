@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 
 from .danger import danger_reasons
 from .model import Step
+from .redact import looks_secret
 from .shell_lex import Span, SpanKind, scan, without_comments
-from .transcript.redact import looks_secret
 
 # danger_reasons and the lexer live in danger.py / shell_lex.py; re-exported for callers
 __all__ = ["PLACEHOLDER_RE", "Span", "SpanKind", "danger_reasons", "env_reads",

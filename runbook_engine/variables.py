@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .model import Runbook, RunbookError, UsageError, VarSpec
-from .transcript.redact import MASK, looks_secret
+from .redact import MASK, looks_secret
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 

@@ -16,9 +16,9 @@ from runbook_engine.control import AutoController, Decision, StepView
 from runbook_engine.engine import Engine, RunOptions, RunOutcome
 from runbook_engine.graph import Graph
 from runbook_engine.model import LOCAL, HostTarget, Runbook, Step, VarSpec
-from runbook_engine.runners.base import Runner, Session
+from runbook_engine.redact import Redactor
+from runbook_engine.runners.base import Runner
 from runbook_engine.runners.local import LocalRunner
-from runbook_engine.transcript.redact import Redactor
 from runbook_engine.variables import Variable
 
 
@@ -325,7 +325,7 @@ class _Resume:
     variables = {"x": Variable("x", "restored", "capture")}
     captures: dict[str, Any] = {}
     step_results = {"a": {"status": "ok", "exit_code": 0, "stdout": "", "stderr": ""}}
-    sessions = {"local": Session(cwd="/tmp", env={"RESUMED": "yes"})}
+    sessions = {"local": {"cwd": "/tmp", "env": {"RESUMED": "yes"}}}
     forced = False
 
 

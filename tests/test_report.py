@@ -13,15 +13,10 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
+from runbook_engine.transcript.formats import render_html, render_json, render_markdown
 from runbook_engine.transcript.log import TranscriptWriter, read_events
 from runbook_engine.transcript.notebook import render_notebook
-from runbook_engine.transcript.report import (
-    build_report,
-    render_html,
-    render_json,
-    render_markdown,
-    trim_output,
-)
+from runbook_engine.transcript.report import build_report, trim_output
 
 GOLDEN = Path(__file__).parent / "golden"
 RUNBOOK = GOLDEN / "runbook.md"

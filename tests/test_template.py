@@ -128,7 +128,8 @@ def test_many_distinct_templates_render_fast() -> None:
 
 
 def test_report_environment(tmp_path: Path) -> None:
-    from runbook_engine.transcript.filters import fmt_duration, fmt_time, md_cell, md_fence
+    from runbook_engine.mdtext import md_cell, md_fence
+    from runbook_engine.transcript.filters import fmt_duration, fmt_time
 
     filters = {"duration": fmt_duration, "clock": fmt_time, "md_cell": md_cell,
                "fence": md_fence}

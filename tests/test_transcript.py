@@ -18,19 +18,14 @@ from pathlib import Path
 import pytest
 
 from runbook_engine.model import Runbook, RunbookError, Step
-from runbook_engine.runners.base import Session
+from runbook_engine.stamps import code_sha256, now_ts
 from runbook_engine.transcript.log import (
     INLINE_LIMIT,
     TranscriptWriter,
     default_transcript_path,
-    now_ts,
     read_events,
 )
-from runbook_engine.transcript.resume import (
-    changed_finished_steps,
-    code_sha256,
-    load_resume_state,
-)
+from runbook_engine.transcript.resume import changed_finished_steps, load_resume_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -256,7 +251,7 @@ def test_resume_state_from_an_interrupted_resumed_run(tmp_path: Path) -> None:
         "env": ("prod", "default"), "release": ("v42", "capture")}
     assert state.captures == {"release": "v42"}
     assert sorted(state.lost) == ["password", "token"]  # masked in the log: ask again
-    assert state.sessions == {"local": Session(cwd="/srv", env={"A": "1", "OLD": None})}
+    assert state.sessions == {"local": {"cwd": "/srv", "env": {"A": "1", "OLD": None}}}
     assert state.step_results["s3"]["status"] == "failed"
     assert state.decisions["s4"][0]["answer"] == "skip"
     assert "last line is incomplete" in state.warnings[0]

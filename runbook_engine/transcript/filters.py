@@ -1,20 +1,13 @@
-"""How reports show times, durations, counts and Markdown cells: the report templates' filters."""
+"""How reports show statuses, times, durations and counts: the report templates' filters."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
+
+from ..stamps import parse_ts
 
 NOT_RUN = "not run"
 UNFINISHED = "unfinished"
-
-
-def parse_ts(ts: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
 
 STATUS_ICONS = {
     "ok": "✅", "failed": "❌", "skipped": "⏭️", "timeout": "⏱️", "interrupted": "⛔",
@@ -43,34 +36,6 @@ def fmt_time(ts: Any) -> str:
 def fmt_datetime(ts: Any) -> str:
     when = parse_ts(ts)
     return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""
-
-
-def md_cell(value: Any) -> str:
-    """Text safe inside a GitHub table cell: no pipes, no newlines, no raw HTML."""
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
-
-def md_code(value: Any) -> str:
-    """An inline code span whose backtick run cannot clash with the text."""
-    text = " ".join(str(value or "").splitlines())
-    ticks = "`" * (_longest_run(text, "`") + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def md_fence(text: Any) -> str:
-    """A backtick fence longer than any backtick run in the text it encloses."""
-    return "`" * max(3, _longest_run(str(text or ""), "`") + 1)
-
-
-def _longest_run(text: str, char: str) -> int:
-    best = run = 0
-    for c in text:
-        run = run + 1 if c == char else 0
-        best = max(best, run)
-    return best
 
 
 def fmt_counts(counts: Any) -> str:

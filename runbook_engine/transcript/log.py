@@ -11,21 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ..model import RunbookError
+from ..stamps import now_ts
 
 #: inline output kept in ``output`` events per (step, host, stream); the rest goes to a side file
 INLINE_LIMIT = 1024 * 1024
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def now_ts() -> str:
-    """The current UTC time as ISO-8601 with milliseconds and ``Z``."""
-    return format_ts(datetime.now(UTC))
-
-
-def format_ts(when: datetime) -> str:
-    when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def slugify(text: str) -> str:

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import (
-    NOT_RUN,
-    STATUS_ICONS,
-    _result,
-    build_report,
-    fmt_counts,
-    fmt_datetime,
-    fmt_duration,
-)
+from .filters import NOT_RUN, STATUS_ICONS, fmt_counts, fmt_datetime, fmt_duration
+from .report import build_report, step_result
 
 SUMMARY_BEGIN = "<!-- executed notebook: run summary -->"
 SUMMARY_END = "<!-- end of run summary -->"
@@ -104,7 +97,7 @@ def _summary_block(report: dict[str, Any], unplaced: list[dict[str, Any]]) -> li
         f"· {_html(fmt_counts(h['counts']))} · run {_html(h['run_id'])}",
     ]
     for step in unplaced:
-        lines += [">", f"> {_html(step['title'] or step['id'])}: {_html(_result(step))}"]
+        lines += [">", f"> {_html(step['title'] or step['id'])}: {_html(step_result(step))}"]
     return [*lines, SUMMARY_END, ""]
 
 

@@ -1,30 +1,18 @@
-"""Turn a transcript's events into the incident report: one document, rendered four ways."""
+"""Turn a transcript's events into the incident report: one document for every format."""
 
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
-from ..model import RunbookError
+from ..redact import MASK
+from ..stamps import parse_ts
 from .filters import (
     NOT_RUN,
-    STATUS_ICONS,
     UNFINISHED,
-    fmt_counts,
-    fmt_datetime,
-    fmt_duration,
-    fmt_time,
-    md_cell,
-    md_code,
-    md_fence,
-    parse_ts,
 )
-from .redact import MASK
 
-TEMPLATES = Path(__file__).parent / "templates"
 FORMAT = "runbook-engine-report/1"
 #: long outputs keep this many lines at the head and at the tail
 HEAD_LINES = 100
@@ -209,7 +197,7 @@ class _Collector:
             {"name": host, **{k: (res or {}).get(k) for k in ("status", "exit_code", "duration_s")}}
             for host, res in (event.get("hosts") or {}).items()
         ]
-        self.row(event, record["title"] or record["id"], _result(record))
+        self.row(event, record["title"] or record["id"], step_result(record))
 
     def on_run_finished(self, event: dict[str, Any]) -> None:
         self.finished_status = str(event.get("status") or "")
@@ -251,7 +239,7 @@ def _section(item: dict[str, Any]) -> str:
     return " › ".join(section) if isinstance(section, (list, tuple)) else str(section)
 
 
-def _result(record: dict[str, Any]) -> str:
+def step_result(record: dict[str, Any]) -> str:
     result = str(record["status"])
     if record["exit_code"] not in (None, 0):
         result += f" (exit {record['exit_code']})"
@@ -319,70 +307,3 @@ def build_report(
             record["line"] = item["line"]  # the text we render into wins over recorded lines
         collector.plan = collector.plan or parsed
     return collector.document(warnings)
-
-
-# --- renderings -------------------------------------------------------------------------------
-
-FILTERS = {
-    "icon": lambda status: STATUS_ICONS.get(str(status), "•"),
-    "duration": fmt_duration, "time": fmt_time, "datetime": fmt_datetime,
-    "cell": md_cell, "code": md_code, "fence": md_fence, "counts": fmt_counts,
-}
-
-
-def environment() -> Any:  # a jinja2.Environment (template.py is the only jinja2 importer)
-    """The report environment with this module's filters; tag lines leave no blank lines."""
-    from ..template import report_environment
-
-    return report_environment(str(TEMPLATES), FILTERS)
-
-
-def _render(name: str, report: dict[str, Any]) -> str:
-    text = environment().get_template(name).render(report=report, h=report["header"])
-    return text.rstrip("\n") + "\n"
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    return _render("report.md.j2", report)
-
-
-def render_html(report: dict[str, Any]) -> str:
-    return _render("report.html.j2", report)
-
-
-def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-
-
-def render_transcript(path: str | Path, fmt: str = "markdown") -> str:
-    """``runbook transcript FILE --format F``: read the log (and the runbook, when found)."""
-    from .log import read_events
-
-    events, warnings = read_events(path)
-    started = next((e for e in events if e.get("event") == "run_started"), {})
-    runbook_text, problem = _read_runbook(Path(path), str(started.get("path") or ""))
-    if fmt == "notebook":
-        if runbook_text is None:
-            raise RunbookError(f"the notebook needs the runbook: {problem}", str(path))
-        from .notebook import render_notebook
-
-        return render_notebook(events, runbook_text)
-    if problem and fmt != "json":
-        warnings.append(f"steps not run are not listed: {problem}")
-    report = build_report(events, warnings, runbook_text)
-    renderers = {"markdown": render_markdown, "html": render_html, "json": render_json}
-    if fmt not in renderers:
-        raise RunbookError(f"unknown report format '{fmt}' (markdown, html, json, notebook)")
-    return renderers[fmt](report)
-
-
-def _read_runbook(transcript: Path, recorded: str) -> tuple[str | None, str]:
-    """The runbook's text from its recorded path (as given, or next to the transcript folder)."""
-    if not recorded:
-        return None, "the transcript does not name its runbook"
-    for candidate in (Path(recorded), transcript.parent.parent / recorded):
-        try:
-            return candidate.read_text(encoding="utf-8"), ""
-        except (OSError, UnicodeDecodeError):
-            continue
-    return None, f"cannot read {recorded}"

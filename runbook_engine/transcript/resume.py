@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..model import Runbook, Step
-from ..runners.base import Session
+from ..redact import MASK
+from ..stamps import code_sha256
 from ..variables import Variable
 from .log import read_events
-from .redact import MASK
 
 #: statuses after which a step is not run again on resume
 FINISHED = frozenset({"ok", "skipped"})
-
-
-def code_sha256(code: str) -> str:
-    """The fingerprint of a step's raw code; the engine puts it in ``step_started.code_sha256``."""
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -34,7 +28,7 @@ class ResumeState:
     variables: dict[str, Variable]
     captures: dict[str, Any]
     step_results: dict[str, dict[str, Any]]
-    sessions: dict[str, Session]
+    sessions: dict[str, dict[str, Any]]  # host -> {cwd, env} (secret values left out)
     step_code_sha: dict[str, str]
     forced: bool
     #: variables/captures whose recorded value is masked: they must be asked (or captured) again
@@ -136,7 +130,7 @@ class _Builder:
         for host, session in (event.get("session") or {}).items():
             state.sessions[host] = self._session(host, session)
 
-    def _session(self, host: str, recorded: dict[str, Any]) -> Session:
+    def _session(self, host: str, recorded: dict[str, Any]) -> dict[str, Any]:
         env: dict[str, str | None] = {}
         for name, value in (recorded.get("env") or {}).items():
             if _masked(value):
@@ -146,7 +140,7 @@ class _Builder:
                 )
                 continue
             env[name] = value
-        return Session(cwd=recorded.get("cwd"), env=env)
+        return {"cwd": recorded.get("cwd"), "env": env}
 
     def on_run_finished(self, event: dict[str, Any]) -> None:
         self.state.last_status = str(event.get("status"))

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -46,10 +46,18 @@ FAILURE_KEYS = {"r": "retry", "e": "edit", "s": "skip", "q": "quit"}
 MANUAL_KEYS = {"d": "done", "y": "done", "n": "not_done", "s": "skip", "q": "quit"}
 
 
+class LineInput(Protocol):
+    """Where answers come from: a terminal's stdin (or nothing, for the --yes display)."""
+
+    def readline(self) -> str: ...
+
+    def isatty(self) -> bool: ...
+
+
 class InteractiveController:
     """Asks on a terminal. ``input`` is read line by line; ``console`` is where everything goes."""
 
-    def __init__(self, console: Console, input: TextIO, *, editor: str | None = None) -> None:
+    def __init__(self, console: Console, input: LineInput, *, editor: str | None = None) -> None:
         self.console = console
         self.input = input
         self.editor = editor if editor is not None else os.environ.get("EDITOR", "")
@@ -237,7 +245,7 @@ class InteractiveController:
         return answer
 
     def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
-        from ..transcript.redact import looks_secret
+        from ..redact import looks_secret
 
         self.console.print(Text(f"This step reads unset environment variables: {', '.join(names)}",
                                 style="yellow"))

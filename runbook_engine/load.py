@@ -1,0 +1,54 @@
+"""Loading a runbook for a command: parse, resolve variables, build the graph, select steps."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .graph import Graph, build_graph, select
+from .model import Runbook, Step
+from .parse import load_runbook
+from .variables import Variable, initial_variables, parse_var_args
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which steps a command works on (``--only``, ``--from``, ``--until``, ``--tag``, ...)."""
+
+    only: tuple[str, ...] = ()
+    from_: str | None = None
+    until: str | None = None
+    tags: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    granularity: str | None = None  # None: the runbook's own (front matter) or block
+
+    def recorded(self, granularity: str) -> dict[str, Any]:
+        """The selection as ``run_started`` records it (with the granularity actually used)."""
+        return {"only": list(self.only), "from": self.from_, "until": self.until,
+                "tags": list(self.tags), "sections": list(self.sections),
+                "granularity": granularity}
+
+
+@dataclass
+class Loaded:
+    """A runbook with its variables, graph and the selected steps."""
+
+    runbook: Runbook
+    variables: dict[str, Variable]
+    graph: Graph
+    steps: list[Step]
+    cli_vars: dict[str, str]
+
+
+def load(book: str, var_items: Sequence[str] = (), selection: Selection = Selection(),
+         environ: Mapping[str, str] | None = None) -> Loaded:
+    """Parse, resolve variables, build the graph and select steps (no paramiko here)."""
+    cli_vars = parse_var_args(var_items)
+    runbook = load_runbook(book, granularity=selection.granularity)
+    variables = initial_variables(runbook, cli_vars, os.environ if environ is None else environ)
+    graph = build_graph(runbook, known=set(variables) | set(cli_vars))
+    steps = select(graph, only=selection.only, from_=selection.from_, until=selection.until,
+                   tags=selection.tags, sections=selection.sections)
+    return Loaded(runbook, variables, graph, steps, cli_vars)
