@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
+import pytest
 from markdown_it import MarkdownIt
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -153,3 +157,68 @@ def test_corpus_size_and_source_kinds() -> None:
     assert set(table) == names
     assert len(set(table.values())) >= 10
     assert sum(len(label["dangerous"]) for label in labels()) >= 60
+
+
+def _fidelity() -> ModuleType:
+    from bench import fidelity
+
+    return fidelity
+
+
+def _label(line: int, commands: list[int], dangerous: list[int] = [],  # noqa: B006
+           placeholders: list[str] = [], target: str | None = None,  # noqa: B006
+           fed_to: str | None = None) -> dict:
+    return {"file": "f.md", "line": line, "kind": "commands", "command_lines": commands,
+            "dangerous": dangerous, "placeholders": placeholders, "target": target,
+            "fed_to": fed_to}
+
+
+TWO_BLOCKS = [_label(3, [4, 5], [5], ["pod"], "ops@<host>"), _label(10, [11], fed_to="psql")]
+
+
+def test_scores_a_reading_that_matches_the_labels() -> None:
+    steps = [{"line": 4, "danger": [], "placeholders": ["pod"], "targets": ["ops@<host>"]},
+             {"line": 5, "danger": ["rm deletes"], "targets": ["ops@<host>"]},
+             {"line": 11, "interpreter": "psql -h db", "targets": ["local"]}]
+    tally = _fidelity().score_file("f.md", TWO_BLOCKS, steps)
+    assert tally.disagreements == []
+    ratios = tally.ratios()
+    assert ratios.pop("false_alarms") == 0.0
+    assert set(ratios.values()) == {1.0}
+
+
+def test_scores_a_block_reading_by_the_step_each_command_runs_in() -> None:
+    steps = [{"line": 3, "danger": ["rm deletes"], "placeholders": ["pod"], "targets": ["local"]},
+             {"line": 10, "interpreter": None, "targets": ["local"]}]
+    tally = _fidelity().score_file("f.md", TWO_BLOCKS, steps)
+    ratios = tally.ratios()
+    assert (ratios["block_agreement"], ratios["command_precision"], ratios["command_recall"]) \
+        == (0.0, 0.0, 0.0)
+    assert (ratios["danger_recall"], ratios["false_alarms"]) == (1.0, 0.5)
+    assert (ratios["placeholder_recall"], ratios["target_hits"], ratios["fed_to_hits"]) \
+        == (1.0, 0.0, 0.0)
+    assert "f.md:3: expected commands at [4, 5] got steps at [3]" in tally.disagreements
+    assert "f.md:4: expected safe got danger ['rm deletes']" in tally.disagreements
+
+
+def test_a_runbook_the_tool_cannot_load_counts_as_all_wrong(tmp_path: Path) -> None:
+    (tmp_path / "broken.md").write_text(
+        "---\ntitle: [unclosed\n---\n\n```bash\necho hi\n```\n\n```\nhi\n```\n")
+    output = {**_label(9, []), "kind": "output", "file": "broken.md"}
+    (tmp_path / "labels.jsonl").write_text(
+        json.dumps({**_label(5, [6]), "file": "broken.md"}) + "\n" + json.dumps(output) + "\n")
+    bench = Path(__file__).resolve().parent.parent / "bench" / "fidelity.py"
+    done = subprocess.run([sys.executable, str(bench), "--corpus", str(tmp_path), "--json",
+                           "--verbose"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert "front matter" in doc["files"]["broken.md"]["failed"]
+    assert doc["overall"]["command_recall"] == doc["overall"]["block_agreement"] == 0.0
+    assert any("failed to load" in line for line in doc["disagreements"])
+
+
+@pytest.mark.xfail(strict=False, reason="issue 9: the reading helper makes these pass")
+def test_reading_fidelity_meets_the_issue_9_thresholds() -> None:
+    fidelity = _fidelity()
+    overall, _ = fidelity.measure(CORPUS, None)
+    assert fidelity.meets_thresholds(overall) == [], "\n".join(overall.disagreements[:80])
