@@ -190,7 +190,7 @@ class Runbook:
     engines: Mapping[str, str] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
     sha256: str = ""
-    granularity: Literal["block", "command"] = "block"
+    granularity: Literal["auto", "block", "command"] = "auto"
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
