@@ -34,8 +34,10 @@ def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tag", "tags", multiple=True, metavar="TAG", help="Steps with this tag."),
         click.option("--section", "sections", multiple=True, metavar="TEXT",
                      help="Steps under headings containing TEXT."),
-        click.option("--granularity", type=click.Choice(["block", "command"]), default=None,
-                     help="One step per code block (default) or per command."),
+        click.option("--granularity", type=click.Choice(["auto", "block", "command"]),
+                     default=None, help="auto (default): one step per command, except in "
+                     "annotated blocks and runbooks with front matter; block: one step per code "
+                     "block; command: one per command everywhere."),
     ]
     for option in reversed(options):
         func = option(func)

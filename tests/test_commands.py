@@ -183,13 +183,13 @@ def test_expected_region_ends_at_a_comment_after_output() -> None:
 # ---------------------------------------------------------------- not shell
 
 
-def test_sql_at_a_shell_prompt_is_a_doc() -> None:
+def test_sql_at_a_shell_prompt_is_one_sql_statement() -> None:
     block = (
         "# Identify query\nSELECT pg_terminate_backend(pid) FROM pg_stat_activity\n"
         "WHERE pid = <problem-pid>;\nls\n"
     )
     frags = split_block(block)
-    assert frags[0].kind == "doc" and frags[0].title == "Identify query"
+    assert (frags[0].kind, frags[0].lang, frags[0].title) == ("command", "sql", "Identify query")
     assert frags[0].code.endswith("WHERE pid = <problem-pid>;")
     assert [(f.kind, f.code) for f in frags[1:]] == [("command", "ls")]
 
@@ -275,7 +275,7 @@ def test_psql_console_is_one_fragment_fed_sql() -> None:
 def test_non_interactive_clients_are_normal_commands(line: str) -> None:
     frags = split_block(f"{line}\nSELECT 2;\n")
     assert frags[0].code == line and frags[0].interpreter is None
-    assert frags[1].kind == "doc"
+    assert (frags[1].lang, frags[1].interpreter) == ("sql", None)  # not read by that line
 
 
 @pytest.mark.parametrize(
@@ -459,7 +459,7 @@ def test_seed_commands_are_valid_bash_and_fast() -> None:
     frags = [f for b in blocks for f in split_block(b)]
     elapsed = time.perf_counter() - start
     print(f"split {len(blocks)} seed blocks into {len(frags)} fragments in {elapsed:.3f}s")
-    plain = [f for f in frags if f.kind == "command" and f.interpreter is None]
+    plain = [f for f in frags if f.kind == "command" and f.interpreter is None and not f.lang]
     assert len(plain) > 300
     # placeholders are substituted (shell-quoted) before running; mimic that for bash -n
     bodies = [re.sub(r"(?<!<)<[A-Za-z][\w.-]*>", "VALUE", f.code) for f in plain]

@@ -13,7 +13,9 @@ from ..gcpause import paused_gc
 from ..model import SHELL_LANGS, LoadError, Problem, Runbook, RunbookError, Step
 from . import frontmatter
 from .annotations import parse_info
+from .blocks import Context, split_plain
 from .markdown import RawBlock, scan, split_transcript
+from .vocabulary import LANGUAGE_OF
 
 __all__ = ["load_runbook", "parse_text", "slugify", "MAX_BYTES"]
 
@@ -30,6 +32,10 @@ _SLUG_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "�
 _STEP_FIELDS = frozenset(f.name for f in dataclasses.fields(Step))
 # attributes of a block that belong to its last command only, in command granularity
 _LAST_ONLY = ("capture", "extract", "expect", "until")
+GRANULARITIES = ("auto", "block", "command")
+# front matter keys that only a runbook written for this tool has (title/tags are everyone's)
+_OWN_KEYS = ("vars", "hosts", "defaults", "engines")
+_SHELL_NAMES = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash", "/bin/bash", "/bin/sh"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,9 +87,9 @@ def load_runbook(path: str | os.PathLike[str], granularity: str | None = None) -
 
 
 def parse_text(text: str, path: str = "<string>", granularity: str | None = None) -> Runbook:
-    """Parse runbook Markdown. ``granularity`` ("block"/"command") overrides the front matter."""
-    if granularity not in (None, "block", "command"):
-        raise LoadError(f"granularity must be block or command, not {granularity!r}", path)
+    """Parse runbook Markdown. ``granularity`` (auto/block/command) overrides the front matter."""
+    if granularity not in (None, *GRANULARITIES):
+        raise LoadError(f"granularity must be auto, block or command, not {granularity!r}", path)
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     try:
         with paused_gc():  # ~10 small objects per line, none freed before the end
@@ -102,17 +108,25 @@ def _parse(text: str, path: str, granularity: str | None) -> Runbook:
     # unknown default keys were reported once at the front matter; they are not step extras
     defaults = {k: v for k, v in fm.defaults.items()
                 if k not in ("id", "title", "granularity", "extra")}
-    book_granularity = granularity or fm.defaults.get("granularity") or "block"
+    book_granularity = granularity or fm.defaults.get("granularity") or "auto"
+    own_front_matter = any(key in fm.data for key in _OWN_KEYS)
     drafts = [_draft(raw, n, path, fm.engines, defaults, problems)
               for n, raw in enumerate(found.blocks, 1)]
     _assign_ids(drafts, set())
     steps: list[dict[str, Any]] = []
+    context = Context(engines=dict(fm.engines))
     for draft in drafts:
         own = draft.pop("_granularity", None)  # a block's granularity= attribute
         wanted = granularity or own or book_granularity
-        if wanted == "command" and draft["kind"] == "shell" and not draft.get("interpreter"):
-            steps.extend(_expand(draft, path, problems))
+        if wanted == "auto":
+            wanted = "block" if draft.pop("_annotated", False) or own_front_matter else "command"
+        if wanted == "command" and _splittable(draft):
+            steps.extend(_expand(draft, path, problems, context))
         else:
+            if draft["kind"] == "shell" and not draft.get("interpreter"):
+                context.learn_code(draft["code"])
+            if "_unrun" in draft:
+                problems.append(draft.pop("_unrun"))
             steps.append(draft)
     _assign_ids(steps, {d["id"] for d in drafts})
     title = fm.title or found.first_h1 or _file_title(path)
@@ -120,7 +134,8 @@ def _parse(text: str, path: str, granularity: str | None) -> Runbook:
         path=path, title=title, description=fm.description, tags=fm.tags, vars=fm.vars,
         hosts=fm.hosts, defaults=dict(fm.defaults), engines=fm.engines,
         steps=tuple(_make_step(s, i) for i, s in enumerate(steps, 1)),
-        problems=tuple(sorted(problems, key=lambda p: p.line)), granularity=book_granularity,
+        problems=tuple(sorted(problems, key=lambda p: p.line)),
+        granularity=book_granularity,  # type: ignore[arg-type]  # checked on entry
     )
 
 
@@ -158,6 +173,8 @@ def _draft(raw: RawBlock, n: int, path: str, engines: dict[str, str],
     fields = {**defaults, **merged, "lang": lang, "code": raw.content, "path": path,
               "line": raw.line, "section": raw.section, "_code_line": raw.code_line}
     fields["_granularity"] = merged.get("granularity")
+    fields["_annotated"] = bool(merged)
+    fields["_raw_code"], fields["_prose"] = raw.content, raw.prose
     fields["title"] = merged.get("title") or raw.title or raw.heading or f"Step {n}"
     fields["description"] = merged.get("description") or raw.description
     fields["kind"] = _kind(fields, lang, engines, problems, path, raw.line)
@@ -168,6 +185,7 @@ def _kind(fields: dict[str, Any], lang: str, engines: dict[str, str],
           problems: list[Problem], path: str, line: int) -> str:
     """shell / engine / doc, and for terminal transcripts: commands split from their output."""
     if fields.get("kind") == "doc":
+        fields["_doc_marked"] = True
         return "doc"
     if lang in SHELL_LANGS or not lang:
         console = lang in CONSOLE_LANGS or not lang
@@ -186,40 +204,74 @@ def _kind(fields: dict[str, Any], lang: str, engines: dict[str, str],
         return "engine"
     if fields.get("interpreter"):
         return "engine"
-    if lang in _RUNNABLE:
-        problems.append(Problem("info", path, line, f'"{lang}" block is not executed (name it '
-                                f"in front matter engines to run it)", "RB104"))
+    if lang in _RUNNABLE:  # reported only if the block is read whole (block granularity)
+        fields["_unrun"] = Problem("info", path, line, f'"{lang}" block is not executed (name it '
+                                   f"in front matter engines to run it)", "RB104")
     return "doc"
 
 
-def _fragments(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[Any]:
-    transcript = draft.get("_transcript")
-    if transcript is not None:
-        return [_Fragment(kind="command", code=cmd, line_offset=off, expected_output=out or None)
-                for off, cmd, out in transcript]
-    from .commands import split_block  # tree-sitter: only in command granularity
+def _splittable(draft: dict[str, Any]) -> bool:
+    """Code blocks are read command by command, except documentation the author marked as such
+    and blocks an engine runs whole (``interpreter=python``, front matter ``engines``)."""
+    if "_raw_code" not in draft or draft.get("_doc_marked"):
+        return False
+    interpreter = str(draft.get("interpreter") or "").split()
+    return not interpreter or interpreter[0].rsplit("/", 1)[-1] in _SHELL_NAMES
 
+
+def _fragments(draft: dict[str, Any], path: str, problems: list[Problem],
+               context: Context) -> list[Any]:
+    tag = (draft["lang"] or "").lower()
     try:
-        return list(split_block(draft["code"], draft["lang"]))
+        reading, frags = split_plain(draft["_raw_code"], tag, draft.get("_prose", ""),
+                                     draft["section"][-1] if draft["section"] else "", context)
     except RunbookError:
         raise
-    except Exception as exc:  # a splitter bug must not lose the whole runbook
+    except Exception as exc:  # a reader bug must not lose the whole runbook
         problems.append(Problem("warning", path, draft["line"],
                                 f"cannot split block into commands: {exc}", "RB105"))
-        return _whole_block(draft["code"])
+        return _whole_block(draft["code"]) if draft["kind"] == "shell" else []
+    if reading.close:
+        problems.append(Problem("info", path, draft["line"], f"read as {reading.kind}, not "
+                                f"{reading.runner_up} (a close call): {reading.why()}", "RB110"))
+    if any(f.kind == "manual" for f in frags):
+        lang = next(f.lang for f in frags if f.kind == "manual")
+        problems.append(Problem("info", path, draft["line"], f"{lang} steps are left to the "
+                                "operator (manual): name the client with an earlier command or "
+                                "front matter engines to run them", "RB111"))
+    return frags
 
 
-def _expand(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[dict[str, Any]]:
-    """Command granularity: one step per fragment of a shell block."""
-    frags = _fragments(draft, path, problems)
-    last_cmd = max((i for i, f in enumerate(frags) if f.kind == "command"), default=-1)
+def _step_lang(tag: str, frag: Any) -> str:
+    """Shell steps keep a shell tag (``bash`` for text/untagged blocks read as commands);
+    other languages keep the block's own spelling when it names the same language."""
+    lang = getattr(frag, "lang", None)
+    if frag.kind == "doc":
+        return tag
+    if not lang:
+        return tag if tag in SHELL_LANGS or not tag else "bash"
+    return tag if tag and (LANGUAGE_OF.get(tag) == lang or tag == lang) else lang
+
+
+def _expand(draft: dict[str, Any], path: str, problems: list[Problem],
+            context: Context) -> list[dict[str, Any]]:
+    """Command granularity: one step per fragment of a block (commands, fed lines, manual
+    steps with code, documentation)."""
+    frags = _fragments(draft, path, problems, context)
+    if not frags:  # documentation (output, data, prose): one doc step, the block as written
+        code = draft.pop("_raw_code")
+        return [{**draft, "kind": "doc", "code": code, "expected_output": None}] \
+            if code.strip() else []
+    runnable = ("command", "manual")
+    last_cmd = max((i for i, f in enumerate(frags) if f.kind in runnable), default=-1)
     block_id = draft["id"]
     # A block holding one command keeps the author's title for it (a list item such as
     # "Check Node version"); the command's own comment then only describes it.
-    single = sum(f.kind == "command" for f in frags) == 1
+    single = sum(f.kind in runnable for f in frags) == 1
+    tag = (draft["lang"] or "").lower()
     out = []
     for i, frag in enumerate(frags):
-        title = frag.title if frag.title and not (single and frag.kind == "command") else None
+        title = frag.title if frag.title and not (single and frag.kind in runnable) else None
         step = {k: v for k, v in draft.items() if k not in ("id", "_explicit")}
         if i != last_cmd:
             for key in _LAST_ONLY:
@@ -228,7 +280,8 @@ def _expand(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[d
             code=frag.code, parent=block_id, title=title or draft["title"],
             line=draft["_code_line"] + frag.line_offset,
             choice=None if frag.choice is None else f"{block_id}:{frag.choice}",
-            expected_output=frag.expected_output,
+            expected_output=frag.expected_output, lang=_step_lang(tag, frag),
+            kind="shell", interpreter=draft.get("interpreter"),
             _slug=slugify(title) if title else f"{block_id}-{i + 1}",
         )
         if frag.title and not title:
@@ -236,11 +289,14 @@ def _expand(draft: dict[str, Any], path: str, problems: list[Problem]) -> list[d
         if frag.target:
             step["on"] = (frag.target,)
         if frag.interpreter:
-            step.update(kind="engine", interpreter=frag.interpreter)
-        if frag.kind == "doc":
-            step["kind"] = "doc"
+            step["interpreter"] = frag.interpreter
+            step["kind"] = "engine" if frag.kind == "command" else step["kind"]
+        if frag.kind in ("doc", "manual"):
+            step["kind"] = frag.kind
+            if frag.kind == "doc":
+                step["interpreter"] = None
         out.append(step)
-    commands = [step for step, frag in zip(out, frags, strict=True) if frag.kind == "command"]
+    commands = [step for step, frag in zip(out, frags, strict=True) if frag.kind in runnable]
     if commands and (single or draft.get("_explicit")):
         # The block's id lives on in its last command, which also holds the block's capture and
         # expect: `needs=block`, `steps.block.stdout` and `--only block` keep working.

@@ -178,8 +178,8 @@ def _coerce_one(kind: str, value: Any) -> Any:
         low = text.strip().lower()
         return True if low in _TRUE else False if low in _FALSE else text
     if kind == "granularity":
-        if str(value) not in ("block", "command"):
-            raise ValueError("must be block or command")
+        if str(value) not in ("auto", "block", "command"):
+            raise ValueError("must be auto, block or command")
         return str(value)
     raise ValueError(f"unknown type {kind}")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 from tree_sitter import Node, Parser
 
+from ..placeholders import mask_placeholders
+from .assemble import Assembler, Item
 from .consoles import client_language, console_code, console_end, interactive_off_tty, ssh_dest
 from .lines import (
     PSQL_META,
@@ -22,6 +23,7 @@ from .lines import (
     sql_end,
 )
 from .prompts import console_commands, prompt_fragments, uses_prompts
+from .shapes import Known
 
 __all__ = ["Fragment", "console_commands", "split_block"]
 
@@ -37,19 +39,6 @@ __all__ = ["Fragment", "console_commands", "split_block"]
 #    expected output.
 
 
-@dataclass
-class _Item:
-    """A classified region of the block (internal): lines start..end inclusive."""
-
-    kind: str  # blank comment shell cmd doc expected console ssh
-    start: int
-    end: int
-    text: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_PLACEHOLDER = re.compile(r"(?<!<)<[A-Za-z][A-Za-z0-9_.-]*>")
-_OR = re.compile(r"^(?:or|alternatively)\b[\s,:.\-]*(.*)$", re.IGNORECASE)
 _EXPECTED = re.compile(
     r"^(expected(?:\s+[\w-]+){0,3}?\s+(?:output|response|result|reply|json|body)s?|expected"
     r"|(?:sample|example)\s+(?:output|response)|output|response|result"
@@ -81,7 +70,7 @@ def _mask(code: str) -> str:
 
     ``<name>`` becomes a same-length word (bash would read a redirection).
     """
-    code = _PLACEHOLDER.sub(lambda m: "_" + "x" * (len(m.group()) - 2) + "_", code)
+    code = mask_placeholders(code)
     return code if code.isascii() else _ASTRAL.sub("xxxx", code)
 
 
@@ -149,7 +138,7 @@ def _tokens(masked: str, original: str) -> list[str] | None:
 # ---------------------------------------------------------------- openers
 
 
-def _opener(lines: list[str], masked: list[str], i: int, end: int) -> _Item | None:
+def _opener(lines: list[str], masked: list[str], i: int, end: int) -> Item | None:
     """An ``ssh dest`` session line or a client console followed by lines it should read."""
     orig = "\n".join(lines[i : end + 1])
     words = _tokens(re.sub(r"\\\n", " ", "\n".join(masked[i : end + 1])), orig.replace("\\\n", " "))
@@ -157,7 +146,7 @@ def _opener(lines: list[str], masked: list[str], i: int, end: int) -> _Item | No
         return None
     dest = ssh_dest(words)
     if dest:
-        return _Item("ssh", i, end, orig.strip(), {"dest": dest})
+        return Item("ssh", i, end, orig.strip(), {"dest": dest})
     lang = client_language(words)
     last = console_end(lines, end + 1, lang) if lang else None
     if lang is None or last is None:
@@ -166,7 +155,7 @@ def _opener(lines: list[str], masked: list[str], i: int, end: int) -> _Item | No
     if words[0] in ("docker", "docker-compose", "podman", "kubectl"):
         interp = interactive_off_tty(interp)
     code = console_code(lines[end + 1 : last + 1], lang)
-    return _Item("console", i, last, code, {"interpreter": interp})
+    return Item("console", i, last, code, {"interpreter": interp})
 
 
 # ---------------------------------------------------------------- pass 1: regions
@@ -195,9 +184,9 @@ def _compound_end(masked: list[str], i: int, unit_end: int) -> int:
         size *= 5
 
 
-def _scan(lines: list[str], masked: list[str]) -> list[_Item]:
+def _scan(lines: list[str], masked: list[str]) -> list[Item]:
     """Classify lines into blank, comment, expected, doc, console, ssh and shell items."""
-    items: list[_Item] = []
+    items: list[Item] = []
     i = 0
     while i < len(lines):
         item = _classify(lines, masked, i)
@@ -206,33 +195,33 @@ def _scan(lines: list[str], masked: list[str]) -> list[_Item]:
     return items
 
 
-def _classify(lines: list[str], masked: list[str], i: int) -> _Item:
+def _classify(lines: list[str], masked: list[str], i: int) -> Item:
     s = lines[i].strip()
     if not s:
-        return _Item("blank", i, i)
+        return Item("blank", i, i)
     if is_comment(lines[i]):
         exp = _expected_region(lines, i)
         if exp:
-            return _Item("expected", i, exp[0], exp[1])
-        return _Item("comment", i, i, comment_text(lines[i]))
+            return Item("expected", i, exp[0], exp[1])
+        return Item("comment", i, i, comment_text(lines[i]))
     if _is_json_start(lines, i):
         end = _json_end(lines, i)
-        return _Item("doc", i, end, dedent("\n".join(lines[i : end + 1])))
+        return Item("doc", i, end, dedent("\n".join(lines[i : end + 1])))
     if SQL_START.match(s) or PSQL_META.match(s):
         end = sql_end(lines, i)
-        return _Item("doc", i, end, dedent("\n".join(lines[i : end + 1])))
+        return Item("sql", i, end, "\n".join(lines[i : end + 1]))
     unit_end = logical_line_end(masked, i)
     if _COMPOUND.search(masked[i]):
-        return _Item("shell", i, _compound_end(masked, i, unit_end))
-    return _opener(lines, masked, i, unit_end) or _Item("shell", i, unit_end)
+        return Item("shell", i, _compound_end(masked, i, unit_end))
+    return _opener(lines, masked, i, unit_end) or Item("shell", i, unit_end)
 
 
 # ---------------------------------------------------------------- pass 2: tree-sitter
 
 
-def _expand(items: list[_Item], lines: list[str], masked: list[str]) -> list[_Item]:
+def _expand(items: list[Item], lines: list[str], masked: list[str]) -> list[Item]:
     """Replace runs of shell lines by their top-level commands (or docs where not valid shell)."""
-    out: list[_Item] = []
+    out: list[Item] = []
     k = 0
     while k < len(items):
         if items[k].kind != "shell":
@@ -248,9 +237,9 @@ def _expand(items: list[_Item], lines: list[str], masked: list[str]) -> list[_It
     return out
 
 
-def _parse_run(units: list[_Item], lines: list[str], masked: list[str]) -> list[_Item]:
+def _parse_run(units: list[Item], lines: list[str], masked: list[str]) -> list[Item]:
     """Parse adjacent shell units; an error turns its unit into a doc and parsing resumes after."""
-    results: list[_Item] = []
+    results: list[Item] = []
     first = 0
     while first < len(units):
         last = first  # units are whole constructs, so a window may end after any of them
@@ -266,12 +255,12 @@ def _parse_run(units: list[_Item], lines: list[str], masked: list[str]) -> list[
         for g in groups:
             if bad is None or g["start"] < bad.start:
                 text = orig[g["sb"] : g["eb"]].decode("utf-8", "replace")
-                results.append(_Item("cmd", g["start"], g["end"], text, {"trailing": g["trail"]}))
+                results.append(Item("cmd", g["start"], g["end"], text, {"trailing": g["trail"]}))
         if bad is None:
             first = last + 1
             continue
         results.append(
-            _Item("doc", bad.start, bad.end, dedent("\n".join(lines[bad.start : bad.end + 1])))
+            Item("doc", bad.start, bad.end, dedent("\n".join(lines[bad.start : bad.end + 1])))
         )
         first = units.index(bad) + 1
     return results
@@ -284,7 +273,7 @@ def _top_level(root: Node, row0: int) -> tuple[list[dict[str, Any]], int | None]
         row, end_row = node.start_point.row + row0, node.end_point.row + row0
         if node.type == "comment":
             if groups and row == groups[-1]["end"]:
-                groups[-1]["trail"] = comment_text(node.text.decode("utf-8", "replace"))
+                groups[-1]["trail"] = comment_text((node.text or b"").decode("utf-8", "replace"))
             continue
         if node.type == "ERROR" or node.has_error:
             return groups, row
@@ -303,88 +292,12 @@ def _top_level(root: Node, row0: int) -> tuple[list[dict[str, Any]], int | None]
     return groups, None
 
 
-# ---------------------------------------------------------------- pass 3: fragments
-
-
-class _Assembler:
-    """Turns classified items into fragments: titles, ``# Or`` choices, ssh targets, outputs."""
-
-    def __init__(self, items: list[_Item]) -> None:
-        self.items = items
-        self.out: list[Fragment] = []
-        self.title: str | None = None
-        self.or_pending = False
-        self.target: str | None = None
-        self.last_cmd: int | None = None
-        self.choices = 0
-
-    def run(self) -> list[Fragment]:
-        for idx, item in enumerate(self.items):
-            handler = getattr(self, f"_on_{item.kind}")
-            handler(idx, item)
-        return self.out
-
-    def _on_blank(self, idx: int, item: _Item) -> None:
-        return None
-
-    def _on_comment(self, idx: int, item: _Item) -> None:
-        m = _OR.match(item.text)
-        if m:
-            self.or_pending = self.last_cmd is not None
-            self.title = item.text if re.search(r"\w", m.group(1)) else None
-        elif item.text and not item.text.startswith("!"):
-            self.title = item.text
-
-    def _on_expected(self, idx: int, item: _Item) -> None:
-        if self.out and self.last_cmd == len(self.out) - 1:
-            prev = self.out[-1]
-            text = f"{prev.expected_output}\n{item.text}" if prev.expected_output else item.text
-            self.out[-1] = replace(prev, expected_output=text)
-        else:
-            self._emit(Fragment("doc", item.text, item.start + 1, self.title))
-
-    def _on_doc(self, idx: int, item: _Item) -> None:
-        self._emit(Fragment("doc", item.text, item.start, self.title))
-
-    def _on_ssh(self, idx: int, item: _Item) -> None:
-        nxt = next((x for x in self.items[idx + 1 :] if x.kind in ("cmd", "console", "ssh")), None)
-        if nxt is not None and nxt.kind != "ssh":
-            self.target, self.title, self.or_pending = item.extra["dest"], None, False
-            return
-        self._on_cmd(idx, item)
-
-    def _on_cmd(self, idx: int, item: _Item) -> None:
-        if self.target and item.text.strip() in ("exit", "logout"):
-            self.target, self.title = None, None  # the ssh session ends here
-            return
-        title = self.title or item.extra.get("trailing")
-        self._emit(Fragment("command", item.text, item.start, title, target=self.target))
-
-    def _on_console(self, idx: int, item: _Item) -> None:
-        interp = item.extra["interpreter"]
-        self._emit(
-            Fragment("command", item.text, item.start, self.title, None, self.target, interp)
-        )
-
-    def _emit(self, frag: Fragment) -> None:
-        if frag.kind == "command":
-            if self.or_pending and self.last_cmd is not None:
-                prev = self.out[self.last_cmd]
-                if prev.choice is None:
-                    self.choices += 1
-                    self.out[self.last_cmd] = prev = replace(prev, choice=self.choices)
-                frag = replace(frag, choice=prev.choice)
-            self.last_cmd = len(self.out)
-        self.out.append(frag)
-        self.title, self.or_pending = None, False
-
-
 # ---------------------------------------------------------------- entry point
 
 _PROMPT_LANGS = frozenset({"console", "shell-session", "shellsession", "terminal", "pwsh-session"})
 
 
-def split_block(code: str, lang: str = "bash") -> list[Fragment]:
+def split_block(code: str, lang: str = "bash", known: Known = Known()) -> list[Fragment]:  # noqa: B008
     """Split one shell block into step-sized fragments (see the module docstring and issue 6)."""
     code = code.replace("\r\n", "\n").rstrip("\n")
     if not code.strip():
@@ -396,4 +309,4 @@ def split_block(code: str, lang: str = "bash") -> list[Fragment]:
     masked_code = _mask(code)
     lines, masked = code.split("\n"), masked_code.split("\n")
     items = _scan(lines, masked)
-    return _Assembler(_expand(items, lines, masked)).run()
+    return Assembler(_expand(items, lines, masked), known).run()

@@ -116,9 +116,10 @@ def parse(text: str, path: str) -> FrontMatter:
     top = lines.get("", {})
     for key in data:
         if str(key) not in KEYS:
+            hint = did_you_mean(str(key), list(KEYS))
             fm.problems.append(_problem(path, top.get(str(key), 2),
-                                        f'unknown front matter key "{key}"'
-                                        f"{did_you_mean(str(key), KEYS)}", "warning", "RB201"))
+                                        f'unknown front matter key "{key}"{hint}', "warning",
+                                        "RB201"))
     _read_simple(fm, data, path, top)
     fm.vars = _read_vars(data.get("vars"), path, lines.get("vars", {}), top.get("vars", 2), fm)
     fm.hosts = _read_hosts(data.get("hosts"), path, lines.get("hosts", {}), top.get("hosts", 2),

@@ -12,7 +12,7 @@ from typing import Literal
 class Fragment:
     """One step-sized piece of a shell block (a command, a fed console, or documentation)."""
 
-    kind: Literal["command", "doc"]
+    kind: Literal["command", "doc", "manual"]
     code: str  # the command text (or the doc text)
     line_offset: int  # 0-based line within the block where it starts
     title: str | None = None  # the comment right before it
@@ -20,6 +20,7 @@ class Fragment:
     target: str | None = None  # destination of a preceding session-opening `ssh dest` line
     interpreter: str | None = None  # client console command that receives `code` on stdin
     expected_output: str | None = None  # documented expected output that follows the command
+    lang: str | None = None  # another language than shell (sql, powershell...): fed or manual
 
 
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][\w-]*)\2")

@@ -1,38 +1,114 @@
-"""Prompt mode: shell blocks written as terminal transcripts (``$ cmd`` followed by output)."""
+"""Terminal transcripts: prompts of shells, PowerShell and database clients, with their output.
+
+One prompt grammar (a table) for the whole parser. A shell prompt (``$ ``, ``user@host:~$ ``,
+``[root@host dir]# ``, ``bash-5.1# ``, ``PS C:\\> ``) gives a command; a database prompt
+(``db=# ``, ``mysql> ``, ``sqlite> ``, ``127.0.0.1:6379> ``, ``rs0:PRIMARY> ``, ``>>> ``) gives a
+line fed to that client. Unprompted lines are the output of the command above them, unless one
+clearly is a command whose prompt the author forgot (right after a command that prints nothing).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from .lines import Fragment, comment_text, dedent, is_comment, logical_line_end, word_set
+from .lines import Fragment, comment_text, dedent, is_comment, logical_line_end
+from .shapes import Known, first_word, line_shape
+from .vocabulary import SILENT
 
-_PROMPT = re.compile(
-    r"^\s*(?:\$|PS(?: [^>\n]*)?>|(?:\[[^\]\n]*\]|[\w.-]+@[\w.-]+(?::[^\s$#]*)?)\s?[$#])(?: |$)"
+# (language, prompt) in order; continuation prompts carry the language of the line they extend
+_PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (lang, re.compile(pattern)) for lang, pattern in (
+        ("psql", r"^[\w-]+=[#>] ?"),
+        ("psql+", r"^[\w-]+[-'(\"][#>] ?"),
+        ("mysql", r"^(?:mysql|MariaDB \[[^\]\n]*\]|mariadb)> ?"),
+        ("mysql+", r"^\s+-> ?"),
+        ("sqlite", r"^sqlite> ?"),
+        ("sqlite+", r"^\s*\.\.\.> ?"),
+        ("redis", r"^(?:redis )?(?:[\w.-]+|\[[\w:]+\]):\d+(?:\[\d+\])?> ?|^redis> ?"),
+        ("mongo", r"^[\w-]+:(?:PRIMARY|SECONDARY|ARBITER|OTHER|STARTUP2?|RECOVERING)> ?"),
+        ("mongo", r"^(?:[\w-]+ )?\[(?:direct: )?(?:primary|secondary|mongos)\] [\w-]+> ?"),
+        ("python", r"^>>> ?"),
+        ("python+", r"^\.\.\. ?"),
+        ("ruby", r"^(?:irb\([^)]*\):\d+:\d+|\[\d+\] pry\([^)]*\))[>*] ?"),
+        ("cql", r"^cqlsh(?::[\w-]+)?> ?"),
+        ("powershell", r"^\s*PS(?: [^>\n]*)?> ?"),
+        ("cmd", r"^[A-Z]:\\[^>\n]*> ?"),
+        ("shell", r"^\s*(?:\([\w.-]+\) )?(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]+\]\s?"
+                  r"|(?:bash|sh|zsh|ksh|ash)-\d[\d.]*|[\w.-]+:[~/][^\s$#]*\s?)[$#] ?"),
+        ("shell", r"^\s*(?:~[^\s$#]*\s?)?\$(?: |$)"),
+    )
 )
-_ROOT_CMDS = word_set(
-    "apt apt-get yum dnf apk systemctl service journalctl cat ls cd echo rm mv cp mkdir chmod "
-    "chown vi vim nano tail head grep less ps kill top df du free mount umount ip ifconfig "
-    "iptables ufw useradd usermod passwd su sudo docker make pip pip3 python python3 curl wget "
-    "tar reboot shutdown whoami id export source ln touch find sed awk psql mysql redis-cli git"
-)
+_MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|collections)\b)")
+_CLIENT_LANG = {"psql": "psql", "mysql": "mysql", "mariadb": "mysql", "sqlite3": "sqlite",
+                "redis-cli": "redis", "valkey-cli": "redis", "mongo": "mongo", "mongosh": "mongo",
+                "python": "python", "python3": "python", "node": "javascript", "irb": "ruby",
+                "cqlsh": "cql", "pwsh": "powershell", "powershell": "powershell"}
+#: typing one of these at a client prompt ends the client session
+_QUIT = frozenset({"\\q", "exit", "exit;", "quit", "quit;", "quit()", "exit()", ".quit", ".exit",
+                   "\\quit", "bye"})
+
+
+@dataclass
+class Entry:
+    """One prompted command: where, what was typed, in which language, and what it printed."""
+
+    line: int
+    command: list[str]
+    lang: str
+    title: str | None = None
+    output: list[str] = field(default_factory=list)
+    opener: str | None = None  # the client command whose prompt this is (same transcript)
+
+
+def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | None:
+    """(language, typed text) when ``line`` starts with a prompt."""
+    for lang, pattern in _PROMPTS:
+        m = pattern.match(line)
+        if m:
+            return lang, line[m.end():]
+    if root_hash and line.startswith("# "):
+        rest = line[2:]
+        if rest.strip() and line_shape(rest).score >= 2.5:
+            return "shell", rest
+    if line.startswith("% ") and line_shape(line[2:]).score >= 1.5:
+        return "shell", line[2:]  # zsh; `  % Total` (curl's progress) is indented
+    m = re.match(r"^(?:([a-z][\w-]*)> |> )(.*)$", line)
+    if m:
+        rest = m.group(2)
+        if _MONGO.match(rest.strip()) or after == "mongo":
+            return "mongo", rest
+        if after in ("javascript", "redis"):
+            return after, rest
+        if m.group(1) is None and line_shape(rest).score >= 1.5:
+            return "shell", rest  # `> npm install`: a prompt some authors use
+    return None
 
 
 def prompt_command(line: str, root_hash: bool) -> str | None:
-    """The command typed after a prompt on ``line``, or None if the line is not a prompt line."""
-    m = _PROMPT.match(line)
-    if m:
-        return line[m.end() :]
-    if root_hash and line.startswith("# "):
-        rest = line[2:].strip()
-        first = rest.split()[0] if rest else ""
-        flags = re.search(r"(?:^|\s)--?\w", rest[len(first) :])
-        if (
-            first in _ROOT_CMDS
-            or (re.match(r"^(?:\./|/)\S+$", first))
-            or (re.match(r"^[a-z][\w.+-]*$", first) and flags)
-        ):
-            return line[2:]
+    """The shell command typed after a prompt on ``line``, or None."""
+    found = _match(line, root_hash, None)
+    return found[1] if found and found[0] == "shell" else None
+
+
+def any_prompt(code: str, tag: str = "") -> str | None:
+    """The language of the prompt on the block's first line that is not a comment, or None."""
+    root_hash = tag not in ("bash", "sh", "shell", "zsh", "ksh")
+    for line in code.split("\n"):
+        if not line.strip():
+            continue
+        found = _match(line, root_hash, None)
+        if found is not None:
+            return found[0].rstrip("+")
+        if is_comment(line) or line.strip().startswith(("--", "//")):
+            continue
+        return None
     return None
+
+
+def uses_prompts(code: str) -> bool:
+    """A shell block written as a terminal transcript: its first command line has a prompt."""
+    return any_prompt(code, "bash") is not None
 
 
 def _needs_more(cmd_lines: list[str]) -> bool:
@@ -40,24 +116,66 @@ def _needs_more(cmd_lines: list[str]) -> bool:
     return logical_line_end([*cmd_lines, ""], 0) >= len(cmd_lines)
 
 
-def _prompt_parse(code: str, root_hash: bool) -> list[tuple[int, str, list[str], str | None]]:
-    """(line, command, output lines, title) per prompted command; line -1 holds leading output."""
+def _client_of(command: str) -> str | None:
+    from .consoles import client_language  # ssh/consoles parsing, no tree-sitter
+
+    words = command.split()
+    lang = client_language(words) if words else None
+    if lang is None and words and len(words) == 1:
+        lang = _CLIENT_LANG.get(words[0].rsplit("/", 1)[-1])
+    return {"sql": "mysql", "shell": None}.get(lang or "", lang)
+
+
+def read_transcript(code: str, root_hash: bool) -> list[Entry]:
+    """Entries in order; the first (line -1) holds output printed before any prompt."""
     lines = code.split("\n")
-    entries: list[tuple[int, str, list[str], str | None]] = [(-1, "", [], None)]
+    entries = [Entry(-1, [], "")]
+    client: tuple[str, str] | None = None  # (language, opener) of a console opened here
     i = 0
     while i < len(lines):
-        cmd = prompt_command(lines[i], root_hash)
-        if cmd is None:
-            entries[-1][2].append(lines[i])
+        line = lines[i]
+        after = client[0] if client else None
+        found = _match(line, root_hash, after)
+        last = entries[-1]
+        if found and found[0].endswith("+") and last.line >= 0 and not last.output:
+            last.command.append(found[1])
             i += 1
             continue
-        start, cmd_lines = i, [cmd]
-        i += 1
-        while i < len(lines) and (_needs_more(cmd_lines) or lines[i].startswith("> ")):
-            cmd_lines.append(re.sub(r"^> ?", "", lines[i]))
+        if found is None and _forgotten(last, line):
+            found = ("shell", line.strip())
+        if found is None:
+            last.output.append(line)
             i += 1
-        entries.append((start, "\n".join(cmd_lines).strip(), [], _pop_title(entries[-1][2])))
+            continue
+        lang, typed = found[0].rstrip("+"), found[1]
+        start, cmd_lines = i, [typed]
+        i += 1
+        if lang == "shell":
+            while i < len(lines) and (_needs_more(cmd_lines) or lines[i].startswith("> ")):
+                cmd_lines.append(re.sub(r"^> ?", "", lines[i]))
+                i += 1
+        elif lang == "powershell":
+            while i < len(lines) and re.match(r"^>> ", lines[i]):
+                cmd_lines.append(lines[i][3:])
+                i += 1
+        entry = Entry(start, cmd_lines, lang, _pop_title(last.output))
+        if client and lang == client[0]:
+            entry.opener = client[1]
+        if typed.strip() in _QUIT and lang not in ("shell", "powershell", "cmd"):
+            client = None
+        elif lang == "shell":
+            opened = _client_of("\n".join(cmd_lines).strip())
+            client = (opened, "\n".join(cmd_lines).strip()) if opened else client
+        entries.append(entry)
     return entries
+
+
+def _forgotten(last: Entry, line: str) -> bool:
+    """A command right after a silent one (`cd x`, `export A=b`) whose prompt was left out."""
+    if last.line < 0 or last.output or last.lang != "shell" or not line.strip():
+        return False
+    word, _ = first_word("\n".join(last.command))
+    return word in SILENT and line_shape(line, Known()).score >= 2.5
 
 
 def _pop_title(output: list[str]) -> str | None:
@@ -72,29 +190,34 @@ def _pop_title(output: list[str]) -> str | None:
     return title
 
 
-def uses_prompts(code: str) -> bool:
-    """A bash block written as a terminal transcript: its first command line has a prompt."""
-    for line in code.split("\n"):
-        if line.strip() and not is_comment(line):
-            return _PROMPT.match(line) is not None
-    return False
-
-
 def prompt_fragments(code: str, root_hash: bool) -> list[Fragment]:
-    entries = _prompt_parse(code, root_hash)
+    """Transcript -> one fragment per prompted command (its language and expected output)."""
+    entries = read_transcript(code, root_hash)
     frags = []
-    for line, cmd, output, title in entries[1:]:
-        out = dedent("\n".join(output)).strip() or None
-        frags.append(Fragment("command", cmd, line, title, expected_output=out))
-    lead = dedent("\n".join(entries[0][2])).strip()
+    title: str | None = None
+    for k, entry in enumerate(entries[1:], 2):
+        nxt = entries[k] if k < len(entries) else None
+        text = "\n".join(entry.command).strip()
+        if nxt is not None and nxt.opener == text and entry.lang == "shell" and not entry.output:
+            title = entry.title  # `$ psql ...` whose prompts follow: the fed lines are the steps
+            continue
+        entry.title, title = entry.title or title, None
+        out = dedent("\n".join(entry.output)).strip() or None
+        if not text or (text in _QUIT and entry.lang != "shell"):
+            continue
+        lang = None if entry.lang == "shell" else entry.lang
+        frags.append(Fragment("command", text, entry.line, entry.title, expected_output=out,
+                              interpreter=entry.opener, lang=lang))
+    lead = dedent("\n".join(entries[0].output)).strip()
     if lead and not frags:
-        return [Fragment("doc", lead, next(i for i, x in enumerate(code.split("\n")) if x.strip()))]
+        first = next(i for i, x in enumerate(code.split("\n")) if x.strip())
+        return [Fragment("doc", lead, first)]
     return frags
 
 
 def console_commands(code: str) -> tuple[str, str]:
     """For console / shell-session text: (commands joined by newlines, other lines joined)."""
-    entries = _prompt_parse(code.replace("\r\n", "\n"), root_hash=True)
-    commands = "\n".join(cmd for _, cmd, _, _ in entries[1:] if cmd)
-    output = "\n".join(x for _, _, out, _ in entries for x in out).strip("\n")
+    entries = read_transcript(code.replace("\r\n", "\n"), root_hash=True)
+    commands = "\n".join("\n".join(e.command).strip() for e in entries[1:] if e.command)
+    output = "\n".join(x for e in entries for x in e.output).strip("\n")
     return commands, output

@@ -1,0 +1,115 @@
+"""Pass 3 of command splitting: classified items become fragments with titles, ``# Or`` choices,
+ssh targets, expected output and SQL statements."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .languages import split_sql
+from .lines import Fragment
+from .shapes import Known, line_shape
+
+_OR = re.compile(r"^(?:or|alternatively)\b[\s,:.\-]*(.*)$", re.IGNORECASE)
+
+
+@dataclass
+class Item:
+    """A classified region of the block (internal): lines start..end inclusive."""
+
+    kind: str  # blank comment shell cmd doc expected console ssh sql
+    start: int
+    end: int
+    text: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+class Assembler:
+    """Turns classified items into fragments: titles, ``# Or`` choices, ssh targets, outputs."""
+
+    def __init__(self, items: list[Item], known: Known = Known()) -> None:  # noqa: B008
+        self.items = items
+        self.known = known
+        self.out: list[Fragment] = []
+        self.title: str | None = None
+        self.or_pending = False
+        self.target: str | None = None
+        self.last_cmd: int | None = None
+        self.choices = 0
+
+    def run(self) -> list[Fragment]:
+        for idx, item in enumerate(self.items):
+            handler = getattr(self, f"_on_{item.kind}")
+            handler(idx, item)
+        return self.out
+
+    def _on_blank(self, idx: int, item: Item) -> None:
+        return None
+
+    def _on_comment(self, idx: int, item: Item) -> None:
+        m = _OR.match(item.text)
+        if m:
+            self.or_pending = self.last_cmd is not None
+            self.title = item.text if re.search(r"\w", m.group(1)) else None
+        elif item.text and not item.text.startswith("!"):
+            self.title = item.text
+
+    def _on_sql(self, idx: int, item: Item) -> None:
+        """SQL typed into a shell block: one statement each, fed or manual (decided later)."""
+        title = self.title
+        for frag in split_sql(item.text):
+            if frag.kind == "doc":
+                self._emit(replace(frag, line_offset=frag.line_offset + item.start))
+                continue
+            self._emit(replace(frag, line_offset=frag.line_offset + item.start,
+                               title=frag.title or title, target=self.target))
+            title = None
+
+    def _on_expected(self, idx: int, item: Item) -> None:
+        if self.out and self.last_cmd == len(self.out) - 1:
+            prev = self.out[-1]
+            text = f"{prev.expected_output}\n{item.text}" if prev.expected_output else item.text
+            self.out[-1] = replace(prev, expected_output=text)
+        else:
+            self._emit(Fragment("doc", item.text, item.start + 1, self.title))
+
+    def _on_doc(self, idx: int, item: Item) -> None:
+        self._emit(Fragment("doc", item.text, item.start, self.title))
+
+    def _on_ssh(self, idx: int, item: Item) -> None:
+        nxt = next((x for x in self.items[idx + 1 :] if x.kind in ("cmd", "console", "ssh")), None)
+        if nxt is not None and nxt.kind != "ssh":
+            self.target, self.title, self.or_pending = item.extra["dest"], None, False
+            return
+        self._on_cmd(idx, item)
+
+    def _on_cmd(self, idx: int, item: Item) -> None:
+        if self.target and item.text.strip() in ("exit", "logout"):
+            self.target, self.title = None, None  # the ssh session ends here
+            return
+        if item.start == item.end and line_shape(item.text, self.known).score <= -1.5:
+            # a table header, a log line, `Error: ...`: what the command above printed
+            self._on_expected(idx, Item("expected", item.start - 1, item.end, item.text))
+            return
+        title = self.title or item.extra.get("trailing")
+        self._emit(Fragment("command", item.text, item.start, title, target=self.target))
+
+    def _on_console(self, idx: int, item: Item) -> None:
+        interp = item.extra["interpreter"]
+        self._emit(
+            Fragment("command", item.text, item.start, self.title, None, self.target, interp)
+        )
+
+    def _emit(self, frag: Fragment) -> None:
+        if frag.kind == "command":
+            if self.or_pending and self.last_cmd is not None:
+                prev = self.out[self.last_cmd]
+                if prev.choice is None:
+                    self.choices += 1
+                    self.out[self.last_cmd] = prev = replace(prev, choice=self.choices)
+                frag = replace(frag, choice=prev.choice)
+            self.last_cmd = len(self.out)
+        self.out.append(frag)
+        self.title, self.or_pending = None, False
+
+

@@ -1,0 +1,309 @@
+"""One step per command in languages other than shell: SQL, PowerShell, JavaScript/mongo, Python,
+Redis and Windows cmd. Each splitter returns fragments with ``lang`` set; the block reader decides
+whether they are fed to a client or left to the operator as manual steps."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterator
+
+from .lines import PSQL_META, SQL_START, Fragment, dedent
+
+_SQL_COMMENT = re.compile(r"^\s*(?:--|#(?!\w)|//)\s?(.*)$")
+_SQL_OUTPUT = re.compile(r"^\s*(?:[+|]-|\(\d+ rows?\)|-{3,}|\*{5,}|Query OK|Empty set"
+                         r"|\d+ rows? in set|[\w ]+\|)")
+_DOLLAR = re.compile(r"\$[A-Za-z_]*\$")
+#: words that start statements beyond the everyday ones of lines.SQL_START
+_SQL_MORE = re.compile(
+    r"^(?:CALL|DO|EXEC|EXECUTE|MERGE|START|STOP|RESET|LOAD|OPTIMIZE|FLUSH|KILL|CHECKPOINT|DECLARE"
+    r"|PREPARE|DEALLOCATE|NOTIFY|LISTEN|DISCARD|CHANGE|PURGE|INSTALL|UNINSTALL|REPAIR|CHECK|DESC"
+    r"|RENAME|REPLACE|SOURCE|CONNECT|SAVEPOINT|RELEASE|ABORT|END|TABLE|VALUES|COMMENT|IMPORT"
+    r"|FETCH|CLOSE|SECURITY|REASSIGN|CLUSTER|KEYS|STATUS)\b", re.IGNORECASE)
+
+
+def is_sql_start(line: str) -> bool:
+    """Whether a line starts an SQL statement (any letter case) or a client meta-command."""
+    s = line.strip()
+    return bool(SQL_START.match(s.upper()) or _SQL_MORE.match(s) or PSQL_META.match(s))
+
+
+def _statement_end(text: str, start: int) -> int:
+    """Index just past the end of the SQL statement starting at ``start`` (``;``, ``\\G``, a
+    ``GO`` line), quotes, dollar quotes and comments skipped; len(text) if it runs to the end."""
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"`":
+            j = text.find(c, i + 1)
+            while j != -1 and j + 1 < n and text[j + 1] == c:  # '' escape
+                j = text.find(c, j + 2)
+            i = n if j == -1 else j + 1
+            continue
+        if c == "$":
+            m = _DOLLAR.match(text, i)
+            if m:
+                j = text.find(m.group(), m.end())
+                i = n if j == -1 else j + len(m.group())
+                continue
+        if text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j == -1 else j
+            continue
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j == -1 else j + 2
+            continue
+        if c == ";":
+            return i + 1
+        if c == "\\" and i + 1 < n and text[i + 1] in "Gg":
+            return i + 2
+        if c == "\n" and re.match(r"[ \t]*GO[ \t]*(?:\n|$)", text[i + 1:]):
+            return i + 1
+        i += 1
+    return n
+
+
+def split_sql(code: str) -> list[Fragment]:
+    """One fragment per statement or psql/mysql meta-command; comments above title them; result
+    tables printed after a statement are its expected output."""
+    out: list[Fragment] = []
+    line_starts = [0]
+    for m in re.finditer("\n", code):
+        line_starts.append(m.end())
+    lines = code.split("\n")
+    title: str | None = None
+    i = 0
+    while i < len(lines):
+        s = lines[i].strip()
+        comment = _SQL_COMMENT.match(lines[i])
+        if not s or s.upper() == "GO":
+            i += 1
+            continue
+        if comment and not s.startswith("#!"):
+            title = comment.group(1).strip() or title
+            i += 1
+            continue
+        if _SQL_OUTPUT.match(lines[i]) and not SQL_START.match(s.upper()):
+            j = i
+            while j + 1 < len(lines) and lines[j + 1].strip() and \
+                    not SQL_START.match(lines[j + 1].strip().upper()):
+                j += 1
+            _attach_output(out, dedent("\n".join(lines[i:j + 1])), i)
+            i = j + 1
+            continue
+        if not is_sql_start(s) and not s.startswith("."):
+            j = i  # not SQL: a setting, a note; documentation up to a blank line or SQL
+            while j + 1 < len(lines) and lines[j + 1].strip() and not is_sql_start(lines[j + 1]):
+                j += 1
+            out.append(Fragment("doc", dedent("\n".join(lines[i:j + 1])), i, title))
+            title, i = None, j + 1
+            continue
+        if PSQL_META.match(s) or s.startswith(".") or s.lower() in ("exit", "quit", "\\q"):
+            out.append(Fragment("command", s, i, title, lang="sql"))
+            title, i = None, i + 1
+            continue
+        end = _statement_end(code, line_starts[i])
+        last = code.count("\n", 0, max(end - 1, line_starts[i]))
+        text = dedent(code[line_starts[i]:end])
+        out.append(Fragment("command", text, i, title, lang="sql"))
+        title = None
+        i = last + 1
+    return out
+
+
+def _attach_output(out: list[Fragment], text: str, line: int) -> None:
+    if out and out[-1].kind == "command":
+        prev = out[-1]
+        joined = f"{prev.expected_output}\n{text}" if prev.expected_output else text
+        out[-1] = Fragment(prev.kind, prev.code, prev.line_offset, prev.title, prev.choice,
+                           prev.target, prev.interpreter, joined, prev.lang)
+    else:
+        out.append(Fragment("doc", text, line))
+
+
+# ---------------------------------------------------------------- PowerShell
+
+_PS_COMMENT = re.compile(r"^\s*#\s?(.*)$")
+_PS_COMMAND = re.compile(r"^\s*(?:[A-Z][a-z]+-[A-Za-z]+|\$[\w:]+(?:\.\w+)*\s*[-+*/]?=|&|\.\\|"
+                         r"\.\s|\[[\w.]+\]::|[a-z][\w.-]*(?:\.exe)?\b|if\b|foreach\b|for\b|"
+                         r"while\b|try\b|function\b|param\b|\$)", re.IGNORECASE)
+
+
+def _ps_depth(line: str, depth: int, in_here: bool) -> tuple[int, bool]:
+    """Bracket depth after ``line`` (strings and comments skipped) and whether a here-string is
+    still open."""
+    if in_here:
+        return depth, not re.match(r"^\s*['\"]@", line)
+    if re.search(r"@['\"]\s*$", line):
+        return depth, True
+    stripped = re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"|#.*$", "", line)
+    return depth + sum(stripped.count(c) for c in "({[") - sum(stripped.count(c) for c in ")}]"), \
+        False
+
+
+def _statements(lines: list[str], comment: Callable[[str], str | None],
+                extent: Callable[[list[str], int], int]) -> Iterator[tuple[int, int, str | None]]:
+    """(first line, last line, title) of each statement: blank lines skipped, comment lines
+    (``comment`` gives their text, None for code) title the statement after them."""
+    title: str | None = None
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        text = comment(lines[i])
+        if text is not None:
+            title, i = text or title, i + 1
+            continue
+        end = extent(lines, i)
+        yield i, end, title
+        title, i = None, end + 1
+
+
+def _ps_comment(line: str) -> str | None:
+    m = _PS_COMMENT.match(line)
+    return m.group(1).strip() if m else None
+
+
+def _ps_output(line: str) -> bool:
+    return not _PS_COMMAND.match(line) or bool(re.match(r"^\s*-{3,}", line))
+
+
+def _ps_extent(lines: list[str], i: int) -> int:
+    """Last line of the pipeline (or of the printed output, or block comment) starting at i."""
+    if lines[i].strip().startswith("<#"):
+        while i + 1 < len(lines) and "#>" not in lines[i]:
+            i += 1
+        return i
+    if _ps_output(lines[i]):
+        while i + 1 < len(lines) and lines[i + 1].strip() and _ps_output(lines[i + 1]):
+            i += 1
+        return i
+    depth, here = 0, False
+    while True:
+        depth, here = _ps_depth(lines[i], depth, here)
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        more = here or depth > 0 or lines[i].rstrip().endswith(("`", "|")) or \
+            nxt.startswith(("|", "."))
+        if not more or i + 1 >= len(lines):
+            return i
+        i += 1
+
+
+def split_powershell(code: str) -> list[Fragment]:
+    """One fragment per pipeline (backtick, pipe and bracket continuations); comments title the
+    next one; aligned-column lines that are no command are the output of the one above."""
+    lines = code.split("\n")
+    out: list[Fragment] = []
+    for start, end, title in _statements(lines, _ps_comment, _ps_extent):
+        text = dedent("\n".join(lines[start:end + 1]))
+        if text.startswith("<#"):
+            continue
+        if _ps_output(lines[start]):
+            _attach_output(out, text, start)
+        else:
+            out.append(Fragment("command", text, start, title, lang="powershell"))
+    return out
+
+
+# ---------------------------------------------------------------- JavaScript / mongo shell
+
+_JS_DEFINITION = re.compile(r"^\s*(?:function\b|const\b|let\b|var\b|class\b|import\b|export\b|"
+                            r"module\.exports|require\(|async\s+function\b|[\w$.]+\s*=[^=])")
+_JS_CALL = re.compile(r"^\s*(?!(?:if|for|while|switch|return|catch|function|typeof|new)\b)"
+                      r"(?:await\s+)?(?:[\w$]+(?:\.[\w$]+|\[[^\]]*\])*\s*\(|(?:db|rs|sh)\.|"
+                      r"use\s+\w+|show\s+\w+)")
+_JS_PROGRAM = re.compile(r"^\s*(?:return\b|if\s*\(|for\s*\(|while\s*\(|switch\s*\(|try\s*\{"
+                         r"|app\.|router\.|describe\(|it\()", re.M)
+
+
+def _js_comment(line: str) -> str | None:
+    s = line.strip()
+    return s.lstrip("/").strip() if s.startswith("//") else None
+
+
+def _js_extent(lines: list[str], i: int) -> int:
+    depth = 0
+    while True:
+        stripped = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`|//.*$", "", lines[i])
+        depth += sum(stripped.count(c) for c in "({[") - sum(stripped.count(c) for c in ")}]")
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if (depth <= 0 and not nxt.startswith(".")) or i + 1 >= len(lines):
+            return i
+        i += 1
+
+
+def split_javascript(code: str) -> list[Fragment]:
+    """Top-level calls (``db.users.find()``, ``rs.status()``) are steps; definitions and config
+    are documentation."""
+    lines = code.split("\n")
+    out: list[Fragment] = []
+    for start, end, title in _statements(lines, _js_comment, _js_extent):
+        text = dedent("\n".join(lines[start:end + 1]))
+        call = _JS_CALL.match(text) and not _JS_DEFINITION.match(text)
+        out.append(Fragment("command" if call else "doc", text, start, title,
+                            lang="javascript" if call else None))
+    return out if _console_like(code, out) else []
+
+
+def _console_like(code: str, frags: list[Fragment]) -> bool:
+    """Calls typed into a console, not a program (control flow, returns) nor mostly definitions:
+    a program is documentation, whatever calls it makes."""
+    if re.search(r"^\s*(?:db|rs|sh)\.\w", code, re.M):
+        return True
+    calls = sum(f.kind == "command" for f in frags)
+    return not _JS_PROGRAM.search(code) and calls * 2 >= len(frags) > 0
+
+# ---------------------------------------------------------------- Python
+
+def split_python(code: str) -> list[Fragment]:
+    """Top-level calls are steps; imports, definitions and assignments are documentation."""
+    try:
+        tree = ast.parse(dedent(code))
+    except (SyntaxError, ValueError):
+        return []  # not Python 3 (a transcript, Python 2): documentation
+    lines = dedent(code).split("\n")
+    offset = _first_line(code)
+    out: list[Fragment] = []
+    if any(isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef | ast.If
+                      | ast.For | ast.While | ast.With | ast.Try) for node in tree.body):
+        return []  # a program or a module: documentation
+    for node in tree.body:
+        start, end = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        text = "\n".join(lines[start:end + 1])
+        value = node.value if isinstance(node, ast.Expr) else None
+        if isinstance(value, ast.Await):
+            value = value.value
+        call = isinstance(value, ast.Call)
+        out.append(Fragment("command" if call else "doc", text, start + offset, None,
+                            lang="python" if call else None))
+    calls = sum(f.kind == "command" for f in out)
+    return out if calls * 2 >= len(out) > 0 else []
+
+
+def _first_line(code: str) -> int:
+    return next((i for i, x in enumerate(code.split("\n")) if x.strip()), 0)
+
+
+# ---------------------------------------------------------------- line-per-command languages
+
+def split_lines(code: str, lang: str, comment: str = "#") -> list[Fragment]:
+    """Redis, Windows cmd: every line that is no comment is one command."""
+    out: list[Fragment] = []
+    title: str | None = None
+    markers = (comment, "REM ", "rem ", "::") if lang == "cmd" else (comment,)
+    for i, line in enumerate(code.split("\n")):
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith(markers):
+            title = s.lstrip("#:").removeprefix("REM ").removeprefix("rem ").strip() or title
+            continue
+        out.append(Fragment("command", s, i, title, lang=lang))
+        title = None
+    return out
+
+
+SPLITTERS = {"sql": split_sql, "powershell": split_powershell, "javascript": split_javascript,
+             "python": split_python}

@@ -1,0 +1,235 @@
+"""How a block is read: commands, a transcript, output, data, prose or another language.
+
+Content decides, whatever the fence tag. Each piece of evidence is a named, weighted Signal for
+one reading; the reading with the most weight wins, a tie goes to commands (in interactive mode a
+person can skip a step, but cannot run a step the reader hid), and a narrow lead is a close call
+that `lint` reports with its signals (RB110).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from .lines import PSQL_META, SQL_START, is_comment
+from .prompts import any_prompt
+from .shapes import Known, line_shape
+from .vocabulary import COMMAND_CUES, DATA_CUES, LANGUAGE_OF, OUTPUT_CUES, TAG_LEAN
+
+#: a lead smaller than this is a close call
+CLOSE = 1.5
+#: readings that become steps (the others are documentation)
+RUNNABLE = frozenset({"commands", "transcript", "sql", "powershell", "javascript", "python",
+                      "redis", "cmd"})
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One piece of evidence: its name, the reading it supports and how much it weighs."""
+
+    name: str
+    reading: str
+    weight: float
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reading} {self.weight:+.1f})"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a block is, with the evidence; ``runner_up`` and ``margin`` tell a close call."""
+
+    kind: str
+    signals: tuple[Signal, ...] = ()
+    runner_up: str | None = None
+    margin: float = 99.0
+
+    @property
+    def close(self) -> bool:
+        """A narrow lead that decides whether the block runs at all."""
+        if self.runner_up is None or self.margin >= CLOSE:
+            return False
+        return (self.kind in RUNNABLE) != (self.runner_up in RUNNABLE)
+
+    @property
+    def runnable(self) -> bool:
+        return self.kind in RUNNABLE
+
+    def why(self) -> str:
+        """The deciding signals, strongest first, for lint."""
+        ranked = sorted(self.signals, key=lambda s: -abs(s.weight))
+        return "; ".join(str(s) for s in ranked[:5])
+
+
+_CMDLET_LINE = re.compile(r"^\s*(?:\$\w+\s*=\s*)?[A-Z][a-z]+-[A-Z][A-Za-z]+\b|^\s*\$\w+\s*=\s*\S")
+_DIAGRAM = re.compile(r"[┌┐└┘│─├┤┬┴┼═║╔╗╚╝▶◀►◄→←↓↑]|^\s*\+-{3,}|-{2,}>|<-{2,}|^\s*\|\s{3,}\S")
+_YAML_LINE = re.compile(r"^\s*(?:-\s+)?[\w.\-/\"']+\s*:(?:\s|$)|^\s*-\s+\S|^\s*#|^---\s*$")
+_INI_SECTION = re.compile(r"^\s*\[[\w.\- \"']+\]\s*$")
+_INI_PAIR = re.compile(r"^\s*[\w.\-]+\s*=\s*\S")
+_XML = re.compile(r"^\s*<[?!A-Za-z][^>]*>")
+_DOCKERFILE = re.compile(r"^(?:FROM|RUN|COPY|ADD|ENV|ARG|CMD|ENTRYPOINT|WORKDIR|EXPOSE|USER|LABEL"
+                         r"|VOLUME|HEALTHCHECK)\s")
+_CONF_LINE = re.compile(r"^\s*[\w.\-]+(?:\s+[^\s;#]+)+;\s*$|^\s*[\w.\-]+(?:\s+\S+)*\s*\{\s*$"
+                        r"|^\s*\}")
+_OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|symptoms?|logs?|errors?"
+                             r"|what you(?:'ll| will) see)\b", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
+_SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")", re.IGNORECASE)
+
+
+def _logical(lines: list[str]) -> list[str]:
+    """Lines joined across `\\`, trailing pipes and `&&`, heredoc bodies skipped."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        text = lines[i]
+        while text.rstrip().endswith(("\\", "|", "&&", "||", "`")) and i + 1 < len(lines):
+            i += 1
+            text = text.rstrip().rstrip("\\`") + " " + lines[i].strip()
+        doc = re.search(r"<<-?\s*['\"]?([A-Za-z_]\w*)", text)
+        if doc:
+            while i + 1 < len(lines) and lines[i + 1].strip() != doc.group(1):
+                i += 1
+            i += 1
+        out.append(text)
+        i += 1
+    return out
+
+
+def _content_lines(code: str) -> list[str]:
+    return [x for x in code.split("\n") if x.strip() and not is_comment(x)
+            and not x.strip().startswith("//")]
+
+
+def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
+               known: Known = Known()) -> Reading:  # noqa: B008 (frozen default)
+    """Read one fenced or indented block (see the module docstring)."""
+    tag = lang.lower()
+    lines = _content_lines(code)
+    if not lines:
+        return Reading("prose", (Signal("empty", "prose", 1.0),))
+    prompted = any_prompt(code, tag)
+    if prompted:
+        return Reading("transcript", (Signal(f"prompts ({prompted})", "transcript", 6.0),))
+    language = LANGUAGE_OF.get(tag)
+    if language is not None and not (language == "cmd" and tag in TAG_LEAN):
+        return Reading(language, (Signal(f"tag:{tag}", language, 6.0),))
+    signals = _tag_signals(tag) + _prose_signals(prose, heading) + _content_signals(lines, known)
+    return _decide(signals)
+
+
+def _tag_signals(tag: str) -> list[Signal]:
+    lean = TAG_LEAN.get(tag)
+    return [Signal(f"tag:{tag}", lean[0], lean[1])] if lean else []
+
+
+def _prose_signals(prose: str, heading: str) -> list[Signal]:
+    found: list[Signal] = []
+    last = _last_sentence(prose)
+    if last:
+        if OUTPUT_CUES.search(last):
+            found.append(Signal("prose promises output", "output", 2.5))
+        elif DATA_CUES.search(last):
+            found.append(Signal("prose names a file or config", "data", 1.5))
+        elif COMMAND_CUES.search(last):
+            found.append(Signal("prose asks to run", "commands", 1.5))
+    if heading and _OUTPUT_HEADING.search(heading) and not COMMAND_CUES.search(heading):
+        found.append(Signal("heading names output", "output", 1.0))
+    return found
+
+
+def _last_sentence(prose: str) -> str:
+    text = prose.strip()
+    if not text:
+        return ""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z`*_(\[])", text)
+    return parts[-1][-200:]
+
+
+def _content_signals(lines: list[str], known: Known) -> list[Signal]:
+    found = _structured_signals(lines)
+    logical = _logical(lines)
+    if _SQL_LINE.match(logical[0]) or PSQL_META.match(logical[0].strip()):
+        sql = sum(bool(_SQL_LINE.match(x) or PSQL_META.match(x.strip())) for x in logical)
+        if sql / len(logical) >= 0.5:
+            found.append(Signal("SQL statements", "sql", 4.0 * sql / len(logical) + 1.0))
+    cmdlets = sum(bool(_CMDLET_LINE.match(x)) for x in logical)
+    if cmdlets and cmdlets / len(logical) >= 0.5:
+        found.append(Signal("PowerShell cmdlets", "powershell", 4.0 * cmdlets / len(logical) + 1))
+    shapes = [line_shape(x, known) for x in logical]
+    commands = sum(s.score >= 1.5 for s in shapes)
+    output = sum(s.score <= -1.5 for s in shapes)
+    n = len(shapes)
+    if commands:
+        found.append(Signal(f"{commands}/{n} lines read as commands", "commands",
+                            round(4.0 * commands / n, 2)))
+    if output:
+        found.append(Signal(f"{output}/{n} lines read as output", "output",
+                            round(4.0 * output / n, 2)))
+    if shapes[0].score >= 2.5 and n > 1 and output:
+        # `kubectl get pods` followed by its table: the command is still to be run
+        found.append(Signal(f"opens with the command {shapes[0].word}", "commands", 2.0))
+    sentences = sum(bool(_BULLET.match(x)) or ("sentence" in " ".join(s.reasons))
+                    for x, s in zip(logical, shapes, strict=True))
+    if sentences / n >= 0.5:
+        found.append(Signal("sentences", "prose", 3.0 * sentences / n))
+    return found
+
+
+def _structured_signals(lines: list[str]) -> list[Signal]:
+    """JSON, YAML, INI, XML, Dockerfile, server config, diagrams."""
+    text = "\n".join(lines).strip()
+    n = len(lines)
+    if text[:1] in "{[":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, dict | list):
+            return [Signal("parses as JSON", "data", 5.0)]
+    found: list[Signal] = []
+    ratio = {
+        "YAML": sum(bool(_YAML_LINE.match(x)) for x in lines) / n,
+        "INI": sum(bool(_INI_SECTION.match(x) or _INI_PAIR.match(x)) for x in lines) / n,
+        "XML": sum(bool(_XML.match(x)) for x in lines) / n,
+        "Dockerfile": sum(bool(_DOCKERFILE.match(x)) for x in lines) / n,
+        "server config": sum(bool(_CONF_LINE.match(x)) for x in lines) / n,
+    }
+    for name, share in ratio.items():
+        if share >= 0.6 and (name != "INI" or any(_INI_SECTION.match(x) for x in lines)
+                             or share == 1.0 and n > 1):
+            if name == "YAML" and not _yaml_ok(text):
+                continue
+            found.append(Signal(f"reads as {name}", "data", round(4.0 * share, 2)))
+    diagram = sum(bool(_DIAGRAM.search(x)) for x in lines)
+    if diagram / n >= 0.3:
+        found.append(Signal("a diagram", "prose", 4.0))
+    return found
+
+
+def _yaml_ok(text: str) -> bool:
+    import yaml  # already loaded by the front matter reader
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    except Exception:  # a YAML oddity must not stop the reading
+        return False
+    return isinstance(value, dict | list) and len(value) >= 1
+
+
+def _decide(signals: list[Signal]) -> Reading:
+    totals: dict[str, float] = {}
+    for signal in signals:
+        totals[signal.reading] = totals.get(signal.reading, 0.0) + signal.weight
+    if not totals:
+        return Reading("commands", (Signal("nothing against commands", "commands", 0.0),))
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0] != "commands"))
+    best, score = ranked[0]
+    if best != "commands" and totals.get("commands", -1.0) == score:
+        best = "commands"  # a tie: show the step, the person can skip it
+    others = [(k, v) for k, v in ranked if k != best]
+    runner, second = others[0] if others else (None, 0.0)
+    return Reading(best, tuple(signals), runner, round(score - second, 2))

@@ -1,0 +1,180 @@
+"""The shape of one line: does it read like a command someone types, or like what a program printed?
+
+A score per line, positive for a command, negative for output or prose, with the reason for it.
+The block reader adds these up; the command splitter uses them to keep a table or a log line that
+follows a command out of the commands.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ..placeholders import mask_placeholders
+from .vocabulary import BUILTINS, KNOWN_COMMANDS
+
+_LEAD = re.compile(  # what may stand before the program name
+    r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+\S+)?)*\s+|(?:env|nohup|time|exec|command|builtin"
+    r"|watch|timeout\s+\S+|nice(?:\s+-n\s*\S+)?|xargs(?:\s+-\S+)*)\s+|[A-Za-z_]\w*=\S*\s+)+"
+)
+_ASSIGN = re.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?[A-Za-z_]\w*"
+                     r"(?:\[[^\]]*\])?\+?=")
+_PATHLIKE = re.compile(r"^(?:\.{1,2}/|~/|/)[\w.@+/-]*[\w]$|^[\w.-]+/[\w./-]*\.(?:sh|py|rb|pl)$"
+                       r"|^\w[\w.-]*\.(?:sh|py|rb|pl|bash)$")
+_EXEC_SHAPE = re.compile(r"^[a-z][a-z0-9._+-]*$")
+_CMDLET = re.compile(r"^[A-Z][a-z]+-[A-Z][A-Za-z0-9]+$")
+_TIMESTAMP = re.compile(
+    r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\b\d{4}/\d\d/\d\d \d\d:\d\d|^\s*\[?\d\d:\d\d:\d\d"
+    r"|\[\d{1,2}/\w{3}/\d{4}|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} "
+    r"\d\d:\d\d:\d\d|\b\d{10}(?:\.\d+)?\b"
+)
+_LOG_LEVEL = re.compile(r"(?:^|[\s\[(|=])(?:INFO|WARN|WARNING|ERROR|DEBUG|FATAL|TRACE|CRITICAL"
+                        r"|NOTICE|PANIC|info|warn|error|debug)(?:[\s\]):|,]|$)")
+_GAPS = re.compile(r"\S(?: {2,}|\t+)(?=\S)")
+_STATUS_LINE = re.compile(r"^(?:HTTP/\d|[A-Z][A-Z0-9_]*/\d)|^[<>*] |^\{\s*$|^\{\s*\"|^\[[\d\"{]"
+                          r"|^\]|^\}")
+_SENTENCE = re.compile(r"^[A-Z][a-z]+(?: [a-z'’]+){3,}.*[.!?:]?$")
+_KEY_VALUE = re.compile(r"^[\w.\-\"' ]{1,40}:(?:\s+\S|$)")
+_URL_START = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the reader knows besides the vocabulary: functions and aliases defined earlier in the
+    runbook, and (a weak signal) what is on this machine's PATH."""
+
+    functions: frozenset[str] = frozenset()
+    on_path: Callable[[str], bool] | None = None
+
+    def program(self, word: str) -> bool:
+        return word in KNOWN_COMMANDS or word in self.functions
+
+
+@dataclass
+class LineShape:
+    """A line's score (command > 0 > output/prose) and the reasons, for lint and tests."""
+
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    word: str = ""
+
+
+@lru_cache(maxsize=4096)
+def _on_path(word: str) -> bool:
+    return shutil.which(word) is not None
+
+
+def default_path_lookup(word: str) -> bool:
+    """PATH as the weak signal it is (cached; tests pass their own lookup)."""
+    return _on_path(word)
+
+
+def first_word(line: str) -> tuple[str, str]:
+    """(program word, the rest) of a command line after ``sudo``/``env``/assignments."""
+    text = mask_placeholders(line.strip())
+    lead = _LEAD.match(text)
+    rest = text[lead.end():] if lead else text
+    parts = rest.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def line_shape(line: str, known: Known = Known()) -> LineShape:  # noqa: B008 (frozen default)
+    """Score one non-blank, non-comment line."""
+    s = line.strip()
+    if _ASSIGN.match(s):
+        return LineShape(2.5, ["assignment"], "=")
+    if _STATUS_LINE.match(s):
+        return LineShape(-3.0, ["status/structured line"])
+    word, rest = first_word(s)
+    if not word:
+        return LineShape(0.0)
+    score, reasons = _word_score(word, rest, known)
+    score += _output_marks(s, reasons)
+    return LineShape(score, reasons, word)
+
+
+def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
+    bare = word.rsplit("/", 1)[-1] if "/" in word and not word.endswith("/") else word
+    if word in BUILTINS or word in ("if", "for", "while", "until", "case", "function", "[[", "["):
+        return 3.0, [f"builtin {word}"]
+    if known.program(word) or (bare != word and known.program(bare)):
+        return 3.0, [f"known program {word}"]
+    if _PATHLIKE.match(word):
+        return 2.5, [f"path {word}"]
+    if word.startswith(("$", "${", "$(")):
+        return 1.0, ["starts with an expansion"]
+    if word.endswith(":") or (":" in word and not _URL_START.match(word) and "@" not in word
+                              and not re.match(r"^[\w.-]+:[\w./-]*$", word)):
+        return -3.0, [f"'{word}' ends like a label"]
+    if _CMDLET.match(word):
+        return 0.5, [f"cmdlet {word}"]
+    if re.match(r"^\d", word) or word[0] in "{[(\"'|+*<>=%!#-.,;&@^~`":
+        if word in ("(", "{") or word.startswith(("((", "(cd", "{ ")):
+            return 1.0, ["group"]
+        return -2.5, [f"starts with {word[0]!r}"]
+    if word.isupper() and len(word) > 1 and re.match(r"^[A-Z][A-Z0-9_]*$", word):
+        return -2.5, [f"capitalised header word {word}"]
+    if word[0].isupper():
+        return -1.5, [f"capitalised word {word}"]
+    if re.match(r"^[=:](?:\s|$)", rest):
+        return -2.5, [f"'{word} {rest[:1]} ...' is a setting"]
+    if _EXEC_SHAPE.match(word):
+        score, reasons = 0.5, [f"program-shaped word {word}"]
+        if re.match(r"^--?[A-Za-z]", rest):
+            score += 1.0
+            reasons.append("options follow")
+        elif re.match(r"^[a-z][\w-]*(?:\s|$)", rest):
+            score += 0.5
+            reasons.append("a subcommand may follow")
+        if known.on_path is not None and known.on_path(word):
+            score += 1.0
+            reasons.append(f"{word} is on PATH")
+        return score, reasons
+    return -1.0, [f"'{word}' is no program name"]
+
+
+def _output_marks(s: str, reasons: list[str]) -> float:
+    """Marks of printed output anywhere on the line."""
+    score = 0.0
+    if _TIMESTAMP.search(s):
+        score -= 2.0
+        reasons.append("timestamp")
+    if _LOG_LEVEL.search(s):
+        score -= 1.0
+        reasons.append("log level")
+    code = s.split(" #", 1)[0]
+    if len(_GAPS.findall(code)) >= 2:
+        score -= 2.0
+        reasons.append("aligned columns")
+    if _SENTENCE.match(s) and not re.search(r"[|;&$`=]", s):
+        score -= 1.0
+        reasons.append("a sentence")
+    if s.endswith((".", "...")) and " " in s and not re.search(r"[|;&$`=/]", s):
+        score -= 0.5
+    return score
+
+
+def is_key_value(line: str) -> bool:
+    """``key: value`` (YAML, HTTP headers, `redis INFO`)."""
+    return bool(_KEY_VALUE.match(line.strip()))
+
+
+def command_like(line: str, known: Known, threshold: float = 1.5) -> bool:
+    return line_shape(line, known).score >= threshold
+
+
+def words_defined(code: str) -> set[str]:
+    """Functions and aliases a shell block defines (later blocks may call them)."""
+    found = set(re.findall(r"^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{?", code, re.M))
+    found |= set(re.findall(r"^\s*function\s+([A-Za-z_][\w-]*)", code, re.M))
+    found |= set(re.findall(r"^\s*alias\s+([A-Za-z_][\w-]*)=", code, re.M))
+    return found
+
+
+def mostly(items: Collection[bool]) -> float:
+    return sum(items) / len(items) if items else 0.0

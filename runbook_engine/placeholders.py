@@ -1,0 +1,130 @@
+"""Placeholders as people write them in runbooks: where they are, what they are called, their form.
+
+A foundation module (no imports from parse/, engine or template): the command splitter masks the
+spans, safety lists the names, template substitutes values at the spans. One detector, so what the
+plan asks for is exactly what the engine fills in.
+
+Forms, most explicit first (an earlier form wins where two overlap):
+
+- ``angle``: ``<PID>``, ``<pod-name>``, ``<your db name>`` (spaces allowed inside, never a split
+  point); not ``<<EOF``, ``<(cmd)``, ``< file`` or ``<-`` redirections;
+- ``your``: ``YOUR_API_TOKEN``, ``your-domain.com``, ``your_password``, ``yourdomain.com``;
+- ``changeme``: ``CHANGEME``, ``change-me``, ``REPLACE_ME``, ``REPLACE_WITH_TOKEN``;
+- ``xxx``: ``xxx``, ``XXXXXXXX``, ``i-xxxxxxxx``, ``sk_live_xxxx`` (three or more x's as a word or
+  after an id prefix);
+- ``example-host``: ``example.com``, ``api.example.org``, ``admin@example.net`` (RFC 2606 names:
+  the reader's own host goes there);
+- ``ip``: ``x.x.x.x``, ``10.0.0.x`` (an address with a letter for an octet);
+- ``version``: ``X.Y.Z``, ``vX.Y.Z``, ``x.y.z`` in release procedures.
+
+Bare words such as ``x``, ``EOF``, ``NAME`` or ``HOST`` are never placeholders: shape alone cannot
+tell them from literals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["PlaceholderSpan", "find_placeholders", "mask_placeholders", "placeholder_names"]
+
+
+@dataclass(frozen=True)
+class PlaceholderSpan:
+    """One placeholder in a text: its name (what ``--var`` sets), where it is and its form."""
+
+    name: str
+    start: int
+    end: int
+    form: str
+
+
+# (form, pattern, group holding the name); order is priority where matches overlap
+_FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    # <name> / <two words>: a letter first, no '<' before (heredoc), no '(' after (process subst.)
+    ("angle", re.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.:/@ -]{0,60}?[A-Za-z0-9_.])>"), 1),
+    ("angle", re.compile(r"(?<!<)<([A-Za-z])>"), 1),
+    ("your", re.compile(
+        r"(?<![\w$./-])((?:YOUR|MY)_[A-Z0-9]+(?:_[A-Z0-9]+)*"
+        r"|your[-_][a-z0-9]+(?:[-_.][a-z0-9]+)*"
+        r"|your(?:domain|server|host|hostname|bucket|project|cluster|company|org|app|site|user"
+        r"|username|password|token|key|email|region|namespace|name|ip)(?:\.[a-z]{2,6})*)"
+        r"(?![\w-])"), 1),
+    ("changeme", re.compile(
+        r"(?<![\w$-])((?:CHANGE[_-]?ME|REPLACE[_-]?ME|change-?me|replace-?me)"
+        r"|REPLACE_WITH_[A-Z0-9_]+|PUT_[A-Z0-9_]+_HERE)(?![\w-])"), 1),
+    ("xxx", re.compile(
+        r"(?<![\w$.-])((?:[A-Za-z][A-Za-z0-9]*[-_])*(?:x{3,}|X{3,})(?:-(?:x+|X+))*)(?![\w])"), 1),
+    ("example-host", re.compile(
+        r"(?<![\w.-])((?:[\w-]+@)?(?:[A-Za-z0-9-]+\.)*example\.(?:com|org|net))(?![\w-])"), 1),
+    ("ip", re.compile(
+        r"(?<![\w.])((?:(?:\d{1,3}|[xX]{1,3})\.){3}(?:\d{1,3}|[xX]{1,3}))(?![\w.])"), 1),
+    ("version", re.compile(r"(?<![\w.])(v?(?:X\.Y\.Z|x\.y\.z|X\.X\.X|x\.x\.x))(?![\w.])"), 1),
+)
+# cheap pre-checks: most code holds none of these, and plan time matters
+_ANY = re.compile(r"<[A-Za-z]|YOUR_|MY_|your|CHANGE|change-?me|REPLACE|replace-?me|PUT_|xxx|XXX"
+                  r"|example\.(?:com|org|net)|[xX]\.|\.[xX]")
+
+
+@lru_cache(maxsize=8192)
+def _find(text: str) -> tuple[PlaceholderSpan, ...]:
+    if not _ANY.search(text):
+        return ()
+    taken: list[tuple[int, int]] = []
+    found: list[PlaceholderSpan] = []
+    for form, pattern, group in _FORMS:
+        for match in pattern.finditer(text):
+            start, end = match.span(0)
+            if any(start < b and a < end for a, b in taken):
+                continue
+            name = match.group(group).strip()
+            if form == "ip" and "x" not in name.lower():
+                continue  # a real address
+            if form == "angle" and not _angle_ok(text, start, end, name):
+                continue
+            taken.append((start, end))
+            found.append(PlaceholderSpan(name, start, end, form))
+    return tuple(sorted(found, key=lambda s: s.start))
+
+
+def _angle_ok(text: str, start: int, end: int, name: str) -> bool:
+    """Not a redirection between two words (``sort <in >out``) nor an HTML/XML tag pair."""
+    if "  " in name or name.endswith((" ", "-")):
+        return False
+    if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        # `List<String>` is a type; `-p<password>` (an option glued to its value) is not
+        word = re.search(r"[\w-]*$", text[:start])
+        if word is None or not word.group().startswith("-"):
+            return False
+    if " " in name:
+        # `<two words>` is a placeholder; `a <b c> d` with `c>` redirecting is not written by people
+        return all(re.fullmatch(r"[A-Za-z0-9_.:/@-]+", part) for part in name.split(" "))
+    # <tag>...</tag> in a heredoc of XML/HTML is markup, not a placeholder
+    return f"</{name}>" not in text and not text.startswith(f"</{name}>", end)
+
+
+def find_placeholders(text: str) -> list[PlaceholderSpan]:
+    """Every placeholder of ``text`` in order (comments included: callers filter by context)."""
+    return list(_find(text))
+
+
+def placeholder_names(text: str) -> list[str]:
+    """Placeholder names in first-appearance order, each once."""
+    return list(dict.fromkeys(span.name for span in _find(text)))
+
+
+def mask_placeholders(text: str) -> str:
+    """The text with each ``<…>`` placeholder as a same-length word (``_xxxx_``), so a shell
+    parser sees one word where bash would read a redirection or split at a space."""
+    spans = [s for s in _find(text) if s.form == "angle"]
+    if not spans:
+        return text
+    out, pos = [], 0
+    for span in spans:
+        out.append(text[pos:span.start])
+        width = span.end - span.start
+        out.append("_" + "x" * (width - 2) + "_")
+        pos = span.end
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,211 @@
+"""How blocks are read: content decides (not the fence tag), transcripts, other languages, auto."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runbook_engine.model import Step
+from runbook_engine.parse import parse_text
+from runbook_engine.parse.blocks import PWSH, Context, split_plain
+from runbook_engine.parse.reading import read_block
+from runbook_engine.parse.shapes import Known
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_354c440e5cc73968.txt"
+NO_PATH = Known(on_path=None)
+
+
+def steps(markdown: str, granularity: str | None = None) -> list[Step]:
+    return list(parse_text(markdown, "book.md", granularity).steps)
+
+
+def runnable(markdown: str) -> list[tuple[str, str]]:
+    return [(s.kind, s.code) for s in steps(markdown) if s.kind != "doc"]
+
+
+def fence(body: str, tag: str = "", before: str = "") -> str:
+    return f"# Book\n\n{before}\n\n```{tag}\n{body}\n```\n"
+
+
+def ctx(**kwargs: object) -> Context:
+    return Context(path_lookup=None, pwsh=lambda: False, **kwargs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- content over tags
+
+
+@pytest.mark.parametrize("tag", ["", "text", "console", "shell-session", "sh"])
+def test_commands_run_whatever_the_tag(tag: str) -> None:
+    body = "systemctl restart nginx\ncurl -fsS http://localhost/health"
+    assert runnable(fence(body, tag)) == [("shell", "systemctl restart nginx"),
+                                          ("shell", "curl -fsS http://localhost/health")]
+
+
+@pytest.mark.parametrize("before", ["You should see something like:", "Example output:",
+                                    "The command returns:"])
+def test_output_after_a_promise_of_output_is_not_run(before: str) -> None:
+    body = "NAME       READY   STATUS    RESTARTS   AGE\nweb-7d9f   1/1     Running   0          3d"
+    assert runnable(fence(body, "", before)) == []
+    assert runnable(fence("Active: active (running) since Tue 2024-05-07 10:01:02 UTC", "text",
+                          before)) == []
+
+
+def test_a_command_followed_by_its_table_keeps_the_table_as_expected_output() -> None:
+    body = ("kubectl -n shop get pods\nNAME        READY   STATUS    RESTARTS   AGE\n"
+            "api-5c6d    1/1     Running   0          2h")
+    (step,) = [s for s in steps(fence(body, "bash")) if s.kind != "doc"]
+    assert step.code == "kubectl -n shop get pods"
+    assert step.expected_output is not None and "api-5c6d" in step.expected_output
+
+
+def test_data_and_diagrams_are_documentation() -> None:
+    assert runnable(fence('{"replicas": 3, "image": "api:1.2"}')) == []
+    assert runnable(fence("replicas: 3\nimage: api:1.2\nresources:\n  cpu: 2")) == []
+    assert runnable(fence("[mysqld]\nmax_connections = 500\ninnodb_buffer_pool_size = 4G")) == []
+    diagram = "client --> gateway --> service\n            |\n            v\n  db"
+    assert runnable(fence(diagram)) == []
+    assert runnable(fence("listen_addresses = '*'\nmax_wal_senders = 10", "bash")) == []
+
+
+def test_a_shell_error_message_in_a_bash_fence_is_not_a_command() -> None:
+    reading = read_block("deployctl: command not found", "bash", "You may get:", known=NO_PATH)
+    assert not reading.runnable
+
+
+def test_a_tie_leans_to_commands() -> None:
+    reading = read_block("frobnicate", "", "", known=NO_PATH)
+    assert reading.kind == "commands"
+
+
+def test_close_calls_are_reported_with_their_signals() -> None:
+    markdown = fence("uptime\nload average: 0.52, 0.58, 0.59", "text", "Check the load:")
+    problems = [p for p in parse_text(markdown, "b.md").problems if p.code == "RB110"]
+    assert problems and "tag:text" in problems[0].message and "close call" in problems[0].message
+
+
+# ---------------------------------------------------------------- transcripts
+
+
+def test_root_and_user_prompts_with_output() -> None:
+    body = ("[root@db1 ~]# systemctl is-active postgresql\nactive\n"
+            "deploy@web1:/srv/app$ git log -1 --oneline\n3f2a1bc Fix cache key")
+    got = [(s.code, s.expected_output) for s in steps(fence(body)) if s.kind == "shell"]
+    assert got == [("systemctl is-active postgresql", "active"),
+                   ("git log -1 --oneline", "3f2a1bc Fix cache key")]
+
+
+def test_root_hash_prompt_only_before_a_command_and_never_in_bash_fences() -> None:
+    assert runnable(fence("# rabbitmqctl list_queues\nname\tmessages")) == [
+        ("shell", "rabbitmqctl list_queues")]
+    assert runnable(fence("# rabbitmqctl list_queues\nrabbitmqctl status", "bash")) == [
+        ("shell", "rabbitmqctl status")]
+
+
+def test_a_forgotten_prompt_after_a_silent_command() -> None:
+    body = "$ cd /srv/app\ngit pull --ff-only\nAlready up to date."
+    got = [(s.code, s.expected_output) for s in steps(fence(body, "console")) if s.kind != "doc"]
+    assert got == [("cd /srv/app", None), ("git pull --ff-only", "Already up to date.")]
+
+
+def test_database_prompts_are_fed_to_the_client_the_transcript_opened() -> None:
+    body = ("$ psql -h db1 -U app orders\norders=> SELECT count(*) FROM jobs;\n count\n-------\n"
+            "    42\norders=> \\q")
+    (step,) = [s for s in steps(fence(body)) if s.kind != "doc"]
+    assert (step.kind, step.interpreter, step.code) == (
+        "engine", "psql -h db1 -U app orders", "SELECT count(*) FROM jobs;")
+    assert "42" in (step.expected_output or "")
+
+
+def test_database_prompts_without_a_client_are_manual_steps_with_code() -> None:
+    body = "mysql> SHOW REPLICA STATUS\\G\nmysql> START REPLICA;"
+    got = [(s.kind, s.code, s.interpreter, s.lang) for s in steps(fence(body))]
+    assert got == [("manual", "SHOW REPLICA STATUS\\G", "mysql", "mysql"),
+                   ("manual", "START REPLICA;", "mysql", "mysql")]
+
+
+@pytest.mark.parametrize(("line", "lang"), [
+    ("127.0.0.1:6379> DBSIZE", "redis"), ("rs0:PRIMARY> rs.status()", "mongo"),
+    (">>> requests.get(url).status_code", "python"), ("sqlite> .tables", "sqlite"),
+    ("PS C:\\> Get-Service W3SVC", "powershell")])
+def test_client_prompts_name_their_language(line: str, lang: str) -> None:
+    (frag,) = split_plain(line, "", "", "", ctx())[1]
+    assert (frag.kind, frag.lang) == ("manual", lang)
+
+
+# ---------------------------------------------------------------- other languages
+
+
+def test_sql_is_one_step_per_statement_fed_to_the_client_named_earlier() -> None:
+    markdown = ("# Book\n\n```bash\npsql \"$DATABASE_URL\" -c 'SELECT 1'\n```\n\n```sql\n"
+                "-- stuck queries\nSELECT pid, state\n  FROM pg_stat_activity\n WHERE state <> "
+                "'idle';\n\\dx\nVACUUM ANALYZE orders;\n```\n")
+    fed = [(s.code, s.interpreter, s.title) for s in steps(markdown) if s.kind == "engine"]
+    assert [code.split("\n")[0] for code, _, _ in fed] == ["SELECT pid, state", "\\dx",
+                                                          "VACUUM ANALYZE orders;"]
+    assert {interp for _, interp, _ in fed} == {'psql "$DATABASE_URL"'}
+    assert fed[0][2] == "stuck queries"
+
+
+def test_sql_without_a_client_is_manual_and_settings_in_it_are_docs() -> None:
+    body = "ALTER SYSTEM SET work_mem = '64MB';\n\nshared_buffers = 2GB\n\nSELECT pg_reload_conf();"
+    got = [(s.kind, s.code) for s in steps(fence(body, "postgresql"))]
+    assert got == [("manual", "ALTER SYSTEM SET work_mem = '64MB';"),
+                   ("doc", "shared_buffers = 2GB"), ("manual", "SELECT pg_reload_conf();")]
+
+
+def test_powershell_pipelines_with_backticks_are_one_step_each() -> None:
+    body = ("# stop the pool first\nStop-WebAppPool -Name Shop\nGet-ChildItem C:\\logs `\n"
+            "  -Filter *.log | Remove-Item\nRestart-Service W3SVC")
+    frags = split_plain(body, "powershell", "", "", ctx())[1]
+    assert [(f.kind, f.line_offset) for f in frags] == [("manual", 1), ("manual", 2),
+                                                        ("manual", 4)]
+    assert frags[0].title == "stop the pool first"
+    fed = split_plain(body, "powershell", "", "", Context(path_lookup=None, pwsh=lambda: True))[1]
+    assert {f.interpreter for f in fed} == {PWSH}
+
+
+def test_console_calls_are_steps_and_programs_are_docs() -> None:
+    calls = split_plain("use shop\ndb.orders.countDocuments({state: 'stuck'})", "javascript",
+                        "", "", ctx())[1]
+    assert [(f.kind, f.interpreter) for f in calls] == [("manual", "mongosh")] * 2
+    program = "const r = await fetch(url);\nif (!r.ok) {\n  throw new Error('down');\n}"
+    assert split_plain(program, "js", "", "", ctx())[1] == []
+    assert split_plain("import os\n\ndef f():\n    return 1\n", "python", "", "", ctx())[1] == []
+
+
+# ---------------------------------------------------------------- granularity auto
+
+
+def test_auto_reads_plain_blocks_by_command_and_annotated_ones_whole() -> None:
+    markdown = ("# Book\n\n```bash\nuptime\ndf -h\n```\n\n```bash {#both}\nuptime\ndf -h\n```\n")
+    codes = [s.code for s in steps(markdown)]
+    assert codes == ["uptime", "df -h", "uptime\ndf -h\n"]
+
+
+def test_our_front_matter_keeps_blocks_whole_but_site_metadata_does_not() -> None:
+    body = "```bash\nuptime\ndf -h\n```\n"
+    ours = steps(f"---\nvars:\n  env: prod\n---\n# B\n\n{body}")
+    site = steps(f"---\ntitle: Disk full\ntags: [ops]\n---\n# B\n\n{body}")
+    assert [s.code for s in ours] == ["uptime\ndf -h\n"]
+    assert [s.code for s in site] == ["uptime", "df -h"]
+
+
+def test_granularity_flag_still_forces_either() -> None:
+    markdown = "# Book\n\n```bash {#x}\nuptime\ndf -h\n```\n"
+    assert len(steps(markdown, "command")) == 2 and len(steps(markdown, "block")) == 1
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="no seeds")
+def test_seed_expected_response_is_never_run_without_flags() -> None:
+    out = subprocess.run([sys.executable, "-m", "runbook_engine", "plan", str(SEED), "--format",
+                          "json"], capture_output=True, text=True, check=True).stdout
+    doc = json.loads(out)
+    assert doc["granularity"] == "auto"
+    executable = [s for s in doc["steps"] if s["executable"]]
+    assert not any('"status": "healthy"' in s["code"] for s in executable)
+    health = next(s for s in executable if s["code"] == "curl http://localhost:3000/health")
+    assert '"status": "healthy"' in health["expected_output"]
