@@ -169,7 +169,9 @@ def _markdown_step(number: int, step: Mapping[str, Any]) -> list[str]:
         lines = [f"> **Note {number}. {step['title']}** (reference, not run)", ">"]
         return lines + [f"> {line}" for line in _fence(step["code"], step["lang"], "")] + [""]
     if step["kind"] == "manual":
-        return [f"- [ ] {title} — manual", ""]
+        where = f" in `{step['interpreter']}`" if step["interpreter"] else ""
+        lines = [f"- [ ] {title} — manual{where}", ""]
+        return lines + ([*_fence(step["code"], step["lang"], "  "), ""] if step["code"] else [])
     targets = ", ".join(step["targets"])
     lines = [f"- [ ] {title} — on {targets}"]
     lines += [f"  - {flag}" for flag in _flags(step)]

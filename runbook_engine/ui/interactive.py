@@ -211,6 +211,10 @@ class InteractiveController:
         if step.section:
             self.console.print(Text(" › ".join(step.section), style="dim italic"))
         self.console.print(Text(f"{step.index}. ☐ {step.title}", style="bold"))
+        if step.code.strip():  # code the operator types or pastes (SQL without a client...)
+            where = f" (in {step.interpreter})" if step.interpreter else ""
+            self.console.print(Text(f"Do this yourself{where}:", style="dim"))
+            self.console.print(code_block(step.code, step.lang).to_rich())
         prompt = "Manual step. Done? [d/n/s/q/?]"
         return Decision(self._ask_key(prompt, MANUAL_KEYS, MANUAL_HELP), prompt=prompt)
 

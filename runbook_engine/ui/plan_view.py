@@ -32,7 +32,8 @@ def step_flags(step: Mapping[str, Any]) -> list[str]:
     if step.get("choice"):
         flags.append(f"choice {step['choice']}")
     if step.get("interpreter"):
-        flags.append(f"fed to {step['interpreter']}")
+        manual = step.get("kind") == "manual"
+        flags.append(f"{'type into' if manual else 'fed to'} {step['interpreter']}")
     if step.get("interactive"):
         flags.append("interactive")
     for key in ("needs_terminal", "runs_until_stopped"):
