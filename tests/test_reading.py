@@ -209,3 +209,30 @@ def test_seed_expected_response_is_never_run_without_flags() -> None:
     assert not any('"status": "healthy"' in s["code"] for s in executable)
     health = next(s for s in executable if s["code"] == "curl http://localhost:3000/health")
     assert '"status": "healthy"' in health["expected_output"]
+
+
+# ---------------------------------------------------------------- manual steps with code
+
+
+def test_a_manual_step_shows_its_code_and_is_answered(tmp_path: Path) -> None:
+    """SQL with no client to feed it: shown to copy, answered done; nothing is run."""
+    import os
+
+    import pexpect
+
+    book = tmp_path / "book.md"
+    book.write_text("# Fix\n\nOn the primary:\n\n```sql\nSELECT pg_reload_conf();\n```\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "NO_COLOR": "1",
+           "TERM": "dumb", "COLUMNS": "120"}
+    child = pexpect.spawn(sys.executable, ["-m", "runbook_engine", "run", str(book),
+                                           "--transcript", str(tmp_path / "t.jsonl")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20)
+    child.expect("Do this yourself")
+    child.expect(r"SELECT pg_reload_conf\(\);")
+    child.expect(r"Manual step\. Done\?")
+    child.sendline("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    events = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert [e["status"] for e in events if e["event"] == "step_finished"] == ["ok"]
