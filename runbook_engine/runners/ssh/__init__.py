@@ -3,10 +3,9 @@
 from .config import HostConfig, Prompt, host_config, parse_hop, read_config
 from .connect import DEFAULT_KEYS, Connector
 from .hostkeys import fingerprint
-from .protocol import DRAIN_S, GRACE_S, POLL_S
 from .runner import SSHRunner
 
 __all__ = [
-    "DEFAULT_KEYS", "DRAIN_S", "GRACE_S", "POLL_S", "Connector", "HostConfig", "Prompt",
-    "SSHRunner", "fingerprint", "host_config", "parse_hop", "read_config",
+    "DEFAULT_KEYS", "Connector", "HostConfig", "Prompt", "SSHRunner", "fingerprint",
+    "host_config", "parse_hop", "read_config",
 ]

@@ -1,12 +1,8 @@
-"""The remote shell protocol of one step: the outer command, frames on stderr, the stopper."""
+"""The remote shell protocol of one step: the outer command, frames on stderr, the signaller."""
 
 from __future__ import annotations
 
 import shlex
-
-from ..base import GRACE_S, POLL_S  # noqa: F401 - re-exported for the step pump
-
-DRAIN_S = 0.5  # keep reading this long after exit while a background job holds the channel open
 
 
 def outer_script(script: str, mark: str, tmp: str, prefix: str) -> str:
@@ -28,15 +24,38 @@ def outer_script(script: str, mark: str, tmp: str, prefix: str) -> str:
     )
 
 
-def stopper_script(pid: int) -> str:
-    """Remote escalation, in one channel: SIGINT the group, then SIGTERM, then SIGKILL."""
-    ticks = int(GRACE_S / 0.05)
-    wait = (f"__w() {{ i=0; while kill -0 $1 2>/dev/null && [ $i -lt {ticks} ]; "
-            "do sleep 0.05; i=$((i+1)); done; }")
+# Whether a process of group $pg still runs; zombies do not count (see process.group_alive).
+_LIVE = r"""live() {
+  kill -0 -- -$pg 2>/dev/null || return 1
+  [ -r /proc/self/stat ] || return 0
+  local f s
+  for f in /proc/[0-9]*/stat; do
+    read -r s < "$f" 2>/dev/null || continue
+    set -- ${s##*) }
+    [ "$3" = "$pg" ] && [ "$1" != Z ] && return 0
+  done
+  return 1
+}
+"""
+
+
+def signaller_script(pgid: int, first: str) -> str:
+    """Signals a step's remote process group: ``first`` at once, then each signal name read on
+    stdin; exits (its exit status is the news) as soon as no process of the group runs."""
     return (
-        f"{wait}; kill -INT -- -{pid} 2>/dev/null || exit 0; __w {pid}; "
-        f"kill -TERM -- -{pid} 2>/dev/null || exit 0; __w -{pid}; kill -KILL -- -{pid} 2>/dev/null"
+        f"pg={pgid}; kill -{first} -- -$pg 2>/dev/null\n{_LIVE}"
+        "while live; do\n"
+        "  if read -r -t 0.05 s; then kill -\"$s\" -- -$pg 2>/dev/null\n"
+        "  elif [ $? -le 128 ]; then sleep 0.05; fi\n"  # stdin at its end: poll without it
+        "done\n"
     )
+
+
+def epilogue(post: bytes, mark: bytes) -> tuple[bytes, bytes] | None:
+    """(state, outputs) from what follows the step's output, or None when it is incomplete."""
+    state, sep, rest = post.partition(mark + b"O")
+    outputs, sep2, _ = rest.partition(mark + b"E")
+    return (state, outputs) if sep and sep2 else None
 
 
 class Frames:
@@ -82,7 +101,4 @@ class Frames:
 
     def state_and_outputs(self) -> tuple[bytes, bytes] | None:
         """(state, outputs) when the step's epilogue finished, else None (killed, lost)."""
-        post = self.post or b""
-        state, sep, rest = post.partition(self.mark + b"O")
-        outputs, sep2, _ = rest.partition(self.mark + b"E")
-        return (state, outputs) if sep and sep2 else None
+        return epilogue(self.post or b"", self.mark)

@@ -6,19 +6,17 @@ import os
 import secrets
 import shlex
 import shutil
-import threading
-import time
 
 import paramiko
 
 from ...model import HostTarget
-from ...outputs import OutputBuffer, parse_outputs
-from ..base import Command, OutputCallback, Result, Runner, Session, TargetError
+from ...outputs import parse_outputs
+from ..base import Command, Process, ProcessLost, Runner, Session, TargetError
 from ..script import next_session, wrap
+from .channel import FAULTS, LOST, ChannelProcess, PtyProcess
 from .config import Prompt, read_config
 from .connect import Connector
-from .protocol import Frames, outer_script, stopper_script
-from .step import StepPump, relay
+from .protocol import Frames, epilogue, outer_script
 
 SUDO_S = "sudo -k -S -p ''"  # password from stdin, no prompt text on stderr
 
@@ -118,35 +116,69 @@ class SSHRunner(Runner):
     def close(self) -> None:
         self._drop()  # the janitor channel removes the remote temp dir
 
-    # -- running ------------------------------------------------------------------------------
+    def lost(self) -> None:
+        self._drop()
 
-    def run(self, command: Command, on_output: OutputCallback, cancel: threading.Event) -> Result:
-        start = time.monotonic()
+    # -- the process protocol -----------------------------------------------------------------
+
+    def _as_bash(self, script: str) -> str:
+        return script if self._login_bash else f"exec bash -c {shlex.quote(script)}"
+
+    def start(self, command: Command) -> Process:
+        self.connect()  # reconnects when a retry follows a lost connection
         try:
-            self.connect()  # reconnects when a retry follows a lost connection
             prefix, stdin = self._sudo_prefix(command)
-        except TargetError as exc:
-            return Result(None, "error", time.monotonic() - start, error=exc.message)
-        script = wrap(
-            command, self.session, state_path=f"{self.tmp}/state", output_path=f"{self.tmp}/output"
-        )
-        outer = outer_script(script, self._mark, self.tmp, prefix)
-        if not self._login_bash:
-            outer = f"exec bash -c {shlex.quote(outer)}"
-        if command.interpreter:
-            stdin += command.code.encode()
-        try:
+            script = wrap(command, self.session, state_path=f"{self.tmp}/state",
+                          output_path=f"{self.tmp}/output")
+            outer = self._as_bash(outer_script(script, self._mark, self.tmp, prefix))
             chan = self._chain[-1].open_session(timeout=self._connector.timeout)
             if command.interactive:
-                return self._interactive(chan, outer, command, on_output, cancel, start)
+                return self._start_pty(chan, outer, command)
             chan.exec_command(outer)
+            if command.interpreter:
+                stdin += command.code.encode()
             if stdin:
                 chan.sendall(stdin)
             chan.shutdown_write()
-            return StepPump(self, chan, command, on_output, cancel, start).pump()
-        except (paramiko.SSHException, OSError, EOFError):
-            self._drop()
-            return Result(None, "error", time.monotonic() - start, error="connection lost")
+        except FAULTS:
+            raise ProcessLost(LOST) from None
+        return ChannelProcess(chan, Frames(self._mark_bytes), self._as_bash,
+                              self._connector.timeout)
+
+    def _start_pty(self, chan: paramiko.Channel, outer: str, command: Command) -> PtyProcess:
+        """A remote pty; with it stderr is merged into the terminal, so the state is fetched
+        afterwards (``finish``), and sudo asks on the remote terminal itself (echo off there)."""
+        size = shutil.get_terminal_size()
+        chan.get_pty(term=os.environ.get("TERM", "xterm"), width=size.columns, height=size.lines)
+        chan.exec_command(outer.replace(" >&2", " >/dev/null").replace(SUDO_S, "sudo"))
+        if command.interpreter:
+            chan.sendall(command.code.encode())
+        return PtyProcess(chan)
+
+    def finish(self, command: Command, process: Process) -> dict[str, str]:
+        """Update the session from the step's epilogue; return its $RUNBOOK_OUTPUT values."""
+        if isinstance(process, ChannelProcess):
+            got = process.frames.state_and_outputs()
+        else:
+            st, op = shlex.quote(f"{self.tmp}/state"), shlex.quote(f"{self.tmp}/output")
+            mark = self._mark
+            try:
+                post = self._exec(f"cat {st}; printf '{mark}O'; cat {op}; printf '{mark}E'")[1]
+            except FAULTS:
+                raise ProcessLost(LOST) from None
+            got = epilogue(post, self._mark_bytes)
+        if got is None:
+            return {}
+        state, outputs = got
+        if state:
+            if command.sudo or command.user:
+                # The sudo'd shell has another base environment: only the cwd carries over.
+                cwd = state.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
+                self.session = Session(cwd=cwd or self.session.cwd, env=dict(self.session.env))
+            else:
+                self.session = next_session(state, self.base_env, command, self.session)
+        text = outputs.decode("utf-8", errors="replace")
+        return parse_outputs(text) if text else {}
 
     def _sudo_prefix(self, command: Command) -> tuple[str, bytes]:
         """The sudo prefix for a sudo/user step and what goes first on its stdin (the password).
@@ -186,57 +218,3 @@ class SSHRunner(Runner):
             lines = [ln.strip() for ln in err.decode(errors="replace").splitlines() if ln.strip()]
             why = lines[-1].removeprefix("sudo: ") if lines else f"exit status {code}"
             raise TargetError(self.name, f"sudo -u {user} on {self.name} refused: {why}")
-
-    def stop_remote(self, pid: int | None) -> paramiko.Channel | None:
-        """Start the remote SIGINT/SIGTERM/SIGKILL escalation for a step's process group."""
-        if pid is None or not self.connected:
-            return None
-        try:
-            chan = self._chain[-1].open_session(timeout=self._connector.timeout)
-            chan.exec_command(stopper_script(pid))
-            return chan
-        except (paramiko.SSHException, OSError, EOFError):
-            return None
-
-    def finish(self, command: Command, frames: Frames) -> dict[str, str]:
-        """Update the session from the step's epilogue; return its $RUNBOOK_OUTPUT values."""
-        got = frames.state_and_outputs()
-        if got is None:
-            return {}
-        state, outputs = got
-        if state:
-            if command.sudo or command.user:
-                # The sudo'd shell has another base environment: only the cwd carries over.
-                cwd = state.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
-                self.session = Session(cwd=cwd or self.session.cwd, env=dict(self.session.env))
-            else:
-                self.session = next_session(state, self.base_env, command, self.session)
-        text = outputs.decode("utf-8", errors="replace")
-        return parse_outputs(text) if text else {}
-
-    def _interactive(
-        self, chan: paramiko.Channel, outer: str, command: Command,
-        on_output: OutputCallback, cancel: threading.Event, start: float,
-    ) -> Result:
-        """A remote pty; the local terminal in raw mode; bytes relayed both ways and recorded."""
-        size = shutil.get_terminal_size()
-        chan.get_pty(term=os.environ.get("TERM", "xterm"), width=size.columns, height=size.lines)
-        # With a pty, stderr is merged into the terminal: the state is fetched afterwards instead,
-        # and sudo asks on the remote terminal itself (echo off there).
-        chan.exec_command(outer.replace(" >&2", " >/dev/null").replace(SUDO_S, "sudo"))
-        if command.interpreter:
-            chan.sendall(command.code.encode())
-        out = OutputBuffer()
-        how = relay(chan, command, out, on_output, cancel, start)
-        code = chan.recv_exit_status() if chan.exit_status_ready() else None
-        chan.close()
-        st, op = shlex.quote(f"{self.tmp}/state"), shlex.quote(f"{self.tmp}/output")
-        mark = self._mark
-        frames = Frames(self._mark_bytes)
-        frames.post = self._exec(f"cat {st}; printf '{mark}O'; cat {op}; printf '{mark}E'")[1]
-        outputs = self.finish(command, frames)
-        code = None if code is None or code < 0 or (how and code > 128) else code
-        out.close()
-        return Result(code, how or ("ok" if code == 0 else "failed"),  # type: ignore[arg-type]
-                      time.monotonic() - start, stdout=out.text(),
-                      stdout_truncated=out.truncated, outputs=outputs)

@@ -1,0 +1,163 @@
+"""The local persistent shell: one long-lived bash that forks a process group per step."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+
+from .base import Chunk, Process
+from .process import Pipes, group_alive, signal_group
+
+START_S = 10.0  # how long the server may take to report a step's pid
+
+# One bash per runner forks a subshell per step (fork without exec saves most of the per-step
+# cost). ``set -m`` gives each step its own process group. Per step it reads "N S" (S=1: stdin
+# from the stdin file), runs the wrapped script with stdout/stderr on the FIFOs out.N/err.N, and
+# answers two lines: the step's pid, then its exit status.
+_SERVER = r"""set -m
+__rb_dir=$1; shift
+while IFS=' ' read -r __rb_n __rb_in; do
+  if [[ $__rb_in == 1 ]]; then __rb_src=$__rb_dir/stdin; else __rb_src=/dev/null; fi
+  ( set +m; . "$__rb_dir/script" ) >"$__rb_dir/out.$__rb_n" 2>"$__rb_dir/err.$__rb_n" \
+    <"$__rb_src" &
+  printf '%s\n' "$!"
+  wait "$!"
+  printf '%s\n' "$?"
+done
+"""
+
+
+class ShellServer:
+    """The long-lived bash (see ``_SERVER``); ``folder`` holds the script and the FIFOs."""
+
+    def __init__(self, env: Mapping[str, str], workdir: str | None, folder: str) -> None:
+        self.folder = folder
+        self.proc = subprocess.Popen(
+            ["bash", "-c", _SERVER, "bash", folder], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(env), cwd=workdir,
+            start_new_session=True, close_fds=False,
+        )
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self.ctl = self.proc.stdout.fileno()
+        os.set_blocking(self.ctl, False)
+        self.pending = b""
+        self.count = 0
+        self.eof = False
+        self.broken = False  # out of step with us: a fresh server is started for the next step
+
+    def alive(self) -> bool:
+        return not (self.eof or self.broken) and self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def discard(self) -> None:
+        self.broken = True
+        self.proc.kill()
+
+    def read_line(self, timeout: float) -> str | None:
+        """The next reply line; None on timeout or EOF (``self.eof``: the server died)."""
+        end = time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([self.ctl], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                return None
+            data = os.read(self.ctl, 4096)
+            if not data:
+                self.eof = True
+                return None
+            self.pending += data
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line.decode("ascii", errors="replace")
+
+    def start(self, script: str, with_stdin: bool) -> ServedProcess:
+        """Fork the next step running ``script``; raises OSError when the server does not."""
+        with open(os.path.join(self.folder, "script"), "w", encoding="utf-8") as handle:
+            handle.write(script)
+        self.count += 1
+        fifos = [os.path.join(self.folder, f"{name}.{self.count}") for name in ("out", "err")]
+        fds: list[int] = []
+        try:
+            for path in fifos:
+                os.mkfifo(path, 0o600)
+                fds.append(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(f"{self.count} {int(with_stdin)}\n".encode())
+            self.proc.stdin.flush()
+            pid_line = self.read_line(START_S)
+            if pid_line is None or not pid_line.isdigit():
+                self.discard()
+                raise OSError("the local shell server did not start the step")
+        except BaseException:
+            _release(fds, fifos)
+            raise
+        return ServedProcess(self, int(pid_line), fds, fifos)
+
+
+def _release(fds: list[int], fifos: list[str]) -> None:
+    for fd in fds:
+        os.close(fd)
+    for path in fifos:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+class ServedProcess(Process):
+    """One step forked by the ShellServer: its own process group; the exit comes as a reply line."""
+
+    def __init__(self, server: ShellServer, pgid: int, fds: list[int], fifos: list[str]) -> None:
+        self.server, self.pgid, self.fds, self.fifos = server, pgid, fds, fifos
+        self.pipes = Pipes({fds[0]: "stdout", fds[1]: "stderr"}, server.ctl)
+        self.status: str | None = None
+        self.done = False
+
+    def _reply(self) -> None:
+        line = self.server.read_line(0)
+        if line is not None or self.server.eof:
+            self.status, self.done = line, True
+            self.pipes.unwake()
+
+    def read(self, wait: float) -> list[Chunk]:
+        chunks, woke = self.pipes.read(wait)
+        if woke and not self.done:
+            self._reply()
+        return chunks
+
+    @property
+    def reading(self) -> bool:
+        return bool(self.pipes.open)
+
+    def exited(self) -> bool:
+        # The status line may have come in the same read as the pid line.
+        if not self.done and (b"\n" in self.server.pending or self.server.eof):
+            self._reply()
+        return self.done
+
+    def returncode(self) -> int | None:
+        return int(self.status) if self.status and self.status.isdigit() else None
+
+    def signal(self, sig: signal.Signals) -> None:
+        signal_group(self.pgid, sig)
+
+    def group_alive(self) -> bool:
+        return group_alive(self.pgid)
+
+    def close(self) -> None:
+        self.pipes.close()
+        _release(self.fds, self.fifos)
+        if not self.done or self.status is None:
+            self.server.discard()  # its reply never came (or it died): do not reuse it

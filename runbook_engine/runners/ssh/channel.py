@@ -1,0 +1,194 @@
+"""Remote steps as Processes: an exec channel with framed stderr, or a pty relayed to a terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+import termios
+import time
+import tty
+from collections.abc import Callable
+
+import paramiko
+
+from ..base import Chunk, Process, ProcessLost
+from ..process import READ_BYTES, our_tty
+from .protocol import Frames, signaller_script
+
+#: what a broken connection raises out of paramiko
+FAULTS = (paramiko.SSHException, OSError, EOFError)
+LOST = "connection lost"
+LOST_WAIT_S = 0.5  # how long a transport may take to notice it died
+
+
+def _transport_died(chan: paramiko.Channel) -> bool:
+    """The channel ended without an exit status: was it the connection (sshd killed)?"""
+    transport = chan.get_transport()
+    end = time.monotonic() + LOST_WAIT_S
+    while transport.is_active() and time.monotonic() < end:
+        time.sleep(0.02)
+    return not transport.is_active()
+
+
+class ChannelProcess(Process):
+    """A step on one exec channel: stdout as it comes, stderr through Frames (pid, epilogue).
+
+    Signals go through a second channel, opened at the first one, that runs ``signaller_script``
+    on the step's process group and exits once the group is gone.
+    """
+
+    def __init__(self, chan: paramiko.Channel, frames: Frames, as_bash: Callable[[str], str],
+                 open_timeout: float) -> None:
+        self.chan, self.frames = chan, frames
+        self.as_bash, self.open_timeout = as_bash, open_timeout
+        self.signaller: paramiko.Channel | None = None
+        self.pending: list[str] = []  # signals asked for before the pid came
+        self.signalled = False
+        self.eof = False
+
+    def _drain(self) -> list[Chunk]:
+        chan, chunks = self.chan, list[Chunk]()
+        while chan.recv_ready():
+            chunks.append(("stdout", chan.recv(READ_BYTES)))
+        while chan.recv_stderr_ready():
+            data = self.frames.feed(chan.recv_stderr(READ_BYTES))
+            if data:
+                chunks.append(("stderr", data))
+        return chunks
+
+    def read(self, wait: float) -> list[Chunk]:
+        try:
+            chunks = self._drain()
+            if not chunks and not self.eof:
+                if self.chan.eof_received or self.chan.closed:
+                    self.eof = True
+                    rest = self.frames.flush()  # a held-back tail that was no marker after all
+                    chunks = [("stderr", rest)] if rest else []
+                else:
+                    select.select([self.chan], [], [], wait)
+                    chunks = self._drain()
+            elif not chunks:
+                # At EOF the channel stays readable: wait for its exit, or the group's end.
+                event = self.chan.status_event
+                if event.is_set() and self.signaller is not None:
+                    event = self.signaller.status_event
+                event.wait(wait)
+            self._send_signals()
+        except FAULTS:
+            raise ProcessLost(LOST) from None
+        return chunks
+
+    @property
+    def reading(self) -> bool:
+        return not self.eof
+
+    def exited(self) -> bool:
+        return bool(self.chan.exit_status_ready())
+
+    def returncode(self) -> int | None:
+        code = int(self.chan.exit_status)
+        if code >= 0:
+            return code
+        # No exit status: killed by a signal (ours, or another), or the connection died.
+        unexplained = not self.signalled and self.frames.state_and_outputs() is None
+        if unexplained and _transport_died(self.chan):
+            raise ProcessLost(LOST)
+        return None
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.signalled = True
+        self.pending.append(sig.name.removeprefix("SIG"))
+        with contextlib.suppress(*FAULTS):  # the connection is going: reading notices
+            self._send_signals()
+
+    def _send_signals(self) -> None:
+        if not self.pending or self.frames.pid is None:
+            return
+        if self.signaller is None:
+            chan = self.chan.get_transport().open_session(timeout=self.open_timeout)
+            chan.exec_command(self.as_bash(signaller_script(self.frames.pid, self.pending[0])))
+            self.signaller = chan
+            del self.pending[0]
+        if self.pending and not self.signaller.exit_status_ready():
+            self.signaller.sendall("".join(f"{name}\n" for name in self.pending).encode())
+        self.pending.clear()
+
+    def group_alive(self) -> bool:
+        if self.signaller is None:  # the pid never came: the channel is all we know of it
+            return not self.chan.exit_status_ready()
+        return not self.signaller.exit_status_ready()
+
+    def close(self) -> None:
+        self.chan.close()
+        if self.signaller is not None:
+            self.signaller.close()
+
+
+class PtyProcess(Process):
+    """An interactive step on a remote pty: our terminal in raw mode, bytes relayed both ways.
+
+    SIGINT is a Ctrl-C typed on the remote terminal (its foreground group gets it, as at a
+    terminal); SIGTERM and SIGKILL hang the terminal up (the remote session gets SIGHUP).
+    """
+
+    def __init__(self, chan: paramiko.Channel) -> None:
+        self.chan = chan
+        self.local = our_tty()
+        self.saved = termios.tcgetattr(self.local) if self.local is not None else None
+        if self.local is not None:
+            tty.setraw(self.local)
+        self.hung_up = False
+
+    def read(self, wait: float) -> list[Chunk]:
+        chan, chunks = self.chan, list[Chunk]()
+        try:
+            ended = chan.eof_received or chan.closed  # then the channel stays readable
+            watch: list[paramiko.Channel | int] = [] if ended else [chan]
+            if self.local is not None:
+                watch.append(self.local)
+            ready, _, _ = select.select(watch, [], [], wait) if watch else ([], [], [])
+            if not watch:
+                chan.status_event.wait(wait)
+            while chan.recv_ready():
+                data = chan.recv(READ_BYTES)
+                os.write(sys.stdout.fileno(), data)
+                chunks.append(("stdout", data))
+            if self.local is not None and self.local in ready and not ended:
+                chan.send(os.read(self.local, 1024))
+        except FAULTS:
+            raise ProcessLost(LOST) from None
+        return chunks
+
+    @property
+    def reading(self) -> bool:
+        return not (self.chan.eof_received or self.chan.closed) or bool(self.chan.recv_ready())
+
+    def exited(self) -> bool:
+        return bool(self.chan.exit_status_ready())
+
+    def returncode(self) -> int | None:
+        code = int(self.chan.exit_status)
+        if code >= 0 and not self.hung_up:
+            return code
+        if not self.hung_up and _transport_died(self.chan):
+            raise ProcessLost(LOST)
+        return None
+
+    def signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(*FAULTS):  # the connection is going: reading notices
+            if sig == signal.SIGINT:
+                self.chan.send(b"\x03")
+            else:
+                self.hung_up = True
+                self.chan.close()
+
+    def group_alive(self) -> bool:
+        return not self.chan.exit_status_ready()
+
+    def close(self) -> None:
+        if self.saved is not None and self.local is not None:
+            termios.tcsetattr(self.local, termios.TCSADRAIN, self.saved)
+        self.chan.close()
