@@ -1,14 +1,13 @@
-"""SSHRunner against a real OpenSSH sshd: the local runner's contract, host keys, faults."""
+"""SSHRunner against a real OpenSSH sshd: one connection, host keys, faults (the runner
+contract every runner meets is tests/test_runner_contract.py)."""
 
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import sshd as sshd_helpers
 
 from runbook_engine.model import HostTarget
 from runbook_engine.runners.base import Command, Result, Runner, TargetError
-from runbook_engine.runners.local import LocalRunner
 from runbook_engine.runners.ssh import SSHRunner
 
 Server = sshd_helpers.SSHServer
@@ -40,118 +38,6 @@ def run(runner: Runner, code: str, cancel: threading.Event | None = None, **kw: 
 
 def ssh_runner(server: Server, alias: str = "web1", **kw: object) -> SSHRunner:
     return SSHRunner(HostTarget(alias), ssh_config_path=str(server.ssh_config), **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=["local", "ssh"])
-def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
-    if request.param == "local":
-        instance: Runner = LocalRunner()
-    else:
-        instance = ssh_runner(request.getfixturevalue("sshd_server"))
-        instance.connect()
-    yield instance
-    instance.close()
-
-
-def gone(pattern: str) -> bool:
-    """No process on this machine (local or the test sshd's) matches ``pattern``."""
-    for _ in range(50):
-        if subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode != 0:
-            return True
-        time.sleep(0.1)
-    return False
-
-
-# -- the contract: same behaviour and Result for the local and the SSH runner --------------------
-
-
-def test_session_continuity(runner: Runner) -> None:
-    assert run(runner, "cd /tmp && export A=1 B='two words'").status == "ok"
-    second = run(runner, 'unset A; pwd; echo "${A-unset} $B"')
-    assert second.stdout == "/tmp\nunset two words\n"
-    assert run(runner, 'echo "${A-gone}"; cd /').stdout == "gone\n"
-    assert runner.session.cwd == "/" and runner.session.env.get("B") == "two words"
-
-
-def test_step_cwd_and_env_do_not_carry(runner: Runner) -> None:
-    start = run(runner, "pwd").stdout
-    result = run(runner, 'pwd; echo "$X"', cwd="/tmp", env={"X": "only here"})
-    assert result.stdout == "/tmp\nonly here\n"
-    assert run(runner, 'pwd; echo "${X-none}"').stdout == start + "none\n"
-
-
-def test_runbook_output_capture(runner: Runner) -> None:
-    code = ('echo "k=v" >> "$RUNBOOK_OUTPUT"\n'
-            'printf "multi<<EOF\\na\\nb\\nEOF\\n" >> "$RUNBOOK_OUTPUT"\n'
-            'echo "$RUNBOOK_STEP $RUNBOOK_RUN_ID"')
-    result = run(runner, code, step_id="cap")
-    assert result.outputs == {"k": "v", "multi": "a\nb"}
-    assert result.stdout == "cap r1\n"
-    assert run(runner, "true").outputs == {}  # the file is emptied for every step
-
-
-@pytest.mark.parametrize(("code", "exit_code", "stdout"), [
-    ("false; echo after", 1, ""),
-    ("echo before; exit 7", 7, "before\n"),
-    ("false | true; echo piped", 1, ""),
-    ("true", 0, ""),
-])
-def test_exit_codes_and_set_e(runner: Runner, code: str, exit_code: int, stdout: str) -> None:
-    result = run(runner, code)
-    assert (result.exit_code, result.stdout) == (exit_code, stdout)
-    assert result.status == ("ok" if exit_code == 0 else "failed")
-
-
-def test_stdout_and_stderr_apart(runner: Runner) -> None:
-    # \036\037rb looks like the start of the SSH runner's frame marker: it must pass through intact
-    result = run(runner, "echo out; echo err >&2; printf 'x\\036\\037rb' >&2; echo more")
-    assert result.stdout == "out\nmore\n"
-    assert result.stderr == "err\nx\x1e\x1frb"
-
-
-def test_interpreter_gets_code_on_stdin(runner: Runner) -> None:
-    code = "import os\nprint(os.environ['RUNBOOK_STEP'], 6 * 7)\n"
-    result = run(runner, code, interpreter="python3", step_id="py")
-    assert (result.status, result.stdout) == ("ok", "py 42\n")
-
-
-def test_timeout_kills_the_process_group(runner: Runner) -> None:
-    tag = f"30.{secrets.randbelow(10**6):06d}"
-    started = time.monotonic()
-    result = run(runner, f"echo start; sleep {tag} & sleep {tag}", timeout=1.0)
-    assert result.status == "timeout" and result.exit_code is None
-    assert result.stdout == "start\n"
-    assert time.monotonic() - started < 6
-    assert gone(f"sleep {tag}")
-    assert run(runner, "echo still usable").stdout == "still usable\n"
-
-
-def test_cancel_interrupts(runner: Runner) -> None:
-    tag = f"30.{secrets.randbelow(10**6):06d}"
-    cancel = threading.Event()
-    threading.Timer(0.5, cancel.set).start()
-    result = run(runner, f"sleep {tag}", cancel=cancel)
-    assert result.status == "interrupted" and result.exit_code is None
-    assert result.duration_s < 4
-    assert gone(f"sleep {tag}")
-
-
-def test_cancel_before_start_and_sigint_ignored(runner: Runner) -> None:
-    tag = f"30.{secrets.randbelow(10**6):06d}"
-    cancel = threading.Event()
-    cancel.set()
-    assert run(runner, f"sleep {tag}", cancel=cancel).status == "interrupted"
-    assert gone(f"sleep {tag}")
-    # SIGINT ignored: SIGTERM follows after the grace period
-    result = run(runner, f"trap '' INT; sleep {tag}", timeout=0.5)
-    assert result.status == "timeout" and 2.0 <= result.duration_s < 6
-    assert gone(f"sleep {tag}")
-
-
-def test_large_output_is_bounded(runner: Runner) -> None:
-    result = run(runner, "seq 1 300000; printf 'é%.0s' {1..3}")
-    assert result.stdout_truncated > 0
-    assert result.stdout.startswith("1\n2\n") and result.stdout.endswith("300000\néé\u00e9")
 
 
 # -- SSH only -----------------------------------------------------------------------------------
@@ -325,34 +211,6 @@ def test_no_paramiko_in_targets() -> None:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}, check=True,
     )
     assert out.stdout.strip() == "False"
-
-
-INTERACTIVE = """
-import sys, threading
-sys.path[:0] = {paths!r}
-from runbook_engine.model import HostTarget
-from runbook_engine.runners.base import Command
-from runbook_engine.runners.ssh import SSHRunner
-runner = SSHRunner(HostTarget("web1"), ssh_config_path={config!r})
-seen = []
-code = 'read -r -p "name? " who; echo "hi $who from $(tty)"; echo "k=$who" >> "$RUNBOOK_OUTPUT"'
-result = runner.run(Command(code, "i", "r", interactive=True),
-                    lambda s, t: seen.append(t), threading.Event())
-print("\\nRESULT", result.status, result.exit_code, result.outputs, "hi bob" in "".join(seen))
-"""
-
-
-def test_interactive_step_gets_a_terminal(sshd_server: Server) -> None:
-    pexpect = pytest.importorskip("pexpect")
-    root = Path(__file__).resolve().parent
-    script = INTERACTIVE.format(paths=[str(root.parent), str(root)],
-                                config=str(sshd_server.ssh_config))
-    child = pexpect.spawn("python3", ["-c", script], timeout=20, encoding="utf-8")
-    child.expect("name\\? ")
-    child.send("bob\r")
-    child.expect("hi bob from /dev/pts/")
-    child.expect("RESULT ok 0 {'k': 'bob'} True")
-    child.expect(pexpect.EOF)
 
 
 def test_ssh_config_options_are_read(tmp_path: Path) -> None:
