@@ -23,12 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from runbook_engine.control import AutoController  # noqa: E402
-from runbook_engine.engine import Engine, RunOptions  # noqa: E402
-from runbook_engine.graph import Graph  # noqa: E402
+from runbook_engine.engine import Engine, RunOptions, RunPlan  # noqa: E402
+from runbook_engine.events import Event  # noqa: E402
 from runbook_engine.model import LOCAL, HostTarget, Runbook, Step  # noqa: E402
+from runbook_engine.recording import Recorder  # noqa: E402
 from runbook_engine.redact import Redactor  # noqa: E402
 from runbook_engine.runners.base import Runner  # noqa: E402
 from runbook_engine.runners.local import LocalRunner  # noqa: E402
+from runbook_engine.state import RunState  # noqa: E402
 
 SMALL, LARGE, REPEAT = 10, 210, 5
 TARGET = 1.5
@@ -40,11 +42,12 @@ class JsonlSink:
     def __init__(self, path: Path) -> None:
         self.handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.handle.write(json.dumps(event) + "\n")
+    def record(self, event: Event) -> list[Event]:
+        self.handle.write(json.dumps(event.to_json()) + "\n")
         self.handle.flush()
-        if event["event"] != "output":
+        if event.kind != "output":
             os.fsync(self.handle.fileno())
+        return [event]
 
     def close(self) -> None:
         self.handle.close()
@@ -60,10 +63,11 @@ def engine_run(n: int, folder: Path, use_server: bool = True) -> float:
     def runner_for(target: HostTarget) -> Runner:
         return runner
 
-    engine = Engine(Graph(runbook, tuple(steps), ()), steps, controller=AutoController(),
-                    sinks=[sink], targets_for=lambda step: [LOCAL], runner_for=runner_for,
-                    variables={}, options=RunOptions(run_id="bench", yes=True),
-                    redactor=Redactor(), environ=dict(os.environ))
+    state = RunState()
+    engine = Engine(RunPlan(runbook, tuple(steps), lambda step: [LOCAL]),
+                    RunOptions(run_id="bench", yes=True), state=state,
+                    emit=Recorder(state, sink, Redactor()), controller=AutoController(),
+                    runners=runner_for, environ=dict(os.environ))
     start = time.perf_counter()
     outcome = engine.run()
     elapsed = time.perf_counter() - start

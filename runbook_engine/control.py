@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from .model import Step, VarSpec
+from .model import RunbookError, Step, VarSpec
 
 StepAnswer = Literal["run", "skip", "edit", "all", "quit"]
 FailureAnswer = Literal["retry", "edit", "skip", "quit"]
@@ -34,8 +34,8 @@ class StepView:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """An operator's answer. ``command`` is the edited code for ``edit``."""
+class Answer:
+    """An operator's answer at a prompt. ``command`` is the edited code for ``edit``."""
 
     answer: str
     command: str | None = None
@@ -53,16 +53,14 @@ class FailureView:
 
 
 class Controller(Protocol):
-    """Implemented by ui.interactive (terminal) and AutoController (--yes)."""
+    """How the engine asks: ui.interactive (a terminal) and AutoController (--yes). Showing what
+    happens is not its job: the display observes the events."""
 
-    #: set by the engine: record an operator note (lines starting with ``#`` at any prompt)
-    note: Callable[[str], None]
+    def ask_step(self, view: StepView) -> Answer: ...
 
-    def ask_step(self, view: StepView) -> Decision: ...
+    def ask_failure(self, view: FailureView) -> Answer: ...
 
-    def ask_failure(self, view: FailureView) -> Decision: ...
-
-    def ask_manual(self, step: Step) -> Decision: ...
+    def ask_manual(self, step: Step) -> Answer: ...
 
     def ask_choice(self, options: Sequence[StepView]) -> int | None:
         """Pick one alternative (index into options) or None for none of them."""
@@ -74,38 +72,24 @@ class Controller(Protocol):
         """Offer to set unset environment variables a step reads; return those set."""
         ...
 
-    def on_event(self, event: Mapping[str, Any]) -> None:
-        """Display an (already redacted) event: output chunks, step results, run summary."""
-        ...
 
-
-@dataclass
 class AutoController:
     """--yes: run everything, first alternative, manual steps recorded as skipped."""
 
-    note: Callable[[str], None] = field(default=lambda text: None)
-    display: Callable[[Mapping[str, Any]], None] | None = None
+    def ask_step(self, view: StepView) -> Answer:
+        return Answer("run", prompt="--yes")
 
-    def ask_step(self, view: StepView) -> Decision:
-        return Decision("run", prompt="--yes")
+    def ask_failure(self, view: FailureView) -> Answer:
+        return Answer("quit", prompt="--yes")
 
-    def ask_failure(self, view: FailureView) -> Decision:
-        return Decision("quit", prompt="--yes")
-
-    def ask_manual(self, step: Step) -> Decision:
-        return Decision("skip", prompt="--yes")
+    def ask_manual(self, step: Step) -> Answer:
+        return Answer("skip", prompt="--yes")
 
     def ask_choice(self, options: Sequence[StepView]) -> int | None:
         return 0 if options else None
 
     def ask_var(self, spec: VarSpec) -> str:
-        from .model import RunbookError
-
         raise RunbookError(f"variable '{spec.name}' has no value: pass --var {spec.name}=VALUE")
 
     def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
         return {}
-
-    def on_event(self, event: Mapping[str, Any]) -> None:
-        if self.display is not None:
-            self.display(event)

@@ -6,15 +6,22 @@ import concurrent.futures as cf
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .control import FailureView, QuitRun
+from .control import Controller, FailureView, QuitRun
+from .events import Decision, HostResult, Output, SessionRecord, StepFinished, StepStarted
+from .inputs import Inputs
 from .model import HostTarget, Step
 from .outputs import LineBuffer
-from .redact import looks_secret
+from .recording import Recorder
+from .redact import MASK, looks_secret
 from .runners.base import Command, Result, Runner, Session
 from .stamps import code_sha256
+from .state import RunState
+
+UNTIL_DEFAULT_S = 600.0  # how long ``until`` polls when the step has no timeout or retries
 
 
 @dataclass
@@ -32,6 +39,14 @@ class HostRun:
         return self.status == "ok"
 
 
+class StopRun(Exception):
+    """A failure ends the run (--yes without continue_on_error)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 def max_fail_limit(spec: str | None, hosts: int, serial: int | None) -> int | None:
     """Failures tolerated before the remaining batches are skipped (None: never stop)."""
     if spec is None:
@@ -42,63 +57,76 @@ def max_fail_limit(spec: str | None, hosts: int, serial: int | None) -> int | No
     return int(text)
 
 
-UNTIL_DEFAULT_S = 600.0  # how long ``until`` polls when the step has no timeout or retries
+class TargetRunners:
+    """The runner of each target. On a target's first use in this session, the session (cwd,
+    exports) an earlier session of the run recorded there is restored, secrets excepted."""
 
+    def __init__(self, runners: Callable[[HostTarget], Runner], state: RunState) -> None:
+        self._runners = runners
+        self._state = state
+        self._restored: set[str] = set()
 
-class StopRun(Exception):
-    """A failure ends the run (--yes without continue_on_error)."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-class ExecutionMixin:
-    """The execution half of Engine (it uses the Engine's state: controller, emit, options)."""
-
-    # -- running ----------------------------------------------------------------------------------
-
-    def _runner(self, target: HostTarget) -> Runner:
-        runner = self.runner_for(target)
+    def __call__(self, target: HostTarget) -> Runner:
+        runner = self._runners(target)
         if target.name not in self._restored:
             self._restored.add(target.name)
-            sessions = getattr(self.resume, "sessions", None) or {}
-            if target.name in sessions:
-                recorded = sessions[target.name]
-                runner.session = Session(cwd=recorded["cwd"], env=dict(recorded["env"]))
+            recorded = self._state.sessions.get(target.name)
+            if recorded is not None:
+                env = {k: v for k, v in recorded.env.items() if v is None or MASK not in v}
+                runner.session = Session(cwd=recorded.cwd, env=env)
         return runner
 
 
-    def _execute(self, step: Step, command: Command, targets: list[HostTarget]) -> None:
-        """Attempts (automatic retries, until, the failure menu), then the step's result."""
+class Executor:
+    """Runs a prepared step: its attempts on every target, the failure menu, then its result."""
+
+    def __init__(self, emit: Recorder, controller: Controller, runner: TargetRunners,
+                 inputs: Inputs, *, yes: bool, continue_on_error: bool, forks: int) -> None:
+        self.emit = emit
+        self.controller = controller
+        self.runner = runner
+        self.inputs = inputs
+        self.yes = yes
+        self.continue_on_error = continue_on_error
+        self.pool = cf.ThreadPoolExecutor(max_workers=max(1, forks))
+        self.ctrl_c = False  # Ctrl-C stopped the current step
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def execute(self, step: Step, command: Command, targets: list[HostTarget],
+                follows: bool = False) -> None:
+        """Attempts (automatic retries, until, the failure menu), then the step's result.
+        ``follows``: the step runs until stopped (``tail -f``), so Ctrl-C ends it well."""
         hosts = {t.name: HostRun(t) for t in targets}
         remote = len(targets) > 1 or not all(t.is_local for t in targets)
         attempts, auto_left, started = 0, step.retries, time.monotonic()
-        deadline = self._until_deadline(step)
+        deadline = _until_deadline(step)
         code_sha = code_sha256(step.code)
-        self._ctrl_c = False
+        self.ctrl_c = False
         while True:
             attempts += 1
             if deadline is not None:
                 command = replace(command, timeout=max(0.1, deadline - time.monotonic()))
-            self.emit({"event": "step_started", "step": step.id, "index": step.index,
-                       "title": step.title, "section": list(step.section), "line": step.line,
-                       "lang": step.lang, "targets": [t.name for t in targets],
-                       "command": command.code, "attempt": attempts, "code_sha256": code_sha,
-                       "interactive": step.interactive})
-            self._attempt(step, command, [h.target for h in hosts.values() if not h.ok],
-                          hosts, remote)
+            pending = [h.target for h in hosts.values() if not h.ok]
+            self.emit(StepStarted(
+                step=step.id, index=step.index, title=step.title, section=step.section,
+                line=step.line, lang=step.lang, targets=tuple(hosts),
+                hosts=tuple(t.name for t in pending) if len(pending) < len(hosts) else (),
+                command=command.code, attempt=attempts, code_sha256=code_sha,
+                interactive=step.interactive))
+            self._attempt(step, command, pending, hosts, remote)
             failed = [h for h in hosts.values() if not h.ok]
             if not failed:
                 return self._record(step, hosts, attempts, started, "ok", "")
             status, reason = _worst(failed)
-            if self._ctrl_c and self._follows:
+            if self.ctrl_c and follows:
                 # `tail -f` and friends end with Ctrl-C: that is success, not a failure
                 for run in failed:
                     run.status, run.reason = "ok", "stopped by the operator"
                 return self._record(step, hosts, attempts, started, "ok",
                                     "stopped by the operator (Ctrl-C)")
-            if not self._ctrl_c:
+            if not self.ctrl_c:
                 delay = (step.delay or 1.0) if step.until else step.delay
                 if deadline is not None and time.monotonic() + delay < deadline \
                         and self._sleep(delay):
@@ -106,42 +134,34 @@ class ExecutionMixin:
                 if deadline is None and auto_left > 0 and self._sleep(delay):
                     auto_left -= 1
                     continue
-            if self.options.yes:
+            if self.yes:
                 self._record(step, hosts, attempts, started, status, reason)
-                if self._ctrl_c or not (self.options.continue_on_error or step.continue_on_error):
+                if self.ctrl_c or not (self.continue_on_error or step.continue_on_error):
                     raise StopRun(status)
                 return None
             view = FailureView(step, status, _exit_code(failed), reason, attempts,
-                               editable=self.editable(step, command.code))
+                               editable=self.inputs.editable(step, command.code))
             try:
-                decision = self.controller.ask_failure(view)
+                answer = self.controller.ask_failure(view)
             except KeyboardInterrupt:
                 self._record(step, hosts, attempts, started, status, reason)
                 raise
-            self._ctrl_c = False
-            answer = decision.answer
-            if answer == "edit" and decision.command is not None:
-                self._decision(step, decision.prompt, "edit", original=view.editable,
-                               edited=decision.command)
-                command = replace(command, code=self.apply_edit(step, view.editable,
-                                                                decision.command))
+            self.ctrl_c = False
+            if answer.answer == "edit" and answer.command is not None:
+                self.emit(Decision(step=step.id, prompt=answer.prompt, answer="edit",
+                                   original=view.editable, edited=answer.command))
+                command = replace(command, code=self.inputs.apply_edit(step, view.editable,
+                                                                       answer.command))
             else:
-                self._decision(step, decision.prompt, answer)
-            if answer in ("retry", "edit"):
-                auto_left, deadline = step.retries, self._until_deadline(step)
+                self.emit(Decision(step=step.id, prompt=answer.prompt, answer=answer.answer))
+            if answer.answer in ("retry", "edit"):
+                auto_left, deadline = step.retries, _until_deadline(step)
                 continue
             self._record(step, hosts, attempts, started, status,
-                         reason + ("; skipped by operator" if answer == "skip" else ""))
-            if answer == "quit":
+                         reason + ("; skipped by operator" if answer.answer == "skip" else ""))
+            if answer.answer == "quit":
                 raise QuitRun
             return None
-
-    def _until_deadline(self, step: Step) -> float | None:
-        if not step.until:
-            return None
-        if step.timeout:
-            return time.monotonic() + step.timeout
-        return None if step.retries else time.monotonic() + UNTIL_DEFAULT_S
 
     def _sleep(self, seconds: float) -> bool:
         """Wait between attempts; False when Ctrl-C cut it short (no more automatic retries)."""
@@ -149,14 +169,15 @@ class ExecutionMixin:
             if seconds > 0:
                 time.sleep(seconds)
         except KeyboardInterrupt:
-            self._ctrl_c = True
+            self.ctrl_c = True
             return False
         return True
+
+    # -- one attempt on every target ------------------------------------------------------------
 
     def _attempt(self, step: Step, command: Command, targets: list[HostTarget],
                  hosts: dict[str, HostRun], remote: bool) -> None:
         """Run once on every target: batches of ``serial``, ``max_fail`` skips later batches."""
-        assert self._pool is not None
         size = step.serial or len(targets) or 1
         limit = max_fail_limit(step.max_fail, len(targets), step.serial)
         failures = 0
@@ -169,21 +190,31 @@ class ExecutionMixin:
                 for target in batch:
                     hosts[target.name] = HostRun(target, "skipped", reason=why)
                 continue
-            futures = [self._pool.submit(self._run_on, step, command, t, cancel, remote)
-                       for t in batch]
+            futures: list[cf.Future[HostRun]] = []
+            try:
+                for target in batch:
+                    futures.append(self.pool.submit(self._run_on, step, command, target, cancel,
+                                                    remote))
+            except KeyboardInterrupt:  # Ctrl-C as the batch starts: it is stopped like any other
+                self.ctrl_c = True
+                cancel.set()
             self._wait(futures, cancel)
-            for target, future in zip(batch, futures, strict=True):
+            for target, future in zip(batch, futures, strict=False):
                 hosts[target.name] = future.result()
                 failures += not hosts[target.name].ok
+            for target in batch[len(futures):]:
+                hosts[target.name] = HostRun(target, "interrupted", reason="interrupted")
 
     def _wait(self, futures: list[cf.Future[HostRun]], cancel: threading.Event) -> None:
         # The main thread only waits, so Ctrl-C lands here and not inside a runner.
         pending = set(futures)
-        while pending:
+        while True:
             try:
+                if not pending:
+                    return
                 _done, pending = cf.wait(pending)
             except KeyboardInterrupt:
-                self._ctrl_c = True
+                self.ctrl_c = True
                 cancel.set()
 
     def _run_on(self, step: Step, command: Command, target: HostTarget, cancel: threading.Event,
@@ -199,7 +230,7 @@ class ExecutionMixin:
 
         started = time.monotonic()
         try:
-            result = self._runner(target).run(command, on_output, cancel)
+            result = self.runner(target).run(command, on_output, cancel)
         except Exception as exc:  # noqa: BLE001 - one host's fault must not end the fan-out
             result = Result(None, "error", time.monotonic() - started, error=str(exc))
         for stream, buffer in lines.items():
@@ -210,7 +241,7 @@ class ExecutionMixin:
         if held is not None:
             # A secret capture is known only now: its output was held back until it is masked.
             if run.capture is not None:
-                self.redactor.add(run.capture)
+                self.emit.secret(run.capture)
             for stream, text in held:
                 self._output(step.id, stream, text, host, None)
         return run
@@ -220,55 +251,54 @@ class ExecutionMixin:
         if held is not None:
             held.append((stream, text))
             return
-        event = {"event": "output", "step": step_id, "stream": stream, "text": text}
-        if host is not None:
-            event["host"] = host
-        self.emit(event)
+        self.emit(Output(step=step_id, stream=stream, text=text, host=host))
+
+    # -- the result -----------------------------------------------------------------------------
 
     def _record(self, step: Step, hosts: dict[str, HostRun], attempts: int, started: float,
                 status: str, reason: str) -> None:
         runs = list(hosts.values())
         multi = len(runs) > 1
-        per_host = {name: _host_result(h) for name, h in hosts.items()}
-        first = runs[0].result if runs and runs[0].result else Result(None, "error", 0.0)
-        self.step_results[step.id] = {
-            "stdout": first.stdout, "stderr": first.stderr, "exit_code": first.exit_code,
-            "status": status, "hosts": per_host,
-        }
         captured: dict[str, Any] = {}
         if status == "ok":
             if step.capture:
                 value: Any = {n: h.capture for n, h in hosts.items()} if multi else runs[0].capture
-                self._set_var(step.capture, value, "capture", step.secret)
-                captured[step.capture] = value
+                self.inputs.set_var(step.capture, value, "capture", step.secret)
+                captured[step.capture] = MASK if step.secret else value
             for name in dict.fromkeys(k for h in runs if h.result for k in h.result.outputs):
                 values = {n: h.result.outputs.get(name) for n, h in hosts.items() if h.result}
                 value = values if multi else values[runs[0].target.name]
-                self._set_var(name, value, "output", looks_secret(name))
-                captured[name] = value
-        event: dict[str, Any] = {
-            "exit_code": _exit_code(runs), "attempts": attempts,
-            "duration_s": round(time.monotonic() - started, 3), "captured": captured,
-            "session": self._sessions(runs),
-        }
-        if multi:
-            event["hosts"] = {n: {k: r[k] for k in ("status", "exit_code", "duration_s")}
-                              for n, r in per_host.items()}
-        if reason:
-            event["reason"] = reason
-        self._finish(step, status, **event)
+                self.inputs.set_var(name, value, "output", looks_secret(name))
+                captured[name] = MASK if looks_secret(name) else value
+        per_host = {n: HostResult(status=h.status, exit_code=h.result.exit_code if h.result
+                                  else None,
+                                  duration_s=round(h.result.duration_s, 3) if h.result else 0.0,
+                                  reason=h.reason)
+                    for n, h in hosts.items()} if multi else {}
+        self.emit(StepFinished(
+            step=step.id, status=status, exit_code=_exit_code(runs), attempts=attempts,
+            duration_s=round(time.monotonic() - started, 3), reason=reason, hosts=per_host,
+            captured=captured, session=self._sessions(runs)))
 
-    def _sessions(self, runs: list[HostRun]) -> dict[str, Any]:
-        sessions: dict[str, Any] = {}
+    def _sessions(self, runs: list[HostRun]) -> dict[str, SessionRecord]:
+        sessions: dict[str, SessionRecord] = {}
         for run in runs:
             if run.result is not None and run.result.status != "error":
-                session = self._runner(run.target).session
+                session = self.runner(run.target).session
                 # a step that exported DB_PASSWORD=...: mask it from now on (and in this event)
                 for name, value in session.env.items():
                     if value and looks_secret(name):
-                        self.redactor.add(value)
-                sessions[run.target.name] = session.as_dict()
+                        self.emit.secret(value)
+                sessions[run.target.name] = SessionRecord(cwd=session.cwd, env=dict(session.env))
         return sessions
+
+
+def _until_deadline(step: Step) -> float | None:
+    if not step.until:
+        return None
+    if step.timeout:
+        return time.monotonic() + step.timeout
+    return None if step.retries else time.monotonic() + UNTIL_DEFAULT_S
 
 
 def _judge(step: Step, target: HostTarget, result: Result) -> HostRun:
@@ -309,14 +339,3 @@ def _exit_code(runs: list[HostRun]) -> int | None:
         if not run.ok and run.result is not None:
             return run.result.exit_code
     return runs[0].result.exit_code if runs and runs[0].result else None
-
-
-def _host_result(run: HostRun) -> dict[str, Any]:
-    result = run.result
-    return {
-        "status": run.status, "exit_code": result.exit_code if result else None,
-        "duration_s": round(result.duration_s, 3) if result else 0.0,
-        "stdout": result.stdout if result else "", "stderr": result.stderr if result else "",
-        "capture": run.capture, "reason": run.reason,
-    }
-

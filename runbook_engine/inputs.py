@@ -1,78 +1,183 @@
-"""What a run needs before a step: missing values (asked or refused), environment, danger."""
+"""What a step needs before it runs: its values (asked when missing), the environment it reads,
+the rendered command, and what the operator is shown about it (danger, flags)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import safety, template
-from .model import HostTarget, RunbookError, Step, VarSpec
-from .redact import looks_secret
-from .stamps import now_ts
-from .variables import validate
+from .control import Controller, StepView
+from .events import Invalid, VarRecord, VarSet
+from .graph import RESERVED, outputs_of, step_templates
+from .model import HostTarget, Runbook, RunbookError, Step, VarSpec
+from .recording import Recorder
+from .redact import MASK, looks_secret
+from .runners.base import Command, Runner
+from .state import RunState
+from .variables import Variable, validate
+
+#: flags shown with a step: (attribute, shown as name only when true, else name=value)
+FLAG_NAMES = ("sudo", "interactive", "until", "continue_on_error", "secret")
+VALUE_FLAGS = ("timeout", "retries", "capture", "expect", "serial", "max_fail", "user")
 
 
 def has_template(text: str | None) -> bool:
     # Jinja only acts on these delimiters: skip the (costly) render of plain text.
-    return bool(text) and ("{{" in text or "{%" in text or "{#" in text)
+    return bool(text) and any(m in text for m in ("{{", "{%", "{#"))  # type: ignore[operator]
 
 
-class InputsMixin:
-    """The asking half of Engine: values, placeholders and environment (it uses Engine state)."""
+def recorded(var: Variable) -> VarRecord:
+    """A variable as the transcript keeps it (a secret's value never leaves the process)."""
+    return VarRecord(name=var.name, source=var.source, secret=var.secret,
+                     value=MASK if var.secret else var.value)
 
-    def missing_inputs(self) -> list[tuple[Step, str]]:
-        """(step, name) for every value no source gives before the step: what --yes can't ask."""
-        from .graph import outputs_of, step_templates
 
-        known = set(self.variables) | {"steps", "env", "vars"}
-        missing: list[tuple[Step, str]] = []
-        for step in self.steps:
-            if not step.executable or self._finished(step.id):
-                continue
-            names = [n for text in step_templates(step) if has_template(text)
-                     for n in sorted(template.variables_used(text))]
-            names += safety.placeholders(step.code) if "<" in step.code else []
-            for name in dict.fromkeys(names):
-                if name not in known:
-                    missing.append((step, name))
-                    known.add(name)  # report each once
-            known |= outputs_of(step)
-        return missing
+def danger_of(step: Step, code: str) -> list[str]:
+    if step.danger is True:
+        return ["marked dangerous"]
+    if step.danger is False or not code:
+        return []
+    return safety.danger_reasons(code, step.lang or "bash")
 
-    def dangerous_steps(self) -> list[tuple[Step, list[str]]]:
-        """Steps this run would execute that are dangerous, with reasons (for --yes refusal)."""
-        found: list[tuple[Step, list[str]]] = []
-        seen_choices: set[str] = set()
-        ctx = self._ctx()
-        for step in self.steps:
-            if not step.executable or self._finished(step.id) or self._excluded(step):
-                continue
-            if step.choice is not None:
-                if step.choice in seen_choices:
-                    continue  # --yes picks the first alternative only
-                seen_choices.add(step.choice)
-            code = template.render_lenient(step.code, ctx) if has_template(step.code) \
-                else step.code
-            reasons = self._danger(step, code)
-            if reasons:
-                found.append((step, reasons))
-        return found
 
-    # -- asking for values ------------------------------------------------------------------------
+def flags_of(step: Step) -> tuple[str, ...]:
+    flags = [name for name in FLAG_NAMES if getattr(step, name)]
+    flags += [f"{name}={getattr(step, name)}" for name in VALUE_FLAGS if getattr(step, name)]
+    return tuple(flags)
 
-    def _ask_missing_vars(self, step: Step) -> None:
+
+def runnable(steps: Sequence[Step], state: RunState, only: Sequence[str]) -> list[Step]:
+    """The steps this run would execute: not finished earlier, not excluded from run-all."""
+    return [s for s in steps if s.executable and not state.done(s.id)
+            and not (s.exclude_from_run_all and s.id not in only)]
+
+
+def missing_inputs(steps: Sequence[Step], state: RunState,
+                   variables: Mapping[str, Variable]) -> list[tuple[Step, str]]:
+    """(step, name) for every value no source gives before the step: what --yes can't ask."""
+    known = set(variables) | {n for n, v in state.variables.items() if not v.lost} | RESERVED
+    missing: list[tuple[Step, str]] = []
+    for step in steps:
+        if not step.executable or state.done(step.id):
+            continue
+        names = [n for text in step_templates(step) if has_template(text)
+                 for n in sorted(template.variables_used(text))]
+        names += safety.placeholders(step.code) if "<" in step.code else []
+        for name in dict.fromkeys(names):
+            if name not in known:
+                missing.append((step, name))
+                known.add(name)  # report each once
+        known |= outputs_of(step)
+    return missing
+
+
+def dangerous_steps(steps: Sequence[Step], state: RunState, variables: Mapping[str, Variable],
+                    only: Sequence[str] = ()) -> list[tuple[Step, list[str]]]:
+    """Steps this run would execute that are dangerous, with reasons (for --yes refusal)."""
+    values = {**state.values(), **{n: v.value for n, v in variables.items()}}
+    ctx = {**values, "vars": values, "steps": state.template_steps()}
+    found: list[tuple[Step, list[str]]] = []
+    seen_choices: set[str] = set()
+    for step in runnable(steps, state, only):
+        if step.choice is not None:
+            if step.choice in seen_choices:
+                continue  # --yes picks the first alternative only
+            seen_choices.add(step.choice)
+        code = template.render_lenient(step.code, ctx) if has_template(step.code) else step.code
+        reasons = danger_of(step, code)
+        if reasons:
+            found.append((step, reasons))
+    return found
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A step rendered and ready: what runs and what the operator sees."""
+
+    command: Command
+    view: StepView
+    targets: list[HostTarget]
+
+
+class Inputs:
+    """The values of the run and asking for the missing ones. Values the transcript holds come
+    from the state; secrets (and values with a secret in them) are kept here only, so a resumed
+    run asks for them again instead of using ``****``."""
+
+    def __init__(self, runbook: Runbook, state: RunState, emit: Recorder, controller: Controller,
+                 runner: Callable[[HostTarget], Runner],
+                 targets_for: Callable[[Step], list[HostTarget]], run_id: str,
+                 environ: Mapping[str, str]) -> None:
+        self.runbook = runbook
+        self.state = state
+        self.emit = emit
+        self.controller = controller
+        self.runner = runner
+        self.targets_for = targets_for
+        self.run_id = run_id
+        self.environ = dict(environ)
+        self.secrets: dict[str, Any] = {}  # name -> value the transcript masks
+        self.extra_env: dict[str, str] = {}  # answers to ask_env, given to every later step
+
+    # -- values ---------------------------------------------------------------------------------
+
+    def known(self, name: str) -> bool:
+        var = self.state.variables.get(name)
+        return name in self.secrets or (var is not None and not var.lost)
+
+    def value(self, name: str) -> Any:
+        return self.secrets[name] if name in self.secrets else self.state.variables[name].value
+
+    def context(self) -> dict[str, Any]:
+        """A template's names: the variables (also under ``vars``), ``steps`` and ``env``."""
+        values = self.state.values()
+        values.update(self.secrets)
+        return {**values, "vars": dict(values), "steps": self.state.template_steps(),
+                "env": {**self.environ, **self.extra_env}}
+
+    def mask_secrets(self, variables: Mapping[str, Variable]) -> None:
+        """Before anything is emitted: the secret values known up front are masked everywhere."""
+        for var in variables.values():
+            if var.secret:
+                self.emit.secret(var.value)
+
+    def keep(self, variables: Mapping[str, Variable]) -> None:
+        """After ``run_started``: hold on to the values its record had to mask."""
+        for var in variables.values():
+            self._keep_if_masked(var.name, var.value)
+
+    def set_var(self, name: str, value: Any, source: str, secret: bool = False) -> None:
+        if secret:
+            for item in value.values() if isinstance(value, dict) else [value]:
+                self.emit.secret(item)
+        self.emit(VarSet(name=name, source=source, secret=secret,
+                         value=MASK if secret else value))
+        self._keep_if_masked(name, value)
+
+    def _keep_if_masked(self, name: str, value: Any) -> None:
+        var = self.state.variables.get(name)
+        if var is not None and var.lost:
+            self.secrets[name] = value
+        else:
+            self.secrets.pop(name, None)
+
+    # -- asking ---------------------------------------------------------------------------------
+
+    def ask_missing(self, step: Step) -> None:
         texts = [t for t in (step.code, step.cwd, *(v for _, v in step.env)) if has_template(t)]
         if step.when:
             texts.append("{{ " + step.when + " }}")  # an expression, not a template
         for text in texts:
-            for name in template.variables_used(text):
-                if name not in self.variables and name not in ("steps", "env"):
-                    self._ask_var(name, step=step)
+            for name in template.variables_used(text or ""):
+                if name not in RESERVED and not self.known(name):
+                    self.ask_var(name, step=step)
 
-    def _ask_var(self, name: str, placeholder: bool = False, step: Step | None = None) -> Any:
-        if name in self.variables:
-            return self.variables[name].value
-        declared = self.graph.runbook.var(name)
+    def ask_var(self, name: str, placeholder: bool = False, step: Step | None = None) -> Any:
+        if self.known(name):
+            return self.value(name)
+        declared = self.runbook.var(name)
         spec = declared or VarSpec(name, placeholder=placeholder, secret=looks_secret(name))
         if placeholder and declared is not None:
             spec = replace(declared, placeholder=True)
@@ -88,24 +193,24 @@ class InputsMixin:
                 if exc.path:
                     raise
                 line = spec.line if declared is not None else (step.line if step else None)
-                raise RunbookError(exc.message, self.graph.runbook.path, line) from None
+                raise RunbookError(exc.message, self.runbook.path, line) from None
             problem = validate(spec, value)
             if problem is not None:
-                self.controller.on_event({"event": "invalid", "ts": now_ts(), "text": problem})
+                self.emit(Invalid(text=problem))
                 continue  # ask again
-            self._set_var(name, value, "placeholder" if placeholder else "prompt", spec.secret)
+            self.set_var(name, value, "placeholder" if placeholder else "prompt", spec.secret)
             return value
-        raise RunbookError(f"variable '{name}': no valid value given", self.graph.runbook.path,
+        raise RunbookError(f"variable '{name}': no valid value given", self.runbook.path,
                            spec.line)
 
-    def _env_check(self, step: Step, code: str, targets: list[HostTarget]) -> list[str]:
+    def env_check(self, step: Step, code: str, targets: list[HostTarget]) -> list[str]:
         """Ask for unset env vars a local step reads; mask the secret-looking ones that are set."""
         if "$" not in code or not all(t.is_local for t in targets):
             return []  # a remote step reads the remote environment: nothing to know here
         reads = safety.env_reads(code)
-        known = {**self.environ, **self.extra_env, **dict(step.env)}
+        known: dict[str, str] = {**self.environ, **self.extra_env, **dict(step.env)}
         for target in targets:
-            for name, value in self._runner(target).session.env.items():
+            for name, value in self.runner(target).session.env.items():
                 if value is None:
                     known.pop(name, None)  # unset by an earlier step
                 else:
@@ -118,5 +223,60 @@ class InputsMixin:
                 known[name] = value
         for name in reads:
             if looks_secret(name) and name in known:
-                self.redactor.add(known[name])
+                self.emit.secret(known[name])
         return [n for n in missing if n not in self.extra_env]
+
+    # -- the command ----------------------------------------------------------------------------
+
+    def render(self, text: str | None, ctx: dict[str, Any]) -> str | None:
+        if text is None or not has_template(text):
+            return text
+        return template.render(text, ctx)
+
+    def render_code(self, step: Step, text: str) -> str:
+        """Template first, then ``<placeholders>`` (asked once per run), as the plan does."""
+        code = self.render(text, self.context()) or ""
+        names = safety.placeholders(text) if "<" in text else []
+        if names:
+            values = {n: str(self.ask_var(n, placeholder=True, step=step)) for n in names}
+            code = template.substitute_placeholders(code, values)
+        return code
+
+    def editable(self, step: Step, code: str) -> str:
+        """The text `e` opens: the command itself unless it holds a secret (then its template)."""
+        return code if self.emit.mask(code) == code else step.code
+
+    def apply_edit(self, step: Step, shown: str, edited: str) -> str:
+        """The code to run after an edit: a template edit is rendered like the step itself."""
+        return self.render_code(step, edited) if shown == step.code else edited
+
+    def prepare(self, step: Step) -> Prepared:
+        ctx = self.context()
+        code = self.render_code(step, step.code)
+        targets = self.targets_for(step)
+        missing = self.env_check(step, code, targets)
+        env = {k: self.render(v, ctx) or "" for k, v in step.env}
+        shell, interpreter = step.shell or "bash", step.interpreter
+        if interpreter is None and shell.rsplit("/", 1)[-1] != "bash":
+            # the session wrapper is bash; another shell reads the step's code on stdin
+            shell, interpreter = "bash", f"{shell} -s"
+        command = Command(
+            code=code, step_id=step.id, run_id=self.run_id, shell=shell, interpreter=interpreter,
+            cwd=self.render(step.cwd, ctx), env={**self.extra_env, **env},
+            timeout=step.timeout, interactive=step.interactive, sudo=step.sudo, user=step.user,
+        )
+        view = StepView(
+            step=step, command=self.emit.mask(code), targets=tuple(t.name for t in targets),
+            danger=tuple(danger_of(step, code)), flags=flags_of(step),
+            missing_env=tuple(missing), expected_output=step.expected_output,
+            editable=self.editable(step, code),
+        )
+        return Prepared(command, view, targets)
+
+    def preview(self, step: Step) -> StepView:
+        """An alternative as offered for choosing (rendered leniently: nothing is asked yet)."""
+        code = template.render_lenient(step.code, self.context()) if has_template(step.code) \
+            else step.code
+        return StepView(step=step, command=self.emit.mask(code),
+                        targets=tuple(step.on) or ("local",), danger=tuple(danger_of(step, code)),
+                        flags=flags_of(step))

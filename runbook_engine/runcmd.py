@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -12,17 +13,18 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from . import __version__
-from .load import Selection
-from .model import HostTarget, RunbookError, Step, UsageError
+from .events import Operator
+from .load import Loaded, Selection
+from .model import HostTarget, Problem, RunbookError, Step, UsageError
 from .runners.base import Runner
+from .state import RunState
 
 EXIT_USAGE = 2
 
 
-def operator() -> dict[str, str | None]:
+def operator() -> Operator:
     """Who ran it: login name and git user.name when set."""
     try:
         login = getpass.getuser()
@@ -33,7 +35,7 @@ def operator() -> dict[str, str | None]:
                                   timeout=2).stdout.strip() or None
     except (OSError, subprocess.TimeoutExpired):
         git_name = None
-    return {"login": login, "git_name": git_name}
+    return Operator(login=login, git_name=git_name)
 
 
 @dataclass(frozen=True)
@@ -102,21 +104,102 @@ class Runners:
                 runner.close()
 
 
+#: problems a run does not refuse: a value nothing defines is asked for when a step needs it
+ASKED_AT_RUN_TIME = frozenset({"RB210"})
+
+
 def execute(request: RunRequest) -> int:
-    """Run a runbook; returns the exit code."""
-    from .control import AutoController
-    from .engine import Engine, RunOptions
+    """Run a runbook; returns the exit code. Every refusal happens before the transcript is
+    opened, so a refused run writes nothing."""
     from .load import load
+
+    if not request.yes and not sys.stdin.isatty():
+        raise UsageError("runbook run: standard input is not a terminal; pass --yes to run "
+                         "unattended")
+    loaded = load(request.book, request.var_items, request.selection)
+    overrides = _refuse_problems(loaded, request.force)
+    state = RunState()
+    if request.resume_path:
+        state, more = _resumed_state(request, loaded)
+        overrides += more
+    code = _preflight(request, loaded, state)
+    if code is not None:
+        return code
+    return _run(request, loaded, state, tuple(overrides))
+
+
+def _refuse_problems(loaded: Loaded, force: bool) -> list[str]:
+    """Error-level problems of the runbook (those ``lint`` reports from the parser and the graph)
+    refuse the run, each named with path:line; with --force they are what the run overrode."""
+    problems = [p for p in (*loaded.runbook.problems, *loaded.graph.problems)
+                if p.severity == "error" and p.code not in ASKED_AT_RUN_TIME]
+    lines = [_where(p) for p in problems]
+    if problems and not force:
+        lines.append(f"runbook run: {len(problems)} error(s) in the runbook; fix them, or pass "
+                     "--force to run anyway")
+        raise RunbookError("\n".join(lines))
+    return lines
+
+
+def _where(problem: Problem) -> str:
+    return f"{problem.path}:{problem.line}: {problem.message}"
+
+
+def _resumed_state(request: RunRequest, loaded: Loaded) -> tuple[RunState, list[str]]:
+    from .transcript.resume import changed_finished_steps, check_same_runbook, load_state
+
+    assert request.resume_path is not None
+    state, warnings = load_state(request.resume_path)
+    check_same_runbook(state, loaded.runbook, request.resume_path)
+    for warning in warnings:  # a torn last line, a secret that must be set again
+        print(warning, file=sys.stderr)
+    changed = changed_finished_steps(state, loaded.runbook) \
+        if state.sha256 != loaded.runbook.sha256 else []
+    if not changed:
+        return state, []
+    names = ", ".join(f"{s.id} ({s.location})" for s in changed)
+    if not request.force:
+        raise RunbookError(f"the runbook changed since this run; finished steps changed: "
+                           f"{names}; pass --force to resume anyway", loaded.runbook.path)
+    return state, [f"finished steps changed since they ran: {names}"]
+
+
+def _preflight(request: RunRequest, loaded: Loaded, state: RunState) -> int | None:
+    """--yes cannot ask: refuse up front what it would have to ask, or run unasked."""
+    from .inputs import dangerous_steps, missing_inputs
+
+    if not request.yes:
+        return None
+    missing = missing_inputs(loaded.steps, state, loaded.variables)
+    if missing:
+        lines = [f"{step.location}: step '{step.id}' needs {name}: pass --var {name}=VALUE"
+                 for step, name in missing]
+        print("\n".join(lines), file=sys.stderr)
+        return 2
+    if request.allow_danger:
+        return None
+    dangerous = dangerous_steps(loaded.steps, state, loaded.variables, request.selection.only)
+    if dangerous:
+        lines = [f"{step.location}: step '{step.id}' is dangerous: {'; '.join(reasons)}"
+                 for step, reasons in dangerous]
+        lines.append(f"refusing to run {len(dangerous)} dangerous step(s) with --yes; "
+                     "pass --allow-danger to run them")
+        print("\n".join(lines), file=sys.stderr)
+        return 1
+    return None
+
+
+def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[str, ...]) -> int:
+    from .control import AutoController, Controller
+    from .engine import Engine, RunOptions, RunPlan
+    from .events import Note
+    from .recording import Recorder
     from .redact import Redactor
     from .targets import resolve_targets
     from .transcript.log import TranscriptWriter, default_transcript_path
     from .ui.console import make_console
+    from .ui.display import TerminalDisplay
 
-    yes = request.yes
-    if not yes and not sys.stdin.isatty():
-        raise UsageError("runbook run: standard input is not a terminal; pass --yes to run "
-                         "unattended")
-    loaded = load(request.book, request.var_items, request.selection)
     runbook = loaded.runbook
     inventory = None
     if request.inventory:
@@ -124,85 +207,69 @@ def execute(request: RunRequest) -> int:
 
         inventory = load_inventory(request.inventory)
 
-    redactor = Redactor(v.value for v in loaded.variables.values() if v.secret)
-    resume = _load_resume(request, runbook)
-    if resume is not None:
-        for name, variable in resume.variables.items():
-            loaded.variables.setdefault(name, variable)
-
-    console = make_console()
-    if yes:
-        from .ui.interactive import PlainDisplay
-
-        controller: Any = AutoController(display=PlainDisplay(console))
-    else:
-        from .ui.interactive import InteractiveController
-
-        controller = InteractiveController(console, sys.stdin)
-
     def targets_for(step: Step) -> list[HostTarget]:
         return resolve_targets(runbook, step.on, inventory)
 
-    run_id = resume.run_id if resume is not None else uuid.uuid4().hex[:12]
-    run_options = RunOptions(run_id=run_id, yes=yes, allow_danger=request.allow_danger,
-                             continue_on_error=request.continue_on_error, forks=request.forks,
-                             selection=request.selection.recorded(runbook.granularity),
-                             only=request.selection.only)
-    runners = Runners(request)
     if request.transcript_path:
         path = Path(request.transcript_path)
     elif request.resume_path:
         path = Path(request.resume_path)
     else:
         path = default_transcript_path(runbook.path, request.transcript_dir)
+    options = RunOptions(
+        run_id=state.run_id or uuid.uuid4().hex[:12], yes=request.yes,
+        allow_danger=request.allow_danger, continue_on_error=request.continue_on_error,
+        forks=request.forks, selection=request.selection.recorded(runbook.granularity),
+        only=request.selection.only, operator=operator(), hostname=socket.gethostname(),
+        version=__version__, transcript=str(path), overrides=overrides)
+    console = make_console()
+    display = TerminalDisplay(console, state=state, unattended=request.yes)
+    writer = TranscriptWriter(path, append=bool(request.resume_path))
+    emit = Recorder(state, writer, Redactor(), display=display)
+    controller: Controller
+    if request.yes:
+        controller = AutoController()
+    else:
+        from .ui.interactive import InteractiveController
 
-    engine = Engine(
-        loaded.graph, loaded.steps, controller=controller, sinks=[],
-        targets_for=targets_for, runner_for=runners, variables=loaded.variables,
-        options=run_options, redactor=redactor, environ=dict(os.environ), resume=resume,
-    )
-    if yes:
-        missing = engine.missing_inputs()
-        if missing:
-            lines = [f"{step.location}: step '{step.id}' needs {name}: pass --var {name}=VALUE"
-                     for step, name in missing]
-            print("\n".join(lines), file=sys.stderr)
-            return 2
-    if yes and not run_options.allow_danger:
-        dangerous = engine.dangerous_steps()
-        if dangerous:
-            lines = [f"{step.location}: step '{step.id}' is dangerous: {'; '.join(reasons)}"
-                     for step, reasons in dangerous]
-            lines.append(f"refusing to run {len(dangerous)} dangerous step(s) with --yes; "
-                         "pass --allow-danger to run them")
-            print("\n".join(lines), file=sys.stderr)
-            return 1
-    writer = TranscriptWriter(path, append=resume is not None)
-    engine.sinks.append(writer)
-    engine.run_info = {"operator": operator(), "hostname": socket.gethostname(),
-                       "version": __version__, "transcript": str(path),
-                       "forced": request.force and resume is not None}
+        controller = InteractiveController(
+            console, sys.stdin, display=display,
+            note=lambda text, step: emit(Note(step=step, text=text)))
+    runners = Runners(request)
+    plan = RunPlan(runbook, tuple(loaded.steps), targets_for, loaded.variables)
+    engine = Engine(plan, options, state=state, emit=emit, controller=controller,
+                    runners=runners, environ=os.environ)
     try:
         outcome = engine.run()
     finally:
         runners.close()
         writer.close()
+    if outcome.status != "ok":
+        print(f"to resume: {resume_command(request, path)}", file=sys.stderr)
     return outcome.exit_code
 
 
-def _load_resume(request: RunRequest, runbook: Any) -> Any:
-    if not request.resume_path:
-        return None
-    from .transcript.resume import changed_finished_steps, load_resume_state
-
-    state = load_resume_state(request.resume_path)
-    for warning in state.warnings:  # a torn last line, a secret that must be asked again
-        print(warning, file=sys.stderr)
-    if state.sha256 != runbook.sha256:
-        changed = changed_finished_steps(state, runbook)
-        if changed and not request.force:
-            names = ", ".join(f"{s.id} ({s.location})" for s in changed)
-            raise RunbookError(f"the runbook changed since this run; finished steps changed: "
-                               f"{names}; pass --force to resume anyway", runbook.path)
-    state.forced = request.force and state.sha256 != runbook.sha256
-    return state
+def resume_command(request: RunRequest, transcript: Path) -> str:
+    """The command that continues this run where it stopped (secret values are asked again)."""
+    words = ["runbook", "run", request.book, "--resume", str(transcript)]
+    selection = request.selection
+    for flag, values in (("--only", selection.only), ("--tag", selection.tags),
+                         ("--section", selection.sections)):
+        for item in values:
+            words += [flag, item]
+    options: tuple[tuple[str, str | None], ...] = (
+        ("--from", selection.from_), ("--until", selection.until),
+        ("--granularity", selection.granularity),
+        ("--inventory", request.inventory), ("--ssh-config", request.ssh_config))
+    for flag, value in options:
+        if value:
+            words += [flag, value]
+    if request.forks != 10:
+        words += ["--forks", str(request.forks)]
+    for flag, on in (("--yes", request.yes), ("--allow-danger", request.allow_danger),
+                     ("--continue-on-error", request.continue_on_error),
+                     ("--accept-new-host-keys", request.accept_new_host_keys),
+                     ("--ask-pass", request.ask_pass)):
+        if on:
+            words.append(flag)
+    return shlex.join(words)

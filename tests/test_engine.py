@@ -12,13 +12,16 @@ from typing import Any
 
 import pytest
 
-from runbook_engine.control import AutoController, Decision, StepView
-from runbook_engine.engine import Engine, RunOptions, RunOutcome
-from runbook_engine.graph import Graph
+from runbook_engine.control import Answer, AutoController, StepView
+from runbook_engine.engine import Engine, RunOptions, RunOutcome, RunPlan
+from runbook_engine.events import event_from_json
+from runbook_engine.inputs import dangerous_steps
 from runbook_engine.model import LOCAL, HostTarget, Runbook, Step, VarSpec
+from runbook_engine.recording import MemoryJournal, Recorder
 from runbook_engine.redact import Redactor
 from runbook_engine.runners.base import Runner
 from runbook_engine.runners.local import LocalRunner
+from runbook_engine.state import RunState
 from runbook_engine.variables import Variable
 
 
@@ -38,24 +41,23 @@ class Scripted:
         self.manual, self.choices, self.vars = list(manual), list(choices), list(vars)
         self.env = dict(env or {})
         self.asked: list[Any] = []
-        self.note = lambda text: None
 
     @staticmethod
-    def _decision(answer: Any) -> Decision:
+    def _answer(answer: Any) -> Answer:
         if isinstance(answer, BaseException):
             raise answer
-        return answer if isinstance(answer, Decision) else Decision(answer, prompt="scripted")
+        return answer if isinstance(answer, Answer) else Answer(answer, prompt="scripted")
 
-    def ask_step(self, view: StepView) -> Decision:
+    def ask_step(self, view: StepView) -> Answer:
         self.asked.append(("step", view))
-        return self._decision(self.steps.pop(0) if self.steps else "run")
+        return self._answer(self.steps.pop(0) if self.steps else "run")
 
-    def ask_failure(self, view: Any) -> Decision:
+    def ask_failure(self, view: Any) -> Answer:
         self.asked.append(("failure", view))
-        return self._decision(self.failures.pop(0) if self.failures else "skip")
+        return self._answer(self.failures.pop(0) if self.failures else "skip")
 
-    def ask_manual(self, step: Step) -> Decision:
-        return Decision(self.manual.pop(0), prompt="scripted")
+    def ask_manual(self, step: Step) -> Answer:
+        return Answer(self.manual.pop(0), prompt="scripted")
 
     def ask_choice(self, options: Sequence[StepView]) -> int | None:
         self.asked.append(("choice", [o.step.id for o in options]))
@@ -69,28 +71,30 @@ class Scripted:
         self.asked.append(("env", list(names)))
         return {n: self.env[n] for n in names if n in self.env}
 
-    def on_event(self, event: Mapping[str, Any]) -> None:
-        pass
-
 
 class Harness:
     def __init__(self, steps: list[Step], controller: Any = None, *, yes: bool | None = None,
                  variables: dict[str, Variable] | None = None, vars: tuple[VarSpec, ...] = (),
                  targets: dict[str, list[str]] | None = None, secrets: tuple[str, ...] = (),
-                 environ: dict[str, str] | None = None, resume: Any = None, **opts: Any) -> None:
-        self.events: list[dict[str, Any]] = []
+                 environ: dict[str, str] | None = None, state: RunState | None = None,
+                 **opts: Any) -> None:
+        self.events: list[dict[str, Any]] = []  # as the transcript has them
         self.runners: dict[str, LocalRunner] = {}
+        self.steps = steps
+        self.variables = dict(variables or {})
         runbook = Runbook(path="book.md", title="Book", steps=tuple(steps), vars=vars,
                           sha256="abc")
         controller = controller or AutoController()
         yes = isinstance(controller, AutoController) if yes is None else yes
         self.targets = targets or {}
         self.environ = environ or dict(os.environ)
+        self.state = state or RunState()
+        emit = Recorder(self.state, MemoryJournal(), Redactor(secrets),
+                        kept=[lambda event: self.events.append(event.to_json())])
         self.engine = Engine(
-            Graph(runbook, tuple(steps), ()), steps, controller=controller,
-            sinks=[self.events.append], targets_for=self._targets, runner_for=self._runner,
-            variables=dict(variables or {}), options=RunOptions(run_id="r1", yes=yes, **opts),
-            redactor=Redactor(secrets), environ=self.environ, resume=resume,
+            RunPlan(runbook, tuple(steps), self._targets, self.variables),
+            RunOptions(run_id="r1", yes=yes, **opts), state=self.state, emit=emit,
+            controller=controller, runners=self._runner, environ=self.environ,
         )
 
     def _targets(self, step: Step) -> list[HostTarget]:
@@ -203,7 +207,7 @@ def test_timeout_status() -> None:
 
 
 def test_quit_edit_and_all() -> None:
-    ctl = Scripted(steps=[Decision("edit", command="echo edited"), "all", "quit"])
+    ctl = Scripted(steps=[Answer("edit", command="echo edited"), "all", "quit"])
     h = Harness([S("a", "echo original"), S("b", "echo b"), S("c", "echo c"),
                  S("d", "rm -rf /tmp/nothing-here-$RANDOM")], ctl)
     outcome = h.run()
@@ -255,7 +259,8 @@ def test_secrets_masked_everywhere() -> None:
     assert "s3cr3t-value-42" not in blob and "abcdefgh" not in blob and "tk-998877" not in blob
     assert h.stdout("use") == "got ****\n****\n"
     assert h.stdout("env") == "****\n"
-    assert h.engine.variables["token"].value == "s3cr3t-value-42"
+    assert h.engine.inputs.value("token") == "s3cr3t-value-42"  # known to this session only
+    assert h.state.variables["token"].value == "****" and h.state.lost == ["token"]
 
 
 def test_prompts_for_vars_placeholders_and_env() -> None:
@@ -279,7 +284,7 @@ def test_fan_out_parallel_capture_and_hosts() -> None:
     start = time.monotonic()
     assert h.run().status == "ok"
     assert time.monotonic() - start < 1.4  # in parallel, not 3 x 0.5 s
-    assert h.engine.variables["who"].value == {"h1": "h1", "h2": "h2", "h3": "h3"}
+    assert h.engine.inputs.value("who") == {"h1": "h1", "h2": "h2", "h3": "h3"}
     assert sorted(e["host"] for e in h.of("output", "who")) == ["h1", "h2", "h3"]
     assert set(h.finished("who")["hosts"]) == {"h1", "h2", "h3"}
     assert h.stdout("show") == "h2 ok\n"
@@ -320,27 +325,28 @@ def test_ctrl_c_at_a_prompt_exits_130() -> None:
     assert h.events[-1]["event"] == "run_finished" and h.events[-1]["status"] == "interrupted"
 
 
-class _Resume:
-    finished = {"a": "ok"}
-    variables = {"x": Variable("x", "restored", "capture")}
-    captures: dict[str, Any] = {}
-    step_results = {"a": {"status": "ok", "exit_code": 0, "stdout": "", "stderr": ""}}
-    sessions = {"local": {"cwd": "/tmp", "env": {"RESUMED": "yes"}}}
-    forced = False
-
-
 def test_resume_skips_finished_and_restores_state() -> None:
-    h = Harness([S("a", "echo a"), S("b", 'pwd; echo "$RESUMED {{ x }}"')], resume=_Resume())
-    h.run()
-    assert not h.of("step_started", "a") and not h.of("step_finished", "a")
-    assert h.stdout("b") == "/tmp\nyes restored\n"
-    assert h.events[0]["resumed"] is True
+    first = Harness([S("a", 'cd /tmp; export RESUMED=yes; echo "out-a"', capture="x"),
+                     S("b", "exit 3")])
+    assert first.run().exit_code == 1
+    again = Harness([S("a", "echo a"),
+                     S("b", 'pwd; echo "$RESUMED {{ x }} {{ steps.a.stdout }}"')],
+                    state=RunState.fold(_events(first.events)))
+    outcome = again.run()
+    assert not again.of("step_started", "a") and not again.of("step_finished", "a")
+    assert again.stdout("b") == "/tmp\nyes out-a out-a\n\n"
+    assert again.events[0]["resumed"] is True
+    assert outcome.counts == {"ok": 2} and outcome.exit_code == 0  # the whole run, both sessions
+
+
+def _events(dicts: list[dict[str, Any]]) -> list[Any]:
+    return [event_from_json(d) for d in dicts]
 
 
 def test_dangerous_steps_listed() -> None:
     h = Harness([S("wipe", "rm -rf /var/lib/thing"), S("safe", "rm -rf /x", danger=False),
                  S("forced", "echo hi", danger=True)])
-    found = {step.id: reasons for step, reasons in h.engine.dangerous_steps()}
+    found = {step.id: reasons for step, reasons in dangerous_steps(h.steps, h.state, {})}
     assert set(found) == {"wipe", "forced"} and found["forced"] == ["marked dangerous"]
     assert found["wipe"]
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
+from runbook_engine.events import Event, event_from_json
 from runbook_engine.transcript.formats import render_html, render_json, render_markdown
-from runbook_engine.transcript.log import TranscriptWriter, read_events
 from runbook_engine.transcript.notebook import render_notebook
+from runbook_engine.transcript.reader import read_events
 from runbook_engine.transcript.report import build_report, trim_output
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -126,6 +127,11 @@ def incident_events() -> list[dict[str, Any]]:
     return log.events
 
 
+def typed(events: list[dict[str, Any]]) -> list[Event]:
+    """The events as a transcript of schema 1 (before events were typed) reads back."""
+    return [event_from_json(json.loads(json.dumps(e))) for e in events]
+
+
 def golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
@@ -139,7 +145,7 @@ def no_secret(text: str) -> None:
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    return build_report(incident_events())
+    return build_report(typed(incident_events()))
 
 
 def test_report_document(report: dict[str, Any]) -> None:
@@ -169,7 +175,7 @@ def test_report_document(report: dict[str, Any]) -> None:
 def test_secret_values_stay_masked_even_if_an_event_leaked_one() -> None:
     events = incident_events()
     events[0]["variables"][1]["value"] = SECRET  # a slip upstream: the report masks anyway
-    doc = build_report(events)
+    doc = build_report(typed(events))
     for text in (render_markdown(doc), render_html(doc), render_json(doc)):
         no_secret(text)
 
@@ -232,7 +238,7 @@ def test_html_is_balanced_self_contained_and_golden(report: dict[str, Any]) -> N
 
 def test_notebook_inserts_results_after_fences_only() -> None:
     source = RUNBOOK.read_text(encoding="utf-8")
-    text = render_notebook(incident_events(), source)
+    text = render_notebook(typed(incident_events()), source)
     golden("notebook.md", text)
     no_secret(text)
     # The runbook's own lines are all there, in order.
@@ -250,7 +256,7 @@ def test_notebook_adds_no_fenced_code() -> None:
     # An output that would become a step if it leaked out of its block as Markdown.
     events.insert(5, {"event": "output", "step": "check-disk", "stream": "stdout",
                       "text": "\n\n```bash\nrm -rf /\n```\n\n    indented\n\n</pre>\n"})
-    text = render_notebook(events, source)
+    text = render_notebook(typed(events), source)
     fences = [t for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"]
     original = [t for t in MarkdownIt("commonmark").parse(source) if t.type == "fence"]
     assert [f.content for f in fences] == [f.content for f in original]
@@ -266,9 +272,7 @@ def test_report_without_plan_and_from_a_real_transcript(tmp_path: Path) -> None:
     events = [e for e in incident_events() if e["event"] != "run_finished"]
     del events[0]["plan"]
     path = tmp_path / "t.jsonl"
-    with TranscriptWriter(path) as writer:
-        for event in events:
-            writer(event)
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))  # as schema 1 wrote them
     with path.open("ab") as handle:
         handle.write(b'{"event":"step_started","st')  # torn by a crash
     read, warnings = read_events(path)
@@ -290,11 +294,11 @@ def test_without_lines_or_plan_the_runbook_text_fills_in() -> None:
     del events[0]["plan"]
     for event in events:
         event.pop("line", None)
-    doc = build_report(events, runbook_text=source)
+    doc = build_report(typed(events), runbook_text=source)
     steps = {s["id"]: s for s in doc["steps"]}
     if "cleanup" in steps:  # the parser is there: it lists the step never reached
         assert steps["cleanup"]["status"] == "not run"
-    text = render_notebook(events, source)
+    text = render_notebook(typed(events), source)
     # Without a line, a step is found by the id in its fence's info string.
     after = text.split("```bash {id=smoke}\ncurl -fsS https://payments.internal/health\n```\n")[1]
     assert after.startswith("\n<details><summary>Result: ❌ failed · exit 7")
@@ -354,7 +358,7 @@ def test_real_run_renders_every_format_without_the_secret(tmp_path: Path) -> Non
 
 def test_a_run_killed_during_a_step_shows_it_unfinished() -> None:
     events = incident_events()[:-4]  # killed while the smoke test ran
-    doc = build_report(events)
+    doc = build_report(typed(events))
     smoke = next(s for s in doc["steps"] if s["id"] == "smoke")
     assert (doc["header"]["outcome"], smoke["status"]) == ("interrupted", "unfinished")
     assert doc["timeline"][-1]["result"] == "no result: the run stopped during this step"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -17,15 +18,24 @@ from pathlib import Path
 
 import pytest
 
+from runbook_engine.events import (
+    Event,
+    Note,
+    Output,
+    OutputSpilled,
+    OutputTail,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    Unknown,
+)
 from runbook_engine.model import Runbook, RunbookError, Step
 from runbook_engine.stamps import code_sha256, now_ts
-from runbook_engine.transcript.log import (
-    INLINE_LIMIT,
-    TranscriptWriter,
-    default_transcript_path,
-    read_events,
-)
-from runbook_engine.transcript.resume import changed_finished_steps, load_resume_state
+from runbook_engine.state import RunState
+from runbook_engine.transcript.log import INLINE_LIMIT, TranscriptWriter, default_transcript_path
+from runbook_engine.transcript.reader import NotATranscript, read_events
+from runbook_engine.transcript.resume import changed_finished_steps, load_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,8 +54,8 @@ def test_now_ts_and_default_path() -> None:
 def test_writer_makes_private_files_and_compact_lines(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "run.jsonl"
     writer = TranscriptWriter(path)
-    writer({"event": "note", "step": None, "text": "héllo ✓"})
-    writer({"event": "run_finished", "status": "ok", "ts": "2026-01-01T00:00:00.000Z"})
+    writer.record(Note(step=None, text="héllo ✓"))
+    writer.record(RunFinished(status="ok", ts="2026-01-01T00:00:00.000Z"))
     # On disk before close: another reader sees both lines.
     raw = path.read_bytes()
     writer.close()
@@ -58,20 +68,20 @@ def test_writer_makes_private_files_and_compact_lines(tmp_path: Path) -> None:
 def test_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
     os.chmod(tmp_path, 0o755)
     with TranscriptWriter(tmp_path / "run.jsonl") as writer:
-        writer({"event": "note", "text": "x"})
+        writer.record(Note(text="x"))
     assert mode(tmp_path) == 0o755
 
 
 def test_output_is_synced_at_the_next_decision_point(tmp_path: Path) -> None:
     writer = TranscriptWriter(tmp_path / "run.jsonl")
-    writer({"event": "output", "step": "s", "stream": "stdout", "text": "a\n"})
+    writer.record(Output(step="s", text="a\n"))
     assert writer._unsynced  # flushed to the file, fsync deferred
-    writer({"event": "step_finished", "step": "s", "status": "ok"})
+    writer.record(StepFinished(step="s", status="ok"))
     assert not writer._unsynced
     writer.close()
     writer.close()  # idempotent
     with pytest.raises(RunbookError, match="closed"):
-        writer({"event": "note", "text": "late"})
+        writer.record(Note(text="late"))
 
 
 def test_refuses_to_overwrite_and_reports_unwritable_places(tmp_path: Path) -> None:
@@ -89,37 +99,52 @@ def test_refuses_to_overwrite_and_reports_unwritable_places(tmp_path: Path) -> N
 def test_append_after_a_torn_line_starts_a_new_line(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     with TranscriptWriter(path) as writer:
-        writer({"event": "run_started", "run_id": "r1"})
+        writer.record(RunStarted(run_id="r1"))
     with path.open("ab") as handle:
         handle.write(b'{"event":"output","text":"cut he')
     with TranscriptWriter(path, append=True) as writer:
-        writer({"event": "run_started", "run_id": "r1", "resumed": True})
+        writer.record(RunStarted(run_id="r1", resumed=True))
     events, warnings = read_events(path)
-    assert [e["event"] for e in events] == ["run_started", "run_started"]
+    assert [e.kind for e in events] == ["run_started", "run_started"]
     assert warnings == [f"{path}:2: not a valid event (corrupt line); ignored"]
 
 
 def test_big_output_spills_to_a_private_side_file(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     chunk = ("x" * 1023 + "\n") * 256  # 256 KiB
+    full = "".join(chunk.replace("x", str(i), 1) for i in range(8))
     with TranscriptWriter(path) as writer:
+        writer.record(RunStarted(run_id="r"))
+        writer.record(StepStarted(step="dump", targets=("web/1",)))
         for i in range(8):
-            writer({"event": "output", "step": "dump", "stream": "stdout", "host": "web/1",
-                    "text": chunk.replace("x", str(i), 1)})
-            writer({"event": "output", "step": "dump", "stream": "stderr", "text": "warn\n"})
-        writer({"event": "step_finished", "step": "dump", "status": "ok"})
+            writer.record(Output(step="dump", host="web/1", text=chunk.replace("x", str(i), 1)))
+            writer.record(Output(step="dump", stream="stderr", text="warn\n"))
+        kept = writer.record(StepFinished(step="dump", status="ok", attempts=1))
+    assert [type(e) for e in kept] == [OutputTail, StepFinished]
     events, warnings = read_events(path)
     assert warnings == []
-    spilled = [e for e in events if e["event"] == "output_spilled"]
-    assert len(spilled) == 1
-    side = tmp_path / spilled[0]["file"]
+    (spilled,) = [e for e in events if isinstance(e, OutputSpilled)]
+    side = tmp_path / spilled.file
     assert side.name == "t.dump.web_1.stdout.log" and mode(side) == 0o600
-    inline = "".join(e["text"] for e in events if e["event"] == "output" and e.get("host"))
+    inline = "".join(e.text for e in events if isinstance(e, Output) and e.host)
     assert len(inline.encode()) <= INLINE_LIMIT
-    assert inline + side.read_text() == "".join(chunk.replace("x", str(i), 1) for i in range(8))
-    assert spilled[0]["bytes"] == len(chunk) and path.stat().st_size < INLINE_LIMIT + 64 * 1024
-    stderr = [e for e in events if e["event"] == "output" and e["stream"] == "stderr"]
+    assert inline + side.read_text() == full
+    assert spilled.bytes == len(chunk) and path.stat().st_size < INLINE_LIMIT + 200 * 1024
+    (tail,) = [e for e in events if isinstance(e, OutputTail)]
+    assert (tail.bytes, tail.chars) == (len(full) - len(inline),) * 2
+    assert tail.text == full[-len(tail.text):] and len(tail.text) == 64 * 1024
+    stderr = [e for e in events if isinstance(e, Output) and e.stream == "stderr"]
     assert len(stderr) == 8  # another stream of the same step stays inline
+    # what a template sees is the same whether the state saw the live stream or the file
+    state = RunState.fold(events).steps["dump"].hosts["web/1"].stdout
+    live = RunState()
+    for event in [RunStarted(run_id="r"), StepStarted(step="dump", targets=("web/1",)),
+                  Output(step="dump", host="web/1", text=full)]:
+        live.apply(event)
+    assert state.text.startswith(full[:64 * 1024]) and state.text.endswith(full[-64 * 1024:])
+    assert (state.head, state.tail) == (live.steps["dump"].hosts["web/1"].stdout.head,
+                                        live.steps["dump"].hosts["web/1"].stdout.tail)
+    assert f"the whole output is in {side.name}" in state.text
 
 
 def test_many_threads_write_whole_lines(tmp_path: Path) -> None:
@@ -128,8 +153,10 @@ def test_many_threads_write_whole_lines(tmp_path: Path) -> None:
 
     def emit(n: int) -> None:
         for i in range(200):
-            kind = "output" if i % 3 else "step_finished"
-            writer({"event": kind, "step": f"s{n}", "stream": "stdout", "i": i, "text": "é" * i})
+            if i % 3:
+                writer.record(Output(step=f"s{n}", text="é" * i))
+            else:
+                writer.record(StepFinished(step=f"s{n}", status="ok", attempts=i))
 
     threads = [threading.Thread(target=emit, args=(n,)) for n in range(12)]
     for thread in threads:
@@ -141,14 +168,18 @@ def test_many_threads_write_whole_lines(tmp_path: Path) -> None:
     assert len(lines) == 12 * 200
     events = [json.loads(line) for line in lines]
     for n in range(12):
-        assert [e["i"] for e in events if e["step"] == f"s{n}"] == list(range(200))
+        mine = [e for e in events if e["step"] == f"s{n}"]
+        assert [len(e["text"]) if e["event"] == "output" else e["attempts"] for e in mine] == \
+            list(range(200))
 
 
 def test_reader_tolerates_torn_last_line_and_corrupt_middle(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
-    path.write_bytes(b'{"event":"a"}\nnot json\n[1,2]\n{"event":"b"}\n{"event":"c","te')
+    path.write_bytes(b'{"event":"run_started"}\nnot json\n[1,2]\n{"event":"b"}\n'
+                     b'{"event":"c","te')
     events, warnings = read_events(path)
-    assert [e["event"] for e in events] == ["a", "b"]
+    assert isinstance(events[0], RunStarted) and events[1] == Unknown(
+        event_name="b", data={"event": "b"})  # a newer version's event: kept, not refused
     assert warnings == [
         f"{path}:2: not a valid event (corrupt line); ignored",
         f"{path}:3: not a valid event (corrupt line); ignored",
@@ -160,15 +191,17 @@ def test_reader_tolerates_torn_last_line_and_corrupt_middle(tmp_path: Path) -> N
 
 CHILD = """
 import sys
+from runbook_engine.events import Output, RunStarted, StepFinished, StepStarted
 from runbook_engine.transcript.log import TranscriptWriter
 writer = TranscriptWriter(sys.argv[1], append=True)
+writer.record(RunStarted(run_id="r"))
 i = 0
 while True:
     i += 1
-    writer({"event": "step_started", "step": f"s{i}", "command": "echo " + "y" * (i % 97)})
+    writer.record(StepStarted(step=f"s{i}", command="echo " + "y" * (i % 97)))
     size = i * 7919 % 60000
-    writer({"event": "output", "step": f"s{i}", "stream": "stdout", "text": "z" * size})
-    writer({"event": "step_finished", "step": f"s{i}", "status": "ok", "exit_code": 0})
+    writer.record(Output(step=f"s{i}", text="z" * size))
+    writer.record(StepFinished(step=f"s{i}", status="ok", exit_code=0))
 """
 
 
@@ -177,8 +210,11 @@ def test_sigkill_at_random_points_leaves_a_readable_log(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rng = random.Random(4)
     for _round in range(6):
+        size = path.stat().st_size if path.exists() else 0
         child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], env=env)
-        time.sleep(rng.uniform(0.15, 0.5))
+        while path.stat().st_size == size if path.exists() else True:  # it started writing
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.05, 0.4))
         child.send_signal(signal.SIGKILL)
         child.wait()
         events, warnings = read_events(path)
@@ -188,7 +224,7 @@ def test_sigkill_at_random_points_leaves_a_readable_log(tmp_path: Path) -> None:
         assert len(warnings) <= _round + 1
         assert len(events) == len([line for line in complete if _parses(line)])
         assert len(events) >= len(complete) - _round
-    assert events and all(e["event"] in {"step_started", "output", "step_finished"}
+    assert events and all(e.kind in {"run_started", "step_started", "output", "step_finished"}
                           for e in events)
 
 
@@ -232,36 +268,33 @@ def synthetic_log(path: Path) -> None:
         {"event": "step_started", "step": "s5", "code_sha256": code_sha256(CODE["s5"])},
         {"event": "output", "step": "s5", "stream": "stdout", "text": "zzz"},
     ]
-    with TranscriptWriter(path) as writer:
-        for event in events:
-            writer(event)
-    with path.open("ab") as handle:
-        handle.write(b'{"event":"step_fin')
+    # written as schema 1 (before events were typed) wrote them: plain JSON lines
+    path.write_text("".join(json.dumps(e) + "\n" for e in events) + '{"event":"step_fin')
 
 
 def test_resume_state_from_an_interrupted_resumed_run(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     synthetic_log(path)
-    state = load_resume_state(path)
-    assert (state.run_id, state.sha256, state.path, state.forced, state.resumes) == (
-        "r1", "new", "book.md", True, 1)
-    assert state.finished == {"s1": "ok", "s2": "ok", "s4": "skipped"}
-    assert state.running == "s5"
-    assert {n: (v.value, v.source) for n, v in state.variables.items()} == {
+    state, warnings = load_state(path)
+    assert (state.run_id, state.sha256, state.path, state.resumes) == ("r1", "new", "book.md", 1)
+    assert state.segments[1].forced and state.segments[0].status is None  # killed
+    assert {s: state.steps[s].status for s in state.steps} == {
+        "s1": "ok", "s2": "ok", "s3": "failed", "s4": "skipped", "s5": None}
+    assert [s for s in state.steps if state.done(s)] == ["s1", "s2", "s4"]
+    assert state.running is not None and state.running.step == "s5"
+    assert {n: (v.value, v.source) for n, v in state.variables.items() if not v.lost} == {
         "env": ("prod", "default"), "release": ("v42", "capture")}
-    assert state.captures == {"release": "v42"}
     assert sorted(state.lost) == ["password", "token"]  # masked in the log: ask again
-    assert state.sessions == {"local": {"cwd": "/srv", "env": {"A": "1", "OLD": None}}}
-    assert state.step_results["s3"]["status"] == "failed"
-    assert state.decisions["s4"][0]["answer"] == "skip"
-    assert "last line is incomplete" in state.warnings[0]
-    assert any("API_TOKEN" in w for w in state.warnings)
+    assert state.sessions["local"].cwd == "/srv"
+    assert state.steps["s5"].hosts["local"].stdout.text == "zzz"
+    assert "last line is incomplete" in warnings[0]
+    assert any("API_TOKEN" in w for w in warnings)
 
 
 def test_changed_code_of_finished_steps_only(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     synthetic_log(path)
-    state = load_resume_state(path)
+    state, _ = load_state(path)
 
     def step(step_id: str, code: str) -> Step:
         return Step(id=step_id, title=step_id, path="book.md", line=1, kind="shell", code=code)
@@ -274,3 +307,56 @@ def test_changed_code_of_finished_steps_only(tmp_path: Path) -> None:
         step("s5", "sleep 1"),  # was running: offered again
     ))
     assert [s.id for s in changed_finished_steps(state, book)] == ["s1"]
+
+
+# --- what is not a transcript ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (b"", "empty file, not a transcript"),
+    (b"\n  \n", "empty file, not a transcript"),
+    (b"# Deploy\n\n```bash\necho hi\n```\n", "its first line is not a runbook event"),
+    (b'{"event":"output","text":"x"}\n', "it starts with 'output', not 'run_started'"),
+    (b'{"event":"run_sta', "no complete event in it"),
+    (b'{"event":"run_started","schema":99}\n', "transcript schema 99; this runbook-engine "
+                                                "reads up to schema 2"),
+])
+def test_not_a_transcript_is_one_line(tmp_path: Path, content: bytes, why: str) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(NotATranscript) as err:
+        read_events(path)
+    assert why in str(err.value) and str(err.value).startswith(str(path))
+    assert "\n" not in str(err.value) and err.value.exit_code == 2
+
+
+def test_a_later_session_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"event":"run_started"}\n{"event":"run_started","schema":3}\n')
+    with pytest.raises(NotATranscript, match=f"^{path}:2: written with transcript schema 3"):
+        read_events(path)
+
+
+def test_every_event_reads_back_equal(tmp_path: Path) -> None:
+    from runbook_engine import events as ev
+
+    samples: list[Event] = [
+        RunStarted(schema=2, run_id="r", operator=ev.Operator(login="a"), plan=(
+            ev.PlannedStep(id="s", section=("A", "B"), line=3),), variables=(
+            ev.VarRecord(name="v", value={"h1": [1, 2]}),), overrides=("x",)),
+        ev.VarSet(name="v", source="capture", value=("a", 1)),
+        StepStarted(step="s", targets=("h1", "h2"), hosts=("h2",), attempt=2),
+        Output(step="s", text="t", host="h2"), OutputSpilled(step="s", file="f", bytes=3),
+        OutputTail(step="s", file="f", bytes=3, chars=3, text="abc"),
+        ev.Decision(step="s", answer="edit", original="a", edited="b"), Note(text="n"),
+        StepFinished(step="s", status="ok", hosts={"h1": ev.HostResult(status="ok")},
+                     session={"h1": ev.SessionRecord(cwd="/", env={"A": None})},
+                     captured={"c": {"h1": "x"}}, open_item="s: S"),
+        RunFinished(status="ok", counts={"ok": 1}, open_items=("s: S",)),
+    ]
+    path = tmp_path / "t.jsonl"
+    with TranscriptWriter(path) as writer:
+        for event in samples:
+            writer.record(event)
+    events, _ = read_events(path)
+    assert [dataclasses.replace(e, ts="") for e in events] == samples

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..events import RunStarted
 from ..mdtext import md_cell, md_code, md_fence
 from ..model import RunbookError
 from .filters import STATUS_ICONS, fmt_counts, fmt_datetime, fmt_duration, fmt_time
-from .log import read_events
 from .notebook import render_notebook
+from .reader import read_events
 from .report import build_report
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -48,9 +49,9 @@ def render_json(report: dict[str, Any]) -> str:
 
 def render_transcript(path: str | Path, fmt: str = "markdown") -> str:
     """``runbook transcript FILE --format F``: read the log (and the runbook, when found)."""
-    events, warnings = read_events(path)
-    started = next((e for e in events if e.get("event") == "run_started"), {})
-    runbook_text, problem = _read_runbook(Path(path), str(started.get("path") or ""))
+    events, warnings = read_events(path)  # the first one is run_started
+    recorded = events[0].path if isinstance(events[0], RunStarted) else ""
+    runbook_text, problem = _read_runbook(Path(path), recorded)
     if fmt == "notebook":
         if runbook_text is None:
             raise RunbookError(f"the notebook needs the runbook: {problem}", str(path))

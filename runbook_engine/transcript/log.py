@@ -1,17 +1,21 @@
-"""The crash-safe JSONL event log: one fsync'd line per event, 0600 files, big outputs spilled."""
+"""The crash-safe JSONL transcript writer: one fsync'd line per event, 0600 files, big outputs
+spilled to side files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from ..events import Event, Output, OutputSpilled, OutputTail, StepFinished, StepStarted
 from ..model import RunbookError
 from ..stamps import now_ts
+from ..state import TAIL_CHARS
 
 #: inline output kept in ``output`` events per (step, host, stream); the rest goes to a side file
 INLINE_LIMIT = 1024 * 1024
@@ -81,26 +85,50 @@ def _make_private_dir(folder: Path) -> None:
 
 
 class _Spill:
-    """One side file receiving the output of a (step, host, stream) beyond the inline limit."""
+    """The side file receiving a stream's output beyond the inline limit, and its last chars."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tail_chars: int) -> None:
         self.path = path
         self.fd = _open_private(path, append=True)
         self.bytes = 0
+        self.chars = 0
+        self.tail = ""
+        self.tail_chars = tail_chars
         self.dirty = False
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8", "replace")
+        _write_all(self.fd, data)
+        self.bytes += len(data)
+        self.chars += len(text)
+        self.tail = (self.tail + text)[-self.tail_chars:]
+        self.dirty = True
+
+
+Key = tuple[str, str, str]  # (step, host or "", stream)
 
 
 class TranscriptWriter:
-    """An engine sink writing each event as one JSON line; thread-safe, on disk before returning."""
+    """Records events as JSON lines; thread-safe, each line on disk before ``record`` returns
+    (output lines are synced with the next event that is not output).
 
-    def __init__(self, path: str | Path, append: bool = False) -> None:
+    ``record`` returns the events as the file keeps them, which is what the run state applies:
+    output beyond ``inline_limit`` bytes per stream and attempt goes to a side file, announced by
+    ``output_spilled`` and closed by ``output_tail`` (its size and last characters) when the
+    step's attempt ends."""
+
+    def __init__(self, path: str | Path, append: bool = False, *, inline_limit: int = INLINE_LIMIT,
+                 tail_chars: int = TAIL_CHARS) -> None:
         self.path = Path(path)
+        self.inline_limit = inline_limit
+        self.tail_chars = tail_chars
         _make_private_dir(self.path.parent)
         self._fd: int | None = _open_private(self.path, append)
         self._lock = threading.Lock()
         self._unsynced = False
-        self._inline: dict[tuple[str, str, str], int] = {}
-        self._spills: dict[tuple[str, str, str], _Spill] = {}
+        self._inline: dict[Key, int] = {}
+        self._spills: dict[Key, _Spill] = {}
+        self._attempt: dict[str, int] = {}
         if append:
             self._mend_torn_tail()
 
@@ -119,21 +147,62 @@ class TranscriptWriter:
             raise RunbookError("transcript is closed", str(self.path))
         return self._fd
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def record(self, event: Event) -> Sequence[Event]:
+        """Write ``event`` (stamping its time if it has none); return the events as written."""
         with self._lock:
             fd = self._require_fd()
-            if event.get("event") == "output":
-                event = self._route_output(event)
-                if not event:
-                    return
-            if "ts" not in event:
-                event = {**event, "ts": now_ts()}
-            line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
-            _write_all(fd, line.encode("utf-8", "replace") + b"\n")
-            if event.get("event") == "output":
-                self._unsynced = True  # output is not a decision point; sync at the next event
-            else:
+            kept = self._route(event)
+            for item in kept:
+                line = json.dumps(item.to_json(), ensure_ascii=False, separators=(",", ":"),
+                                  default=str)
+                _write_all(fd, line.encode("utf-8", "replace") + b"\n")
+            if kept and not isinstance(kept[-1], Output):
                 self._sync()
+            elif kept:
+                self._unsynced = True  # output is not a decision point; synced at the next event
+            return kept
+
+    def _route(self, event: Event) -> Sequence[Event]:
+        if not event.ts:
+            event = _stamped(event)
+        if isinstance(event, Output):
+            return self._route_output(event)
+        if isinstance(event, (StepStarted, StepFinished)):
+            # an attempt begins or the step ends: close its spilled streams, start counting anew
+            tails = self._close_spills(event.step, event.ts)
+            self._inline = {k: v for k, v in self._inline.items() if k[0] != event.step}
+            if isinstance(event, StepStarted):
+                self._attempt[event.step] = event.attempt
+            return [*tails, event]
+        return [event]
+
+    def _route_output(self, event: Output) -> Sequence[Event]:
+        """Keep the event inline while under the limit; otherwise append to the side file."""
+        key = (event.step, event.host or "", event.stream)
+        spill = self._spills.get(key)
+        if spill is not None:
+            spill.write(event.text)
+            return []
+        size = len(event.text.encode("utf-8", "replace"))
+        used = self._inline.get(key, 0)
+        if used + size <= self.inline_limit:
+            self._inline[key] = used + size
+            return [event]
+        spill = self._spills[key] = _Spill(self._spill_path(key), self.tail_chars)
+        spill.write(event.text)
+        return [OutputSpilled(step=event.step, stream=event.stream, host=event.host,
+                              file=spill.path.name, bytes=spill.bytes, ts=event.ts)]
+
+    def _close_spills(self, step: str, ts: str) -> list[Event]:
+        tails: list[Event] = []
+        for key in [k for k in self._spills if k[0] == step]:
+            spill = self._spills.pop(key)
+            os.fsync(spill.fd)
+            os.close(spill.fd)
+            tails.append(OutputTail(step=step, stream=key[2], host=key[1] or None,
+                                    file=spill.path.name, bytes=spill.bytes, chars=spill.chars,
+                                    text=spill.tail, ts=ts))
+        return tails
 
     def _sync(self) -> None:
         for spill in self._spills.values():
@@ -143,41 +212,16 @@ class TranscriptWriter:
         os.fsync(self._require_fd())
         self._unsynced = False
 
-    def _route_output(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Keep the event inline while under the limit; otherwise append to the side file."""
-        key = (str(event.get("step")), str(event.get("host") or ""), str(event.get("stream")))
-        data = str(event.get("text", "")).encode("utf-8", "replace")
-        spill = self._spills.get(key)
-        if spill is None:
-            used = self._inline.get(key, 0)
-            if used + len(data) <= INLINE_LIMIT:
-                self._inline[key] = used + len(data)
-                return event
-            spill = self._spills[key] = _Spill(self._spill_path(*key))
-            _write_all(spill.fd, data)
-            spill.bytes, spill.dirty = len(data), True
-            announce = {
-                "event": "output_spilled",
-                "step": event.get("step"),
-                "stream": event.get("stream"),
-                "host": event.get("host"),
-                "file": spill.path.name,
-                "bytes": spill.bytes,
-            }
-            if "ts" in event:
-                announce["ts"] = event["ts"]
-            return announce
-        _write_all(spill.fd, data)
-        spill.bytes += len(data)
-        spill.dirty = True
-        return {}
-
-    def _spill_path(self, step: str, host: str, stream: str) -> Path:
+    def _spill_path(self, key: Key) -> Path:
+        step, host, stream = key
         parts = [self.path.stem, _safe_part(step)]
         if host:
             parts.append(_safe_part(host))
-        parts += [_safe_part(stream), "log"]
-        return self.path.with_name(".".join(parts))
+        parts.append(_safe_part(stream))
+        attempt = self._attempt.get(step, 1)
+        if attempt > 1:
+            parts.append(str(attempt))
+        return self.path.with_name(".".join([*parts, "log"]))
 
     def close(self) -> None:
         with self._lock:
@@ -198,41 +242,5 @@ class TranscriptWriter:
         self.close()
 
 
-def read_events(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """All events of a transcript and warnings about lines that could not be read."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise RunbookError("no such transcript", str(path)) from None
-    except OSError as exc:
-        raise RunbookError(f"cannot read the transcript: {exc.strerror}", str(path)) from None
-    lines = raw.split(b"\n")
-    torn = lines[-1] != b""  # a complete file ends with a newline
-    if not torn:
-        lines.pop()
-    events: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        event = _parse_line(line)
-        if event is not None:
-            events.append(event)
-        elif torn and number == len(lines):
-            warnings.append(
-                f"{path}:{number}: last line is incomplete "
-                "(the run was interrupted while writing); ignored"
-            )
-        else:
-            warnings.append(f"{path}:{number}: not a valid event (corrupt line); ignored")
-    return events, warnings
-
-
-def _parse_line(line: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(line.decode("utf-8", "replace"))
-    except ValueError:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("event"), str):
-        return None
-    return value
+def _stamped(event: Event) -> Event:
+    return dataclasses.replace(event, ts=now_ts())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from ..events import Event
 from .filters import NOT_RUN, STATUS_ICONS, fmt_counts, fmt_datetime, fmt_duration
 from .report import build_report, step_result
 
@@ -101,7 +103,7 @@ def _summary_block(report: dict[str, Any], unplaced: list[dict[str, Any]]) -> li
     return [*lines, SUMMARY_END, ""]
 
 
-def render_notebook(events: list[dict[str, Any]], runbook_text: str) -> str:
+def render_notebook(events: Iterable[Event], runbook_text: str) -> str:
     """The runbook's own Markdown, unchanged, with each executed step's result after its fence."""
     report = build_report(events, runbook_text=runbook_text)
     lines = runbook_text.split("\n")

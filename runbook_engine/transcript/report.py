@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..events import (
+    Decision,
+    Event,
+    Note,
+    Operator,
+    Output,
+    OutputSpilled,
+    OutputTail,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    VarSet,
+)
 from ..redact import MASK
 from ..stamps import parse_ts
+from ..state import RunState, count_statuses
 from .filters import (
     NOT_RUN,
     UNFINISHED,
@@ -44,17 +59,20 @@ def edit_diff(original: str, edited: str) -> str:
     )
 
 
-def _operator(value: Any) -> str:
-    if not isinstance(value, dict):
-        return str(value or "")
-    login, name = value.get("login") or "", value.get("git_name") or ""
+def _operator(value: Operator | None) -> str:
+    if value is None:
+        return ""
+    login, name = value.login or "", value.git_name or ""
     return f"{name} ({login})" if name and login else str(name or login)
 
 
 class _Collector:
-    """Walks the events once and gathers what each part of the report needs."""
+    """Walks the events once: the run state gives each step's result, the counts and open items
+    (the whole run, every session); the collector adds what only a report shows (each attempt's
+    output, decisions, notes, the timeline)."""
 
     def __init__(self) -> None:
+        self.state = RunState()
         self.header: dict[str, Any] = {}
         self.variables: dict[str, dict[str, Any]] = {}
         self.timeline: list[dict[str, Any]] = []
@@ -62,26 +80,22 @@ class _Collector:
         self.plan: list[dict[str, Any]] = []
         self.notes: list[dict[str, Any]] = []
         self.warnings: list[str] = []
-        self.open_items: list[Any] = []
-        self.counts: dict[str, int] = {}
-        self.runs = 0
-        self.finished_status: str | None = None
-        self.first_ts: str | None = None
-        self.last_ts: str | None = None
+        self._handlers: dict[type[Event], Callable[[Any], None]] = {
+            RunStarted: self.on_run_started, VarSet: self.on_var_set,
+            StepStarted: self.on_step_started, Output: self.on_output,
+            OutputSpilled: self.on_output_spilled, OutputTail: self.on_output_tail,
+            Decision: self.on_decision, Note: self.on_note, StepFinished: self.on_step_finished,
+            RunFinished: self.on_run_finished,
+        }
 
-    def feed(self, event: dict[str, Any]) -> None:
-        ts = event.get("ts")
-        if ts:
-            self.first_ts = self.first_ts or ts
-            self.last_ts = ts
-        handler = getattr(self, f"on_{event.get('event')}", None)
+    def feed(self, event: Event) -> None:
+        self.state.apply(event)
+        handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
 
-    def row(self, event: dict[str, Any], what: str, result: str = "") -> None:
-        self.timeline.append(
-            {"ts": event.get("ts"), "step": event.get("step"), "what": what, "result": result}
-        )
+    def row(self, ts: str | None, step: str | None, what: str, result: str = "") -> None:
+        self.timeline.append({"ts": ts, "step": step, "what": what, "result": result})
 
     def step(self, step_id: Any, **defaults: Any) -> dict[str, Any]:
         key = str(step_id)
@@ -99,133 +113,129 @@ class _Collector:
                 record[name] = value
         return record
 
-    def on_run_started(self, event: dict[str, Any]) -> None:
-        self.runs += 1
-        self.finished_status = None
-        if self.runs == 1:
+    def on_run_started(self, event: RunStarted) -> None:
+        first = len(self.state.segments) == 1
+        if first:
             self.header = {
-                "title": event.get("title") or "", "path": event.get("path") or "",
-                "sha256": event.get("sha256") or "", "run_id": event.get("run_id") or "",
-                "operator": _operator(event.get("operator")),
-                "hostname": event.get("hostname") or "", "version": event.get("version") or "",
-                "selection": event.get("selection") or {},
+                "title": event.title, "path": event.path, "sha256": event.sha256,
+                "run_id": event.run_id, "operator": _operator(event.operator),
+                "hostname": event.hostname, "version": event.version,
+                "selection": event.selection,
             }
-        self.header["forced"] = self.header.get("forced") or bool(event.get("forced"))
-        for var in event.get("variables") or []:
-            self.on_var_set(var)
-        for item in event.get("plan") or []:
-            self.step(item.get("id"), title=item.get("title"), section=_section(item),
-                      line=item.get("line"))
-            if self.runs == 1:
-                self.plan.append(item)
-        resumed = self.runs > 1 or event.get("resumed")
-        what = "run resumed" + (" (--force)" if event.get("forced") else "")
-        self.row(event, what if resumed else "run started")
+        self.header["forced"] = self.header.get("forced") or event.forced
+        for var in event.variables:
+            self._variable(var.name, var.value, var.source, var.secret)
+        for item in event.plan:
+            self.step(item.id, title=item.title, section=_section(item.section), line=item.line)
+            if first:
+                self.plan.append(item.to_json())
+        what = "run resumed" + (" (--force)" if event.forced else "")
+        self.row(event.ts, None, what if not first or event.resumed else "run started")
 
-    def on_var_set(self, event: dict[str, Any]) -> None:
-        name = str(event.get("name") or "")
+    def on_var_set(self, event: VarSet) -> None:
+        self._variable(event.name, event.value, event.source, event.secret)
+
+    def _variable(self, name: str, value: Any, source: str, secret: bool) -> None:
         if name:
-            secret = bool(event.get("secret"))
             # Secret values are masked upstream; masking again here guards against a slip there.
-            value = MASK if secret else event.get("value")
-            self.variables[name] = {
-                "name": name, "value": "" if value is None else str(value),
-                "source": event.get("source") or "", "secret": secret,
-            }
+            value = MASK if secret else value
+            self.variables[name] = {"name": name, "value": "" if value is None else str(value),
+                                    "source": source, "secret": secret}
 
-    def on_step_started(self, event: dict[str, Any]) -> None:
-        record = self.step(event.get("step"), title=event.get("title"), section=_section(event))
-        record["attempts"] = int(event.get("attempt") or record["attempts"] + 1)
-        record["command"] = event.get("command") or record["command"]
-        record["lang"] = event.get("lang") or record["lang"]
-        record["line"] = event.get("line") or record["line"]
-        record["started"] = record["started"] or event.get("ts")
+    def on_step_started(self, event: StepStarted) -> None:
+        record = self.step(event.step, title=event.title, section=_section(event.section))
+        record["attempts"] = event.attempt or record["attempts"] + 1
+        record["command"] = event.command or record["command"]
+        record["lang"] = event.lang or record["lang"]
+        record["line"] = event.line or record["line"]
+        record["started"] = record["started"] or event.ts
         record["status"] = UNFINISHED
 
-    def on_output(self, event: dict[str, Any]) -> None:
-        record = self.step(event.get("step"))
-        attempt, host = record["attempts"] or 1, event.get("host") or ""
+    def on_output(self, event: Output) -> None:
+        self._text(event.step, event.host, event.text)
+
+    def _text(self, step_id: str, host: str | None, text: str) -> None:
+        record = self.step(step_id)
+        attempt, host = record["attempts"] or 1, host or ""
         for chunk in record["outputs"]:  # few chunks per step: a scan is cheap
             if chunk["attempt"] == attempt and chunk["host"] == host:
                 break
         else:
             chunk = {"attempt": attempt, "host": host, "parts": []}
             record["outputs"].append(chunk)
-        chunk["parts"].append(str(event.get("text") or ""))
+        chunk["parts"].append(text)
 
-    def on_output_spilled(self, event: dict[str, Any]) -> None:
-        record = self.step(event.get("step"))
-        record["spilled"].append(
-            {k: event.get(k) for k in ("stream", "host", "file", "bytes")}
-        )
-        self.on_output({**event, "text": f"\n… output continues in {event.get('file')} …\n"})
+    def on_output_spilled(self, event: OutputSpilled) -> None:
+        self.step(event.step)["spilled"].append(
+            {"stream": event.stream, "host": event.host, "file": event.file,
+             "bytes": event.bytes})
+        self._text(event.step, event.host, f"\n… output continues in {event.file} …\n")
 
-    def on_decision(self, event: dict[str, Any]) -> None:
-        record = self.step(event.get("step"))
-        answer = str(event.get("answer") or "")
-        decision = {
-            "ts": event.get("ts"), "answer": answer, "prompt": event.get("prompt") or "",
-            "choice": event.get("choice"), "diff": "",
-        }
-        if answer == "edit":
-            decision["diff"] = edit_diff(
-                str(event.get("original") or ""), str(event.get("edited") or "")
-            )
+    def on_output_tail(self, event: OutputTail) -> None:
+        for spill in self.step(event.step)["spilled"]:
+            if (spill["stream"], spill["host"], spill["file"]) == (event.stream, event.host,
+                                                                   event.file):
+                spill["bytes"] = event.bytes
+        self._text(event.step, event.host,
+                   f"… {event.bytes} bytes in {event.file}, ending with: …\n{event.text}")
+
+    def on_decision(self, event: Decision) -> None:
+        record = self.step(event.step)
+        decision = {"ts": event.ts, "answer": event.answer, "prompt": event.prompt,
+                    "choice": event.choice, "diff": ""}
+        if event.answer == "edit":
+            decision["diff"] = edit_diff(event.original or "", event.edited or "")
             record["edited"] = True
-        if answer in ("done", "not_done"):
-            record["manual"] = answer
+        if event.answer in ("done", "not_done"):
+            record["manual"] = event.answer
         record["decisions"].append(decision)
-        if answer in NOTABLE:
-            choice = f": {event.get('choice')}" if event.get("choice") else ""
-            self.row(event, f"decision: {answer.replace('_', ' ')}{choice}")
+        if event.answer in NOTABLE:
+            choice = f": {event.choice}" if event.choice else ""
+            self.row(event.ts, event.step, f"decision: {event.answer.replace('_', ' ')}{choice}")
 
-    def on_note(self, event: dict[str, Any]) -> None:
-        note = {"ts": event.get("ts"), "text": str(event.get("text") or "")}
-        if event.get("step"):
-            self.step(event["step"])["notes"].append(note)
+    def on_note(self, event: Note) -> None:
+        note = {"ts": event.ts, "text": event.text}
+        if event.step:
+            self.step(event.step)["notes"].append(note)
         else:
             self.notes.append(note)
-        self.row(event, f"note: {note['text']}")
+        self.row(event.ts, event.step, f"note: {note['text']}")
 
-    def on_step_finished(self, event: dict[str, Any]) -> None:
-        record = self.step(event.get("step"))
-        for name in ("status", "exit_code", "duration_s", "reason"):
-            record[name] = event.get(name, record[name])
-        record["attempts"] = event.get("attempts") or record["attempts"]
-        record["finished"] = event.get("ts")
-        record["hosts"] = [
-            {"name": host, **{k: (res or {}).get(k) for k in ("status", "exit_code", "duration_s")}}
-            for host, res in (event.get("hosts") or {}).items()
-        ]
-        self.row(event, record["title"] or record["id"], step_result(record))
+    def on_step_finished(self, event: StepFinished) -> None:
+        record = self.step(event.step)
+        record.update(status=event.status, exit_code=event.exit_code,
+                      duration_s=event.duration_s, reason=event.reason, finished=event.ts)
+        record["attempts"] = event.attempts or record["attempts"]
+        record["hosts"] = [{"name": host, "status": res.status, "exit_code": res.exit_code,
+                            "duration_s": res.duration_s} for host, res in event.hosts.items()]
+        self.row(event.ts, event.step, record["title"] or record["id"], step_result(record))
 
-    def on_run_finished(self, event: dict[str, Any]) -> None:
-        self.finished_status = str(event.get("status") or "")
-        self.counts = dict(event.get("counts") or {})
-        self.open_items = list(event.get("open_items") or [])
-        self.row(event, "run finished", self.finished_status)
+    def on_run_finished(self, event: RunFinished) -> None:
+        self.row(event.ts, None, "run finished", event.status)
 
     def document(self, warnings: Iterable[str]) -> dict[str, Any]:
-        start, end = parse_ts(self.first_ts), parse_ts(self.last_ts)
+        state = self.state
+        start, end = parse_ts(state.first_ts), parse_ts(state.last_ts)
+        last = state.segments[-1] if state.segments else None
         header = {
             **{k: "" for k in ("title", "path", "sha256", "run_id", "operator", "hostname")},
             "version": "", "selection": {}, "forced": False, **self.header,
-            "start": self.first_ts, "end": self.last_ts,
+            "start": state.first_ts, "end": state.last_ts,
             "duration_s": round((end - start).total_seconds(), 3) if start and end else None,
-            "outcome": self.finished_status or "interrupted", "resumes": max(self.runs - 1, 0),
+            "outcome": (last.status if last else None) or "interrupted",
+            "resumes": state.resumes,
         }
         steps = [_finish_step(s) for s in self._ordered_steps()]
-        counts = self.counts or _count(steps)
-        header["counts"] = {k: v for k, v in counts.items() if v}
+        header["counts"] = {k: v for k, v in _count(steps).items() if v}
         for step in steps:
             if step["status"] == UNFINISHED:
-                self.row({"ts": step["started"], "step": step["id"]}, step["title"] or step["id"],
+                self.row(step["started"], step["id"], step["title"] or step["id"],
                          "no result: the run stopped during this step")
         self.timeline.sort(key=lambda row: str(row["ts"] or ""))
         return {
             "format": FORMAT, "header": header, "variables": list(self.variables.values()),
             "timeline": self.timeline, "steps": steps, "notes": self.notes,
-            "open_items": self.open_items, "warnings": [*warnings, *self.warnings],
+            "open_items": state.open_items, "warnings": [*warnings, *self.warnings],
         }
 
     def _ordered_steps(self) -> list[dict[str, Any]]:
@@ -234,9 +244,8 @@ class _Collector:
         return [self.steps[key] for key in [*planned, *rest] if key in self.steps]
 
 
-def _section(item: dict[str, Any]) -> str:
-    section = item.get("section") or ""
-    return " › ".join(section) if isinstance(section, (list, tuple)) else str(section)
+def _section(section: Any) -> str:
+    return " › ".join(section) if isinstance(section, (list, tuple)) else str(section or "")
 
 
 def step_result(record: dict[str, Any]) -> str:
@@ -265,18 +274,13 @@ def _finish_step(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _count(steps: Sequence[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for step in steps:
-        counts[step["status"]] = counts.get(step["status"], 0) + 1
-    return counts
+    return count_statuses(step["status"] for step in steps)
 
 
 def _planned_from_text(runbook_text: str, path: str, granularity: Any) -> list[dict[str, Any]]:
     """The runbook's steps (id, title, section, line) parsed from its text; [] when it fails."""
-    try:
-        from ..parse import parse_text
-    except ImportError:
-        return []
+    from ..parse import parse_text
+
     mode = granularity if granularity in ("block", "command") else None
     try:
         runbook = parse_text(runbook_text, path=path or "<runbook>", granularity=mode)
@@ -290,7 +294,7 @@ def _planned_from_text(runbook_text: str, path: str, granularity: Any) -> list[d
 
 
 def build_report(
-    events: list[dict[str, Any]], warnings: Iterable[str] = (), runbook_text: str | None = None
+    events: Iterable[Event], warnings: Iterable[str] = (), runbook_text: str | None = None
 ) -> dict[str, Any]:
     """One JSON-able document with everything the renderings show."""
     collector = _Collector()
@@ -303,7 +307,8 @@ def build_report(
         for item in parsed:
             if collector.plan and item["id"] not in collector.steps:
                 continue  # the recorded plan says what was selected; the text adds places only
-            record = collector.step(item["id"], title=item["title"], section=_section(item))
+            record = collector.step(item["id"], title=item["title"],
+                                    section=_section(item["section"]))
             record["line"] = item["line"]  # the text we render into wins over recorded lines
         collector.plan = collector.plan or parsed
     return collector.document(warnings)

@@ -1,4 +1,4 @@
-"""The terminal Controller: shows each step, reads the operator's answer, streams output live."""
+"""The terminal Controller: shows each step and reads the operator's answer."""
 
 from __future__ import annotations
 
@@ -7,18 +7,20 @@ import os
 import shlex
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.rule import Rule
 from rich.text import Text
 
-from ..control import Decision, FailureView, QuitRun, StepView
+from ..control import Answer, FailureView, QuitRun, StepView
 from ..model import Step, VarSpec
+from ..redact import looks_secret
+from .display import TerminalDisplay
 from .highlight import code_block, flag_text
+
+#: records an operator's note (a line starting with ``#`` at any prompt) about a step (or None)
+NoteTaker = Callable[[str, str | None], None]
 
 STEP_HELP = """y  run this step
 n  skip it
@@ -55,16 +57,18 @@ class LineInput(Protocol):
 
 
 class InteractiveController:
-    """Asks on a terminal. ``input`` is read line by line; ``console`` is where everything goes."""
+    """Asks on a terminal. ``input`` is read line by line; ``console`` is where everything goes;
+    the ``display`` shows the run's events on the same console (its spinner stops for a prompt);
+    ``note`` records what the operator types after ``#``."""
 
-    def __init__(self, console: Console, input: LineInput, *, editor: str | None = None) -> None:
+    def __init__(self, console: Console, input: LineInput, *, display: TerminalDisplay,
+                 note: NoteTaker, editor: str | None = None) -> None:
         self.console = console
         self.input = input
+        self.display = display
+        self.note = note
         self.editor = editor if editor is not None else os.environ.get("EDITOR", "")
-        self.note: Callable[[str], None] = lambda text: None
-        self._progress: Progress | None = None
-        self._lock = threading.Lock()
-        self._partial: dict[tuple[str, str | None, str], bool] = {}
+        self._step: str | None = None  # the step being asked about, for notes
 
     # -- reading ---------------------------------------------------------------------------
     def _read(self, prompt: str) -> str:
@@ -77,7 +81,7 @@ class InteractiveController:
                 return "q"
             answer = line.strip()
             if answer.startswith("#"):
-                self.note(answer.lstrip("#").strip())
+                self.note(answer.lstrip("#").strip(), self._step)
                 self.console.print(Text("  note recorded", style="dim"))
                 continue
             return answer
@@ -100,19 +104,6 @@ class InteractiveController:
         return self.input.readline().rstrip("\n")
 
     # -- showing ---------------------------------------------------------------------------
-    def show_header(self, title: str, description: str, variables: Sequence[Mapping[str, Any]],
-                    path: str) -> None:
-        self.console.print(Rule(Text(title, style="bold")))
-        if description:
-            self.console.print(Text(description.strip(), style="italic"))
-        self.console.print(Text(path, style="dim"))
-        for var in variables:
-            value = var.get("value")
-            line = Text(f"  {var['name']} = ", style="cyan")
-            line.append("(asked when needed)" if value is None else str(value))
-            line.append(f"  ({var.get('source')})", style="dim")
-            self.console.print(line)
-
     def _show_step(self, view: StepView) -> None:
         step = view.step
         self.console.print()
@@ -140,7 +131,9 @@ class InteractiveController:
                                     style="yellow"))
 
     # -- Controller protocol ----------------------------------------------------------------
-    def ask_step(self, view: StepView) -> Decision:
+    def ask_step(self, view: StepView) -> Answer:
+        self.display.pause()
+        self._step = view.step.id
         self._show_step(view)
         step = view.step
         custom = step.confirm if isinstance(step.confirm, str) and step.confirm else ""
@@ -153,10 +146,10 @@ class InteractiveController:
                 prompt = f"{custom or 'Run this step?'} [y/n/e/a/q/?]"
                 answer = self._ask_key(prompt, STEP_KEYS, STEP_HELP)
             if answer != "edit":
-                return Decision(answer, prompt=prompt)
+                return Answer(answer, prompt=prompt)
             edited = self._edit_text(view.editable or view.command)
             if edited and edited.strip():
-                return Decision("edit", command=edited, prompt=prompt)
+                return Answer("edit", command=edited, prompt=prompt)
             self.console.print(Text("  the edited command is empty: asking again", style="yellow"))
 
     def _ask_dangerous(self, step_id: str, prompt: str) -> str:
@@ -195,18 +188,21 @@ class InteractiveController:
             lines.append(line.rstrip("\n"))
         return "\n".join(lines) + "\n" if lines else text
 
-    def ask_failure(self, view: FailureView) -> Decision:
-        self._stop_spinner()
+    def ask_failure(self, view: FailureView) -> Answer:
+        self.display.pause()
+        self._step = view.step.id
         reason = view.reason or view.status
         self.console.print(Text(f"✗ {view.step.id} {view.status}: {reason}", style="bold red"))
         prompt = "Step failed. [r/e/s/q/?]"
         answer = self._ask_key(prompt, FAILURE_KEYS, FAILURE_HELP)
         if answer == "edit":
             edited = self._edit_text(view.editable or view.step.code)
-            return Decision("edit", command=edited, prompt=prompt)
-        return Decision(answer, prompt=prompt)
+            return Answer("edit", command=edited, prompt=prompt)
+        return Answer(answer, prompt=prompt)
 
-    def ask_manual(self, step: Step) -> Decision:
+    def ask_manual(self, step: Step) -> Answer:
+        self.display.pause()
+        self._step = step.id
         self.console.print()
         if step.section:
             self.console.print(Text(" › ".join(step.section), style="dim italic"))
@@ -216,9 +212,11 @@ class InteractiveController:
             self.console.print(Text(f"Do this yourself{where}:", style="dim"))
             self.console.print(code_block(step.code, step.lang).to_rich())
         prompt = "Manual step. Done? [d/n/s/q/?]"
-        return Decision(self._ask_key(prompt, MANUAL_KEYS, MANUAL_HELP), prompt=prompt)
+        return Answer(self._ask_key(prompt, MANUAL_KEYS, MANUAL_HELP), prompt=prompt)
 
     def ask_choice(self, options: Sequence[StepView]) -> int | None:
+        self.display.pause()
+        self._step = options[0].step.id if options else None
         self.console.print()
         self.console.print(Text("Alternatives — pick one:", style="bold"))
         for number, view in enumerate(options, 1):
@@ -237,6 +235,7 @@ class InteractiveController:
                                     style="yellow"))
 
     def ask_var(self, spec: VarSpec) -> str:
+        self.display.pause()
         label = spec.prompt or f"Value for {spec.name}"
         if spec.choices:
             label += f" ({'/'.join(spec.choices)})"
@@ -249,8 +248,7 @@ class InteractiveController:
         return answer
 
     def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
-        from ..redact import looks_secret
-
+        self.display.pause()
         self.console.print(Text(f"This step reads unset environment variables: {', '.join(names)}",
                                 style="yellow"))
         values: dict[str, str] = {}
@@ -260,115 +258,3 @@ class InteractiveController:
             if value:
                 values[name] = value
         return values
-
-    # -- events ----------------------------------------------------------------------------
-    def on_event(self, event: Mapping[str, Any]) -> None:
-        kind = event.get("event")
-        with self._lock:
-            if kind == "run_started":
-                self.show_header(str(event.get("title") or ""), str(event.get("description") or ""),
-                                 event.get("variables") or [], str(event.get("path") or ""))
-            elif kind == "step_started":
-                self._start_spinner(str(event.get("step")), bool(event.get("interactive")))
-            elif kind == "output":
-                self._print_output(event)
-            elif kind == "invalid":
-                self.console.print(Text(f"  {event.get('text')}", style="yellow"))
-            elif kind == "doc":
-                self._print_doc(event)
-            elif kind == "step_finished":
-                self._stop_spinner()
-                self._print_result(event)
-            elif kind == "run_finished":
-                self._stop_spinner()
-                self._print_summary(event)
-
-    def _print_doc(self, event: Mapping[str, Any]) -> None:
-        """Documentation blocks are shown, dimmed, never run."""
-        code = str(event.get("code") or "").rstrip()
-        if not code:
-            return
-        self.console.print()
-        self.console.print(Text(f"ℹ {event.get('title')} (documentation, not run)", style="dim"))
-        self.console.print(Text("  " + code.replace("\n", "\n  "), style="dim"))
-
-    def _start_spinner(self, step_id: str, interactive: bool) -> None:
-        if interactive or not self.console.is_terminal:
-            return
-        self._progress = Progress(SpinnerColumn(), TextColumn(f"running {step_id}"),
-                                  TimeElapsedColumn(), console=self.console, transient=True)
-        self._progress.add_task(step_id, total=None)
-        self._progress.start()
-
-    def _stop_spinner(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def _print_output(self, event: Mapping[str, Any]) -> None:
-        text = str(event.get("text", ""))
-        host = event.get("host")
-        stderr = event.get("stream") == "stderr"
-        prefix = f"{host} | " if host else ""
-        for line in text.splitlines():
-            out = Text(prefix, style="magenta")
-            out.append(line, style="red" if stderr else "")
-            self.console.print(out, soft_wrap=True)
-
-    def _print_result(self, event: Mapping[str, Any]) -> None:
-        status = event.get("status")
-        style = {"ok": "green", "skipped": "yellow"}.get(str(status), "red")
-        mark = {"ok": "✓", "skipped": "↷"}.get(str(status), "✗")
-        line = Text(f"{mark} {event.get('step')} {status}", style=f"bold {style}")
-        if event.get("exit_code") is not None:
-            line.append(f"  exit {event['exit_code']}", style="dim")
-        if event.get("duration_s") is not None:
-            line.append(f"  {float(event['duration_s']):.2f}s", style="dim")
-        if (event.get("attempts") or 1) > 1:
-            line.append(f"  {event['attempts']} attempts", style="dim")
-        if event.get("reason"):
-            line.append(f"  ({event['reason']})", style="dim")
-        self.console.print(line)
-        for host, result in (event.get("hosts") or {}).items():
-            self.console.print(Text(f"    {host}: {result.get('status')} "
-                                    f"exit {result.get('exit_code')}", style="dim"))
-
-    def _print_summary(self, event: Mapping[str, Any]) -> None:
-        counts = event.get("counts") or {}
-        summary = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
-        status = event.get("status")
-        style = "bold green" if status == "ok" else "bold red"
-        self.console.print()
-        self.console.print(Text(f"Run {status}: {summary or 'nothing run'}", style=style))
-        for item in event.get("open_items") or []:
-            self.console.print(Text(f"  open item: {item}", style="yellow"))
-        if event.get("transcript"):
-            self.console.print(Text(f"transcript: {event['transcript']}", style="dim"))
-
-
-class PlainDisplay:
-    """--yes display: the same event rendering without prompts (used with AutoController)."""
-
-    def __init__(self, console: Console) -> None:
-        self._inner = InteractiveController(console, input=_NoInput())
-
-    def __call__(self, event: Mapping[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "doc":
-            return  # unattended output stays about what ran
-        if kind == "step_started":
-            text = Text(f"▶ {event.get('index', '')}. {event.get('title') or event.get('step')}",
-                        style="bold")
-            targets = event.get("targets") or []
-            if targets and targets != ["local"]:
-                text.append(f"  on {', '.join(targets)}", style="magenta")
-            self._inner.console.print(text)
-        self._inner.on_event(event)
-
-
-class _NoInput:
-    def readline(self) -> str:
-        return ""
-
-    def isatty(self) -> bool:
-        return False

@@ -1,0 +1,441 @@
+"""The typed event stream: what a run records, what the run state folds, what every view shows.
+
+Each event is a frozen dataclass with ``to_json()`` (one JSONL line of the transcript) and
+``from_json()``. Reading is lenient about fields (a missing field takes its default, a value of the
+wrong type is coerced or defaulted), so transcripts from earlier versions keep working; an event
+name this version does not know becomes :class:`Unknown` and is kept, not refused. Only a newer
+*schema* (``run_started.schema``) is refused: see :func:`check_schema`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar, Union
+
+from .redact import MASK
+
+#: 1: the dicts written before events were typed (no ``schema`` field in ``run_started``);
+#: 2: adds ``schema``, ``overrides``, ``step_started.hosts``, ``step_finished.open_item`` and
+#: ``output_tail``. Readers accept every schema up to this one.
+SCHEMA = 2
+
+E = TypeVar("E", bound="Event")
+R = TypeVar("R", bound="Record")
+
+
+class SchemaError(ValueError):
+    """A transcript written by a newer version (its schema is above :data:`SCHEMA`)."""
+
+
+def check_schema(schema: int) -> None:
+    if schema > SCHEMA:
+        raise SchemaError(f"written with transcript schema {schema}; this runbook-engine reads "
+                          f"up to schema {SCHEMA}: upgrade runbook-engine to read it")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON keeps it (tuples become lists, other objects their str), so a value
+    read back from the transcript equals the one recorded."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+# --------------------------------------------------------------------------- field conversion
+
+
+def _coerce(kind: Any, raw: Any, default: Any) -> Any:
+    """``raw`` (from JSON) as the declared ``kind``; ``default`` when it cannot be one."""
+    if kind is Any:
+        return raw
+    origin = typing.get_origin(kind)
+    if origin in (Union, types.UnionType):
+        if raw is None:
+            return None
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        return _coerce(options[0], raw, default) if len(options) == 1 else raw
+    if kind is str:
+        return default if raw is None else str(raw)
+    if kind is bool:
+        return bool(raw)
+    if kind in (int, float):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            return default
+        return kind(raw)
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        if not isinstance(raw, (list, tuple)):
+            return default
+        items = (_coerce(item, v, None) for v in raw)
+        return tuple(v for v in items if v is not None) if _is_record(item) else tuple(items)
+    if origin is dict:
+        value_kind = typing.get_args(kind)[1]
+        if not isinstance(raw, Mapping):
+            return default
+        pairs = ((str(k), _coerce(value_kind, v, None)) for k, v in raw.items())
+        return {k: v for k, v in pairs if v is not None or not _is_record(value_kind)}
+    if _is_record(kind):
+        return kind.from_json(raw) if isinstance(raw, Mapping) else default
+    return raw
+
+
+def _is_record(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, Record)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_json()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class Record:
+    """A frozen dataclass that reads and writes itself as a JSON object, field by field."""
+
+    #: fields left out of the JSON while they are None (their reader default is None too)
+    omit_none: ClassVar[frozenset[str]] = frozenset()
+    _fields: ClassVar[tuple[tuple[str, Any, Any], ...]]  # (name, type, default), per class
+
+    @classmethod
+    def _field_table(cls) -> tuple[tuple[str, Any, Any], ...]:
+        table = cls.__dict__.get("_fields")
+        if table is None:
+            hints = typing.get_type_hints(cls)
+            table = tuple((f.name, hints[f.name], _default(f))
+                          for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                          if f.name != "ts")
+            cls._fields = table
+        return table
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        omit = self.omit_none
+        for name, _, _ in self._field_table():
+            value = getattr(self, name)
+            if value is None and name in omit:
+                continue
+            out[name] = value if isinstance(value, (str, int, float)) else _plain(value)
+        return out
+
+    @classmethod
+    def from_json(cls: type[R], data: Mapping[str, Any]) -> R:
+        return cls(**cls._values(data))
+
+    @classmethod
+    def _values(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: _coerce(kind, data[name], default) if name in data else default
+                for name, kind, default in cls._field_table()}
+
+
+def _default(spec: dataclasses.Field[Any]) -> Any:
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return None
+
+
+# --------------------------------------------------------------------------- parts of events
+
+
+@dataclass(frozen=True, kw_only=True)
+class VarRecord(Record):
+    """A variable as recorded: a secret's value is ``****`` (it is never written)."""
+
+    name: str
+    source: str = ""  # cli / env / default / prompt / capture / output / placeholder
+    secret: bool = False
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", jsonable(self.value))
+
+    @property
+    def lost(self) -> bool:
+        """The transcript does not hold the value (a secret, or a value with a secret in it)."""
+        return self.secret or (isinstance(self.value, str) and MASK in self.value) or (
+            isinstance(self.value, dict) and any(isinstance(v, str) and MASK in v
+                                                 for v in self.value.values()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedStep(Record):
+    """A step the run selected (so a report can list those that never ran)."""
+
+    id: str
+    title: str = ""
+    section: tuple[str, ...] = ()
+    line: int | None = None
+    kind: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operator(Record):
+    login: str | None = None
+    git_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostResult(Record):
+    """One target's result for a step that fanned out."""
+
+    status: str = ""
+    exit_code: int | None = None
+    duration_s: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionRecord(Record):
+    """What carries over between steps on a target: cwd and exported (value) or unset (None)."""
+
+    cwd: str | None = None
+    env: dict[str, str | None] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event(Record):
+    """Every event: its name in the transcript and when it happened (stamped when emitted)."""
+
+    kind: ClassVar[str] = ""
+    #: False for what is only shown to the operator and never written (documentation blocks)
+    recorded: ClassVar[bool] = True
+    ts: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.kind, **super().to_json(), "ts": self.ts}
+
+    @classmethod
+    def from_json(cls: type[E], data: Mapping[str, Any]) -> E:
+        values = cls._values(data)
+        ts = data.get("ts")
+        return cls(**values, ts=ts if isinstance(ts, str) else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    """A run (or a resumed continuation of it) begins."""
+
+    kind: ClassVar[str] = "run_started"
+    omit_none: ClassVar[frozenset[str]] = frozenset({"transcript"})
+    schema: int = 1  # what the transcript's reader needs to understand (1: no field written)
+    run_id: str = ""
+    title: str = ""
+    description: str = ""
+    path: str = ""
+    sha256: str = ""
+    operator: Operator | None = None
+    hostname: str = ""
+    version: str = ""
+    variables: tuple[VarRecord, ...] = ()
+    selection: dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False
+    forced: bool = False  # --force overrode something (listed in ``overrides``)
+    overrides: tuple[str, ...] = ()
+    plan: tuple[PlannedStep, ...] = ()
+    transcript: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VarSet(Event):
+    kind: ClassVar[str] = "var_set"
+    name: str = ""
+    source: str = ""
+    secret: bool = False
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", jsonable(self.value))
+
+    @property
+    def record(self) -> VarRecord:
+        return VarRecord(name=self.name, source=self.source, secret=self.secret, value=self.value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted(Event):
+    """An attempt of a step begins on ``hosts`` (empty: on all of ``targets``)."""
+
+    kind: ClassVar[str] = "step_started"
+    step: str = ""
+    index: int = 0
+    title: str = ""
+    section: tuple[str, ...] = ()
+    line: int | None = None
+    lang: str = ""
+    targets: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    command: str = ""
+    attempt: int = 1
+    code_sha256: str = ""
+    interactive: bool = False
+
+    @property
+    def running_on(self) -> tuple[str, ...]:
+        return self.hosts or self.targets
+
+
+@dataclass(frozen=True, kw_only=True)
+class Output(Event):
+    """A chunk of a step's output (whole lines, secrets masked); ``host`` when it fans out or is
+    remote."""
+
+    kind: ClassVar[str] = "output"
+    omit_none: ClassVar[frozenset[str]] = frozenset({"host"})
+    step: str = ""
+    stream: str = "stdout"
+    text: str = ""
+    host: str | None = None
+
+    def to_json(self) -> dict[str, Any]:  # the hottest event: written without the generic walk
+        out = {"event": "output", "step": self.step, "stream": self.stream, "text": self.text}
+        if self.host is not None:
+            out["host"] = self.host
+        out["ts"] = self.ts
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputSpilled(Event):
+    """From here on this stream's output goes to a side file next to the transcript."""
+
+    kind: ClassVar[str] = "output_spilled"
+    step: str = ""
+    stream: str = "stdout"
+    host: str | None = None
+    file: str = ""
+    bytes: int = 0  # written to the file with this event
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputTail(Event):
+    """A spilled stream ended: how much went to the side file, and its last characters (what a
+    template's ``steps.X.stdout`` shows after the head)."""
+
+    kind: ClassVar[str] = "output_tail"
+    step: str = ""
+    stream: str = "stdout"
+    host: str | None = None
+    file: str = ""
+    bytes: int = 0
+    chars: int = 0
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision(Event):
+    """The operator's (or ``--yes``'s) answer at a prompt."""
+
+    kind: ClassVar[str] = "decision"
+    omit_none: ClassVar[frozenset[str]] = frozenset({"original", "edited", "choice"})
+    step: str | None = None
+    prompt: str = ""
+    answer: str = ""  # run/skip/edit/all/retry/quit/done/not_done/choice
+    original: str | None = None
+    edited: str | None = None
+    choice: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Note(Event):
+    kind: ClassVar[str] = "note"
+    step: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFinished(Event):
+    """A step's result. ``hosts`` only when it fanned out; ``captured`` holds what it set."""
+
+    kind: ClassVar[str] = "step_finished"
+    step: str = ""
+    status: str = ""  # ok/failed/skipped/timeout/interrupted/blocked
+    exit_code: int | None = None
+    duration_s: float | None = 0.0
+    attempts: int = 0
+    reason: str = ""
+    hosts: dict[str, HostResult] = field(default_factory=dict)
+    captured: dict[str, Any] = field(default_factory=dict)
+    session: dict[str, SessionRecord] = field(default_factory=dict)
+    open_item: str = ""  # left for the operator (a manual step not done, a step run by hand)
+
+    def __post_init__(self) -> None:
+        if self.captured:
+            object.__setattr__(self, "captured", jsonable(self.captured))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    """The run ends; ``counts`` and ``open_items`` are the whole run's (every session)."""
+
+    kind: ClassVar[str] = "run_finished"
+    omit_none: ClassVar[frozenset[str]] = frozenset({"transcript"})
+    status: str = ""  # ok/failed/aborted/interrupted
+    counts: dict[str, int] = field(default_factory=dict)
+    open_items: tuple[str, ...] = ()
+    transcript: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unknown(Event):
+    """An event this version does not know (from a newer version of the same schema): kept."""
+
+    event_name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+# What is only shown, never recorded.
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocShown(Event):
+    """A documentation block: shown to the operator, never run and never logged."""
+
+    kind: ClassVar[str] = "doc"
+    recorded: ClassVar[bool] = False
+    step: str = ""
+    title: str = ""
+    lang: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invalid(Event):
+    """An answer that was refused (a value outside its choices): asked again."""
+
+    kind: ClassVar[str] = "invalid"
+    recorded: ClassVar[bool] = False
+    text: str = ""
+
+
+RECORDED: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (RunStarted, VarSet, StepStarted, Output, OutputSpilled, OutputTail,
+                              Decision, Note, StepFinished, RunFinished)
+}
+
+
+def event_from_json(data: Mapping[str, Any]) -> Event:
+    """One transcript line (a JSON object with ``event``) as its typed event."""
+    kind = data.get("event")
+    cls = RECORDED.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return Unknown(event_name=str(kind), data=dict(data), ts=str(data.get("ts") or ""))
+    return cls.from_json(data)
