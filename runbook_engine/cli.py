@@ -107,9 +107,12 @@ def list_steps(book: str, var_items: tuple[str, ...], only: tuple[str, ...], fro
 
     loaded = load(book, var_items, _selection(only, from_, until, tags, sections, granularity))
     from .ui.console import make_console
-    from .ui.plan_view import print_step_table
+    from .ui.plan_view import print_step_table, problem_line
 
-    print_step_table(plan_doc(loaded), make_console())
+    doc = plan_doc(loaded)
+    print_step_table(doc, make_console())
+    for problem in doc["problems"]:  # the table has no room for them: one line each
+        click.echo(problem_line(problem), err=True)
 
 
 @cli.command()

@@ -38,7 +38,8 @@ def plan_document(graph: Graph, steps: Sequence[Step], variables: Mapping[str, V
         "variables": _variables(graph, steps, variables, placeholder_values),
         "steps": step_docs,
         "edges": [[a, b] for a, b in graph.edges if a in selected and b in selected],
-        "problems": [{"severity": p.severity, "line": p.line, "message": p.message, "code": p.code}
+        "problems": [{"severity": p.severity, "path": p.path, "line": p.line,
+                      "message": p.message, "code": p.code}
                      for p in (*runbook.problems, *graph.problems)],
     }
     return redactor.redact_value(doc) if redactor.active else doc
@@ -158,7 +159,8 @@ def plan_markdown(doc: Mapping[str, Any]) -> str:
         lines += _markdown_step(number, step)
     if doc["problems"]:
         lines += ["## Problems", ""]
-        lines += [f"- line {p['line']}: {p['severity']}: {p['message']}" for p in doc["problems"]]
+        lines += [f"- {p['path']}:{p['line']}: {p['severity']}: {p['message']}"
+                  for p in doc["problems"]]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -62,7 +62,7 @@ def test_plan_document_shape() -> None:
     assert [s["id"] for s in doc["steps"]] == [
         "get-build", "ship", "tell-the-team", "tell-the-team-2"]
     assert doc["edges"] == [["get-build", "ship"]]
-    assert [set(p) for p in doc["problems"]] == [{"severity", "line", "message", "code"}]
+    assert [set(p) for p in doc["problems"]] == [{"severity", "path", "line", "message", "code"}]
 
 
 def test_plan_step_fields() -> None:

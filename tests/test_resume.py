@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from runbook_engine.events import StepStarted
 from runbook_engine.state import RunState
 from runbook_engine.transcript.reader import read_events
@@ -190,3 +192,96 @@ def test_sigkill_at_random_points_then_resume_continues(tmp_path: Path) -> None:
 def _finished(transcript: Path) -> list[dict]:
     return [e for e in events(transcript) if e["event"] == "step_finished"] \
         if transcript.exists() else []
+
+
+# --- what a user sees on resume ----------------------------------------------------------------
+
+GOLDEN = ROOT / "tests" / "golden" / "schema1"
+
+
+def runbook(*args: str, cwd: Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runbook_engine", *args], cwd=cwd,
+                          env=env or ENV, capture_output=True, text=True, timeout=60)
+
+
+def test_resume_restores_what_templates_reach_and_counts_the_whole_run(tmp_path: Path) -> None:
+    book = tmp_path / "book.md"
+    book.write_text(
+        "# Restore\n\n"
+        "```bash {#first capture=cap extract=\"id=(\\S+)\"}\n"
+        "echo 'id=42 hello'; echo 'warn: slow disk' >&2\n"
+        "echo 'build=b-9' >> \"$RUNBOOK_OUTPUT\"\n```\n\n"
+        "```bash {#second}\n"
+        "echo \"SEEN [{{ steps.first.stdout | trim }}] [{{ steps.first.stderr | trim }}] "
+        "rc={{ steps.first.exit_code }} st={{ steps.first.status }} cap={{ cap }} "
+        "bld={{ build }}\"\n"
+        "test -e go\n```\n")
+    transcript = tmp_path / "t.jsonl"
+    first = runbook("run", str(book), "--yes", "--transcript", str(transcript), cwd=tmp_path)
+    assert first.returncode == 1, first.stderr  # second fails: no ./go yet
+    live = next(line for line in first.stdout.splitlines() if line.startswith("SEEN"))
+    (tmp_path / "go").touch()
+    again = runbook("run", str(book), "--yes", "--resume", str(transcript), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    resumed = next(line for line in again.stdout.splitlines() if line.startswith("SEEN"))
+    assert resumed == live == ("SEEN [id=42 hello] [warn: slow disk] rc=0 st=ok cap=42 "
+                               "bld=b-9")
+    # the header and the summary count the whole run, not only this session
+    assert "resuming run" in again.stdout and "1 ok, 1 failed" in again.stdout
+    assert "Run ok: 2 ok" in again.stdout
+    report = json.loads(runbook("transcript", str(transcript), "--format", "json",
+                                cwd=tmp_path).stdout)
+    assert report["header"]["counts"] == {"ok": 2} and report["header"]["resumes"] == 1
+
+
+def test_an_old_transcript_still_resumes_and_renders(tmp_path: Path) -> None:
+    """A transcript written before events were typed (schema 1), kept as written."""
+    for name in ("book.md", "transcript.jsonl"):
+        (tmp_path / name).write_bytes((GOLDEN / name).read_bytes())
+    rendered = runbook("transcript", "transcript.jsonl", cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "| Steps | 3 ok · 1 failed · 1 skipped · 1 not run |" in rendered.stdout
+    assert "`tell-the-channel-the-cache-is-rotating: Tell the channel" in rendered.stdout
+    env = {**ENV, "ROTATE_READY": "1"}  # the gate that failed opens now
+    resumed = runbook("run", "book.md", "--yes", "--resume", "transcript.jsonl", cwd=tmp_path,
+                      env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # what the old session printed and captured reaches this session's templates, cwd and exports
+    assert "version=7.2.1 shard=3 stage=drain cwd=/tmp" in resumed.stdout
+    assert "version said: cache version 7.2.1 / warming up rc=0" in resumed.stdout
+    assert "where said: region=eu-west" in resumed.stdout
+    assert "Run ok: 5 ok, 1 skipped" in resumed.stdout
+    assert "token" not in [e.get("step") for e in events(tmp_path / "transcript.jsonl")[20:]]
+    after = runbook("transcript", "transcript.jsonl", "--format", "json", cwd=tmp_path)
+    assert json.loads(after.stdout)["header"]["counts"] == {"ok": 5, "skipped": 1}
+
+
+OTHER = "---\ntitle: Something else\n---\n# Something else\n\n```bash {#x}\necho x\n```\n"
+
+
+@pytest.mark.parametrize(("name", "content", "why"), [
+    ("notes.md", OTHER, "not a transcript (its first line is not a runbook event)"),
+    ("empty.jsonl", "", "empty file, not a transcript"),
+    ("other.jsonl", None, "this transcript records another runbook (other.md, \"Something else\"), "
+                          "not book.md (\"Book\")"),
+])
+def test_resume_refuses_what_is_not_this_runbooks_transcript(tmp_path: Path, name: str,
+                                                             content: str | None,
+                                                             why: str) -> None:
+    (tmp_path / "book.md").write_text("# Book\n\n```bash {#a}\necho a\n```\n")
+    target = tmp_path / name
+    if content is None:  # a real transcript, of another runbook
+        (tmp_path / "other.md").write_text(OTHER)
+        made = runbook("run", "other.md", "--yes", "--transcript", name, cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+    else:
+        target.write_text(content)
+    before = target.read_bytes()
+    refused = runbook("run", "book.md", "--yes", "--resume", name, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr == f"{name}: {why}\n"
+    assert refused.stdout == "" and target.read_bytes() == before  # nothing appended
+    if content is not None:
+        shown = runbook("transcript", name, cwd=tmp_path)
+        assert shown.returncode == 2 and shown.stderr == f"{name}: {why}\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pexpect
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "TERM": "dumb", "EDITOR": ""}
@@ -73,8 +75,10 @@ def test_yes_refuses_before_running_when_a_value_is_missing(tmp_path: Path) -> N
     assert given.returncode == 0, given.stderr
 
 
-def test_ctrl_c_during_a_step_with_yes_exits_1(tmp_path: Path) -> None:
-    book = write(tmp_path, "# C\n\n```bash {#slow}\necho STARTED; sleep 30\n```\n")
+def test_ctrl_c_during_a_step_with_yes_exits_1_and_says_how_to_resume(tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    book = write(tmp_path, f"# C\n\n```bash {{#slow}}\n[ -e {flag} ] || {{ touch {flag}; "
+                           "echo STARTED; sleep 30; }\necho DONE\n```\n")
     transcript = tmp_path / "t.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "runbook_engine", "run", str(book), "--yes",
                              "--transcript", str(transcript)], env=ENV, cwd=tmp_path,
@@ -84,7 +88,69 @@ def test_ctrl_c_during_a_step_with_yes_exits_1(tmp_path: Path) -> None:
             transcript.read_text() if transcript.exists() else ""):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=20)
+    _, err = proc.communicate(timeout=20)
     assert proc.returncode == 1
     last = json.loads(transcript.read_text().splitlines()[-1])
     assert last["event"] == "run_finished" and last["status"] == "interrupted"
+    command = resume_command(err)
+    assert command == ["runbook", "run", str(book), "--resume", str(transcript), "--yes"]
+    resumed = run(book, *command[3:], cwd=tmp_path)
+    assert resumed.returncode == 0 and "DONE" in resumed.stdout, resumed.stderr
+
+
+def resume_command(stderr: str) -> list[str]:
+    (line,) = [line for line in stderr.splitlines() if line.startswith("to resume: ")]
+    return shlex.split(line.removeprefix("to resume: "))
+
+
+@pytest.mark.parametrize("quit_with", ["q", "ctrl-d"])
+def test_quitting_exits_1_and_prints_the_command_that_resumes(tmp_path: Path,
+                                                              quit_with: str) -> None:
+    book = write(tmp_path, "# Q\n\n```bash {#one}\necho ONE-RAN\n```\n\n"
+                           "```bash {#two}\necho TWO-RAN\n```\n")
+    transcript = tmp_path / "t.jsonl"
+    child = pexpect.spawn(sys.executable, ["-m", "runbook_engine", "run", str(book),
+                                           "--transcript", str(transcript)],
+                          env=ENV, encoding="utf-8", timeout=20, cwd=str(tmp_path))
+    child.expect(r"\[y/n/e/a/q/\?\]")
+    child.sendline("y")
+    child.expect("ONE-RAN")
+    child.expect(r"\[y/n/e/a/q/\?\]")
+    if quit_with == "q":
+        child.sendline("q")
+    else:
+        child.sendeof()
+    child.expect(r"to resume: ([^\r\n]+)")
+    command = shlex.split(child.match.group(1))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert command == ["runbook", "run", str(book), "--resume", str(transcript)]
+    again = pexpect.spawn(sys.executable, ["-m", "runbook_engine", *command[1:]], env=ENV,
+                          encoding="utf-8", timeout=20, cwd=str(tmp_path))
+    again.expect(r"\[y/n/e/a/q/\?\]")
+    again.sendline("y")
+    again.expect("TWO-RAN")
+    again.expect(pexpect.EOF)
+    again.close()
+    assert again.exitstatus == 0 and "ONE-RAN" not in again.before
+
+
+def test_run_refuses_error_level_problems_and_force_records_it(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    book = write(tmp_path, f"# P\n\n```bash {{#slow timeout=abc}}\ntouch {marker}\n```\n")
+    refused = run(book, "--yes", "--transcript", str(tmp_path / "t.jsonl"), cwd=tmp_path)
+    assert refused.returncode == 2 and not marker.exists()
+    assert not (tmp_path / "t.jsonl").exists()
+    lines = refused.stderr.splitlines()
+    assert lines[0] == f"{book}:3: bad value for timeout: 'abc': not a duration"
+    assert "pass --force" in lines[-1] and len(lines) == 2
+    forced = run(book, "--yes", "--force", "--transcript", str(tmp_path / "t.jsonl"),
+                 cwd=tmp_path)
+    assert forced.returncode == 0 and marker.exists(), forced.stderr
+    started = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[0])
+    assert started["forced"] is True and started["overrides"] == [lines[0]]
+    report = subprocess.run([sys.executable, "-m", "runbook_engine", "transcript",
+                             str(tmp_path / "t.jsonl")], capture_output=True, text=True,
+                            env=ENV, cwd=tmp_path, timeout=60)
+    assert "Run with --force despite" in report.stdout and "timeout" in report.stdout

@@ -123,14 +123,16 @@ class _Collector:
                 "selection": event.selection,
             }
         self.header["forced"] = self.header.get("forced") or event.forced
+        self.header["overrides"] = [*self.header.get("overrides", []), *event.overrides]
         for var in event.variables:
             self._variable(var.name, var.value, var.source, var.secret)
         for item in event.plan:
             self.step(item.id, title=item.title, section=_section(item.section), line=item.line)
             if first:
                 self.plan.append(item.to_json())
-        what = "run resumed" + (" (--force)" if event.forced else "")
-        self.row(event.ts, None, what if not first or event.resumed else "run started")
+        what = "run resumed" if not first or event.resumed else "run started"
+        what += " (--force)" if event.forced else ""
+        self.row(event.ts, None, what)
 
     def on_var_set(self, event: VarSet) -> None:
         self._variable(event.name, event.value, event.source, event.secret)
@@ -219,7 +221,7 @@ class _Collector:
         last = state.segments[-1] if state.segments else None
         header = {
             **{k: "" for k in ("title", "path", "sha256", "run_id", "operator", "hostname")},
-            "version": "", "selection": {}, "forced": False, **self.header,
+            "version": "", "selection": {}, "forced": False, "overrides": [], **self.header,
             "start": state.first_ts, "end": state.last_ts,
             "duration_s": round((end - start).total_seconds(), 3) if start and end else None,
             "outcome": (last.status if last else None) or "interrupted",

@@ -110,9 +110,13 @@ def plan_text(doc: Mapping[str, Any]) -> Styled:
         out.append(f"{len(problems)} problem(s):\n", "bold yellow")
         for problem in problems:
             style = "red" if problem["severity"] == "error" else "yellow"
-            out.append(f"  line {problem['line']}: {problem['severity']}: "
-                       f"{problem['message']}\n", style)
+            out.append(f"  {problem_line(problem)}\n", style)
     return out
+
+
+def problem_line(problem: Mapping[str, Any]) -> str:
+    """``path:line: severity: message``, the way an editor or CI jumps to it."""
+    return f"{problem.get('path')}:{problem['line']}: {problem['severity']}: {problem['message']}"
 
 
 def print_step_table(doc: Mapping[str, Any], console: Console) -> None:
