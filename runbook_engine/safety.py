@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from .danger import danger_reasons
 from .model import Step
+from .placeholders import PlaceholderSpan, find_placeholders, mask_placeholders
 from .redact import looks_secret
 from .shell_lex import Span, SpanKind, scan, without_comments
 
@@ -15,7 +16,8 @@ __all__ = ["PLACEHOLDER_RE", "Span", "SpanKind", "danger_reasons", "env_reads",
            "iter_placeholders", "placeholders", "scan", "secret_env_names", "step_danger",
            "syntax_problems", "without_comments"]
 
-#: ``<name>`` placeholders as written in plain runbooks (``<your-db-name>``, ``<PID>``)
+#: ``<name>`` placeholders as written in plain runbooks (``<your-db-name>``, ``<PID>``); the
+#: other forms (``YOUR_TOKEN``, ``example.com``...) come from placeholders.find_placeholders
 PLACEHOLDER_RE = re.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.-]*)>")
 _ENV_RE = re.compile(r"(?<!\\)\$(?:\{#?([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
 _ASSIGN_RE = re.compile(
@@ -44,15 +46,38 @@ _SHELL_VARS = _names(
 # ---------------------------------------------------------------- placeholders and environment
 
 
-def iter_placeholders(code: str) -> Iterator[tuple[re.Match[str], SpanKind]]:
-    """Every ``<name>`` placeholder outside comments, with the lexical context it sits in."""
-    if "<" not in code:
+class PlaceholderMatch:
+    """A placeholder found by placeholders.find_placeholders, with the ``re.Match`` methods
+    substitution uses (``group(1)`` is the name, ``start()``/``end()`` the span)."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: PlaceholderSpan) -> None:
+        self.span = span
+
+    def group(self, index: int = 0) -> str:
+        return self.span.name if index else self.span.form
+
+    def start(self) -> int:
+        return self.span.start
+
+    def end(self) -> int:
+        return self.span.end
+
+
+def iter_placeholders(code: str) -> Iterator[tuple[PlaceholderMatch, SpanKind]]:
+    """Every placeholder outside comments (all forms people write: ``<name>``, ``<two words>``,
+    ``YOUR_TOKEN``, ``CHANGEME``, ``xxx``, ``example.com`` hosts, ``x.x.x.x``), with the lexical
+    context it sits in."""
+    found = find_placeholders(code)
+    if not found:
         return
-    for span in scan(code):
-        if span.kind == "comment":
-            continue
-        for match in PLACEHOLDER_RE.finditer(code, span.start, span.end):
-            yield match, span.kind
+    spans = scan(code)
+    for placeholder in found:
+        where = next((s for s in spans if s.start <= placeholder.start < s.end), None)
+        if where is None or where.kind == "comment" or placeholder.end > where.end:
+            continue  # in a comment, or across quotes (not one value)
+        yield PlaceholderMatch(placeholder), where.kind
 
 
 def placeholders(code: str) -> list[str]:
@@ -107,7 +132,7 @@ _TEMPLATE_STMT_RE = re.compile(r"\{%.*?%\}")
 
 def syntax_problems(code: str, shell: str = "bash") -> list[tuple[int, str]]:
     """``bash -n`` findings as (line in code, message), placeholders and templates neutralised."""
-    neutral = PLACEHOLDER_RE.sub(lambda m: "PLACEHOLDER".ljust(len(m.group(0))), code)
+    neutral = mask_placeholders(code)
     neutral = _TEMPLATE_EXPR_RE.sub(lambda m: "T".ljust(len(m.group(0))), neutral)
     neutral = _TEMPLATE_STMT_RE.sub(lambda m: ":".ljust(len(m.group(0))), neutral)
     import shutil  # lint only: plan must not pay for subprocess
