@@ -64,7 +64,7 @@ def missing_inputs(steps: Sequence[Step], state: RunState,
             continue
         names = [n for text in step_templates(step) if has_template(text)
                  for n in sorted(template.variables_used(text))]
-        names += safety.placeholders(step.code) if "<" in step.code else []
+        names += safety.placeholders(step.code)  # every form (<name>, YOUR_TOKEN, example.com)
         for name in dict.fromkeys(names):
             if name not in known:
                 missing.append((step, name))
@@ -236,7 +236,7 @@ class Inputs:
     def render_code(self, step: Step, text: str) -> str:
         """Template first, then ``<placeholders>`` (asked once per run), as the plan does."""
         code = self.render(text, self.context()) or ""
-        names = safety.placeholders(text) if "<" in text else []
+        names = safety.placeholders(text)
         if names:
             values = {n: str(self.ask_var(n, placeholder=True, step=step)) for n in names}
             code = template.substitute_placeholders(code, values)

@@ -50,7 +50,7 @@ def _variables(graph: Graph, steps: Sequence[Step], variables: Mapping[str, Vari
     names = [spec.name for spec in graph.runbook.vars]
     for step in steps:
         if step.executable:
-            names += placeholders(step.code)
+            names += _placeholders(step)
     names += list(variables)
     secret_specs = {spec.name for spec in graph.runbook.vars if spec.secret}
     rows = []
@@ -64,6 +64,14 @@ def _variables(graph: Graph, steps: Sequence[Step], variables: Mapping[str, Vari
             rows.append({"name": name, "source": "prompt", "secret": name in secret_specs,
                          "value": None})
     return rows
+
+
+def _placeholders(step: Step) -> list[str]:
+    """Placeholders of the code and of the targets (``ssh deploy@<production-ip>``)."""
+    names = placeholders(step.code)
+    for target in step.on:
+        names += placeholders(target)
+    return list(dict.fromkeys(names))
 
 
 def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
@@ -90,7 +98,7 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
         "needs": list(graph.preds.get(step.id, ())),
         "confirm": step.confirm,
         "danger": step_danger(step),
-        "placeholders": placeholders(step.code) if step.executable else [],
+        "placeholders": _placeholders(step) if step.executable else [],
         "env": env,
         "capture": step.capture,
         "when": step.when,
