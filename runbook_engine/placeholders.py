@@ -24,14 +24,13 @@ tell them from literals.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = ["PlaceholderSpan", "find_placeholders", "mask_placeholders", "placeholder_names"]
 
 
-@dataclass(frozen=True)
-class PlaceholderSpan:
+class PlaceholderSpan(NamedTuple):
     """One placeholder in a text: its name (what ``--var`` sets), where it is and its form."""
 
     name: str
@@ -62,18 +61,19 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
         r"(?<![\w.])((?:(?:\d{1,3}|[xX]{1,3})\.){3}(?:\d{1,3}|[xX]{1,3}))(?![\w.])"), 1),
     ("version", re.compile(r"(?<![\w.])(v?(?:X\.Y\.Z|x\.y\.z|X\.X\.X|x\.x\.x))(?![\w.])"), 1),
 )
-# cheap pre-checks: most code holds none of these, and plan time matters
-_ANY = re.compile(r"<[A-Za-z]|YOUR_|MY_|your|CHANGE|change-?me|REPLACE|replace-?me|PUT_|xxx|XXX"
-                  r"|example\.(?:com|org|net)|[xX]\.|\.[xX]")
+# a form's pattern is tried only when one of its marks is in the text (plan time matters)
+_MARKS = {"angle": ("<",), "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX"),
+          "changeme": ("CHANGE", "change", "REPLACE", "replace", "PUT_"),
+          "example-host": ("example.",), "ip": ("x.", "X."), "version": ("X.", "x.")}
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def _find(text: str) -> tuple[PlaceholderSpan, ...]:
-    if not _ANY.search(text):
-        return ()
     taken: list[tuple[int, int]] = []
     found: list[PlaceholderSpan] = []
     for form, pattern, group in _FORMS:
+        if not any(mark in text for mark in _MARKS[form]):
+            continue
         for match in pattern.finditer(text):
             start, end = match.span(0)
             if any(start < b and a < end for a, b in taken):
@@ -85,7 +85,7 @@ def _find(text: str) -> tuple[PlaceholderSpan, ...]:
                 continue
             taken.append((start, end))
             found.append(PlaceholderSpan(name, start, end, form))
-    return tuple(sorted(found, key=lambda s: s.start))
+    return tuple(sorted(found, key=lambda s: s.start)) if len(found) > 1 else tuple(found)
 
 
 def _angle_ok(text: str, start: int, end: int, name: str) -> bool:

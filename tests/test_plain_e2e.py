@@ -81,8 +81,8 @@ def test_plain_runbook_runs_end_to_end(tmp_path: Path, sshd_server) -> None:  # 
     assert len(choices) == 2 and len(set(choices)) == 1
     remote = [s for s in steps if s["targets"] == ["testhost"]]
     assert len(remote) == 3 and not any("ssh testhost" in s["code"] for s in steps)
-    fed = [s for s in steps if s["interpreter"]]
-    assert len(fed) == 1 and fed[0]["interpreter"].startswith("sqlite3")
+    fed = [s for s in steps if s["interpreter"]]  # one step per statement, each fed
+    assert len(fed) == 3 and all(s["interpreter"].startswith("sqlite3") for s in fed)
     assert "PID" in next(s for s in steps if "ps -p" in s["code"])["placeholders"]
 
     result = subprocess.run(

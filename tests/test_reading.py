@@ -114,9 +114,10 @@ def test_a_forgotten_prompt_after_a_silent_command() -> None:
 def test_database_prompts_are_fed_to_the_client_the_transcript_opened() -> None:
     body = ("$ psql -h db1 -U app orders\norders=> SELECT count(*) FROM jobs;\n count\n-------\n"
             "    42\norders=> \\q")
-    (step,) = [s for s in steps(fence(body)) if s.kind != "doc"]
+    step, quit_step = [s for s in steps(fence(body)) if s.kind != "doc"]
     assert (step.kind, step.interpreter, step.code) == (
         "engine", "psql -h db1 -U app orders", "SELECT count(*) FROM jobs;")
+    assert (quit_step.code, quit_step.interpreter) == ("\\q", step.interpreter)
     assert "42" in (step.expected_output or "")
 
 
@@ -236,3 +237,106 @@ def test_a_manual_step_shows_its_code_and_is_answered(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     events = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert [e["status"] for e in events if e["event"] == "step_finished"] == ["ok"]
+
+
+# ---------------------------------------------------------------- placeholders, targets, clients
+
+
+@pytest.mark.parametrize(("code", "names"), [
+    ("kubectl -n <namespace> logs <pod name> --tail=50", ["namespace", "pod name"]),
+    ('curl -H "Authorization: Bearer YOUR_API_TOKEN" https://api.example.com/v1/jobs',
+     ["YOUR_API_TOKEN", "api.example.com"]),
+    ("psql -h your-db-host.internal -U CHANGEME", ["your-db-host.internal", "CHANGEME"]),
+    ("aws ec2 stop-instances --instance-ids i-xxxxxxxx", ["i-xxxxxxxx"]),
+    ("ping -c 3 x.x.x.x && git tag vX.Y.Z", ["x.x.x.x", "vX.Y.Z"]),
+    ("cat <<EOF > out\nEOF\ndiff <(ls a) <(ls b); sort < in; echo $X EOF x", []),
+])
+def test_placeholder_forms(code: str, names: list[str]) -> None:
+    from runbook_engine.safety import placeholders
+
+    assert placeholders(code) == names
+
+
+def test_spaces_inside_a_placeholder_never_split_a_command() -> None:
+    from runbook_engine.parse.commands import split_block
+
+    frags = split_block("kubectl -n <name space> delete pod <pod to kill>\nuptime\n")
+    assert [f.code for f in frags] == ["kubectl -n <name space> delete pod <pod to kill>",
+                                       "uptime"]
+
+
+def test_bare_word_placeholders_are_substituted_in_their_quoting_context() -> None:
+    from runbook_engine.template import substitute_placeholders
+
+    code = "curl -fsS \"https://api.example.com/health\" -H 'X-Token: YOUR_TOKEN'"
+    done = substitute_placeholders(code, {"api.example.com": "shop.io", "YOUR_TOKEN": "a'b"})
+    assert done == "curl -fsS \"https://shop.io/health\" -H 'X-Token: a'\\''b'"
+
+
+def test_a_placeholder_in_an_ssh_target_is_in_the_plan() -> None:
+    from runbook_engine.graph import build_graph
+    from runbook_engine.render import plan_document
+    from runbook_engine.variables import initial_variables
+
+    runbook = parse_text(fence("ssh deploy@<production ip>\nsudo systemctl restart api", "bash"))
+    graph = build_graph(runbook)
+    doc = plan_document(graph, graph.steps, initial_variables(runbook, {}, {}))
+    (step,) = [s for s in doc["steps"] if s["executable"]]
+    assert step["targets"] == ["deploy@<production ip>"]
+    assert step["placeholders"] == ["production ip"]
+
+
+def test_the_prose_names_the_host_and_it_holds_for_the_section() -> None:
+    markdown = ("# B\n\n## Resync\n\nOn `mongo-c` itself:\n\n```bash\nsudo systemctl stop mongod\n"
+                "```\n\nThen wipe its data:\n\n```bash\nsudo rm -rf /var/lib/mongodb/*\n```\n\n"
+                "Follow it from the primary:\n\n```bash\nmongosh --eval 'rs.status()'\n```\n\n"
+                "## Other\n\n```bash\nuptime\n```\n")
+    assert [s.on for s in steps(markdown) if s.kind == "shell"] == [
+        ("mongo-c",), ("mongo-c",), (), ()]
+
+
+def test_transcript_ssh_sessions_target_the_prompts_after_them() -> None:
+    body = "$ ssh admin@db-02.corp.lan\n$ sudo passwd -S alice\nalice L\n$ exit\n$ hostname"
+    got = [(s.code, s.on) for s in steps(fence(body, "console")) if s.kind == "shell"]
+    assert got == [("sudo passwd -S alice", ("admin@db-02.corp.lan",)), ("hostname", ())]
+
+
+def test_a_console_opened_in_a_shell_block_gives_a_step_per_statement() -> None:
+    body = "redis-cli -h cache-01 -p 6379\nINFO memory\nCONFIG GET maxmemory*\n"
+    got = [(s.code, s.interpreter, s.line) for s in steps(fence(body, "bash"))]
+    assert got == [("INFO memory", "redis-cli -h cache-01 -p 6379", 7),
+                   ("CONFIG GET maxmemory*", "redis-cli -h cache-01 -p 6379", 8)]
+
+
+def test_a_transaction_stays_one_step() -> None:
+    body = "BEGIN;\nUPDATE jobs SET state = 'retry' WHERE state = 'stuck';\nCOMMIT;\nSELECT 1;"
+    frags = split_plain(body, "sql", "", "", ctx())[1]
+    assert [f.code.split("\n")[0] for f in frags] == ["BEGIN;", "SELECT 1;"]
+
+
+def test_a_language_shell_opened_earlier_receives_the_later_blocks() -> None:
+    markdown = ("# B\n\n```bash\nkubectl -n shop exec -it deploy/admin -- python manage.py shell\n"
+                "```\n\n```python\nfrom shop.models import Order\nfor o in Order.objects.all()[:3]:"
+                "\n    print(o.id)\n```\n\n```\n>>> Order.objects.count()\n12\n```\n")
+    fed = [(s.code.split("\n")[0], s.interpreter) for s in steps(markdown) if s.kind == "engine"]
+    interp = "kubectl -n shop exec -i deploy/admin -- python manage.py shell"
+    assert fed == [("from shop.models import Order", interp),
+                   ("for o in Order.objects.all()[:3]:", interp),
+                   ("Order.objects.count()", interp)]
+
+
+@pytest.mark.parametrize(("before", "client"), [("Then, in psql:", "psql"),
+                                                ("From the rails console:", "rails")])
+def test_the_prose_names_the_client(before: str, client: str) -> None:
+    body = "SELECT 1;" if client == "psql" else "Project.count"
+    tag = "sql" if client == "psql" else "ruby"
+    (step,) = steps(fence(body, tag, before))
+    assert (step.kind, step.interpreter) == ("manual", client)
+
+
+def test_dev_tools_requests_and_scripts_to_save() -> None:
+    body = "GET _cluster/health\nPUT _cluster/settings\n{\n  \"transient\": {}\n}"
+    assert [(s.kind, s.code.split("\n")[0]) for s in steps(fence(body, "console"))] == [
+        ("manual", "GET _cluster/health"), ("manual", "PUT _cluster/settings")]
+    script = "#!/usr/bin/env bash\nset -eu\nfor f in *.log; do gzip \"$f\"; done"
+    assert runnable(fence(script, "bash", "Save this as rotate.sh:")) == []

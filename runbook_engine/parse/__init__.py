@@ -224,7 +224,8 @@ def _fragments(draft: dict[str, Any], path: str, problems: list[Problem],
     tag = (draft["lang"] or "").lower()
     try:
         reading, frags = split_plain(draft["_raw_code"], tag, draft.get("_prose", ""),
-                                     draft["section"][-1] if draft["section"] else "", context)
+                                     draft["section"][-1] if draft["section"] else "", context,
+                                     tuple(draft["section"]))
     except RunbookError:
         raise
     except Exception as exc:  # a reader bug must not lose the whole runbook

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..model import SHELL_LANGS
-from .consoles import client_language, interactive_off_tty
+from .consoles import client_language, interactive_off_tty, shell_words
 from .languages import SPLITTERS, split_lines
 from .lines import Fragment
 from .reading import Reading, read_block
@@ -18,7 +18,15 @@ from .vocabulary import CLIENT_OF_TAG
 
 #: the language of a console -> the client program that reads it
 CLIENT_OF_LANG = {"psql": "psql", "sql": "mysql", "mysql": "mysql", "sqlite": "sqlite3",
-                  "redis": "redis-cli", "mongo": "mongosh", "cql": "cqlsh"}
+                  "redis": "redis-cli", "mongo": "mongosh", "cql": "cqlsh", "python": "python",
+                  "ruby": "rails"}
+#: a client the prose before a block names ("in psql:", "from the rails console")
+_PROSE_CLIENT = re.compile(
+    r"\b(psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo shell|cqlsh|rails console"
+    r"|gitlab-rails|django shell|python shell|manage\.py shell|irb)\b", re.IGNORECASE)
+_PROSE_CLIENTS = {"mariadb": "mysql", "mongo shell": "mongosh", "rails console": "rails",
+                  "gitlab-rails": "rails", "django shell": "python", "python shell": "python",
+                  "manage.py shell": "python", "irb": "rails"}
 _SQL_CLIENTS = ("psql", "mysql", "sqlite3")
 _CUT = re.compile(r"\s(?:-c|-e|-f|--command|--execute|--eval|--file)(?:[=\s]|$)")
 _MONGO_CODE = re.compile(r"^\s*(?:(?:db|rs|sh)\.|use\s+\w+|show\s+\w+)")
@@ -37,6 +45,18 @@ class Context:
     last_sql: str | None = None
     path_lookup: Callable[[str], bool] | None = default_path_lookup
     pwsh: Callable[[], bool] = lambda: shutil.which("pwsh") is not None
+    section: tuple[str, ...] = ()
+    target: str | None = None
+
+    def place(self, section: tuple[str, ...], said: str | None | bool) -> str | None:
+        """The target of a block: what its prose names, else the host an earlier block of the
+        same section was sent to (``On `db-02`:`` covers what follows until the prose moves)."""
+        if said is False or section != self.section:
+            self.target = None
+        if isinstance(said, str):
+            self.target = said
+        self.section = section
+        return self.target
 
     def known(self) -> Known:
         return Known(frozenset(self.functions), self.path_lookup)
@@ -66,31 +86,73 @@ class Context:
                 self.last_sql = client
 
 
+_REPLS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("python", re.compile(r"(?:^|\s)(?:\S*/)?(?:python3?\s+(?:\S*/)?manage\.py|django-admin|flask)"
+                          r"\s+shell(?:_plus)?\b|(?:^|\s)(?:\S*/)?(?:python3?|ipython3?)\s*$")),
+    ("rails", re.compile(r"(?:^|\s)(?:\S*/)?(?:gitlab-rails|rails)\s+(?:console|c)\b"
+                         r"|(?:^|\s)(?:\S*/)?irb\s*$")),
+)
+
+
 def client_invocation(line: str) -> tuple[str, str] | None:
-    """(client, the command that opens its console) from a line that runs a database client, with
-    or without a query: ``psql "$URL" -c 'SELECT 1'`` names ``psql "$URL"``."""
+    """(client, the command that opens its console) from a line that runs a database client or
+    a language shell, with or without a query: ``psql "$URL" -c 'SELECT 1'`` names
+    ``psql "$URL"``; ``kubectl exec -it pod -- python manage.py shell`` names itself."""
     text = re.split(r"\s(?:\||<|>|&&|\|\||;)\s?", line.strip(), maxsplit=1)[0]
+    for client, pattern in _REPLS:
+        if pattern.search(text):
+            return client, _off_tty(text.strip())
     if not re.search(r"\b(?:psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo|cqlsh)\b", text):
         return None
     cut = _CUT.search(text)
     opener = text[:cut.start()] if cut else text
-    lang = client_language(opener.split())
-    client = CLIENT_OF_LANG.get(lang or "")
-    if client is None:
-        return None
-    if re.match(r"^\s*(?:docker|podman|kubectl|oc|docker-compose)\s", opener):
-        opener = interactive_off_tty(opener)
-    return client, opener.strip()
+    words = shell_words(opener)
+    name = CLIENT_OF_LANG.get(client_language(words) or "") if words else None
+    return (name, _off_tty(opener.strip())) if name else None
 
 
-def split_plain(code: str, tag: str, prose: str, heading: str, ctx: Context
-                ) -> tuple[Reading, list[Fragment]]:
+def _off_tty(opener: str) -> str:
+    if re.match(r"^\s*(?:sudo\s+)?(?:docker|podman|kubectl|oc|docker-compose)\s", opener):
+        return interactive_off_tty(opener)
+    return opener
+
+
+_HOST_SPAN = re.compile(
+    r"\b(?:on|from|at|in|inside|log\s+(?:in|on)\s+to|connect\s+to|ssh\s+(?:in)?to)\s+"
+    r"(?:the\s+|each\s+)?(?:[\w-]+\s+){0,3}?`((?:[\w.-]+@)?[A-Za-z0-9][\w.-]*)`", re.I)
+_PLACE = re.compile(r"\b(?:on|from|at|in)\s+(?:the\s+|your\s+|a\s+|any\s+|each\s+)?"
+                    r"(?:\w+\s+){0,2}?(?:host|server|node|machine|box|member|primary|replica"
+                    r"|secondary|bastion|laptop|workstation|pod|container|cluster|leader)s?\b"
+                    r"|\blocally\b", re.I)
+_NOT_HOST = re.compile(r"/|\.(?:conf|cfg|ya?ml|json|log|sh|py|rb|sql|service|md|txt|ini|toml)$"
+                       r"|^\d+$|^[A-Z_]+$")
+
+
+def prose_target(prose: str) -> str | None | bool:
+    """The host the paragraph before a block sends its commands to (``On `db-02`:``), False when
+    it names another place without a host (``from the primary``), None when it says nothing."""
+    last = prose.strip()[-240:]
+    for match in reversed(list(_HOST_SPAN.finditer(last))):
+        host = match.group(1)
+        if not _NOT_HOST.search(host) and re.search(r"[\d.-]", host):
+            return host
+    return False if _PLACE.search(last) else None
+
+
+def split_plain(code: str, tag: str, prose: str, heading: str, ctx: Context,
+                section: tuple[str, ...] = ()) -> tuple[Reading, list[Fragment]]:
     """Read a block and split it into fragments whose ``kind`` is final: command (shell or fed),
     manual (code for the operator) or doc."""
     reading = read_block(code, tag, prose, heading, ctx.known())
     frags = _split(code, tag, reading, ctx)
-    resolved = [_resolve(f, tag, ctx) for f in frags]
+    named = _PROSE_CLIENT.search(prose or "")
+    client = _PROSE_CLIENTS.get(named.group(1).lower(), named.group(1).lower()) if named else None
+    resolved = [_resolve(f, tag, ctx, client) for f in _per_statement(frags, code)]
     ctx.learn(resolved)
+    target = ctx.place(section, prose_target(prose))
+    if target:
+        resolved = [replace(f, target=target) if f.kind != "doc" and not f.target else f
+                    for f in resolved]
     return reading, resolved
 
 
@@ -105,6 +167,9 @@ def _split(code: str, tag: str, reading: Reading, ctx: Context) -> list[Fragment
 
         return prompt_fragments(code.rstrip("\n"), root_hash=tag not in SHELL_LANGS - {
             "console", "shell-session", "shellsession"})
+    if kind in ("python", "ruby"):
+        fed = ("python" if kind == "python" else "rails") in ctx.clients
+        return SPLITTERS[kind](code, fed)  # type: ignore[call-arg]
     if kind in SPLITTERS:
         return SPLITTERS[kind](code)
     if kind in ("redis", "cmd"):
@@ -112,7 +177,47 @@ def _split(code: str, tag: str, reading: Reading, ctx: Context) -> list[Fragment
     return []  # documentation: the block stays whole
 
 
-def _resolve(frag: Fragment, tag: str, ctx: Context) -> Fragment:
+_CONSOLE_SPLIT = {"psql": "sql", "mysql": "sql", "sqlite3": "sql", "redis-cli": "redis",
+                  "mongosh": "javascript"}
+
+
+def _per_statement(frags: list[Fragment], code: str) -> list[Fragment]:
+    """A client console opened in a shell block (``psql "$URL"`` then SQL lines) gives one step
+    per statement, each fed to that console command."""
+    out: list[Fragment] = []
+    lines = code.split("\n")
+    for frag in frags:
+        found = client_invocation(frag.interpreter) if frag.interpreter and not frag.lang else None
+        lang = _CONSOLE_SPLIT.get(found[0]) if found else None
+        if lang is None or frag.kind != "command":
+            out.append(frag)
+            continue
+        pieces = split_lines(frag.code, "redis") if lang == "redis" else SPLITTERS[lang](frag.code)
+        offsets = _locate([p.code for p in pieces], lines, frag.line_offset + 1)
+        for piece, offset in zip(pieces, offsets, strict=True):
+            if piece.kind == "doc":
+                continue
+            out.append(replace(piece, line_offset=offset, target=frag.target,
+                               interpreter=frag.interpreter, lang=None if lang == "redis" else
+                               piece.lang, title=piece.title or (frag.title if offset ==
+                                                                 offsets[0] else None)))
+    return out
+
+
+def _locate(codes: list[str], lines: list[str], start: int) -> list[int]:
+    """The block line of each piece's first line, searching forward from ``start``."""
+    found, i = [], start
+    for code in codes:
+        head = code.split("\n")[0].strip()
+        j = i
+        while j < len(lines) and head not in lines[j]:
+            j += 1
+        found.append(j if j < len(lines) else i)
+        i = min(j + 1, len(lines)) if j < len(lines) else i
+    return found
+
+
+def _resolve(frag: Fragment, tag: str, ctx: Context, named: str | None = None) -> Fragment:
     """Fed to a client, run by pwsh, or a manual step that keeps its code."""
     if frag.kind != "command" or not frag.lang:
         return frag
@@ -124,7 +229,7 @@ def _resolve(frag: Fragment, tag: str, ctx: Context) -> Fragment:
         return replace(frag, interpreter=engine)
     if lang == "powershell":
         return replace(frag, interpreter=PWSH) if ctx.pwsh() else replace(frag, kind="manual")
-    client = _client_for(frag, tag, ctx)
+    client = _client_for(frag, tag, ctx, named)
     if client is None:
         return replace(frag, kind="manual")
     invocation = ctx.clients.get(client)
@@ -134,8 +239,10 @@ def _resolve(frag: Fragment, tag: str, ctx: Context) -> Fragment:
     return replace(frag, kind="manual", interpreter=client)
 
 
-def _client_for(frag: Fragment, tag: str, ctx: Context) -> str | None:
+def _client_for(frag: Fragment, tag: str, ctx: Context, named: str | None) -> str | None:
     lang = frag.lang or ""
+    if named and (lang == "sql") == (named in _SQL_CLIENTS):
+        return named
     if lang == "sql":
         return CLIENT_OF_TAG.get(tag) or ctx.last_sql or ("psql" if "psql" in tag else None)
     if lang == "javascript":

@@ -11,7 +11,14 @@ from tree_sitter import Node, Parser
 
 from ..placeholders import mask_placeholders
 from .assemble import Assembler, Item
-from .consoles import client_language, console_code, console_end, interactive_off_tty, ssh_dest
+from .consoles import (
+    client_language,
+    console_code,
+    console_end,
+    interactive_off_tty,
+    shell_words,
+    ssh_dest,
+)
 from .lines import (
     PSQL_META,
     SQL_START,
@@ -129,8 +136,10 @@ def _tokens(masked: str, original: str) -> list[str] | None:
         words = list(lex)
         if any(w and set(w) <= _OPERATORS for w in words):
             return None
-        orig = shlex.split(original, comments=True)
     except ValueError:
+        return None
+    orig = shell_words(original)
+    if orig is None:
         return None
     return orig if len(orig) == len(words) else None
 

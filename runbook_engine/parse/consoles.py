@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from .lines import PSQL_META, SQL_START, dedent, is_comment, logical_line_end, sql_end, word_set
 
@@ -20,6 +21,21 @@ _REDIS_LOWER = word_set(
 )
 _MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|collections)\b)")
 _SHELLS = frozenset({"sh", "bash", "ash", "zsh", "dash", "/bin/sh", "/bin/bash", "/bin/ash"})
+
+
+def shell_words(text: str) -> list[str] | None:
+    """The words of a simple command (None when quoting is broken); ``<two words>`` stays one."""
+    from ..placeholders import find_placeholders
+
+    protected = text
+    for span in reversed([s for s in find_placeholders(text) if s.form == "angle"]):
+        inner = text[span.start:span.end].replace(" ", "\x01")
+        protected = protected[:span.start] + inner + protected[span.end:]
+    try:
+        words = shlex.split(protected, comments=True)
+    except ValueError:
+        return None
+    return [w.replace("\x01", " ") for w in words]
 
 
 def ssh_dest(words: list[str]) -> str | None:
@@ -95,6 +111,15 @@ def client_language(words: list[str]) -> str | None:
     if not words:
         return None
     name, args = words[0].rsplit("/", 1)[-1], words[1:]
+    if name in ("sudo", "doas"):  # `sudo -u postgres psql`
+        k = 0
+        while k < len(args) and args[k].startswith("-"):
+            k += 2 if args[k] in ("-u", "-g", "-C", "-D") else 1
+        return client_language(args[k:])
+    if name in ("kubectl", "oc", "docker", "podman") and args[:1] != ["exec"]:
+        args = _after_global_options(args)  # `kubectl -n ns exec ...`
+    if name == "oc":
+        name = "kubectl"
     if name == "docker" and args[:2] == ["compose", "exec"]:
         return _container_client(args[2:], "uwe", frozenset({"--user", "--workdir", "--env"}))
     if name == "docker-compose" and args[:1] == ["exec"]:
@@ -108,6 +133,14 @@ def client_language(words: list[str]) -> str | None:
             return None
         return _container_client(args[1:], "cn", frozenset({"--container", "--namespace"}))
     return _db_client(name, args)
+
+
+def _after_global_options(args: list[str]) -> list[str]:
+    """The arguments from the subcommand on, global options (``-n ns``, ``--context c``) skipped."""
+    k = 0
+    while k < len(args) and args[k].startswith("-"):
+        k += 1 if "=" in args[k] else 2
+    return args[k:] if args[k:k + 1] == ["exec"] else args
 
 
 def _container_client(args: list[str], value_short: str, value_long: frozenset[str]) -> str | None:

@@ -22,6 +22,10 @@ _SQL_MORE = re.compile(
     r"|FETCH|CLOSE|SECURITY|REASSIGN|CLUSTER|KEYS|STATUS)\b", re.IGNORECASE)
 
 
+_BEGIN = re.compile(r"^(?:BEGIN|START\s+TRANSACTION)\b\s*(?:TRANSACTION|WORK)?\s*;", re.I)
+_END = re.compile(r"^\s*(?:COMMIT|ROLLBACK|END)\b[^;]*;\s*(?:--.*)?$", re.I)
+
+
 def is_sql_start(line: str) -> bool:
     """Whether a line starts an SQL statement (any letter case) or a client meta-command."""
     s = line.strip()
@@ -104,6 +108,13 @@ def split_sql(code: str) -> list[Fragment]:
             title, i = None, i + 1
             continue
         end = _statement_end(code, line_starts[i])
+        if _BEGIN.match(s):  # each step is its own client process: a transaction stays whole
+            while end < len(code) and not _END.match(code[line_starts[i]:end].rstrip().split(
+                    "\n")[-1]):
+                nxt = _statement_end(code, end)
+                if nxt <= end:
+                    break
+                end = nxt
         last = code.count("\n", 0, max(end - 1, line_starts[i]))
         text = dedent(code[line_starts[i]:end])
         out.append(Fragment("command", text, i, title, lang="sql"))
@@ -202,6 +213,8 @@ def split_powershell(code: str) -> list[Fragment]:
             continue
         if _ps_output(lines[start]):
             _attach_output(out, text, start)
+        elif re.match(r"^(?:function|filter|class|workflow)\s", text, re.IGNORECASE):
+            out.append(Fragment("doc", text, start, title))  # a helper to keep, not a step
         else:
             out.append(Fragment("command", text, start, title, lang="powershell"))
     return out
@@ -257,8 +270,9 @@ def _console_like(code: str, frags: list[Fragment]) -> bool:
 
 # ---------------------------------------------------------------- Python
 
-def split_python(code: str) -> list[Fragment]:
-    """Top-level calls are steps; imports, definitions and assignments are documentation."""
+def split_python(code: str, fed: bool = False) -> list[Fragment]:
+    """Top-level calls are steps; imports, definitions and assignments are documentation. Typed
+    into a shell the runbook opened (``fed``), every top-level statement is a step."""
     try:
         tree = ast.parse(dedent(code))
     except (SyntaxError, ValueError):
@@ -266,8 +280,9 @@ def split_python(code: str) -> list[Fragment]:
     lines = dedent(code).split("\n")
     offset = _first_line(code)
     out: list[Fragment] = []
-    if any(isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef | ast.If
-                      | ast.For | ast.While | ast.With | ast.Try) for node in tree.body):
+    if not fed and any(isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef
+                                  | ast.If | ast.For | ast.While | ast.With | ast.Try)
+                       for node in tree.body):
         return []  # a program or a module: documentation
     for node in tree.body:
         start, end = node.lineno - 1, (node.end_lineno or node.lineno) - 1
@@ -275,7 +290,7 @@ def split_python(code: str) -> list[Fragment]:
         value = node.value if isinstance(node, ast.Expr) else None
         if isinstance(value, ast.Await):
             value = value.value
-        call = isinstance(value, ast.Call)
+        call = fed or isinstance(value, ast.Call)
         out.append(Fragment("command" if call else "doc", text, start + offset, None,
                             lang="python" if call else None))
     calls = sum(f.kind == "command" for f in out)
@@ -305,5 +320,60 @@ def split_lines(code: str, lang: str, comment: str = "#") -> list[Fragment]:
     return out
 
 
+# ---------------------------------------------------------------- HTTP consoles, Ruby
+
+_HTTP_LINE = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+\S")
+
+
+def split_http(code: str) -> list[Fragment]:
+    """Dev-tools style requests (``GET _cluster/health``, ``PUT index`` + a JSON body): one step
+    per request, its body included; the client (a browser console, curl) is the operator's."""
+    lines = code.split("\n")
+    out: list[Fragment] = []
+    for start, end, title in _statements(lines, _js_comment, _http_extent):
+        text = dedent("\n".join(lines[start:end + 1]))
+        if _HTTP_LINE.match(lines[start]):
+            out.append(Fragment("command", text, start, title, lang="http"))
+        else:
+            _attach_output(out, text, start)
+    return out
+
+
+def _http_extent(lines: list[str], i: int) -> int:
+    while i + 1 < len(lines) and lines[i + 1].strip() and not _HTTP_LINE.match(lines[i + 1]):
+        i += 1
+    return i
+
+
+_RB_OPEN = re.compile(r"^\s*(?:if|unless|case|while|until|begin|def|class|module)\b"
+                      r"|\bdo\b(?:\s*\|[^|]*\|)?\s*$")
+
+
+def _rb_extent(lines: list[str], i: int) -> int:
+    depth = 0
+    while True:
+        stripped = re.sub(r"'[^']*'|\"[^\"]*\"|#(?!\{).*$", "", lines[i])
+        depth += sum(stripped.count(c) for c in "({[") - sum(stripped.count(c) for c in ")}]")
+        depth += len(_RB_OPEN.findall(stripped)) - len(re.findall(r"\bend\b", stripped))
+        more = depth > 0 or stripped.rstrip().endswith(("\\", ",", ".", "|", "&&", "||"))
+        if not more or i + 1 >= len(lines):
+            return i
+        i += 1
+
+
+def split_ruby(code: str, fed: bool = False) -> list[Fragment]:
+    """Console statements (a Rails console, irb): one step each; ``def``/``class``/``module``
+    are documentation."""
+    lines = code.split("\n")
+    out: list[Fragment] = []
+    for start, end, title in _statements(lines, _ps_comment, _rb_extent):
+        text = dedent("\n".join(lines[start:end + 1]))
+        definition = re.match(r"^(?:def|class|module|require)\b", text)
+        out.append(Fragment("doc" if definition else "command", text, start, title,
+                            lang=None if definition else "ruby"))
+    calls = sum(f.kind == "command" for f in out)
+    return out if fed or calls * 2 >= len(out) > 0 else []
+
+
 SPLITTERS = {"sql": split_sql, "powershell": split_powershell, "javascript": split_javascript,
-             "python": split_python}
+             "python": split_python, "http": split_http, "ruby": split_ruby}

@@ -35,7 +35,7 @@ class RawBlock:
     description: str = ""
     comment: dict[str, Any] | None = None  # attributes from a <!-- runbook: --> comment
     checked: bool = False
-    prose: str = ""  # visible text of the paragraph right before (the reader weighs its cues)
+    prose: str = ""  # Markdown of the paragraph right before (the reader weighs its cues)
 
 
 @dataclass
@@ -151,7 +151,7 @@ class _Walker:
         if self.before is not None:
             source = self.before
             text = plain_text(source)
-            block.prose = text
+            block.prose = source  # Markdown: code spans still mark host names
             block.title = _title_from(source)
             if block.title is None or block.title != text.strip().rstrip(":.").strip():
                 block.description = text[:_MAX_DESCRIPTION]

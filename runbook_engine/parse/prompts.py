@@ -21,7 +21,7 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (lang, re.compile(pattern)) for lang, pattern in (
         ("psql", r"^[\w-]+=[#>] ?"),
         ("psql+", r"^[\w-]+[-'(\"][#>] ?"),
-        ("mysql", r"^(?:mysql|MariaDB \[[^\]\n]*\]|mariadb)> ?"),
+        ("mysql", r"^(?:mysql|MariaDB \[[^\]\n]*\]|mariadb) ?> ?"),
         ("mysql+", r"^\s+-> ?"),
         ("sqlite", r"^sqlite> ?"),
         ("sqlite+", r"^\s*\.\.\.> ?"),
@@ -37,6 +37,8 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("shell", r"^\s*(?:\([\w.-]+\) )?(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]+\]\s?"
                   r"|(?:bash|sh|zsh|ksh|ash)-\d[\d.]*|[\w.-]+:[~/][^\s$#]*\s?)[$#] ?"),
         ("shell", r"^\s*(?:~[^\s$#]*\s?)?\$(?: |$)"),
+        # `patroni-01-db-gprd $ cmd`: a host name (dots or dashes in it) before the prompt sign
+        ("shell", r"^[a-z][\w]*(?:[.-][\w]+)+ [$#] "),
     )
 )
 _MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|collections)\b)")
@@ -59,6 +61,8 @@ class Entry:
     title: str | None = None
     output: list[str] = field(default_factory=list)
     opener: str | None = None  # the client command whose prompt this is (same transcript)
+    target: str | None = None  # the host an earlier `ssh host` line of the transcript opened
+    ssh: bool = False  # this entry opens or closes an ssh session: not a step
 
 
 def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | None:
@@ -131,6 +135,7 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
     lines = code.split("\n")
     entries = [Entry(-1, [], "")]
     client: tuple[str, str] | None = None  # (language, opener) of a console opened here
+    target: str | None = None
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -161,13 +166,28 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
         entry = Entry(start, cmd_lines, lang, _pop_title(last.output))
         if client and lang == client[0]:
             entry.opener = client[1]
+        entry.target = target
         if typed.strip() in _QUIT and lang not in ("shell", "powershell", "cmd"):
             client = None
         elif lang == "shell":
-            opened = _client_of("\n".join(cmd_lines).strip())
-            client = (opened, "\n".join(cmd_lines).strip()) if opened else client
+            typed_text = "\n".join(cmd_lines).strip()
+            opened = _client_of(typed_text)
+            client = (opened, typed_text) if opened else client
+            if typed_text in ("exit", "logout") and target:
+                target, entry.ssh = None, True
+            elif _ssh_session(typed_text):
+                target, entry.ssh = _ssh_session(typed_text), True
         entries.append(entry)
     return entries
+
+
+def _ssh_session(command: str) -> str | None:
+    from .consoles import shell_words, ssh_dest
+
+    if "\n" in command or not command.startswith("ssh "):
+        return None
+    words = shell_words(command)
+    return ssh_dest(words) if words else None
 
 
 def _forgotten(last: Entry, line: str) -> bool:
@@ -202,12 +222,15 @@ def prompt_fragments(code: str, root_hash: bool) -> list[Fragment]:
             title = entry.title  # `$ psql ...` whose prompts follow: the fed lines are the steps
             continue
         entry.title, title = entry.title or title, None
+        if entry.ssh and not entry.output:
+            title = entry.title  # the session is the steps' target, not a step
+            continue
         out = dedent("\n".join(entry.output)).strip() or None
-        if not text or (text in _QUIT and entry.lang != "shell"):
+        if not text:
             continue
         lang = None if entry.lang == "shell" else entry.lang
         frags.append(Fragment("command", text, entry.line, entry.title, expected_output=out,
-                              interpreter=entry.opener, lang=lang))
+                              target=entry.target, interpreter=entry.opener, lang=lang))
     lead = dedent("\n".join(entries[0].output)).strip()
     if lead and not frags:
         first = next(i for i, x in enumerate(code.split("\n")) if x.strip())

@@ -21,7 +21,7 @@ from .vocabulary import COMMAND_CUES, DATA_CUES, LANGUAGE_OF, OUTPUT_CUES, TAG_L
 CLOSE = 1.5
 #: readings that become steps (the others are documentation)
 RUNNABLE = frozenset({"commands", "transcript", "sql", "powershell", "javascript", "python",
-                      "redis", "cmd"})
+                      "redis", "cmd", "ruby", "http"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ _CONF_LINE = re.compile(r"^\s*[\w.\-]+(?:\s+[^\s;#]+)+;\s*$|^\s*[\w.\-]+(?:\s+\S
 _OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|symptoms?|logs?|errors?"
                              r"|what you(?:'ll| will) see)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
+_HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
+                           r"(?:/|\?|$|\s*$))")
 _SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")", re.IGNORECASE)
 
 
@@ -113,9 +115,13 @@ def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
     if prompted:
         return Reading("transcript", (Signal(f"prompts ({prompted})", "transcript", 6.0),))
     language = LANGUAGE_OF.get(tag)
-    if language is not None and not (language == "cmd" and tag in TAG_LEAN):
+    if language is not None:
         return Reading(language, (Signal(f"tag:{tag}", language, 6.0),))
+    if _HTTP_REQUEST.match(lines[0]):
+        return Reading("http", (Signal("HTTP requests (METHOD path)", "http", 6.0),))
     signals = _tag_signals(tag) + _prose_signals(prose, heading) + _content_signals(lines, known)
+    if code.lstrip().startswith("#!"):
+        signals.append(Signal("a script with a shebang (a file to save)", "data", 6.5))
     return _decide(signals)
 
 
@@ -178,7 +184,7 @@ def _content_signals(lines: list[str], known: Known) -> list[Signal]:
 
 
 def _structured_signals(lines: list[str]) -> list[Signal]:
-    """JSON, YAML, INI, XML, Dockerfile, server config, diagrams."""
+    """JSON, YAML, INI, XML, Dockerfile, server config, scripts to save, diagrams."""
     text = "\n".join(lines).strip()
     n = len(lines)
     if text[:1] in "{[":

@@ -17,12 +17,13 @@ from ..placeholders import mask_placeholders
 from .vocabulary import BUILTINS, KNOWN_COMMANDS
 
 _LEAD = re.compile(  # what may stand before the program name
-    r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+\S+)?)*\s+|(?:env|nohup|time|exec|command|builtin"
-    r"|watch|timeout\s+\S+|nice(?:\s+-n\s*\S+)?|xargs(?:\s+-\S+)*)\s+|[A-Za-z_]\w*=\S*\s+)+"
+    r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+(?!-)\S+)?)*\s+|(?:env|nohup|time|exec|command"
+    r"|builtin)\s+|[A-Za-z_]\w*=\S*\s+)+"
 )
 _ASSIGN = re.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?[A-Za-z_]\w*"
                      r"(?:\[[^\]]*\])?\+?=")
-_PATHLIKE = re.compile(r"^(?:\.{1,2}/|~/|/)[\w.@+/-]*[\w]$|^[\w.-]+/[\w./-]*\.(?:sh|py|rb|pl)$"
+_PATHLIKE = re.compile(r"^(?:\.{1,2}/|~/|/|\$\w+/|\$\{\w+\}/)[\w.@+/-]*[\w]$"
+                       r"|^[\w.-]+/[\w./-]*\.(?:sh|py|rb|pl)$"
                        r"|^\w[\w.-]*\.(?:sh|py|rb|pl|bash)$")
 _EXEC_SHAPE = re.compile(r"^[a-z][a-z0-9._+-]*$")
 _CMDLET = re.compile(r"^[A-Z][a-z]+-[A-Z][A-Za-z0-9]+$")
@@ -86,7 +87,14 @@ def first_word(line: str) -> tuple[str, str]:
 def line_shape(line: str, known: Known = Known()) -> LineShape:  # noqa: B008 (frozen default)
     """Score one non-blank, non-comment line."""
     s = line.strip()
-    if _ASSIGN.match(s):
+    assign = _ASSIGN.match(s)
+    if assign:
+        value = s[assign.end():]
+        word = value.split(None, 1)[1].split()[0] if len(value.split(None, 1)) > 1 else ""
+        typed = known.program(word) or _PATHLIKE.match(word) or _EXEC_SHAPE.match(word)
+        if re.match(r"^[^'\"$(`\s]+\s", value) and not typed:
+            reasons = ["key=value with spaces"]  # `issuer=C = US`: printed, not typed
+            return LineShape(-1.5 + _output_marks(s, reasons), reasons)
         return LineShape(2.5, ["assignment"], "=")
     if _STATUS_LINE.match(s):
         return LineShape(-3.0, ["status/structured line"])
@@ -106,6 +114,8 @@ def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
         return 3.0, [f"known program {word}"]
     if _PATHLIKE.match(word):
         return 2.5, [f"path {word}"]
+    if re.search(r"\d{4}[.-]\d\d[.-]\d\d|^\d|\d+\.\d+\.\d+", word):
+        return -1.5, [f"'{word}' holds a date or a version"]
     if word.startswith(("$", "${", "$(")):
         return 1.0, ["starts with an expansion"]
     if word.endswith(":") or (":" in word and not _URL_START.match(word) and "@" not in word
@@ -148,8 +158,9 @@ def _output_marks(s: str, reasons: list[str]) -> float:
         score -= 1.0
         reasons.append("log level")
     code = s.split(" #", 1)[0]
-    if len(_GAPS.findall(code)) >= 2:
-        score -= 2.0
+    gaps = len(_GAPS.findall(code))
+    if gaps >= 2:
+        score -= 3.0 if gaps >= 3 else 2.0
         reasons.append("aligned columns")
     if _SENTENCE.match(s) and not re.search(r"[|;&$`=]", s):
         score -= 1.0

@@ -81,7 +81,8 @@ SILENT = word_set(
 
 #: the paragraph before promises output (the block shows what a command prints)
 OUTPUT_CUES = re.compile(
-    r"(?:\b(?:example|sample|expected|typical)\s+(?:output|response|result|reply)"
+    r"(?:\b(?:example|sample|expected|typical)\s+(?:output|response|result|reply|answer)"
+    r"|\b(?:the|an?)\s+answer\b.*:\s*$|\bwhat\s+to\s+look\s+(?:at|for)\b"
     r"|\boutput\s*(?:looks?|should|will|is|similar|like)|\b(?:the|its|an?)\s+output\b"
     r"|\byou\s+(?:should|will|would|may|might|can)\s+(?:now\s+)?(?:see|get|receive|notice)"
     r"|\b(?:should|will|would)\s+(?:now\s+)?(?:show|display|print|return|output|respond|look)"
@@ -105,7 +106,10 @@ COMMAND_CUES = re.compile(
 DATA_CUES = re.compile(
     r"(?:\b(?:config(?:uration)?|manifest|file|snippet|settings|values|contents?|template"
     r"|definition|payload|body|schema)\b.*(?::\s*$|\blike\b|\bfollowing\b)"
-    r"|\badd\b.*\b(?:to|in)\b.*(?:file|config)|\bcreate\s+(?:a\s+)?(?:file|manifest))",
+    r"|\badd\b.*\b(?:to|in)\b.*(?:file|config)|\bcreate\s+(?:a\s+)?(?:file|manifest)"
+    r"|\bsave\s+(?:it|this|them|the\s+following)\s+(?:as|to|in)\b"
+    r"|\b(?:add|put|append|insert|paste)\b.*\b(?:to|in|into)\s+\S*/\S+"
+    r"|\b(?:keep|have)\b.*\bin\s+(?:the|your)\s+(?:profile|config|\.\w+))",
     re.IGNORECASE,
 )
 
@@ -114,15 +118,14 @@ DATA_CUES = re.compile(
 #: how a fence tag leans: (reading, weight); tags not listed are neutral
 TAG_LEAN: dict[str, tuple[str, float]] = {
     **{t: ("commands", 2.0) for t in ("bash", "sh", "shell", "zsh", "ksh", "fish", "terminal")},
-    **{t: ("commands", 1.0) for t in ("console", "shell-session", "shellsession", "shellscript",
-                                       "bat", "cmd", "batch")},
+    **{t: ("commands", 1.0) for t in ("console", "shell-session", "shellsession", "shellscript")},
     **{t: ("output", 2.5) for t in ("text", "txt", "output", "log", "logs", "plaintext",
                                      "plain", "stdout", "stderr", "nohighlight", "none", "raw")},
     **{t: ("data", 3.0) for t in ("json", "json5", "jsonc", "yaml", "yml", "toml", "ini", "conf",
                                    "cfg", "config", "properties", "env", "dotenv", "xml", "html",
                                    "hcl", "tf", "terraform", "nginx", "apache", "apacheconf",
                                    "dockerfile", "docker", "csv", "tsv", "diff", "patch",
-                                   "promql", "logql", "graphql", "proto", "protobuf", "http",
+                                   "promql", "logql", "graphql", "proto", "protobuf",
                                    "systemd", "cron", "crontab", "caddyfile", "make", "makefile",
                                    "rego", "cue", "jsonnet", "ssh-config", "sshconfig")},
     **{t: ("prose", 3.0) for t in ("mermaid", "plantuml", "dot", "graphviz", "ascii", "diagram",
@@ -140,6 +143,8 @@ LANGUAGE_OF: dict[str, str] = {
     **{t: "python" for t in ("python", "python3", "py", "pycon", "ipython", "python-repl")},
     **{t: "redis" for t in ("redis", "redis-cli", "valkey")},
     **{t: "cmd" for t in ("bat", "cmd", "batch", "dos", "winbatch", "doscon")},
+    **{t: "ruby" for t in ("ruby", "rb", "irb", "rails")},
+    **{t: "http" for t in ("http", "rest", "kibana", "es", "restclient")},
 }
 
 #: fence tag -> the database client its statements are fed to
