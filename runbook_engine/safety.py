@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -81,8 +82,14 @@ def iter_placeholders(code: str) -> Iterator[tuple[PlaceholderMatch, SpanKind]]:
 
 
 def placeholders(code: str) -> list[str]:
-    """``<name>`` placeholders in first-appearance order, each once."""
-    return list(dict.fromkeys(m.group(1) for m, _ in iter_placeholders(code)))
+    """Placeholder names in first-appearance order, each once."""
+    return list(_placeholder_names(code))
+
+
+@functools.lru_cache(maxsize=65536)
+def _placeholder_names(code: str) -> tuple[str, ...]:
+    # asked for each step by the plan's variables, the step itself and the engine
+    return tuple(dict.fromkeys(m.group(1) for m, _ in iter_placeholders(code)))
 
 
 def env_reads(code: str) -> list[str]:
