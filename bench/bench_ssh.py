@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,12 +30,14 @@ TASKS = ("uname -n", "cd /tmp && export X=1", 'echo "$X"; pwd')
 REPEATS = 5
 
 
-def marginal(timer: object, low: int = 10, high: int = 60) -> float:
-    """Median over REPEATS of (t(high) - t(low)) / (high - low), seconds per step."""
-    samples = []
+def marginals(*timers: Callable[[int], float], low: int = 10, high: int = 60) -> list[float]:
+    """Per timer, the median over REPEATS of (t(high) - t(low)) / (high - low), seconds per step;
+    the timers take turns in every round, so that load from other work hits them alike."""
+    samples: list[list[float]] = [[] for _ in timers]
     for _ in range(REPEATS):
-        samples.append((timer(high) - timer(low)) / (high - low))  # type: ignore[operator]
-    return statistics.median(samples)
+        for timer, mine in zip(timers, samples, strict=True):
+            mine.append((timer(high) - timer(low)) / (high - low))
+    return [statistics.median(mine) for mine in samples]
 
 
 def per_step(server: sshd.SSHServer) -> tuple[float, float]:
@@ -62,7 +65,7 @@ def per_step(server: sshd.SSHServer) -> tuple[float, float]:
         return time.perf_counter() - start
 
     try:
-        ours, theirs = marginal(paramiko_steps), marginal(controlmaster_steps)
+        ours, theirs = marginals(paramiko_steps, controlmaster_steps)
     finally:
         subprocess.run([*base, "-O", "exit", "web1"], capture_output=True)
         runner.close()
@@ -192,7 +195,8 @@ def append_results(lines: list[str]) -> None:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     with results.open("a") as handle:
         handle.write(f"\n## SSH ({stamp}, bench/bench_ssh.py, {os.cpu_count()} CPUs, "
-                     "sshd on 127.0.0.1)\n\n" + "\n".join(lines) + "\n")
+                     f"load average {os.getloadavg()[0]:.1f}, sshd on 127.0.0.1)\n\n"
+                     + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
