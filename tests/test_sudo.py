@@ -85,6 +85,30 @@ def test_root_and_other_user_with_one_prompt_per_host(sudo_server: Server) -> No
         second.close()
 
 
+def running_as(user: str, text: str) -> list[str]:
+    """Processes of ``user`` on this machine (the test sshd's too) whose command holds ``text``."""
+    out = subprocess.run(["pgrep", "-u", user, "-f", text], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+@pytest.mark.parametrize("who", [{"sudo": True}, {"user": OTHER}])
+def test_timeout_stops_a_sudo_step(sudo_server: Server, who: dict[str, object]) -> None:
+    """The step's processes belong to root (or OTHER): they are signalled through the same sudo."""
+    runner = ssh_runner(sudo_server, Asker())
+    user = "root" if who.get("sudo") else OTHER
+    tag = f"sleep 31.{time.monotonic_ns() % 10**6:06d}"
+    try:
+        started = time.monotonic()
+        result = run(runner, f"{tag} & {tag}", timeout=1.0, **who)
+        assert result.status == "timeout" and time.monotonic() - started < 5
+        assert running_as(user, tag) == []  # gone when run() returns, background job too
+        assert run(runner, "id -un", **who).stdout == f"{user}\n"
+    finally:
+        for pid in running_as(user, tag):  # only when the test failed: what it started
+            os.kill(int(pid), 9)
+        runner.close()
+
+
 def test_password_is_not_left_on_stdin(sudo_server: Server) -> None:
     """sudo consumes the password line even when it could use cached credentials (-k)."""
     runner = ssh_runner(sudo_server, Asker())

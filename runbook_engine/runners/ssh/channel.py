@@ -16,7 +16,7 @@ import paramiko
 
 from ..base import Chunk, Process, ProcessLost
 from ..process import READ_BYTES, our_tty
-from .protocol import Frames, signaller_script
+from .protocol import Frames
 
 #: what a broken connection raises out of paramiko
 FAULTS = (paramiko.SSHException, OSError, EOFError)
@@ -36,14 +36,16 @@ def _transport_died(chan: paramiko.Channel) -> bool:
 class ChannelProcess(Process):
     """A step on one exec channel: stdout as it comes, stderr through Frames (pid, epilogue).
 
-    Signals go through a second channel, opened at the first one, that runs ``signaller_script``
-    on the step's process group and exits once the group is gone.
+    Signals go through a second channel, opened at the first one, that runs the signaller (see
+    ``signaller_script``) on the step's process group and exits once the group is gone.
+    ``signaller(pgid, first)`` gives its command and what goes first on its stdin (for a sudo
+    step: the same sudo as the step's, and its password, or it could not signal root's processes).
     """
 
-    def __init__(self, chan: paramiko.Channel, frames: Frames, as_bash: Callable[[str], str],
-                 open_timeout: float) -> None:
+    def __init__(self, chan: paramiko.Channel, frames: Frames,
+                 signaller: Callable[[int, str], tuple[str, bytes]], open_timeout: float) -> None:
         self.chan, self.frames = chan, frames
-        self.as_bash, self.open_timeout = as_bash, open_timeout
+        self.signaller_command, self.open_timeout = signaller, open_timeout
         self.signaller: paramiko.Channel | None = None
         self.pending: list[str] = []  # signals asked for before the pid came
         self.signalled = False
@@ -109,7 +111,10 @@ class ChannelProcess(Process):
             return
         if self.signaller is None:
             chan = self.chan.get_transport().open_session(timeout=self.open_timeout)
-            chan.exec_command(self.as_bash(signaller_script(self.frames.pid, self.pending[0])))
+            command, stdin = self.signaller_command(self.frames.pid, self.pending[0])
+            chan.exec_command(command)
+            if stdin:
+                chan.sendall(stdin)
             self.signaller = chan
             del self.pending[0]
         if self.pending and not self.signaller.exit_status_ready():

@@ -6,6 +6,7 @@ import os
 import secrets
 import shlex
 import shutil
+from collections.abc import Callable
 
 import paramiko
 
@@ -16,7 +17,7 @@ from ..script import next_session, wrap
 from .channel import FAULTS, LOST, ChannelProcess, PtyProcess
 from .config import Prompt, read_config
 from .connect import Connector
-from .protocol import Frames, epilogue, outer_script
+from .protocol import Frames, epilogue, outer_script, signaller_script
 
 SUDO_S = "sudo -k -S -p ''"  # password from stdin, no prompt text on stderr
 
@@ -142,8 +143,20 @@ class SSHRunner(Runner):
             chan.shutdown_write()
         except FAULTS:
             raise ProcessLost(LOST) from None
-        return ChannelProcess(chan, Frames(self._mark_bytes), self._as_bash,
+        return ChannelProcess(chan, Frames(self._mark_bytes), self._signaller(command),
                               self._connector.timeout)
+
+    def _signaller(self, command: Command) -> Callable[[int, str], tuple[str, bytes]]:
+        """How to start the signaller of a step: as the step's user, through the same sudo."""
+
+        def start(pgid: int, first: str) -> tuple[str, bytes]:
+            script = signaller_script(pgid, first)
+            prefix, stdin = self._sudo_prefix(command)  # settled by the step: no round trip
+            if prefix:
+                script = f"{prefix}bash -c {shlex.quote(script)}"
+            return self._as_bash(script), stdin
+
+        return start
 
     def _start_pty(self, chan: paramiko.Channel, outer: str, command: Command) -> PtyProcess:
         """A remote pty; with it stderr is merged into the terminal, so the state is fetched
