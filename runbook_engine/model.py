@@ -171,6 +171,11 @@ class Step:
         return f"{self.path}:{self.line}"
 
     @property
+    def code_line(self) -> int:
+        """The runbook line ``code`` starts on (a block's: the line after its fence)."""
+        return self.line if self.parent else self.line + 1
+
+    @property
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)
 

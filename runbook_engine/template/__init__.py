@@ -1,0 +1,467 @@
+"""Jinja2 templating (the only jinja2 importer): sandboxed rendering, analysis, placeholders.
+
+Runbook text is untrusted until the operator runs a step, so every template renders in
+``sandbox.RunbookSandbox``: it reads variables and calls our filters, nothing else, with bounded
+work (``limits.py``). Every failure is a ``TemplateError``: one line, with the template's line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from types import CodeType, TracebackType
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from ..model import RunbookError
+from ..safety import iter_placeholders
+from .limits import MAX_SIZE, TemplateRefused, budget, check_size
+from .sandbox import Forbidden, RunbookSandbox, guard_filter
+
+
+class TemplateError(RunbookError):
+    """A template cannot render: undefined variable, syntax error, placeholder without value."""
+
+    exit_code = 2
+
+
+def shell_quote(value: Any) -> str:
+    """The ``q`` filter: one shell word, whatever the value holds."""
+    return shlex.quote(value if isinstance(value, str) else str(value))
+
+
+ENV = RunbookSandbox(undefined=jinja2.StrictUndefined)
+ENV.filters["q"] = guard_filter("q", shell_quote)
+#: the names a template can use without a variable (the sandbox keeps only ``range``)
+GLOBALS = frozenset(ENV.globals)
+
+_MARKERS = ("{{", "{%", "{#")
+_CACHE_LIMIT = 100_000
+_codes: dict[str, CodeType] = {}
+_compiled: dict[str, jinja2.Template] = {}
+_compiled_lenient: dict[str, jinja2.Template] = {}
+_expressions: dict[str, Any] = {}
+_analysed: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+# The common case, ``{{ name }}``, ``{{ a.b['c'] | q }}``, is handled without jinja: compiling
+# thousands of distinct templates would dominate plan time. (``._x`` goes through the sandbox.)
+_ACCESS = r"(?:\.[A-Za-z]\w*|\[\s*'[^'\]\\]*'\s*\]|\[\s*\"[^\"\]\\]*\"\s*\])"
+_SIMPLE_RE = re.compile(rf"\{{\{{\s*([A-Za-z_]\w*)((?:{_ACCESS})*)\s*((?:\|\s*q\s*)*)\}}\}}")
+_ACCESS_RE = re.compile(r"\.([A-Za-z_]\w*)|\[\s*['\"]([^'\"\]]*)['\"]\s*\]")
+
+
+def _has_template(text: str) -> bool:
+    return any(marker in text for marker in _MARKERS)
+
+
+# Go templates in real runbooks (`docker ps --format '{{.Names}}'`, `{{json .State}}`,
+# `{{range .Mounts}}...{{end}}`) are not ours: jinja never starts an expression with `.`, so
+# such blocks are passed through literally instead of failing as syntax errors.
+_GO_TEMPLATE_RE = re.compile(
+    r"\{\{-?\s*(?:(?:[a-z]+\s+)*\.[A-Za-z_.][^{}]*|end|else)\s*-?\}\}")
+
+
+def _go_safe(text: str) -> str:
+    if "{{" not in text or not _GO_TEMPLATE_RE.search(text):
+        return text
+    return _GO_TEMPLATE_RE.sub(lambda m: "{% raw %}" + m.group(0) + "{% endraw %}", text)
+
+
+def _simple(text: str) -> list[re.Match[str]] | None:
+    """The matches when every template construct in ``text`` is a simple lookup, else None."""
+    if "{%" in text or "{#" in text:
+        return None
+    matches = list(_SIMPLE_RE.finditer(text))
+    return matches if len(matches) == text.count("{{") else None
+
+
+def _path(match: re.Match[str]) -> list[str]:
+    return [match.group(1), *(a or b for a, b in _ACCESS_RE.findall(match.group(2)))]
+
+
+_MISSING = object()
+
+
+def _lookup(context: Mapping[str, Any], path: list[str]) -> Any:
+    """Resolve ``a.b.c``: a mapping by key, anything else through the sandbox; or _MISSING."""
+    value: Any = context.get(path[0], _MISSING)
+    for key in path[1:]:
+        if value is _MISSING:
+            return _MISSING
+        if isinstance(value, Mapping):
+            value = value.get(key, _MISSING)
+            continue
+        value = ENV.getattr(value, key)  # attribute, then item; unsafe names raise
+        if isinstance(value, jinja2.Undefined):
+            return _MISSING
+    return value
+
+
+def _render_simple(text: str, matches: list[re.Match[str]], context: Mapping[str, Any],
+                   lenient: bool) -> str:
+    out: list[str] = []
+    pos = 0
+    for match in matches:
+        out.append(text[pos:match.start()])
+        path = _path(match)
+        value = _lookup(context, path)
+        if value is _MISSING:
+            if not lenient:
+                raise TemplateError(f"undefined variable '{'.'.join(path)}'",
+                                    line=text.count("\n", 0, match.start()) + 1)
+            out.append("{{ " + ".".join(path) + " }}")
+        else:
+            text_value = str(check_size(value, "output"))
+            for _ in range(match.group(3).count("|")):
+                text_value = shell_quote(text_value)
+            out.append(text_value)
+        pos = match.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- errors as one line
+
+_JINJA_MESSAGES = (
+    (re.compile(r"No filter named '([^']*)'"), "filter", "filters"),
+    (re.compile(r"No test named '([^']*)'"), "test", "tests"),
+)
+
+
+def _syntax_message(exc: jinja2.TemplateSyntaxError) -> str:
+    if isinstance(exc, Forbidden):
+        return exc.message or "not allowed in runbook templates"
+    for pattern, kind, table in _JINJA_MESSAGES:
+        match = pattern.match(exc.message or "")
+        if match:
+            names = [n for n in getattr(ENV, table) if not n.startswith("__rb")]
+            hint = difflib.get_close_matches(match.group(1), names, n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            return f"unknown {kind} '{match.group(1)}'{extra}"
+    return f"template syntax error: {exc.message}"
+
+
+def _undefined_message(exc: jinja2.UndefinedError) -> str:
+    match = re.match(r"'([^']+)' is undefined", str(exc))
+    return f"undefined variable '{match.group(1)}'" if match else f"undefined value: {exc}"
+
+
+def _template_line(traceback: TracebackType | None) -> int | None:
+    """The template line an error happened on (jinja rewrites frames to template lines)."""
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == "<template>":
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def as_template_error(exc: BaseException) -> TemplateError:
+    """Any failure while compiling or rendering a template as one TemplateError line."""
+    line = _template_line(exc.__traceback__)
+    if isinstance(exc, TemplateError):
+        return exc
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return TemplateError(_one_line(_syntax_message(exc)), line=exc.lineno)
+    if isinstance(exc, jinja2.UndefinedError):
+        message = _undefined_message(exc)
+    elif isinstance(exc, SecurityError | TemplateRefused):
+        message = str(exc)
+    elif isinstance(exc, RecursionError | SyntaxError):
+        message = "template nests too deeply"
+    elif isinstance(exc, MemoryError):
+        message = "template needs too much memory"
+    else:  # a filter or test failed on a value: still the runbook's template
+        message = f"template error: {type(exc).__name__}: {exc}"
+    return TemplateError(_one_line(message), line=line)
+
+
+def _code(text: str) -> CodeType:
+    """The template compiled once in the sandbox, shared by the strict and lenient renders."""
+    code = _codes.get(text)
+    if code is None:
+        if len(_codes) > _CACHE_LIMIT:
+            _codes.clear()
+        try:
+            code = ENV.compile(text)
+        except Exception as exc:  # noqa: BLE001 - every compile failure is the template's
+            raise as_template_error(exc) from None
+        _codes[text] = code
+    return code
+
+
+def _compile(text: str, env: jinja2.Environment, cache: dict[str, jinja2.Template]
+             ) -> jinja2.Template:
+    template = cache.get(text)
+    if template is None:
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        template = env.template_class.from_code(env, _code(text), env.make_globals(None))
+        cache[text] = template
+    return template
+
+
+def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """Render piece by piece so the output is refused as soon as it grows past MAX_SIZE."""
+    pieces: list[str] = []
+    total = 0
+    for piece in template.generate(context):
+        total += len(piece)
+        if total > MAX_SIZE:
+            raise TemplateRefused(f"template output would be too large (over {MAX_SIZE:,} "
+                                  "characters)")
+        pieces.append(piece)
+    return "".join(pieces)
+
+
+def render(text: str, context: Mapping[str, Any]) -> str:
+    """Render strictly in the sandbox: any failure (an undefined variable too) is TemplateError."""
+    if not _has_template(text):
+        return text
+    text = _go_safe(text)
+    try:
+        with budget():
+            matches = _simple(text)
+            if matches is not None:
+                return _render_simple(text, matches, context, lenient=False)
+            return _generate(_compile(text, ENV, _compiled), context)
+    except Exception as exc:  # noqa: BLE001 - one line for whatever the template did
+        raise as_template_error(exc) from None
+
+
+# ---------------------------------------------------------------- lenient (dry-run) rendering
+
+
+class _Visible(jinja2.Undefined):
+    """Renders as ``{{ name }}`` so a value known only at run time stays visibly unresolved."""
+
+    __slots__ = ()
+
+    @property
+    def _rb_name(self) -> str:
+        base = getattr(self._undefined_obj, "_rb_path", None)
+        name = self._undefined_name or "?"
+        return f"{base}.{name}" if base else name
+
+    def __str__(self) -> str:
+        return "{{ " + self._rb_name + " }}"
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:1] == "_":
+            raise AttributeError(name)
+        return _Visible(name=f"{self._rb_name}.{name}")
+
+    def __getitem__(self, key: Any) -> Any:
+        return _Visible(name=f"{self._rb_name}.{key}")
+
+
+class _Named(dict):  # type: ignore[type-arg]
+    """A context mapping that knows its dotted path, so a missing key renders in full."""
+
+    _rb_path = ""
+
+
+def _named(value: Any, path: str) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    named = _Named({k: _named(v, f"{path}.{k}") for k, v in value.items()})
+    named._rb_path = path
+    return named
+
+
+def _pass_visible(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return value if isinstance(value, _Visible) else func(value, *args, **kwargs)
+
+    return wrapper
+
+
+LENIENT_ENV = RunbookSandbox(undefined=_Visible)
+# Filters pass an unresolved value through untouched: ``{{ x | q }}`` shows ``{{ x }}``.
+for _name, _func in {**ENV.filters}.items():
+    if _name not in ("default", "d") and not getattr(_func, "jinja_pass_arg", None):
+        LENIENT_ENV.filters[_name] = _pass_visible(_func)
+
+
+def render_lenient(text: str, context: Mapping[str, Any]) -> str:
+    """Render for a dry run: unknown variables show as ``{{ name }}``; a broken template as is."""
+    if not _has_template(text):
+        return text
+    text = _go_safe(text)
+    try:
+        with budget():
+            matches = _simple(text)
+            if matches is not None:
+                return _render_simple(text, matches, context, lenient=True)
+            template = _compile(text, LENIENT_ENV, _compiled_lenient)
+            return _generate(template, {k: _named(v, k) for k, v in context.items()})
+    except Exception:  # noqa: BLE001 - the plan shows it as written; lint reports the problem
+        return text
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def _analyse(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(undeclared top-level names, ids referenced as ``steps.X``), cached per text."""
+    cached = _analysed.get(text)
+    if cached is not None:
+        return cached
+    source, text = text, _go_safe(text)
+    matches = _simple(text) if _has_template(text) else []
+    if matches is not None:
+        names = frozenset(m.group(1) for m in matches)
+        steps = frozenset(p[1] for p in map(_path, matches) if p[0] == "steps" and len(p) > 1)
+    else:
+        names, steps = frozenset(), frozenset()
+        try:
+            tree = ENV.parse(text)
+            names = frozenset(meta.find_undeclared_variables(tree))
+            steps = frozenset(_steps_in(tree))
+        except (jinja2.TemplateSyntaxError, RecursionError, SyntaxError):
+            pass  # problem() reports it
+    if len(_analysed) > _CACHE_LIMIT:
+        _analysed.clear()
+    _analysed[source] = (names, steps)
+    return names, steps
+
+
+def _steps_in(tree: nodes.Template) -> set[str]:
+    found: set[str] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, nodes.Getattr | nodes.Getitem):
+            continue
+        target = node.node
+        if isinstance(target, nodes.Name) and target.name == "steps":
+            if isinstance(node, nodes.Getattr):
+                found.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                found.add(node.arg.value)
+    return found
+
+
+def variables_used(text: str) -> set[str]:
+    """Top-level names a template reads (``{{ a.b }}`` → ``a``); loop variables excluded."""
+    return set(_analyse(text)[0])
+
+
+def steps_referenced(text: str) -> set[str]:
+    """Step ids used as ``steps.X`` or ``steps['X']``."""
+    return set(_analyse(text)[1])
+
+
+def problem(text: str) -> TemplateError | None:
+    """What keeps ``text`` from compiling in the sandbox (syntax, unknown filter or test,
+    a forbidden statement), with its line inside ``text``; None when it compiles."""
+    if not _has_template(text) or _simple(text) is not None:
+        return None
+    try:
+        _code(_go_safe(text))
+    except TemplateError as exc:
+        return exc
+    return None
+
+
+def syntax_error(text: str) -> str | None:
+    """``problem(text)`` as a message naming the template line, or None."""
+    found = problem(text)
+    if found is None:
+        return None
+    return f"{found.message} (template line {found.line})" if found.line else found.message
+
+
+def expression_template(expr: str) -> str:
+    """A ``when`` expression as a template, for analysis (``{{ x }}`` accepted too)."""
+    stripped = expr.strip()
+    return stripped if stripped.startswith("{{") else "{{ " + stripped + " }}"
+
+
+_FALSE_WORDS = frozenset({"", "false", "no", "0", "off", "none", "null"})
+
+
+def evaluate(expr: str, context: Mapping[str, Any]) -> bool:
+    """Evaluate a ``when`` expression in the sandbox; any failure raises TemplateError."""
+    source = expr.strip()
+    if source.startswith("{{") and source.endswith("}}"):
+        source = source[2:-2].strip()
+    try:
+        with budget():
+            compiled = _expressions.get(source)
+            if compiled is None:
+                compiled = ENV.compile_expression(source, undefined_to_none=False)
+                if len(_expressions) > _CACHE_LIMIT:
+                    _expressions.clear()
+                _expressions[source] = compiled
+            value = compiled(**context)
+            if isinstance(value, str):  # "{{ flag }}" with flag="false" means false
+                return value.strip().lower() not in _FALSE_WORDS
+            return bool(value)
+    except Exception as exc:  # noqa: BLE001 - one line for whatever the expression did
+        error = as_template_error(exc)
+        raise TemplateError(f"cannot evaluate {expr!r}: {error.message}") from None
+
+
+# ---------------------------------------------------------------- placeholders
+
+
+def _quote_for(value: str, context: str) -> str:
+    """Quote a placeholder value for where it sits: outside quotes, in '...', in "...", heredoc."""
+    if context == "squote":
+        return value.replace("'", "'\\''")
+    if context == "dquote":
+        return re.sub(r'([\\$`"])', r"\\\1", value)
+    if context.startswith("heredoc"):
+        return value
+    return shlex.quote(value)
+
+
+def substitute_placeholders(code: str, values: Mapping[str, str], lenient: bool = False) -> str:
+    """Replace ``<name>`` placeholders by their shell-quoted values (missing: keep or raise)."""
+    out: list[str] = []
+    pos = 0
+    for match, context in iter_placeholders(code):
+        name = match.group(1)
+        if name not in values:
+            if lenient:
+                continue
+            lowered = {key.lower(): key for key in values}
+            hint = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+            extra = f" (did you mean '{lowered[hint[0]]}'?)" if hint else ""
+            raise TemplateError(f"placeholder <{name}> has no value: pass --var {name}=...{extra}")
+        out.append(code[pos:match.start()])
+        out.append(_quote_for(str(values[name]), context))
+        pos = match.end()
+    out.append(code[pos:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- reports
+
+
+def report_environment(templates_dir: str,
+                       filters: Mapping[str, Callable[..., Any]] = {}) -> jinja2.Environment:  # noqa: B006
+    """The jinja environment for transcript reports: autoescape for HTML, the report's filters
+    (they live with the reports, transcript/filters.py; this module only owns jinja2).
+
+    The templates are ours, but what they show (titles, commands, output) came from a runbook
+    and its run: the sandbox keeps that data from reaching anything but its own values."""
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"],
+                                            default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(q=shell_quote, **filters)
+    return env
