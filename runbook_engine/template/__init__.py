@@ -11,23 +11,21 @@ import difflib
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from types import CodeType, TracebackType
+from types import CodeType
 from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..model import RunbookError
 from ..safety import iter_placeholders
+from .errors import TemplateError, as_template_error
 from .limits import MAX_SIZE, TemplateRefused, budget, check_size
-from .sandbox import Forbidden, RunbookSandbox, guard_filter
+from .sandbox import RunbookSandbox, guard_filter
 
-
-class TemplateError(RunbookError):
-    """A template cannot render: undefined variable, syntax error, placeholder without value."""
-
-    exit_code = 2
+__all__ = ["ENV", "GLOBALS", "TemplateError", "evaluate", "expression_template", "problem",
+           "render", "render_lenient", "report_environment", "shell_quote", "steps_referenced",
+           "substitute_placeholders", "syntax_error", "variables_used"]
 
 
 def shell_quote(value: Any) -> str:
@@ -125,66 +123,6 @@ def _render_simple(text: str, matches: list[re.Match[str]], context: Mapping[str
     return "".join(out)
 
 
-# ---------------------------------------------------------------- errors as one line
-
-_JINJA_MESSAGES = (
-    (re.compile(r"No filter named '([^']*)'"), "filter", "filters"),
-    (re.compile(r"No test named '([^']*)'"), "test", "tests"),
-)
-
-
-def _syntax_message(exc: jinja2.TemplateSyntaxError) -> str:
-    if isinstance(exc, Forbidden):
-        return exc.message or "not allowed in runbook templates"
-    for pattern, kind, table in _JINJA_MESSAGES:
-        match = pattern.match(exc.message or "")
-        if match:
-            names = [n for n in getattr(ENV, table) if not n.startswith("__rb")]
-            hint = difflib.get_close_matches(match.group(1), names, n=1)
-            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
-            return f"unknown {kind} '{match.group(1)}'{extra}"
-    return f"template syntax error: {exc.message}"
-
-
-def _undefined_message(exc: jinja2.UndefinedError) -> str:
-    match = re.match(r"'([^']+)' is undefined", str(exc))
-    return f"undefined variable '{match.group(1)}'" if match else f"undefined value: {exc}"
-
-
-def _template_line(traceback: TracebackType | None) -> int | None:
-    """The template line an error happened on (jinja rewrites frames to template lines)."""
-    line = None
-    while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename == "<template>":
-            line = traceback.tb_lineno
-        traceback = traceback.tb_next
-    return line
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def as_template_error(exc: BaseException) -> TemplateError:
-    """Any failure while compiling or rendering a template as one TemplateError line."""
-    line = _template_line(exc.__traceback__)
-    if isinstance(exc, TemplateError):
-        return exc
-    if isinstance(exc, jinja2.TemplateSyntaxError):
-        return TemplateError(_one_line(_syntax_message(exc)), line=exc.lineno)
-    if isinstance(exc, jinja2.UndefinedError):
-        message = _undefined_message(exc)
-    elif isinstance(exc, SecurityError | TemplateRefused):
-        message = str(exc)
-    elif isinstance(exc, RecursionError | SyntaxError):
-        message = "template nests too deeply"
-    elif isinstance(exc, MemoryError):
-        message = "template needs too much memory"
-    else:  # a filter or test failed on a value: still the runbook's template
-        message = f"template error: {type(exc).__name__}: {exc}"
-    return TemplateError(_one_line(message), line=line)
-
-
 def _code(text: str) -> CodeType:
     """The template compiled once in the sandbox, shared by the strict and lenient renders."""
     code = _codes.get(text)
@@ -194,7 +132,7 @@ def _code(text: str) -> CodeType:
         try:
             code = ENV.compile(text)
         except Exception as exc:  # noqa: BLE001 - every compile failure is the template's
-            raise as_template_error(exc) from None
+            raise as_template_error(exc, ENV) from None
         _codes[text] = code
     return code
 
@@ -225,17 +163,10 @@ def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
 
 def render(text: str, context: Mapping[str, Any]) -> str:
     """Render strictly in the sandbox: any failure (an undefined variable too) is TemplateError."""
-    if not _has_template(text):
-        return text
-    text = _go_safe(text)
     try:
-        with budget():
-            matches = _simple(text)
-            if matches is not None:
-                return _render_simple(text, matches, context, lenient=False)
-            return _generate(_compile(text, ENV, _compiled), context)
+        return _render(text, context, lenient=False)
     except Exception as exc:  # noqa: BLE001 - one line for whatever the template did
-        raise as_template_error(exc) from None
+        raise as_template_error(exc, ENV) from None
 
 
 # ---------------------------------------------------------------- lenient (dry-run) rendering
@@ -264,7 +195,7 @@ class _Visible(jinja2.Undefined):
         return _Visible(name=f"{self._rb_name}.{key}")
 
 
-class _Named(dict):  # type: ignore[type-arg]
+class _Named(dict[str, Any]):
     """A context mapping that knows its dotted path, so a missing key renders in full."""
 
     _rb_path = ""
@@ -294,18 +225,24 @@ for _name, _func in {**ENV.filters}.items():
 
 def render_lenient(text: str, context: Mapping[str, Any]) -> str:
     """Render for a dry run: unknown variables show as ``{{ name }}``; a broken template as is."""
+    try:
+        return _render(text, context, lenient=True)
+    except Exception:  # noqa: BLE001 - the plan shows it as written; lint reports the problem
+        return text
+
+
+def _render(text: str, context: Mapping[str, Any], lenient: bool) -> str:
     if not _has_template(text):
         return text
     text = _go_safe(text)
-    try:
-        with budget():
-            matches = _simple(text)
-            if matches is not None:
-                return _render_simple(text, matches, context, lenient=True)
+    matches = _simple(text)
+    if matches is not None:  # lookups only: no loops or calls to budget
+        return _render_simple(text, matches, context, lenient=lenient)
+    with budget():
+        if lenient:
             template = _compile(text, LENIENT_ENV, _compiled_lenient)
             return _generate(template, {k: _named(v, k) for k, v in context.items()})
-    except Exception:  # noqa: BLE001 - the plan shows it as written; lint reports the problem
-        return text
+        return _generate(_compile(text, ENV, _compiled), context)
 
 
 # ---------------------------------------------------------------- analysis
@@ -406,7 +343,7 @@ def evaluate(expr: str, context: Mapping[str, Any]) -> bool:
                 return value.strip().lower() not in _FALSE_WORDS
             return bool(value)
     except Exception as exc:  # noqa: BLE001 - one line for whatever the expression did
-        error = as_template_error(exc)
+        error = as_template_error(exc, ENV)
         raise TemplateError(f"cannot evaluate {expr!r}: {error.message}") from None
 
 
