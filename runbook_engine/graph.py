@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from .gcpause import paused_gc
 from .model import GraphError, Problem, Runbook, Step, UsageError
-from .template import expression_template, steps_referenced, syntax_error, variables_used
+from .template import GLOBALS, expression_template, problem, steps_referenced, variables_used
 
 #: names the engine always provides to templates
-RESERVED = frozenset({"steps", "env", "vars", "range", "dict", "lipsum", "cycler", "joiner",
-                      "namespace", "loop", "true", "false", "none", "True", "False", "None"})
+RESERVED = GLOBALS | frozenset({"steps", "env", "vars", "loop", "true", "false", "none", "True",
+                                "False", "None"})
 # ``echo "name=value" >> "$RUNBOOK_OUTPUT"`` (or ``name<<EOF``): outputs become variables
 _OUTPUT_RE = re.compile(r"(?:echo|printf)\s+(?:-\w+\s+)*['\"]?([A-Za-z_]\w*)(?:=|<<)")
 
@@ -128,9 +128,12 @@ def _implicit_edges(runbook: Runbook, order: dict[str, int], preds: dict[str, li
                 continue
             used |= variables_used(text)
             refs |= steps_referenced(text)
-            error = syntax_error(text)
+            error = problem(text)
             if error:
-                problems.append(_problem(step, f"step '{step.id}': {error}", "RB212"))
+                # the line inside the block for the code; the step's line for its attributes
+                line = step.code_line + (error.line or 1) - 1 if text is step.code else step.line
+                problems.append(Problem("error", step.path, line,
+                                        f"step '{step.id}': {error.message}", "RB212"))
         for ref in sorted(refs):
             if ref in order:
                 _add(preds, ref, step.id)
