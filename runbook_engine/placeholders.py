@@ -15,7 +15,11 @@ Forms, most explicit first (an earlier form wins where two overlap):
 - ``example-host``: ``example.com``, ``api.example.org``, ``admin@example.net`` (RFC 2606 names:
   the reader's own host goes there);
 - ``ip``: ``x.x.x.x``, ``10.0.0.x`` (an address with a letter for an octet);
-- ``version``: ``X.Y.Z``, ``vX.Y.Z``, ``x.y.z`` in release procedures.
+- ``version``: ``X.Y.Z``, ``vX.Y``, ``x.y.z`` in release procedures;
+- ``date``: ``YYYY-MM-DD``, ``YYYYMMDD_HHMM`` (a time stamp to fill in);
+- ``caps``: ``DISK_NAME``, ``OLD_DISK_ID`` (capitals ending in a noun people fill in: NAME, ID,
+  HOST, USER, PASSWORD, TOKEN...), never ``$DB_HOST``, ``DB_HOST=...`` or an env name given to
+  ``-e``/``export``.
 
 Bare words such as ``x``, ``EOF``, ``NAME`` or ``HOST`` are never placeholders: shape alone cannot
 tell them from literals.
@@ -46,7 +50,7 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("angle", re.compile(r"(?<!<)<([A-Za-z])>"), 1),
     ("your", re.compile(
         r"(?<![\w$./-])((?:YOUR|MY)_[A-Z0-9]+(?:_[A-Z0-9]+)*"
-        r"|your[-_][a-z0-9]+(?:[-_.][a-z0-9]+)*"
+        r"|(?:[a-z0-9-]+\.)*your[-_][a-z0-9]+(?:[-_.][a-z0-9]+)*"
         r"|your(?:domain|server|host|hostname|bucket|project|cluster|company|org|app|site|user"
         r"|username|password|token|key|email|region|namespace|name|ip)(?:\.[a-z]{2,6})*)"
         r"(?![\w-])"), 1),
@@ -59,12 +63,29 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
         r"(?<![\w.-])((?:[\w-]+@)?(?:[A-Za-z0-9-]+\.)*example\.(?:com|org|net))(?![\w-])"), 1),
     ("ip", re.compile(
         r"(?<![\w.])((?:(?:\d{1,3}|[xX]{1,3})\.){3}(?:\d{1,3}|[xX]{1,3}))(?![\w.])"), 1),
-    ("version", re.compile(r"(?<![\w.])(v?(?:X\.Y\.Z|x\.y\.z|X\.X\.X|x\.x\.x))(?![\w.])"), 1),
+    ("version", re.compile(r"(?<![\w.])(v?(?:X\.Y(?:\.Z)?|x\.y(?:\.z)?|X\.X\.X|x\.x\.x))(?![\w.])"),
+     1),
+    # a date or time to fill in: YYYY, YYYY-MM-DD, YYYYMMDD_HHMM, YYYY-MM-DD_HH-MM
+    ("date", re.compile(r"(?<![\w$])(YYYY(?:[-_.]?MM(?:[-_.]?DD(?:[-_T]?HH(?:[-_:]?MM"
+                        r"(?:[-_:]?SS)?)?)?)?)?)(?![\w])"), 1),
+    # DISK_NAME, OLD_DISK_ID: capitals with an underscore ending in a noun a reader fills in,
+    # written bare where a value goes (not $VAR, not NAME=, not an env name given to -e/export)
+    ("caps", re.compile(
+        r"(?<![\w$.{-])(?<!-e )(?<!--env )(?<!export )(?<!unset )(?<!printenv )(?<!env )"
+        r"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:NAME|ID|IP|HOST|HOSTNAME|ADDR|ADDRESS|USER|USERNAME"
+        r"|PASS|PASSWORD|TOKEN|KEY|PORT|DB|DATABASE|REGION|ZONE|BUCKET|CLUSTER|NAMESPACE|NS"
+        r"|VERSION|TAG|URL|DOMAIN|EMAIL|ACCOUNT|PROJECT|NODE|POD|SERVICE|GROUP|SUBSCRIPTION|DISK"
+        r"|DEVICE|VOLUME|SNAPSHOT|BRANCH|COMMIT|SHA|TICKET|INSTANCE|VM|SERVER))(?![\w=(])"), 1),
 )
 # a form's pattern is tried only when one of its marks is in the text (plan time matters)
 _MARKS = {"angle": ("<",), "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX"),
           "changeme": ("CHANGE", "change", "REPLACE", "replace", "PUT_"),
-          "example-host": ("example.",), "ip": ("x.", "X."), "version": ("X.", "x.")}
+          "example-host": ("example.",), "ip": ("x.", "X."), "version": ("X.", "x."),
+          "date": ("YYYY",), "caps": ("_",)}
+
+
+_SQL = re.compile(r"^\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|GRANT)\b",
+                  re.M | re.I)
 
 
 @lru_cache(maxsize=65536)
@@ -74,6 +95,8 @@ def _find(text: str) -> tuple[PlaceholderSpan, ...]:
     for form, pattern, group in _FORMS:
         if not any(mark in text for mark in _MARKS[form]):
             continue
+        if form == "caps" and _SQL.search(text):
+            continue  # capitals in SQL are columns and tables, not values to fill in
         for match in pattern.finditer(text):
             start, end = match.span(0)
             if any(start < b and a < end for a, b in taken):

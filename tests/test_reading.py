@@ -340,3 +340,53 @@ def test_dev_tools_requests_and_scripts_to_save() -> None:
         ("manual", "GET _cluster/health"), ("manual", "PUT _cluster/settings")]
     script = "#!/usr/bin/env bash\nset -eu\nfor f in *.log; do gzip \"$f\"; done"
     assert runnable(fence(script, "bash", "Save this as rotate.sh:")) == []
+
+
+@pytest.mark.parametrize(("code", "names"), [
+    ("zpool replace tank OLD_DISK_ID /dev/disk/by-id/NEW_DISK_ID", ["OLD_DISK_ID", "NEW_DISK_ID"]),
+    ("cd /backups/YYYY-MM-DD_HH-MM && git switch -c release/X.Y", ["YYYY-MM-DD_HH-MM", "X.Y"]),
+    ("certbot delete --cert-name old.your-domain.com", ["old.your-domain.com"]),
+    ("docker run -e POSTGRES_PASSWORD -e DB_HOST=db img; echo $API_TOKEN; printenv API_TOKEN", []),
+    ("SELECT ORDER_ID FROM ORDERS WHERE CUSTOMER_ID = 7;", []),
+])
+def test_bare_word_placeholders_need_a_telling_shape(code: str, names: list[str]) -> None:
+    from runbook_engine.safety import placeholders
+
+    assert placeholders(code) == names
+
+
+def test_a_block_shown_as_a_warning_is_not_run() -> None:
+    body = "rs0:PRIMARY> use shop\nrs0:PRIMARY> db.dropDatabase()"
+    assert runnable(fence(body, "text", "Here so you recognise it, not so that you run it:")) == []
+    assert runnable(fence("sudo rm -rf /srv/cache", "bash", "Never run this on a primary:")) == []
+    assert runnable(fence("aws iam delete-access-key --access-key-id AKIA1", "bash",
+                          "Deactivate first (do not delete yet):")) != []
+
+
+def test_client_commands_in_a_later_block_go_to_the_client_opened_earlier() -> None:
+    markdown = ("# B\n\n```bash\nredis-cli -h cache-01 ping\n```\n\nThen:\n\n```bash\n"
+                "CONFIG GET maxmemory-policy\nCONFIG SET maxmemory-policy allkeys-lru\n```\n")
+    fed = [(s.code, s.interpreter) for s in steps(markdown) if s.kind == "engine"]
+    assert fed == [("CONFIG GET maxmemory-policy", "redis-cli -h cache-01"),
+                   ("CONFIG SET maxmemory-policy allkeys-lru", "redis-cli -h cache-01")]
+
+
+def test_aligned_host_prompts_and_definitions_typed_at_a_repl() -> None:
+    body = ("db-01.prod   $ sudo patronictl list\nworkstation  $ knife status\n")
+    assert [s.code for s in steps(fence(body))] == ["sudo patronictl list", "knife status"]
+    frags = split_plain(">>> def f(x):\n...     return x\n...\n>>> f(2)\n2", "", "", "", ctx())[1]
+    assert [(f.kind, f.code.split("\n")[0]) for f in frags] == [("doc", "def f(x):"),
+                                                                  ("manual", "f(2)")]
+
+
+def test_a_module_to_write_is_documentation_even_with_a_shell_open() -> None:
+    module = "from x import y\n\nclass Command(Base):\n    help = 'fix'\n"
+    fed = Context(path_lookup=None, pwsh=lambda: False, clients={"python": "python3"})
+    assert split_plain(module, "python", "The skeleton:", "", fed)[1] == []
+
+
+def test_sql_in_a_shell_block_is_not_taken_for_redis_commands() -> None:
+    markdown = ("# B\n\n```bash\nredis-cli -h cache-01 ping\n```\n\n```bash\n"
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity\nWHERE pid = <pid>;\n```\n")
+    (step,) = [s for s in steps(markdown) if s.line > 7]
+    assert (step.kind, step.interpreter, step.lang) == ("manual", None, "sql")

@@ -59,14 +59,14 @@ class Context:
         return self.target
 
     def known(self) -> Known:
-        return Known(frozenset(self.functions), self.path_lookup)
+        return Known(frozenset(self.functions), self.path_lookup, frozenset(self.clients))
 
     def learn(self, frags: list[Fragment]) -> None:
         """Remember functions and client invocations of the commands just read."""
         for frag in frags:
             if frag.kind != "command":
                 continue
-            if frag.interpreter and not frag.lang:
+            if frag.interpreter:
                 self._client(frag.interpreter)
             elif not frag.lang:
                 self.functions |= words_defined(frag.code)
@@ -105,10 +105,20 @@ def client_invocation(line: str) -> tuple[str, str] | None:
     if not re.search(r"\b(?:psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo|cqlsh)\b", text):
         return None
     cut = _CUT.search(text)
-    opener = text[:cut.start()] if cut else text
+    opener = _redis_options(text) if re.match(r"^\s*(?:\S*/)?(?:redis|valkey)-cli\s", text) \
+        else text[:cut.start()] if cut else text
     words = shell_words(opener)
     name = CLIENT_OF_LANG.get(client_language(words) or "") if words else None
     return (name, _off_tty(opener.strip())) if name else None
+
+
+def _redis_options(text: str) -> str:
+    """``redis-cli -h host -a "$PASS" ping`` -> the part before the command (``ping``)."""
+    words = text.split()
+    k = 1
+    while k < len(words) and words[k].startswith("-"):
+        k += 2 if words[k] in ("-h", "-p", "-a", "-n", "-u", "-s", "--user", "--pass") else 1
+    return " ".join(words[:k])
 
 
 def _off_tty(opener: str) -> str:

@@ -191,7 +191,7 @@ def _db_client(name: str, args: list[str]) -> str | None:
     return None
 
 
-def _client_line(lang: str, s: str) -> bool:
+def client_line(lang: str, s: str) -> bool:
     """Whether stripped line ``s`` is written in the console's language."""
     if lang == "redis":
         word = s.split()[0]
@@ -217,7 +217,7 @@ def console_end(lines: list[str], j: int, lang: str) -> int | None:
             continue
         if lang == "shell":
             last = k = logical_line_end(lines, k)
-        elif _client_line(lang, s):
+        elif client_line(lang, s):
             last = k = sql_end(lines, k) if lang in ("psql", "sql", "sqlite") else k
         else:
             break

@@ -280,10 +280,10 @@ def split_python(code: str, fed: bool = False) -> list[Fragment]:
     lines = dedent(code).split("\n")
     offset = _first_line(code)
     out: list[Fragment] = []
-    if not fed and any(isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef
-                                  | ast.If | ast.For | ast.While | ast.With | ast.Try)
-                       for node in tree.body):
-        return []  # a program or a module: documentation
+    definitions = ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef
+    control = ast.If | ast.For | ast.While | ast.With | ast.Try
+    if any(isinstance(node, definitions if fed else definitions | control) for node in tree.body):
+        return []  # a program or a module (a file to write): documentation
     for node in tree.body:
         start, end = node.lineno - 1, (node.end_lineno or node.lineno) - 1
         text = "\n".join(lines[start:end + 1])

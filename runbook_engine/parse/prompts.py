@@ -38,7 +38,7 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|(?:bash|sh|zsh|ksh|ash)-\d[\d.]*|[\w.-]+:[~/][^\s$#]*\s?)[$#] ?"),
         ("shell", r"^\s*(?:~[^\s$#]*\s?)?\$(?: |$)"),
         # `patroni-01-db-gprd $ cmd`: a host name (dots or dashes in it) before the prompt sign
-        ("shell", r"^[a-z][\w]*(?:[.-][\w]+)+ [$#] "),
+        ("shell", r"^[a-z][\w]*(?:[.-][\w]+)+ +[$#] |^[a-z][\w.-]*  +[$#] "),
     )
 )
 _MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|collections)\b)")
@@ -229,6 +229,10 @@ def prompt_fragments(code: str, root_hash: bool) -> list[Fragment]:
         if not text:
             continue
         lang = None if entry.lang == "shell" else entry.lang
+        if lang in ("python", "ruby", "javascript") and re.match(
+                r"^(?:def|class|async\s+def|function|module)\b", text):
+            frags.append(Fragment("doc", text, entry.line, entry.title))  # a definition
+            continue
         frags.append(Fragment("command", text, entry.line, entry.title, expected_output=out,
                               target=entry.target, interpreter=entry.opener, lang=lang))
     lead = dedent("\n".join(entries[0].output)).strip()

@@ -12,9 +12,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from .consoles import client_line
 from .lines import PSQL_META, SQL_START, is_comment
 from .prompts import any_prompt
-from .shapes import Known, line_shape
+from .shapes import Known, LineShape, line_shape
 from .vocabulary import COMMAND_CUES, DATA_CUES, LANGUAGE_OF, OUTPUT_CUES, TAG_LEAN
 
 #: a lead smaller than this is a close call
@@ -77,7 +78,37 @@ _OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|sympto
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
 _HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
                            r"(?:/|\?|$|\s*$))")
-_SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")", re.IGNORECASE)
+_SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")")
+
+
+#: prose that shows a block so that it is recognised, not run
+_WARNING = re.compile(
+    r"\b(?:never|do\s+not|don'?t)\s+(?:ever\s+)?(?:run|do\s+this|type|execute|paste)\b"
+    r"|\bnot\s+so\s+that\s+you\s+run\b|\bwhat\s+not\s+to\s+do\b",
+    re.IGNORECASE)
+
+
+def _sql_lines(logical: list[str]) -> set[int]:
+    """Indexes of the lines that belong to SQL statements (a statement runs to its ``;``)."""
+    found: set[int] = set()
+    open_statement = False
+    for i, line in enumerate(logical):
+        s = line.strip()
+        starts = bool(_SQL_LINE.match(line) or PSQL_META.match(s))
+        if starts or open_statement:
+            found.add(i)
+            open_statement = not (s.endswith(";") or s.endswith("\\G") or PSQL_META.match(s))
+    return found
+
+
+def _shell_lines(lines: list[str], known: Known) -> float:
+    """Share of lines that start with a known program or a path (not keywords that other
+    languages share, such as ``for`` or ``if``)."""
+    found = 0
+    for line in lines:
+        shape = line_shape(line, known)
+        found += shape.score >= 2.5 and shape.reasons[0].startswith(("known program", "path"))
+    return found / len(lines)
 
 
 def _logical(lines: list[str]) -> list[str]:
@@ -111,10 +142,15 @@ def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
     lines = _content_lines(code)
     if not lines:
         return Reading("prose", (Signal("empty", "prose", 1.0),))
+    warning = _WARNING.search(prose[-300:]) or _WARNING.search(heading)
+    if warning:  # shown to be recognised ("never run this"), not to be run
+        return Reading("prose", (Signal(f"prose warns: '{warning.group(0)}'", "prose", 6.0),))
     prompted = any_prompt(code, tag)
     if prompted:
         return Reading("transcript", (Signal(f"prompts ({prompted})", "transcript", 6.0),))
     language = LANGUAGE_OF.get(tag)
+    if language in ("javascript", "python", "ruby") and _shell_lines(lines, known) >= 0.5:
+        language = None  # `mongodump ...` under a js tag: the content is shell
     if language is not None:
         return Reading(language, (Signal(f"tag:{tag}", language, 6.0),))
     if _HTTP_REQUEST.match(lines[0]):
@@ -137,7 +173,7 @@ def _prose_signals(prose: str, heading: str) -> list[Signal]:
         if OUTPUT_CUES.search(last):
             found.append(Signal("prose promises output", "output", 2.5))
         elif DATA_CUES.search(last):
-            found.append(Signal("prose names a file or config", "data", 1.5))
+            found.append(Signal("prose names a file or config", "data", 3.0))
         elif COMMAND_CUES.search(last):
             found.append(Signal("prose asks to run", "commands", 1.5))
     if heading and _OUTPUT_HEADING.search(heading) and not COMMAND_CUES.search(heading):
@@ -156,14 +192,21 @@ def _last_sentence(prose: str) -> str:
 def _content_signals(lines: list[str], known: Known) -> list[Signal]:
     found = _structured_signals(lines)
     logical = _logical(lines)
-    if _SQL_LINE.match(logical[0]) or PSQL_META.match(logical[0].strip()):
-        sql = sum(bool(_SQL_LINE.match(x) or PSQL_META.match(x.strip())) for x in logical)
-        if sql / len(logical) >= 0.5:
-            found.append(Signal("SQL statements", "sql", 4.0 * sql / len(logical) + 1.0))
+    in_sql = _sql_lines(logical)
+    if in_sql and 0 in in_sql and len(in_sql) * 2 >= len(logical):
+        found.append(Signal("SQL statements", "sql", 4.0 * len(in_sql) / len(logical) + 1.0))
+    for client, lang in (("redis-cli", "redis"), ("mongosh", "mongo")):
+        if client in known.clients:
+            fed = sum(client_line(lang, x.strip()) and not _SQL_LINE.match(x) for x in logical)
+            if fed * 2 >= len(logical):
+                found.append(Signal(f"{lang} commands ({client} opened earlier)", lang
+                                    if lang == "redis" else "javascript", 5.0))
     cmdlets = sum(bool(_CMDLET_LINE.match(x)) for x in logical)
     if cmdlets and cmdlets / len(logical) >= 0.5:
         found.append(Signal("PowerShell cmdlets", "powershell", 4.0 * cmdlets / len(logical) + 1))
-    shapes = [line_shape(x, known) for x in logical]
+    # SQL keywords are capitals: lines of a statement are not a table header
+    shapes = [LineShape(0.0) if i in in_sql else line_shape(x, known)
+              for i, x in enumerate(logical)]
     commands = sum(s.score >= 1.5 for s in shapes)
     output = sum(s.score <= -1.5 for s in shapes)
     n = len(shapes)
@@ -175,7 +218,7 @@ def _content_signals(lines: list[str], known: Known) -> list[Signal]:
                             round(4.0 * output / n, 2)))
     if shapes[0].score >= 2.5 and n > 1 and output:
         # `kubectl get pods` followed by its table: the command is still to be run
-        found.append(Signal(f"opens with the command {shapes[0].word}", "commands", 2.0))
+        found.append(Signal(f"opens with the command {shapes[0].word}", "commands", 3.0))
     sentences = sum(bool(_BULLET.match(x)) or ("sentence" in " ".join(s.reasons))
                     for x, s in zip(logical, shapes, strict=True))
     if sentences / n >= 0.5:
@@ -208,6 +251,8 @@ def _structured_signals(lines: list[str]) -> list[Signal]:
             if name == "YAML" and not _yaml_ok(text):
                 continue
             found.append(Signal(f"reads as {name}", "data", round(4.0 * share, 2)))
+    if all(re.match(r"^[A-Z][A-Z0-9_]*=", x.strip()) for x in lines):
+        found.append(Signal("NAME=value lines (an env file)", "data", 1.5))
     diagram = sum(bool(_DIAGRAM.search(x)) for x in lines)
     if diagram / n >= 0.3:
         found.append(Signal("a diagram", "prose", 4.0))

@@ -49,6 +49,7 @@ class Known:
 
     functions: frozenset[str] = frozenset()
     on_path: Callable[[str], bool] | None = None
+    clients: frozenset[str] = frozenset()  # database clients the runbook connected with
 
     def program(self, word: str) -> bool:
         return word in KNOWN_COMMANDS or word in self.functions
@@ -86,7 +87,7 @@ def first_word(line: str) -> tuple[str, str]:
 
 def line_shape(line: str, known: Known = Known()) -> LineShape:  # noqa: B008 (frozen default)
     """Score one non-blank, non-comment line."""
-    s = line.strip()
+    s = mask_placeholders(line.strip())
     assign = _ASSIGN.match(s)
     if assign:
         value = s[assign.end():]

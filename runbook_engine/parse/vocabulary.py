@@ -104,12 +104,15 @@ COMMAND_CUES = re.compile(
 )
 #: prose that describes configuration or a file to write, not something to run
 DATA_CUES = re.compile(
-    r"(?:\b(?:config(?:uration)?|manifest|file|snippet|settings|values|contents?|template"
+    r"(?:\b(?:config(?:uration)?|manifest|snippet|settings|values|contents?|template"
     r"|definition|payload|body|schema)\b.*(?::\s*$|\blike\b|\bfollowing\b)"
+    r"|\b(?:in|to|into)\s+(?:the\s+|a\s+)?(?:\S+\s+)?(?:file|config)\b.*:\s*$"
     r"|\badd\b.*\b(?:to|in)\b.*(?:file|config)|\bcreate\s+(?:a\s+)?(?:file|manifest)"
     r"|\bsave\s+(?:it|this|them|the\s+following)\s+(?:as|to|in)\b"
     r"|\b(?:add|put|append|insert|paste)\b.*\b(?:to|in|into)\s+\S*/\S+"
-    r"|\b(?:keep|have)\b.*\bin\s+(?:the|your)\s+(?:profile|config|\.\w+))",
+    r"|\b(?:keep|have)\b.*\bin\s+(?:the|your)\s+(?:profile|config|\.\w+)"
+    r"|\b(?:lives?|is|are|goes|go|belongs?)\s+in\s+`?\S*/\S+"
+    r"|\b(?:skeleton|template|boilerplate)\b|\bwrite\s+it\s+as\b)",
     re.IGNORECASE,
 )
 
