@@ -217,7 +217,22 @@ def test_a_runbook_the_tool_cannot_load_counts_as_all_wrong(tmp_path: Path) -> N
     assert any("failed to load" in line for line in doc["disagreements"])
 
 
-@pytest.mark.xfail(strict=False, reason="issue 9: the reading helper makes these pass")
+#: thresholds the reading meets today (issue 9); the others stay expected failures below
+READING = ("block_agreement", "command_precision", "placeholder_recall", "target_hits",
+           "fed_to_hits")
+
+
+def test_reading_fidelity_meets_its_issue_9_thresholds() -> None:
+    fidelity = _fidelity()
+    overall, _ = fidelity.measure(CORPUS, None)
+    misses = [m for m in fidelity.meets_thresholds(overall) if m.split()[0] in READING]
+    assert misses == [], "\n".join(overall.disagreements[:80])
+
+
+@pytest.mark.xfail(strict=False, reason="danger rules: the danger helper's part of issue 9; "
+                   "command recall: the labels count session openers (`ssh host`, `psql ...` "
+                   "before the lines fed to it) as commands, the reader turns them into the "
+                   "target or the interpreter of the steps that follow")
 def test_reading_fidelity_meets_the_issue_9_thresholds() -> None:
     fidelity = _fidelity()
     overall, _ = fidelity.measure(CORPUS, None)
