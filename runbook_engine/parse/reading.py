@@ -262,8 +262,9 @@ def _structured_signals(lines: list[str]) -> list[Signal]:
 def _yaml_ok(text: str) -> bool:
     import yaml  # already loaded by the front matter reader
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError:
         return False
     except Exception:  # a YAML oddity must not stop the reading
