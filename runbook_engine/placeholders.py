@@ -17,9 +17,10 @@ Forms, most explicit first (an earlier form wins where two overlap):
 - ``ip``: ``x.x.x.x``, ``10.0.0.x`` (an address with a letter for an octet);
 - ``version``: ``X.Y.Z``, ``vX.Y``, ``x.y.z`` in release procedures;
 - ``date``: ``YYYY-MM-DD``, ``YYYYMMDD_HHMM`` (a time stamp to fill in);
-- ``caps``: ``DISK_NAME``, ``OLD_DISK_ID`` (capitals ending in a noun people fill in: NAME, ID,
-  HOST, USER, PASSWORD, TOKEN...), never ``$DB_HOST``, ``DB_HOST=...`` or an env name given to
-  ``-e``/``export``.
+- ``caps``: ``-u DB_USER``, ``/dev/disk/by-id/DISK_NAME`` (capitals ending in a noun people fill
+  in: NAME, ID, HOST, USER, PASSWORD, TOKEN...) as the value of an option or the last part of a
+  path; never ``$DB_HOST``, ``DB_HOST=...``, an env name given to ``-e``/``export``, a bare word
+  (``cat BUILD_ID`` reads a file) nor capitals inside SQL.
 
 Bare words such as ``x``, ``EOF``, ``NAME`` or ``HOST`` are never placeholders: shape alone cannot
 tell them from literals.
@@ -84,6 +85,13 @@ _MARKS = {"angle": ("<",), "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX
           "date": ("YYYY",), "caps": ("_",)}
 
 
+_MARK_RE = re.compile("|".join(re.escape(m) for marks in _MARKS.values() for m in marks))
+_MARK_FORMS: dict[str, set[str]] = {}
+for _form, _marks in _MARKS.items():
+    for _mark in _marks:
+        _MARK_FORMS.setdefault(_mark, set()).add(_form)
+#: where a bare capitals placeholder stands: the value of an option, or the end of a path
+_CAPS_PLACE = re.compile(r"(?:(?:^|\s)--?[A-Za-z][\w-]*[ =]|/)$")
 _SQL = re.compile(r"^\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|GRANT)\b",
                   re.M | re.I)
 
@@ -92,8 +100,11 @@ _SQL = re.compile(r"^\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|GR
 def _find(text: str) -> tuple[PlaceholderSpan, ...]:
     taken: list[tuple[int, int]] = []
     found: list[PlaceholderSpan] = []
+    present = {form for m in set(_MARK_RE.findall(text)) for form in _MARK_FORMS[m]}
+    if not present:
+        return ()
     for form, pattern, group in _FORMS:
-        if not any(mark in text for mark in _MARKS[form]):
+        if form not in present:
             continue
         if form == "caps" and _SQL.search(text):
             continue  # capitals in SQL are columns and tables, not values to fill in
@@ -106,6 +117,8 @@ def _find(text: str) -> tuple[PlaceholderSpan, ...]:
                 continue  # a real address
             if form == "angle" and not _angle_ok(text, start, end, name):
                 continue
+            if form == "caps" and not _CAPS_PLACE.search(text, max(0, start - 40), start):
+                continue  # `cat BUILD_ID` reads a file: only an option's value or a path part
             taken.append((start, end))
             found.append(PlaceholderSpan(name, start, end, form))
     return tuple(sorted(found, key=lambda s: s.start)) if len(found) > 1 else tuple(found)

@@ -343,7 +343,8 @@ def test_dev_tools_requests_and_scripts_to_save() -> None:
 
 
 @pytest.mark.parametrize(("code", "names"), [
-    ("zpool replace tank OLD_DISK_ID /dev/disk/by-id/NEW_DISK_ID", ["OLD_DISK_ID", "NEW_DISK_ID"]),
+    ("wipefs -a /dev/disk/by-id/NEW_DISK_ID && mysql -u DB_USER", ["NEW_DISK_ID", "DB_USER"]),
+    ("cat BUILD_ID; zpool replace tank OLD_DISK_ID", []),  # a file name, a bare word
     ("cd /backups/YYYY-MM-DD_HH-MM && git switch -c release/X.Y", ["YYYY-MM-DD_HH-MM", "X.Y"]),
     ("certbot delete --cert-name old.your-domain.com", ["old.your-domain.com"]),
     ("docker run -e POSTGRES_PASSWORD -e DB_HOST=db img; echo $API_TOKEN; printenv API_TOKEN", []),
@@ -390,3 +391,16 @@ def test_sql_in_a_shell_block_is_not_taken_for_redis_commands() -> None:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity\nWHERE pid = <pid>;\n```\n")
     (step,) = [s for s in steps(markdown) if s.line > 7]
     assert (step.kind, step.interpreter, step.lang) == ("manual", None, "sql")
+
+
+def test_tree_sitter_only_for_blocks_read_by_content() -> None:
+    """Runbooks written for the tool (front matter) read whole never load the shell parser."""
+    script = (
+        "import sys\nfrom runbook_engine.parse import parse_text\n"
+        "parse_text('---\\nvars: {a: 1}\\n---\\n# T\\n\\n```bash\\necho a\\necho b\\n```\\n')\n"
+        "print('tree_sitter' in sys.modules, 'paramiko' in sys.modules)\n"
+        "parse_text('# T\\n\\n```bash\\necho a\\necho b\\n```\\n')\n"
+        "print('tree_sitter' in sys.modules, 'paramiko' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split("\n")[:2] == ["False False", "True False"]
