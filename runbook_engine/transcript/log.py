@@ -12,13 +12,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..events import Event, Output, OutputSpilled, OutputTail, StepFinished, StepStarted
+from ..events import Event, Output, OutputSpilled, OutputTail, StepFinished, StepStarted, VarSet
 from ..model import RunbookError
 from ..stamps import now_ts
 from ..state import TAIL_CHARS
 
 #: inline output kept in ``output`` events per (step, host, stream); the rest goes to a side file
 INLINE_LIMIT = 1024 * 1024
+#: events written without an fsync of their own: what follows them soon is synced with them.
+#: A step's start and output, and the values it sets, precede its ``step_finished``; nothing is
+#: decided on them (a step without a result runs again on resume). A power cut between the two
+#: loses only the record that the step had started.
+_SYNCED_LATER = (Output, OutputSpilled, OutputTail, StepStarted, VarSet)
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -109,8 +114,8 @@ Key = tuple[str, str, str]  # (step, host or "", stream)
 
 
 class TranscriptWriter:
-    """Records events as JSON lines; thread-safe, each line on disk before ``record`` returns
-    (output lines are synced with the next event that is not output).
+    """Records events as JSON lines; thread-safe, each line written before ``record`` returns and
+    fsync'd with the next decision point (a result, a decision, a note, the run's start and end).
 
     ``record`` returns the events as the file keeps them, which is what the run state applies:
     output beyond ``inline_limit`` bytes per stream and attempt goes to a side file, announced by
@@ -156,10 +161,10 @@ class TranscriptWriter:
                 line = json.dumps(item.to_json(), ensure_ascii=False, separators=(",", ":"),
                                   default=str)
                 _write_all(fd, line.encode("utf-8", "replace") + b"\n")
-            if kept and not isinstance(kept[-1], Output):
+            if kept and not isinstance(kept[-1], _SYNCED_LATER):
                 self._sync()
             elif kept:
-                self._unsynced = True  # output is not a decision point; synced at the next event
+                self._unsynced = True
             return kept
 
     def _route(self, event: Event) -> Sequence[Event]:

@@ -1,4 +1,8 @@
-"""The terminal view of a run: it observes the events (already masked) and prints them."""
+"""The terminal view of a run: it observes the events (already masked) and prints them.
+
+Each event becomes a few lines of styled text written straight to the console's file (ANSI colours
+on a colour terminal, plain otherwise): rich renders only the header rule and the spinner, so a
+run of many short steps is not slowed down by its own display."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from ..events import (
     StepStarted,
 )
 from ..state import RunState
+from .highlight import Styled
 
 RESULT_STYLES = {"ok": ("✓", "green"), "skipped": ("↷", "yellow")}
 
@@ -36,6 +41,7 @@ class TerminalDisplay:
         self.console = console
         self.state = state
         self.unattended = unattended
+        self.colour = console.is_terminal and not console.no_color
         self._progress: Progress | None = None
         self._lock = threading.Lock()
         self._show: dict[type[Event], Callable[[TerminalDisplay, Any], None]] = {
@@ -56,31 +62,41 @@ class TerminalDisplay:
         with self._lock:
             self._stop_spinner()
 
+    def _write(self, *lines: Styled) -> None:
+        if self._progress is not None:  # the spinner owns the bottom line: go through rich
+            for line in lines:
+                self.console.print(line.to_rich(), soft_wrap=True)
+            return
+        text = "".join((line.ansi() if self.colour else line.plain) + "\n" for line in lines)
+        self.console.file.write(text)
+        self.console.file.flush()
+
     # -- the events -----------------------------------------------------------------------------
 
     def _run_started(self, event: RunStarted) -> None:
         self.console.print(Rule(Text(event.title, style="bold")))
+        lines = []
         if event.description:
-            self.console.print(Text(event.description.strip(), style="italic"))
-        self.console.print(Text(event.path, style="dim"))
+            lines.append(Styled(event.description.strip(), "italic"))
+        lines.append(Styled(event.path, "dim"))
         if self.state is not None and self.state.segments:
             counts = ", ".join(f"{n} {s}" for s, n in self.state.counts.items())
             sessions = len(self.state.segments)
-            self.console.print(Text(f"resuming run {event.run_id} ({sessions} earlier session"
-                                    f"{'s' if sessions > 1 else ''}: {counts or 'nothing run'})",
-                                    style="cyan"))
+            lines.append(Styled(f"resuming run {event.run_id} ({sessions} earlier session"
+                                f"{'s' if sessions > 1 else ''}: {counts or 'nothing run'})",
+                                "cyan"))
         for var in event.variables:
-            line = Text(f"  {var.name} = ", style="cyan")
+            line = Styled(f"  {var.name} = ", "cyan")
             line.append("(asked when needed)" if var.value is None else str(var.value))
-            line.append(f"  ({var.source})", style="dim")
-            self.console.print(line)
+            lines.append(line.append(f"  ({var.source})", "dim"))
+        self._write(*lines)
 
     def _step_started(self, event: StepStarted) -> None:
         if self.unattended:
-            text = Text(f"▶ {event.index}. {event.title or event.step}", style="bold")
+            line = Styled(f"▶ {event.index}. {event.title or event.step}", "bold")
             if event.targets and event.targets != ("local",):
-                text.append(f"  on {', '.join(event.targets)}", style="magenta")
-            self.console.print(text)
+                line.append(f"  on {', '.join(event.targets)}", "magenta")
+            self._write(line)
             return
         if event.interactive or not self.console.is_terminal:
             return
@@ -92,50 +108,44 @@ class TerminalDisplay:
     def _output(self, event: Output) -> None:
         prefix = f"{event.host} | " if event.host else ""
         style = "red" if event.stream == "stderr" else ""
-        for line in event.text.splitlines():
-            out = Text(prefix, style="magenta")
-            out.append(line, style=style)
-            self.console.print(out, soft_wrap=True)
+        self._write(*(Styled(prefix, "magenta").append(line, style)
+                      for line in event.text.splitlines()))
 
     def _invalid(self, event: Invalid) -> None:
-        self.console.print(Text(f"  {event.text}", style="yellow"))
+        self._write(Styled(f"  {event.text}", "yellow"))
 
     def _doc(self, event: DocShown) -> None:
         """Documentation blocks are shown, dimmed, never run (and not shown under --yes)."""
         code = event.code.rstrip()
         if self.unattended or not code:
             return
-        self.console.print()
-        self.console.print(Text(f"ℹ {event.title} (documentation, not run)", style="dim"))
-        self.console.print(Text("  " + code.replace("\n", "\n  "), style="dim"))
+        self._write(Styled(), Styled(f"ℹ {event.title} (documentation, not run)", "dim"),
+                    Styled("  " + code.replace("\n", "\n  "), "dim"))
 
     def _step_finished(self, event: StepFinished) -> None:
         self._stop_spinner()
         mark, style = RESULT_STYLES.get(event.status, ("✗", "red"))
-        line = Text(f"{mark} {event.step} {event.status}", style=f"bold {style}")
+        line = Styled(f"{mark} {event.step} {event.status}", f"bold {style}")
         if event.exit_code is not None:
-            line.append(f"  exit {event.exit_code}", style="dim")
+            line.append(f"  exit {event.exit_code}", "dim")
         if event.duration_s is not None:
-            line.append(f"  {event.duration_s:.2f}s", style="dim")
+            line.append(f"  {event.duration_s:.2f}s", "dim")
         if event.attempts > 1:
-            line.append(f"  {event.attempts} attempts", style="dim")
+            line.append(f"  {event.attempts} attempts", "dim")
         if event.reason:
-            line.append(f"  ({event.reason})", style="dim")
-        self.console.print(line)
-        for host, result in event.hosts.items():
-            self.console.print(Text(f"    {host}: {result.status} exit {result.exit_code}",
-                                    style="dim"))
+            line.append(f"  ({event.reason})", "dim")
+        self._write(line, *(Styled(f"    {host}: {result.status} exit {result.exit_code}", "dim")
+                            for host, result in event.hosts.items()))
 
     def _run_finished(self, event: RunFinished) -> None:
         self._stop_spinner()
         summary = ", ".join(f"{count} {name}" for name, count in event.counts.items() if count)
         style = "bold green" if event.status == "ok" else "bold red"
-        self.console.print()
-        self.console.print(Text(f"Run {event.status}: {summary or 'nothing run'}", style=style))
-        for item in event.open_items:
-            self.console.print(Text(f"  open item: {item}", style="yellow"))
+        lines = [Styled(), Styled(f"Run {event.status}: {summary or 'nothing run'}", style)]
+        lines += [Styled(f"  open item: {item}", "yellow") for item in event.open_items]
         if event.transcript:
-            self.console.print(Text(f"transcript: {event.transcript}", style="dim"))
+            lines.append(Styled(f"transcript: {event.transcript}", "dim"))
+        self._write(*lines)
 
     def _stop_spinner(self) -> None:
         if self._progress is not None:
