@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, Union
 
 from .redact import MASK
+from .stamps import now_ts
 
 #: 1: the dicts written before events were typed (no ``schema`` field in ``run_started``);
 #: 2: adds ``schema``, ``overrides``, ``step_started.hosts``, ``step_finished.open_item`` and
@@ -210,12 +211,12 @@ class SessionRecord(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Event(Record):
-    """Every event: its name in the transcript and when it happened (stamped when emitted)."""
+    """Every event: its name in the transcript and when it happened (when it was made)."""
 
     kind: ClassVar[str] = ""
     #: False for what is only shown to the operator and never written (documentation blocks)
     recorded: ClassVar[bool] = True
-    ts: str = ""
+    ts: str = field(default_factory=now_ts)
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.kind, **super().to_json(), "ts": self.ts}

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime
+
+_second: tuple[int, str] = (-1, "")  # the last second formatted (every event is stamped)
 
 
 def now_ts() -> str:
     """The current UTC time as ISO-8601 with milliseconds and ``Z``."""
-    return format_ts(datetime.now(UTC))
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
 def format_ts(when: datetime) -> str:

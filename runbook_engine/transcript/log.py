@@ -26,6 +26,8 @@ INLINE_LIMIT = 1024 * 1024
 _SYNCED_LATER = (Output, OutputSpilled, OutputTail, StepStarted, VarSet)
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# one encoder for every line (json.dumps with options builds a new one per call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def slugify(text: str) -> str:
@@ -158,8 +160,7 @@ class TranscriptWriter:
             fd = self._require_fd()
             kept = self._route(event)
             for item in kept:
-                line = json.dumps(item.to_json(), ensure_ascii=False, separators=(",", ":"),
-                                  default=str)
+                line = _ENCODER.encode(item.to_json())
                 _write_all(fd, line.encode("utf-8", "replace") + b"\n")
             if kept and not isinstance(kept[-1], _SYNCED_LATER):
                 self._sync()
