@@ -40,7 +40,8 @@ def plan_document(graph: Graph, steps: Sequence[Step], variables: Mapping[str, V
         "edges": [[a, b] for a, b in graph.edges if a in selected and b in selected],
         "problems": [{"severity": p.severity, "path": p.path, "line": p.line,
                       "message": p.message, "code": p.code}
-                     for p in (*runbook.problems, *graph.problems)],
+                     for p in sorted((*runbook.problems, *graph.problems),
+                                     key=lambda p: (p.path, p.line, p.column))],
     }
     return redactor.redact_value(doc) if redactor.active else doc
 

@@ -131,8 +131,9 @@ def execute(request: RunRequest) -> int:
 def _refuse_problems(loaded: Loaded, force: bool) -> list[str]:
     """Error-level problems of the runbook (those ``lint`` reports from the parser and the graph)
     refuse the run, each named with path:line; with --force they are what the run overrode."""
-    problems = [p for p in (*loaded.runbook.problems, *loaded.graph.problems)
-                if p.severity == "error" and p.code not in ASKED_AT_RUN_TIME]
+    problems = sorted((p for p in (*loaded.runbook.problems, *loaded.graph.problems)
+                       if p.severity == "error" and p.code not in ASKED_AT_RUN_TIME),
+                      key=lambda p: (p.path, p.line, p.column))
     lines = [_where(p) for p in problems]
     if problems and not force:
         lines.append(f"runbook run: {len(problems)} error(s) in the runbook; fix them, or pass "

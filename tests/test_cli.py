@@ -200,3 +200,24 @@ def test_run_failed_step_exits_1_and_stops(tmp_path: Path) -> None:
     result = runbook("run", str(book), "--yes", "--continue-on-error", "--transcript-dir",
                      str(tmp_path / "t"))
     assert result.returncode == 1 and marker.exists()
+
+
+def test_a_mistyped_filter_or_test_is_one_line_in_every_command(tmp_path: Path) -> None:
+    book = write(tmp_path, "# T\n\nIntro\n\n```bash {#a}\necho one\necho {{ name | uper }}\n```\n\n"
+                           "```bash {#b}\n{% if name is nmber %}echo x{% endif %}\n```\n")
+    filter_line = f"{book}:7: error: step 'a': unknown filter 'uper' (did you mean 'upper'?)"
+    test_line = f"{book}:11: error: step 'b': unknown test 'nmber' (did you mean 'number'?)"
+    for command in ("plan", "list"):
+        result = runbook(command, str(book), "--var", "name=x")
+        assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr
+        shown = [line.strip() for line in (result.stdout + result.stderr).splitlines()]
+        assert filter_line in shown and test_line in shown, command
+    lint = runbook("lint", str(book))
+    assert lint.returncode == 1 and "Traceback" not in lint.stderr
+    assert f"{book}:7:1: error: step 'a': unknown filter 'uper'" in lint.stdout
+    assert f"{book}:11:1: error: step 'b': unknown test 'nmber'" in lint.stdout
+    run = runbook("run", str(book), "--yes", "--var", "name=x", "--transcript",
+                  str(tmp_path / "t.jsonl"), cwd=tmp_path)
+    assert run.returncode == 2 and not (tmp_path / "t.jsonl").exists()
+    assert run.stderr.splitlines()[:2] == [filter_line.replace(" error:", ""),
+                                           test_line.replace(" error:", "")]
