@@ -193,9 +193,9 @@ def test_ten_thousand_step_plan_is_fast() -> None:
                        f"echo {i} {{{{ v | q }}}} $HOME\nkill -9 <PID>\n", index=i + 1)
                   for i in range(10_000))
     runbook = Runbook("b.md", "bench", steps, vars=(VarSpec("v", default="x", has_default=True),))
-    start = time.perf_counter()
+    start = time.process_time()  # the plan's own work, not the other processes of a busy machine
     graph = build_graph(runbook)
     doc = plan_document(graph, graph.steps, initial_variables(runbook, {}, {}))
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(doc["steps"]) == 10_000 and doc["steps"][5]["code"].startswith("echo 5 x $HOME")
     assert elapsed < 3.0  # measured ~0.4 s; generous for loaded CI machines
