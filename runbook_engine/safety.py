@@ -6,14 +6,14 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 
-from .danger import danger_reasons
+from .danger import danger_reasons, fed_language, language_family
 from .model import Step
 from .placeholders import PlaceholderSpan, find_placeholders, mask_placeholders
 from .redact import looks_secret
 from .shell_lex import Span, SpanKind, scan, without_comments
 
 # danger_reasons and the lexer live in danger.py / shell_lex.py; re-exported for callers
-__all__ = ["PLACEHOLDER_RE", "Span", "SpanKind", "danger_reasons", "env_reads",
+__all__ = ["PLACEHOLDER_RE", "Span", "SpanKind", "danger_language", "danger_reasons", "env_reads",
            "iter_placeholders", "placeholders", "scan", "secret_env_names", "step_danger",
            "syntax_problems", "without_comments"]
 
@@ -168,12 +168,23 @@ def syntax_problems(code: str, shell: str = "bash") -> list[tuple[int, str]]:
 def step_danger(step: Step) -> list[str]:
     """The danger reasons shown for a step: its own override plus what the detector finds.
 
-    Doc steps are analysed too: they are never run, but a reader may paste them."""
-    if step.danger is False or step.kind == "manual":
+    Every step that holds code is analysed in its language, executable or not: a manual step's
+    SQL is run by the operator's hands, and a doc step may be pasted."""
+    if step.danger is False:
         return []
-    lang = "bash" if step.kind == "shell" else step.lang
-    reasons = danger_reasons(step.code, lang)
+    reasons = danger_reasons(step.code, danger_language(step)) if step.code.strip() else []
     if step.danger is True:
         return ["marked dangerous", *[r for r in reasons if r != "marked dangerous"]]
     return reasons
 
+
+def danger_language(step: Step) -> str:
+    """The language a step's code is read in: the client it is fed to, else its tag (a shell
+    step whose tag names no language we know is shell)."""
+    if step.interpreter:
+        fed = fed_language(step.interpreter)
+        if fed:
+            return fed
+    if step.kind in ("shell", "engine") and language_family(step.lang) in ("data", "other"):
+        return "bash"
+    return step.lang or "bash"

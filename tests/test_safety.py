@@ -42,7 +42,7 @@ DANGEROUS = [
     ("docker compose down -v", "docker compose down -v deletes the volumes and their data"),
     ("docker-compose down --volumes", "docker compose down -v deletes the volumes and their data"),
     ("terraform destroy -auto-approve", "terraform destroy deletes the resources it manages"),
-    ("turso db destroy mydb", "turso db destroy deletes the resources it manages"),
+    ("turso db destroy mydb", "turso db destroy may delete data or resources: its name says so"),
     ("git reset --hard origin/main", "git reset --hard discards uncommitted changes"),
     ("git push --force origin main", "git push --force rewrites history on the remote"),
     ("git push -f", "git push --force rewrites history on the remote"),
@@ -56,13 +56,15 @@ DANGEROUS = [
     ('psql "$DATABASE_URL" < dump.sql', "psql fed a file restores or replays it into a database"),
     ("mysql shop < backup.sql", "mysql fed a file restores or replays it into a database"),
     ("gunzip < b.sql.gz | psql shop", "psql fed a file restores or replays it into a database"),
-    ("mongorestore --drop dump/", "mongorestore restores into a database, overwriting data"),
-    ("dd if=/dev/zero of=/dev/sdb bs=1M", "dd copies raw bytes and can overwrite disks and files"),
-    ("mkfs.ext4 /dev/sdb1", "mkfs.ext4 erases a filesystem"),
+    ("mongorestore --drop dump/", "mongorestore --drop drops each collection before restoring it"),
+    ("mongorestore dump/", "mongorestore restores into a database, overwriting data"),
+    ("dd if=/dev/zero of=/dev/sdb bs=1M", "dd writes raw bytes to a device"),
+    ("mkfs.ext4 /dev/sdb1", "mkfs.ext4 erases a filesystem or disk"),
     ("sudo shutdown -r now", "shutdown takes the machine down"),
     ("reboot", "reboot takes the machine down"),
     ("chmod -R 777 /srv", "chmod -R 777 makes files writable by everyone"),
-    ("cat image > /dev/sda", "writing to a raw disk device overwrites it"),
+    ("cat image > /dev/sda",
+     "writing to a raw disk device (/dev/sda) can destroy data or take the machine down"),
     ("find /var/log -name '*.log' -delete", "find -delete deletes every file it matches"),
     # nested commands: ssh strings, sh -c, command substitution, find -exec, line continuations
     ('ssh web1 "rm -rf /srv/app/releases/old"', "rm -rf deletes files recursively without asking"),
@@ -81,18 +83,16 @@ def test_danger_rules_fire(code: str, reason: str) -> None:
 
 SAFE = [
     "grep -r TODO src/",
-    "rm app.log",
     'echo "DROP"',
     'echo "rm -rf / would be bad"',
     "kill 1234",
     "kill -HUP 1234",
-    "docker compose down",
-    "docker rm api-old",
     "git reset --soft HEAD~1",
     "git push origin main",
     "kubectl get pods",
-    'psql -c "DELETE FROM users WHERE id = 42"',
-    "DELETE FROM sessions\nWHERE expires_at < now();",
+    'psql -c "SELECT count(*) FROM users WHERE deleted_at IS NULL"',
+    "docker compose up -d",
+    "docker ps -a",
     'grep -i "select\\|union\\|drop\\|insert" access.log',
     "VACUUM ANALYZE orders;",
     "cat <<EOF\nhello\nEOF",
@@ -131,7 +131,9 @@ def _step(code: str, danger: bool | None = None, kind: str = "shell") -> Step:
 def test_step_danger_overrides() -> None:
     assert step_danger(_step("echo hi", danger=True)) == ["marked dangerous"]
     assert step_danger(_step("rm -rf /x", danger=False)) == []
-    assert step_danger(_step("rm -rf /x", kind="manual")) == []
+    # a manual step that carries code is read too: the operator runs it by hand
+    assert step_danger(_step("rm -rf /x", kind="manual")) == [
+        "rm -rf deletes files recursively without asking"]
     assert step_danger(_step("rm -rf /x", kind="doc")) == [
         "rm -rf deletes files recursively without asking"]
     assert step_danger(_step("rm -rf /x")) == ["rm -rf deletes files recursively without asking"]
@@ -215,5 +217,10 @@ def test_sql_words_in_text_commands_are_not_danger(code: str) -> None:
 
 
 def test_multi_line_sql_in_a_heredoc_keeps_its_where() -> None:
-    assert danger_reasons("psql <<EOF\nDELETE FROM t\nWHERE id = 1;\nEOF\n") == []
-    assert danger_reasons("psql <<EOF\nDELETE FROM t;\nEOF\n")
+    # with WHERE a DELETE still deletes rows, but not every row: the reason says which
+    assert danger_reasons("psql <<EOF\nDELETE FROM t\nWHERE id = 1;\nEOF\n") == [
+        "DELETE FROM ... WHERE deletes rows"]
+    assert danger_reasons("psql <<EOF\nDELETE FROM t;\nEOF\n") == [
+        "DELETE FROM without WHERE deletes every row"]
+    assert danger_reasons("DELETE FROM sessions\nWHERE expires_at < now();") == [
+        "DELETE FROM ... WHERE deletes rows"]

@@ -1,0 +1,197 @@
+"""Danger rules on statements: SQL, MongoDB shell, Redis words and ORM consoles (Rails, Django).
+
+These run on text that a database client or console receives: SQL blocks, ``psql -c '...'``,
+heredocs fed to ``mysql``, ``mongosh --eval``, Python and Ruby one-liners, quoted strings handed to
+tools we do not know. Each statement (``;``-separated) is checked on its own, so a ``WHERE`` in the
+next statement never excuses a ``DELETE`` without one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .danger_grammar import word_set
+from .danger_rules import CRITICAL, HIGH, MEDIUM
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """A destructive statement shape, with what must (not) also be in the statement."""
+
+    family: str
+    pattern: re.Pattern[str]
+    severity: int
+    reason: str  # ``{0}``: the pattern's first group, upper-cased
+    shows: str  # the shape in words, for the docs
+    requires: re.Pattern[str] | None = None
+    forbids: re.Pattern[str] | None = None
+    sql_only: bool = False  # only in SQL text (a bare ``KILL 12`` is SQL, not a shell kill)
+
+
+def _re(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+_WHERE = _re(r"\bWHERE\b")
+# the rest of an ALTER TABLE statement, stopping at the next ALTER so each is scanned once
+_ALTER_REST = r"\bALTER\s+TABLE\b(?:(?!\bALTER\b)[^;])*?"
+_ALTER = _re(r"^\s*ALTER\b")
+_TABLE = r"[\w.`\"\[\]]+"
+_COLLECTION = (r"\bdb(?:\.getSiblingDB\([^)]{0,200}\))?(?:\.getCollection\([^)]{0,200}\)|"
+               r"\.collection\([^)]{0,200}\)|\[[^\]]{0,200}\]|\.(?!getSiblingDB\b)[\w$]+)")
+_MATCH_ALL = r"\(\s*(?:\{\s*\})?\s*[,)]"
+
+TEXT_RULES: tuple[TextRule, ...] = (
+    # ---- SQL
+    TextRule("SQL", _re(r"\bDROP\s+(?:TEMPORARY\s+|TEMP\s+)?(TABLE|DATABASE|SCHEMA|KEYSPACE|"
+                        r"COLLECTION|TABLESPACE|OWNED)\b(?![.\w-])"), CRITICAL,
+             "DROP {0} deletes it and its data", "`DROP TABLE|DATABASE|SCHEMA|KEYSPACE|OWNED`",
+             forbids=_ALTER),
+    TextRule("SQL", _re(r"\bDROP\s+((?:MATERIALIZED\s+)?VIEW|INDEX|USER|ROLE|SEQUENCE|FUNCTION|"
+                        r"PROCEDURE|TRIGGER|TYPE|EXTENSION|PUBLICATION|SUBSCRIPTION|SERVER|"
+                        r"LOGIN|EVENT|POLICY|RULE|DOMAIN|AGGREGATE|STREAM|TOPIC|CONNECTOR|"
+                        r"DICTIONARY)\b(?![.\w-])"), HIGH,
+             "DROP {0} deletes it", "`DROP VIEW|INDEX|USER|ROLE|FUNCTION|...`", forbids=_ALTER),
+    TextRule("SQL", _re(_ALTER_REST + r"\bDROP\s+(COLUMN|PARTITION)\b"), CRITICAL,
+             "ALTER TABLE ... DROP {0} deletes its data",
+             "`ALTER TABLE ... DROP COLUMN|PARTITION`"),
+    TextRule("SQL", _re(_ALTER_REST + r"\bDROP\s+(?!(?:COLUMN|PARTITION|NOT\s+NULL|"
+                        r"DEFAULT|IDENTITY|EXPRESSION)\b)(\w+)"), HIGH,
+             "ALTER TABLE ... DROP removes a constraint or index",
+             "`ALTER TABLE ... DROP CONSTRAINT|INDEX|...`"),
+    TextRule("SQL", _re(_ALTER_REST + r"\bDELETE\s+WHERE\b"), HIGH,
+             "ALTER TABLE ... DELETE deletes rows", "`ALTER TABLE ... DELETE WHERE` (ClickHouse)"),
+    TextRule("SQL", _re(r"\bTRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?[\w\"`\[]"), CRITICAL,
+             "TRUNCATE deletes every row of a table", "`TRUNCATE [TABLE] name`"),
+    TextRule("SQL", _re(r"\bDELETE\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\s+)*(?:"
+                        + _TABLE + r"\s+)?FROM\b"), CRITICAL,
+             "DELETE FROM without WHERE deletes every row", "`DELETE FROM` without `WHERE`",
+             forbids=_WHERE),
+    TextRule("SQL", _re(r"\bDELETE\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\s+)*(?:"
+                        + _TABLE + r"\s+)?FROM\b"), HIGH,
+             "DELETE FROM ... WHERE deletes rows", "`DELETE FROM ... WHERE`", requires=_WHERE),
+    TextRule("SQL", _re(r"(?:^|[\s(\"'`;])UPDATE\s+(?:(?:ONLY|LOW_PRIORITY|IGNORE)\s+)*"
+                        + _TABLE + r"(?:\s+(?:AS\s+)?\w+)?\s+SET\b"), CRITICAL,
+             "UPDATE without WHERE changes every row", "`UPDATE ... SET` without `WHERE`",
+             forbids=_WHERE),
+    TextRule("SQL", _re(r"(?:^|[\s(\"'`;])UPDATE\s+(?:(?:ONLY|LOW_PRIORITY|IGNORE)\s+)*"
+                        + _TABLE + r"(?:\s+(?:AS\s+)?\w+)?\s+SET\b"), MEDIUM,
+             "UPDATE ... WHERE changes rows", "`UPDATE ... SET ... WHERE`", requires=_WHERE),
+    TextRule("SQL", _re(r"\bVACUUM\s*(?:\([^)]{0,200}\bFULL\b|FULL\b)"), HIGH,
+             "VACUUM FULL locks the table exclusively while it rewrites it", "`VACUUM FULL`"),
+    TextRule("SQL", _re(r"\bpg_terminate_backend\b"), HIGH,
+             "pg_terminate_backend kills database sessions", "`pg_terminate_backend(...)`"),
+    TextRule("SQL", _re(r"\bpg_cancel_backend\b"), MEDIUM,
+             "pg_cancel_backend cancels running queries", "`pg_cancel_backend(...)`"),
+    TextRule("SQL", _re(r"\bpg_drop_replication_slot\b"), HIGH,
+             "pg_drop_replication_slot deletes a replication slot",
+             "`pg_drop_replication_slot(...)`"),
+    TextRule("SQL", _re(r"\bpg_promote\s*\("), HIGH, "pg_promote() turns a standby into a primary",
+             "`pg_promote()`"),
+    TextRule("SQL", _re(r"^\s*KILL\s+(?:QUERY\s+|CONNECTION\s+)?\d+"), HIGH,
+             "KILL ends a database session", "`KILL [QUERY] id`", sql_only=True),
+    TextRule("SQL", _re(r"^\s*SHUTDOWN\b"), CRITICAL, "SHUTDOWN stops the database server",
+             "`SHUTDOWN`", sql_only=True),
+    TextRule("SQL", _re(r"\b(RESET\s+(?:MASTER|SLAVE|REPLICA|BINARY\s+LOGS)|PURGE\s+(?:BINARY|"
+                        r"MASTER)\s+LOGS|STOP\s+(?:SLAVE|REPLICA)|CHANGE\s+(?:MASTER|"
+                        r"REPLICATION\s+SOURCE)\s+TO)\b"), HIGH,
+             "{0} changes or deletes replication state", "`RESET MASTER`, `STOP REPLICA`, ..."),
+    TextRule("SQL", _re(r"\bRESTORE\s+(DATABASE|LOG)\b"), CRITICAL,
+             "RESTORE {0} overwrites a database", "`RESTORE DATABASE` (SQL Server)"),
+    TextRule("SQL", _re(r"\bREPAIR_ALLOW_DATA_LOSS\b"), CRITICAL,
+             "REPAIR_ALLOW_DATA_LOSS repairs by deleting data",
+             "`DBCC ... REPAIR_ALLOW_DATA_LOSS`"),
+    TextRule("SQL", _re(r"\bWITH\s+ROLLBACK\s+IMMEDIATE\b|\bSET\s+(OFFLINE|SINGLE_USER)\b"), HIGH,
+             "ALTER DATABASE ... ROLLBACK IMMEDIATE kills open transactions",
+             "`SET SINGLE_USER|OFFLINE`, `WITH ROLLBACK IMMEDIATE`"),
+    TextRule("SQL", _re(r"\bFLUSH\s+TABLES\s+WITH\s+READ\s+LOCK\b"), MEDIUM,
+             "FLUSH TABLES WITH READ LOCK blocks every write", "`FLUSH TABLES WITH READ LOCK`"),
+    # ---- Redis words inside other text (``redis.flushall()``)
+    TextRule("Redis", _re(r"\bFLUSHALL\b"), CRITICAL,
+             "FLUSHALL deletes every key in every Redis database", "`FLUSHALL`"),
+    TextRule("Redis", _re(r"\bFLUSHDB\b"), CRITICAL,
+             "FLUSHDB deletes every key in the Redis database", "`FLUSHDB`"),
+    # ---- MongoDB shell and drivers
+    TextRule("MongoDB", _re(r"\bdb(?:\.getSiblingDB\([^)]{0,200}\))?\.dropDatabase\s*\(", 0),
+             CRITICAL,
+             "dropDatabase() deletes the whole database", "`db.dropDatabase()`"),
+    TextRule("MongoDB", _re(_COLLECTION + r"\.drop\s*\(\s*\)", 0), CRITICAL,
+             "drop() deletes a MongoDB collection and its documents", "`db.coll.drop()`"),
+    TextRule("MongoDB", _re(_COLLECTION + r"\.(deleteMany|remove)\s*" + _MATCH_ALL, 0), CRITICAL,
+             "{0}({{}}) deletes every document", "`db.coll.deleteMany({})`, `remove({})`"),
+    TextRule("MongoDB", _re(_COLLECTION + r"\.(deleteMany|deleteOne|remove|findOneAndDelete|"
+                            r"findAndRemove)\s*\(", 0), HIGH,
+             "{0}() deletes documents", "`db.coll.deleteMany(filter)`, `deleteOne`, `remove`"),
+    TextRule("MongoDB", _re(_COLLECTION + r"\.(updateMany|update)\s*\(\s*\{\s*\}", 0), HIGH,
+             "{0}({{}}) changes every document", "`db.coll.updateMany({}, ...)`"),
+    TextRule("MongoDB", _re(_COLLECTION + r"\.(dropIndex|dropIndexes)\s*\(", 0), HIGH,
+             "{0}() deletes indexes", "`db.coll.dropIndex(...)`"),
+    TextRule("MongoDB", _re(r"\bdb\.(dropUser|dropAllUsers|dropRole|dropAllRoles)\s*\(", 0), HIGH,
+             "{0}() deletes database users or roles", "`db.dropUser(...)`"),
+    TextRule("MongoDB", _re(r"\brs\.(remove|stepDown|reconfig)\s*\(", 0), HIGH,
+             "rs.{0}() changes the replica set", "`rs.remove()`, `rs.stepDown()`, `rs.reconfig()`"),
+    TextRule("MongoDB", _re(r"\b(?:db\.shutdownServer\s*\(|adminCommand\s*\(\s*\{\s*"
+                            r"[\"']?shutdown)", 0), CRITICAL,
+             "shutdownServer() stops the MongoDB server", "`db.shutdownServer()`"),
+    TextRule("MongoDB", _re(r"\bdb\.killOp\s*\(", 0), MEDIUM, "killOp() kills a running operation",
+             "`db.killOp(...)`"),
+    TextRule("MongoDB", _re(r"\b(?:sh\.)?removeShard\b", 0), HIGH,
+             "removeShard drains and removes a shard", "`removeShard`"),
+    # ---- ORM consoles and scripting one-liners
+    TextRule("consoles", _re(r"\.(destroy_all|delete_all)\b", 0), HIGH,
+             "{0} deletes every matching record", "Rails `destroy_all`, `delete_all`"),
+    TextRule("consoles", _re(r"\.objects\b[^\n;]*\.delete\s*\(\s*\)", 0), HIGH,
+             "QuerySet.delete() deletes every matching row", "Django `.objects...delete()`"),
+    TextRule("consoles", _re(r"::truncate\s*\(\s*\)|->(?:delete|truncate)\s*\(\s*\)", 0), HIGH,
+             "delete()/truncate() deletes rows", "Laravel `->delete()`, `::truncate()`"),
+    TextRule("consoles", _re(r"\bshutil\.rmtree\s*\(", 0), HIGH,
+             "shutil.rmtree deletes a directory tree", "`shutil.rmtree(...)`"),
+)
+
+#: words that make a text worth checking at all (lower-case; one set lookup per word)
+TEXT_TRIGGERS = word_set(
+    "drop alter truncate delete update vacuum pg_terminate_backend pg_cancel_backend "
+    "pg_drop_replication_slot pg_promote kill shutdown reset purge stop change restore "
+    "repair_allow_data_loss rollback offline single_user flush flushall flushdb dropdatabase "
+    "deletemany deleteone remove findoneanddelete findandremove updatemany dropindex "
+    "dropindexes dropuser dropallusers droprole dropallroles stepdown reconfig shutdownserver "
+    "killop removeshard destroy_all delete_all rmtree db pg force"
+)
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_SQL_COMMENT = re.compile(r"--(?:\s[^\n]*|$)|/\*.*?\*/|^\s*#[^\n]*|^\s*//[^\n]*",
+                          re.MULTILINE | re.DOTALL)
+_STATEMENT_SPLIT = re.compile(r";|\n[ \t]*\n")
+
+
+def statements(text: str, sql: bool) -> list[str]:
+    """The statements of ``text``: comments dropped, SQL string literals blanked."""
+    text = _SQL_COMMENT.sub(" ", text)
+    if sql:
+        text = _LITERAL.sub("''", text)
+    return [s for s in _STATEMENT_SPLIT.split(text) if s.strip()]
+
+
+def text_findings(text: str, sql: bool) -> list[tuple[TextRule, str]]:
+    """(rule, reason) for each destructive statement in ``text``."""
+    found: list[tuple[TextRule, str]] = []
+    for statement in statements(text, sql):
+        best: dict[str, tuple[TextRule, str]] = {}  # one finding per family and statement
+        for rule in TEXT_RULES:
+            if rule.sql_only and not sql:
+                continue
+            match = rule.pattern.search(statement)
+            if match is None:
+                continue
+            if rule.requires is not None and not rule.requires.search(statement):
+                continue
+            if rule.forbids is not None and rule.forbids.search(statement):
+                continue
+            group = match.group(1) if match.re.groups else ""
+            word = " ".join((group or "").split())
+            reason = rule.reason.format(word.upper() if rule.family == "SQL" else word)
+            if rule.family not in best or best[rule.family][0].severity < rule.severity:
+                best[rule.family] = (rule, reason)
+        found.extend(best.values())
+    return found
