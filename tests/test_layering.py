@@ -17,7 +17,8 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                               "outputs", "shell_lex", "placeholders", "expected"}), ()),
     # Markdown -> steps -> graph -> plan; templates and the danger rules
     "reading": (frozenset({"parse", "danger", "safety", "liveness", "template", "variables",
-                           "graph", "inventory", "targets", "lint", "load", "render"}),
+                           "graph", "inventory", "targets", "lint", "load", "render",
+                           "danger_rules", "danger_grammar", "danger_text", "danger_doc"}),
                 ("foundation",)),
     # the typed event stream and the run state folded from it
     "events": (frozenset({"events", "state"}), ("foundation",)),
