@@ -40,6 +40,7 @@ from .danger_grammar import (
 from .danger_rules import MEDIUM, RULES, Rule
 from .danger_text import TEXT_TRIGGERS, text_findings
 from .model import SHELL_LANGS
+from .placeholders import mask_placeholders
 from .shell_lex import Command, commands, windows_commands
 
 __all__ = ["Finding", "command_of", "danger_findings", "danger_reasons", "fed_language",
@@ -313,6 +314,7 @@ def rules_for(name: str) -> tuple[Rule, ...]:
 
 
 _CMDLET_RE = re.compile(r"[a-z]+-[a-z0-9]+\Z")
+_MASKED_RE = re.compile(r"_x+_\Z")
 
 
 @functools.cache
@@ -430,8 +432,9 @@ def _scope(parsed: Parsed, grammar: Grammar) -> str:
     suffix = ""
     for options, template in grammar.scope:
         for option in options:
-            if parsed.values.get(option):
-                suffix += template.format(parsed.values[option][0])
+            value = parsed.values.get(option, [""])[0]
+            if value and not _MASKED_RE.match(value):  # not a <placeholder> the operator fills
+                suffix += template.format(value)
                 break
     if {"-A", "--all-namespaces"} & parsed.flags and grammar.scope:
         suffix += " in every namespace"
@@ -457,7 +460,6 @@ _SQL_LEAD_LOWER = word_set("select insert update delete with alter create drop v
                            "revoke reindex")
 _REDIS_BARE = word_set("DEL UNLINK HDEL FLUSHALL FLUSHDB flushall flushdb")
 _MONGO_LEAD = re.compile(r"^(?:db|rs|sh)\.\w")
-_PLACEHOLDER_RE = re.compile(r"(?<!<)<([A-Za-z][\w.-]*(?: [A-Za-z][\w.-]*)*)>")
 _ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 _HTTP_METHODS = word_set("GET HEAD POST PUT PATCH DELETE OPTIONS")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
@@ -521,7 +523,7 @@ class _Analysis:
 
     def shell(self, text: str, depth: int, stdin: Stdin | None = None) -> None:
         if "<" in text:  # <pod name> placeholders are words, not redirections
-            text = _PLACEHOLDER_RE.sub(lambda m: "_" + m.group(1).replace(" ", "_") + "_", text)
+            text = mask_placeholders(text)
         parsed = commands(text)
         i = 0
         while i < len(parsed):
