@@ -147,8 +147,14 @@ def _tokens(masked: str, original: str) -> list[str] | None:
 # ---------------------------------------------------------------- openers
 
 
+_OPENER_WORD = re.compile(r"(?<![\w-])(?:ssh|psql|mysql|mariadb|redis-cli|valkey-cli|mongosh"
+                          r"|mongo|sqlite3|docker|docker-compose|podman|kubectl|oc)(?![\w-])")
+
+
 def _opener(lines: list[str], masked: list[str], i: int, end: int) -> Item | None:
     """An ``ssh dest`` session line or a client console followed by lines it should read."""
+    if not _OPENER_WORD.search(lines[i]):
+        return None  # the common case: no lexing needed
     orig = "\n".join(lines[i : end + 1])
     words = _tokens(re.sub(r"\\\n", " ", "\n".join(masked[i : end + 1])), orig.replace("\\\n", " "))
     if not words:
