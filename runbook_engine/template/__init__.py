@@ -11,6 +11,7 @@ import difflib
 import re
 import shlex
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from types import CodeType
 from typing import Any
 
@@ -21,7 +22,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ..safety import iter_placeholders
 from .errors import TemplateError, as_template_error
 from .limits import MAX_SIZE, TemplateRefused, budget, check_size
+from .quoting import QuotingError, Substitution, substitute
 from .sandbox import RunbookSandbox, guard_filter
+from .shellctx import language_role
 
 __all__ = ["ENV", "GLOBALS", "TemplateError", "evaluate", "expression_template", "problem",
            "render", "render_lenient", "report_environment", "shell_quote", "steps_referenced",
@@ -29,12 +32,31 @@ __all__ = ["ENV", "GLOBALS", "TemplateError", "evaluate", "expression_template",
 
 
 def shell_quote(value: Any) -> str:
-    """The ``q`` filter: one shell word, whatever the value holds."""
+    """One shell word, whatever the value holds (the reports' ``q``)."""
     return shlex.quote(value if isinstance(value, str) else str(value))
 
 
+# The ``q`` filter quotes for wherever its result lands (a word, "...", a here-document, SQL),
+# which only the whole rendered text tells: while a render runs it leaves a marker, and the
+# render replaces each marker by the value quoted for its place (quoting.substitute).
+_quoted: ContextVar[list[str] | None] = ContextVar("runbook_q_values", default=None)
+_MARKER_RE = re.compile("\ue000([0-9]+)\ue001")
+
+
+def _q(value: Any) -> str:
+    """The ``q`` filter: the value as data wherever it lands in the command."""
+    text = value if isinstance(value, str) else str(value)
+    pending = _quoted.get()
+    if pending is None:  # outside a render (``when`` expressions): one shell word
+        return shell_quote(text)
+    if "\ue000" in text:  # ``x | q | q``: the inner q made one shell word of x
+        text = _MARKER_RE.sub(lambda m: shell_quote(pending[int(m.group(1))]), text)
+    pending.append(text)
+    return f"\ue000{len(pending) - 1}\ue001"
+
+
 ENV = RunbookSandbox(undefined=jinja2.StrictUndefined)
-ENV.filters["q"] = guard_filter("q", shell_quote)
+ENV.filters["q"] = guard_filter("q", _q)
 #: the names a template can use without a variable (the sandbox keeps only ``range``)
 GLOBALS = frozenset(ENV.globals)
 
@@ -116,7 +138,7 @@ def _render_simple(text: str, matches: list[re.Match[str]], context: Mapping[str
         else:
             text_value = str(check_size(value, "output"))
             for _ in range(match.group(3).count("|")):
-                text_value = shell_quote(text_value)
+                text_value = _q(text_value)
             out.append(text_value)
         pos = match.end()
     out.append(text[pos:])
@@ -161,10 +183,14 @@ def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     return "".join(pieces)
 
 
-def render(text: str, context: Mapping[str, Any]) -> str:
-    """Render strictly in the sandbox: any failure (an undefined variable too) is TemplateError."""
+def render(text: str, context: Mapping[str, Any], interpreter: str | None = None) -> str:
+    """Render strictly in the sandbox: any failure (an undefined variable too) is TemplateError.
+
+    ``interpreter`` is what reads the code (None: our shell), for where ``q`` values land."""
     try:
-        return _render(text, context, lenient=False)
+        return _render(text, context, lenient=False, interpreter=interpreter)
+    except QuotingError as exc:
+        raise TemplateError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - one line for whatever the template did
         raise as_template_error(exc, ENV) from None
 
@@ -223,26 +249,39 @@ for _name, _func in {**ENV.filters}.items():
         LENIENT_ENV.filters[_name] = _pass_visible(_func)
 
 
-def render_lenient(text: str, context: Mapping[str, Any]) -> str:
+def render_lenient(text: str, context: Mapping[str, Any], interpreter: str | None = None) -> str:
     """Render for a dry run: unknown variables show as ``{{ name }}``; a broken template as is."""
     try:
-        return _render(text, context, lenient=True)
+        return _render(text, context, lenient=True, interpreter=interpreter)
     except Exception:  # noqa: BLE001 - the plan shows it as written; lint reports the problem
         return text
 
 
-def _render(text: str, context: Mapping[str, Any], lenient: bool) -> str:
+def _render(text: str, context: Mapping[str, Any], lenient: bool,
+            interpreter: str | None) -> str:
     if not _has_template(text):
         return text
     text = _go_safe(text)
-    matches = _simple(text)
-    if matches is not None:  # lookups only: no loops or calls to budget
-        return _render_simple(text, matches, context, lenient=lenient)
-    with budget():
-        if lenient:
-            template = _compile(text, LENIENT_ENV, _compiled_lenient)
-            return _generate(template, {k: _named(v, k) for k, v in context.items()})
-        return _generate(_compile(text, ENV, _compiled), context)
+    token = _quoted.set([])
+    try:
+        matches = _simple(text)
+        if matches is not None:  # lookups only: no loops or calls to budget
+            out = _render_simple(text, matches, context, lenient=lenient)
+        else:
+            with budget():
+                if lenient:
+                    template = _compile(text, LENIENT_ENV, _compiled_lenient)
+                    out = _generate(template, {k: _named(v, k) for k, v in context.items()})
+                else:
+                    out = _generate(_compile(text, ENV, _compiled), context)
+        values = _quoted.get() or []
+    finally:
+        _quoted.reset(token)
+    if not values:
+        return out
+    subs = [Substitution(m.start(), m.end(), values[int(m.group(1))], "a '| q' value")
+            for m in _MARKER_RE.finditer(out) if int(m.group(1)) < len(values)]
+    return substitute(out, subs, language_role(interpreter))
 
 
 # ---------------------------------------------------------------- analysis
@@ -350,22 +389,13 @@ def evaluate(expr: str, context: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------- placeholders
 
 
-def _quote_for(value: str, context: str) -> str:
-    """Quote a placeholder value for where it sits: outside quotes, in '...', in "...", heredoc."""
-    if context == "squote":
-        return value.replace("'", "'\\''")
-    if context == "dquote":
-        return re.sub(r'([\\$`"])', r"\\\1", value)
-    if context.startswith("heredoc"):
-        return value
-    return shlex.quote(value)
-
-
-def substitute_placeholders(code: str, values: Mapping[str, str], lenient: bool = False) -> str:
-    """Replace ``<name>`` placeholders by their shell-quoted values (missing: keep or raise)."""
-    out: list[str] = []
-    pos = 0
-    for match, context in iter_placeholders(code):
+def substitute_placeholders(code: str, values: Mapping[str, str], lenient: bool = False,
+                            interpreter: str | None = None) -> str:
+    """Replace ``<name>`` placeholders by their values, each quoted for where it lands (see
+    quoting.py); a missing value is kept (lenient) or a TemplateError, like one that cannot be
+    placed safely."""
+    subs: list[Substitution] = []
+    for match, _kind in iter_placeholders(code):
         name = match.group(1)
         if name not in values:
             if lenient:
@@ -374,11 +404,13 @@ def substitute_placeholders(code: str, values: Mapping[str, str], lenient: bool 
             hint = difflib.get_close_matches(name.lower(), list(lowered), n=1)
             extra = f" (did you mean '{lowered[hint[0]]}'?)" if hint else ""
             raise TemplateError(f"placeholder <{name}> has no value: pass --var {name}=...{extra}")
-        out.append(code[pos:match.start()])
-        out.append(_quote_for(str(values[name]), context))
-        pos = match.end()
-    out.append(code[pos:])
-    return "".join(out)
+        subs.append(Substitution(match.start(), match.end(), str(values[name]), f"<{name}>"))
+    try:
+        return substitute(code, subs, language_role(interpreter))
+    except QuotingError as exc:
+        if lenient:
+            return code
+        raise TemplateError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- reports
