@@ -235,11 +235,13 @@ class Inputs:
 
     def render_code(self, step: Step, text: str) -> str:
         """Template first, then ``<placeholders>`` (asked once per run), as the plan does."""
-        code = self.render(text, self.context()) or ""
+        # the interpreter (a SQL console, python) decides how values are quoted in its code
+        code = template.render(text, self.context(), step.interpreter) if has_template(text) \
+            else text
         names = safety.placeholders(text)
         if names:
             values = {n: str(self.ask_var(n, placeholder=True, step=step)) for n in names}
-            code = template.substitute_placeholders(code, values)
+            code = template.substitute_placeholders(code, values, interpreter=step.interpreter)
         return code
 
     def editable(self, step: Step, code: str) -> str:

@@ -80,7 +80,8 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
     code = step.code
     if step.executable:
         # same order as the engine: template first, then placeholders
-        code = substitute_placeholders(render_lenient(code, context), fills, lenient=True)
+        code = substitute_placeholders(render_lenient(code, context, step.interpreter), fills,
+                                       lenient=True, interpreter=step.interpreter)
     env = env_reads(step.code) if step.kind == "shell" else []
     if step.interpreter:
         env = sorted({*env, *env_reads(step.interpreter)})
