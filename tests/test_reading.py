@@ -404,3 +404,12 @@ def test_tree_sitter_only_for_blocks_read_by_content() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split("\n")[:2] == ["False False", "True False"]
+
+
+def test_addresses_and_host_lists_are_not_commands() -> None:
+    assert runnable(fence("https://grafana.corp.lan/d/api-latency", "bash")) == []
+    assert runnable(fence("web-01.prod.corp.lan\nweb-02.prod.corp.lan")) == []
+    assert runnable(fence("python3.11 -m venv .venv\n./manage.py migrate")) == [
+        ("shell", "python3.11 -m venv .venv"), ("shell", "./manage.py migrate")]
+    mkfs = "sudo mkfs.ext4 -F /dev/vdb"
+    assert runnable(fence(mkfs)) == [("shell", mkfs)]

@@ -111,12 +111,18 @@ def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
     bare = word.rsplit("/", 1)[-1] if "/" in word and not word.endswith("/") else word
     if word in BUILTINS or word in ("if", "for", "while", "until", "case", "function", "[[", "["):
         return 3.0, [f"builtin {word}"]
-    if known.program(word) or (bare != word and known.program(bare)):
+    if known.program(word) or (bare != word and known.program(bare)) or (
+            "." in word and known.program(word.split(".")[0])):  # mkfs.ext4, fsck.xfs
         return 3.0, [f"known program {word}"]
     if _PATHLIKE.match(word):
         return 2.5, [f"path {word}"]
     if re.search(r"\d{4}[.-]\d\d[.-]\d\d|^\d|\d+\.\d+\.\d+", word):
         return -1.5, [f"'{word}' holds a date or a version"]
+    if _URL_START.match(word) or "@" in word and "." in word.split("@")[-1]:
+        return -3.0, [f"'{word}' is an address, not a program"]
+    if re.match(r"^[a-z][\w-]*(?:\.[\w-]+)+$", word) and not re.match(r"^[a-z]+\d+(?:\.\d+)?$",
+                                                                        word):
+        return -1.5, [f"'{word}' reads like a host or file name"]
     if word.startswith(("$", "${", "$(")):
         return 1.0, ["starts with an expansion"]
     if word.endswith(":") or (":" in word and not _URL_START.match(word) and "@" not in word
