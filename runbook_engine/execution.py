@@ -207,12 +207,13 @@ class Executor:
 
     def _wait(self, futures: list[cf.Future[HostRun]], cancel: threading.Event) -> None:
         # The main thread only waits, so Ctrl-C lands here and not inside a runner.
-        pending = set(futures)
+        pending = list(futures)
         while True:
             try:
-                if not pending:
-                    return
-                _done, pending = cf.wait(pending)
+                while pending:
+                    pending[-1].exception()  # waits (interruptibly); the result is read later
+                    pending.pop()
+                return
             except KeyboardInterrupt:
                 self.ctrl_c = True
                 cancel.set()
