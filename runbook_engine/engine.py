@@ -22,7 +22,7 @@ from .events import (
 )
 from .execution import Executor, StopRun, TargetRunners
 from .inputs import Inputs, Prepared, recorded
-from .model import HostTarget, Runbook, RunbookError, Step
+from .model import HostTarget, Runbook, Step
 from .recording import Recorder
 from .runners.base import Runner
 from .state import FAILED, RunState
@@ -102,7 +102,7 @@ class Engine:
             status = "interrupted" if interrupted else "failed"
         except KeyboardInterrupt:
             status, at_prompt = "interrupted", True
-        except RunbookError:
+        except Exception:  # a user error or an unreachable host: the transcript says it ended
             self._run_finished("failed")
             raise
         finally:

@@ -240,13 +240,15 @@ def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[
     plan = RunPlan(runbook, tuple(loaded.steps), targets_for, loaded.variables)
     engine = Engine(plan, options, state=state, emit=emit, controller=controller,
                     runners=runners, environ=os.environ)
+    finished = False
     try:
         outcome = engine.run()
+        finished = outcome.status == "ok"
     finally:
         runners.close()
         writer.close()
-    if outcome.status != "ok":
-        print(f"to resume: {resume_command(request, path)}", file=sys.stderr)
+        if not finished:  # quit, Ctrl-C, a failed step, an unreachable host...
+            print(f"to resume: {resume_command(request, path)}", file=sys.stderr)
     return outcome.exit_code
 
 
