@@ -42,6 +42,7 @@ class TerminalDisplay:
         self.state = state
         self.unattended = unattended
         self.colour = console.is_terminal and not console.no_color
+        self._file = console.file
         self._progress: Progress | None = None
         self._lock = threading.Lock()
         self._show: dict[type[Event], Callable[[TerminalDisplay, Any], None]] = {
@@ -68,8 +69,8 @@ class TerminalDisplay:
                 self.console.print(line.to_rich(), soft_wrap=True)
             return
         text = "".join((line.ansi() if self.colour else line.plain) + "\n" for line in lines)
-        self.console.file.write(text)
-        self.console.file.flush()
+        self._file.write(text)
+        self._file.flush()
 
     # -- the events -----------------------------------------------------------------------------
 
