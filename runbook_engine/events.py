@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, Union
 
@@ -92,14 +92,22 @@ def _is_record(kind: Any) -> bool:
     return isinstance(kind, type) and issubclass(kind, Record)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Record):
-        return value.to_json()
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+def _writer(kind: Any) -> Callable[[Any], Any] | None:
+    """How a field of this declared kind becomes JSON (None: it already is)."""
+    origin = typing.get_origin(kind)
+    if origin in (Union, types.UnionType):
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        inner = _writer(options[0]) if len(options) == 1 else None
+        return None if inner is None else (lambda v: None if v is None else inner(v))
+    if origin is tuple:
+        item = _writer(typing.get_args(kind)[0])
+        return list if item is None else (lambda v: [item(x) for x in v])
+    if origin is dict:
+        value = _writer(typing.get_args(kind)[1])
+        return None if value is None else (lambda v: {k: value(x) for k, x in v.items()})
+    if _is_record(kind):
+        return lambda v: v.to_json()
+    return None  # str, numbers, bool, and Any (made JSON-ready when the event is made)
 
 
 class Record:
@@ -107,14 +115,15 @@ class Record:
 
     #: fields left out of the JSON while they are None (their reader default is None too)
     omit_none: ClassVar[frozenset[str]] = frozenset()
-    _fields: ClassVar[tuple[tuple[str, Any, Any], ...]]  # (name, type, default), per class
+    #: (name, type, default, writer) per field, made once per class
+    _fields: ClassVar[tuple[tuple[str, Any, Any, Callable[[Any], Any] | None], ...]]
 
     @classmethod
-    def _field_table(cls) -> tuple[tuple[str, Any, Any], ...]:
+    def _field_table(cls) -> tuple[tuple[str, Any, Any, Callable[[Any], Any] | None], ...]:
         table = cls.__dict__.get("_fields")
         if table is None:
             hints = typing.get_type_hints(cls)
-            table = tuple((f.name, hints[f.name], _default(f))
+            table = tuple((f.name, hints[f.name], _default(f), _writer(hints[f.name]))
                           for f in dataclasses.fields(cls)  # type: ignore[arg-type]
                           if f.name != "ts")
             cls._fields = table
@@ -123,11 +132,14 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         omit = self.omit_none
-        for name, _, _ in self._field_table():
+        for name, _, _, write in self._field_table():
             value = getattr(self, name)
-            if value is None and name in omit:
-                continue
-            out[name] = value if isinstance(value, (str, int, float)) else _plain(value)
+            if value is None:
+                if name in omit:
+                    continue
+                out[name] = None
+            else:
+                out[name] = value if write is None else write(value)
         return out
 
     @classmethod
@@ -137,7 +149,7 @@ class Record:
     @classmethod
     def _values(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         return {name: _coerce(kind, data[name], default) if name in data else default
-                for name, kind, default in cls._field_table()}
+                for name, kind, default, _ in cls._field_table()}
 
 
 def _default(spec: dataclasses.Field[Any]) -> Any:

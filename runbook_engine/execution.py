@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import re
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -178,10 +180,39 @@ class Executor:
     def _attempt(self, step: Step, command: Command, targets: list[HostTarget],
                  hosts: dict[str, HostRun], remote: bool) -> None:
         """Run once on every target: batches of ``serial``, ``max_fail`` skips later batches."""
+        cancel = threading.Event()
+        with self._ctrl_c_stops(cancel) as caught:
+            if caught and len(targets) == 1 and not remote:
+                # one local target, the common case: run it here, without a thread to hand over
+                hosts[targets[0].name] = self._run_on(step, command, targets[0], cancel, remote)
+                return
+            self._batches(step, command, targets, hosts, remote, cancel)
+
+    @contextlib.contextmanager
+    def _ctrl_c_stops(self, cancel: threading.Event) -> Iterator[bool]:
+        """While a step runs, Ctrl-C stops it (through ``cancel``, which every runner watches)
+        instead of raising wherever it lands. False where signals cannot be caught (not the
+        main thread): then Ctrl-C is caught while waiting for the hosts."""
+
+        def stop(signum: int, frame: object) -> None:
+            self.ctrl_c = True
+            cancel.set()
+
+        try:
+            previous = signal.signal(signal.SIGINT, stop)
+        except ValueError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _batches(self, step: Step, command: Command, targets: list[HostTarget],
+                 hosts: dict[str, HostRun], remote: bool, cancel: threading.Event) -> None:
         size = step.serial or len(targets) or 1
         limit = max_fail_limit(step.max_fail, len(targets), step.serial)
         failures = 0
-        cancel = threading.Event()
         for start in range(0, len(targets), size):
             batch = targets[start:start + size]
             if cancel.is_set() or (limit is not None and failures > limit):
