@@ -94,10 +94,16 @@ _REPLS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+_ANY_CLIENT = re.compile(r"psql|mysql|mariadb|sqlite3|redis-cli|mongo|cqlsh|python|ipython|manage"
+                         r"\.py|django-admin|flask|rails|irb")
+
+
 def client_invocation(line: str) -> tuple[str, str] | None:
     """(client, the command that opens its console) from a line that runs a database client or
     a language shell, with or without a query: ``psql "$URL" -c 'SELECT 1'`` names
     ``psql "$URL"``; ``kubectl exec -it pod -- python manage.py shell`` names itself."""
+    if not _ANY_CLIENT.search(line):
+        return None  # most lines: no client named at all
     text = re.split(r"\s(?:\||<|>|&&|\|\||;)\s?", line.strip(), maxsplit=1)[0]
     for client, pattern in _REPLS:
         if pattern.search(text):
