@@ -32,6 +32,7 @@ from .danger_grammar import (
     POWERSHELL_BENIGN,
     POWERSHELL_GRAMMAR,
     TEXT_COMMANDS,
+    TOOL_ALIASES,
     WRAPPERS,
     Grammar,
     Wrapper,
@@ -143,6 +144,9 @@ def language_family(lang: str | None) -> str:
 # ---------------------------------------------------------------- prefilter
 
 _PARTS_RE = re.compile(r"[a-z0-9]+")
+# `> file`, `: > file` at the start of a command: the file is emptied
+_EMPTYING_RE = re.compile(r"(?:^|[;&|(\n'\"])[ \t]*(?::|true|cat[ \t]+/dev/null|echo[ \t]+-n)?"
+                          r"[ \t]*>\|?[ \t]*[^\s>&|]", re.MULTILINE)
 _RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|md\d|mapper/)|"
                             r"/proc/sysrq-trigger")
 
@@ -175,7 +179,9 @@ def _may_be_dangerous(code: str) -> bool:
     lowered = code.lower()
     if not _triggers().isdisjoint(_PARTS_RE.findall(lowered)):
         return True
-    return "/dev/" in lowered and bool(_RAW_DEVICE_RE.search(lowered))
+    if "/dev/" in lowered and _RAW_DEVICE_RE.search(lowered):
+        return True
+    return ">" in code and bool(_EMPTYING_RE.search(code))
 
 
 # ---------------------------------------------------------------- argument grammar
@@ -279,10 +285,13 @@ def _has_flag(parsed: Parsed, alternatives: str, grammar: Grammar) -> str | None
 
 
 def _option_value(parsed: Parsed, options: str, globs: str, grammar: Grammar) -> str | None:
+    """The first value of one of ``options`` that matches ``globs`` (``~regex``: a regex)."""
+    regex = re.compile(globs[1:], re.IGNORECASE) if globs.startswith("~") else None
     patterns = [g.lower() for g in globs.split("|")]
     for option in options.split("|"):
         for value in parsed.values.get(option.lower() if grammar.ci else option, []):
-            if any(fnmatch.fnmatchcase(value.lower(), p) for p in patterns):
+            if regex.search(value) if regex else any(fnmatch.fnmatchcase(value.lower(), p)
+                                                      for p in patterns):
                 return value
     return None
 
@@ -315,6 +324,7 @@ def rules_for(name: str) -> tuple[Rule, ...]:
 
 _CMDLET_RE = re.compile(r"[a-z]+-[a-z0-9]+\Z")
 _MASKED_RE = re.compile(r"_x+_\Z")
+_SCRIPT_FILE_RE = re.compile(r"\.(?:sh|bash|py|rb|pl|ps1|js|ts|php|ya?ml|sql|tf|bat|cmd)\Z")
 
 
 @functools.cache
@@ -413,7 +423,7 @@ def _admin_url(operand: str) -> bool:
 
 def _admin_body(parsed: Parsed) -> str | None:
     for option in ("-d", "--data", "--data-raw", "--data-binary", "--json", "--body-data",
-                   "--post-data"):
+                   "--post-data", "--body"):
         for body in parsed.values.get(option, []):
             if not ADMIN_BODY_WORDS.isdisjoint(re.findall(r"[a-z_]+", body.lower())):
                 return body
@@ -488,15 +498,18 @@ class _Analysis:
         elif family == "http":
             self.http_lines(text, depth)
         elif family == "sql":
-            self.statements(text, sql=True)
+            self.statements(text, "sql")
         elif family != "data":
-            self.statements(text, sql=False)
+            self.statements(text)
 
-    def statements(self, text: str, sql: bool, strict: bool = True) -> None:
+    def statements(self, text: str, lang: str = "", own_only: bool = False) -> None:
+        """Statement rules on text in ``lang`` ("sql", "powershell", or "" when it only may
+        hold statements: a quoted string, Python or JavaScript); ``own_only``: only the rules
+        written for that language."""
         if TEXT_TRIGGERS.isdisjoint(re.findall(r"[a-z_]+", text.lower())):
             return
         self.found.extend(Finding(reason, rule.severity, rule.family, rule)
-                          for rule, reason in text_findings(text, sql and strict))
+                          for rule, reason in text_findings(text, lang, own_only))
 
     def redis_lines(self, text: str, depth: int) -> None:
         for line in text.splitlines():
@@ -506,12 +519,20 @@ class _Analysis:
                     self.invoke(["redis-cli", *command.words], None, depth)
 
     def http_lines(self, text: str, depth: int) -> None:
+        """Request lines (``DELETE /index``), each with the body that follows it."""
+        requests: list[tuple[list[str], list[str]]] = []
         for line in text.splitlines():
             parts = line.split()
             if parts and parts[0].upper() in _HTTP_METHODS:
-                self.invoke([parts[0].upper(), *parts[1:2]], None, depth)
+                requests.append(([parts[0].upper(), *parts[1:2]], []))
+            elif requests:
+                requests[-1][1].append(line)
+        for request, body in requests:
+            self.invoke([*request, "--body", "\n".join(body)] if body else request, None, depth)
 
     def windows(self, text: str, depth: int, powershell: bool) -> None:
+        if powershell:  # method calls on what a pipeline got: $_.Delete(), $proc.Kill()
+            self.statements(text, "powershell", own_only=True)
         for command in windows_commands(text, powershell):
             words = command.words
             if powershell and words:
@@ -531,7 +552,7 @@ class _Analysis:
             glued = self._glued_statement(parsed, i, text)
             if glued is not None:
                 i, statement, sql = glued
-                self.statements(statement, sql=sql)
+                self.statements(statement, "sql" if sql else "")
                 continue
             feed = self._stdin_of(parsed, i, stdin if i == 0 else None)
             self._redirect_targets(command)
@@ -546,8 +567,9 @@ class _Analysis:
             return None
         head = words[0]
         second = words[1] if len(words) > 1 else ""
+        http = head in _HTTP_METHODS and 2 <= len(words) <= 3 and second.upper() != "FROM"
         sql = (head in _SQL_LEAD or head in _SQL_LEAD_LOWER) and not second.startswith("-") \
-            and not (head in _HTTP_METHODS and second[:1] in ("/", "_", "h"))
+            and not http
         if not sql and not _MONGO_LEAD.match(head):
             return None
         j = i
@@ -578,6 +600,9 @@ class _Analysis:
                 what = "the kernel's reboot trigger" if "sysrq" in target else "a raw disk device"
                 self.found.append(Finding(f"writing to {what} ({target}) can destroy data or "
                                           "take the machine down", 3, "disks"))
+            elif op in (">", ">|") and _writes_nothing(command.words) and \
+                    not target.startswith("/dev/") and target != "&1":
+                self.found.append(Finding(f"> {target} empties the file", 2, "files"))
 
     # -- one command and what it runs -----------------------------------------------------------
 
@@ -652,8 +677,15 @@ class _Analysis:
                     stop = next((j for j, w in enumerate(rest) if w in wrapper.stop_at), None)
                     self.invoke(rest[:stop], None, depth + 1)
             return None
+        slash = any(opt.startswith("/") for opt in wrapper.code_opts)
+        if wrapper.code_rest:  # cmd /c sc delete x: the rest of the line is the code
+            at = next((i for i, a in enumerate(args) if a.lower() in wrapper.code_opts), None)
+            if at is not None:
+                self.code(" ".join(args[at + 1:]), language_family(wrapper.lang), depth + 1)
+                return None
         grammar = Grammar(value_opts=wrapper.value_opts | wrapper.code_opts,
-                          clusters=wrapper.clusters, ci=not wrapper.clusters)
+                          clusters=wrapper.clusters, ci=not wrapper.clusters or slash,
+                          slash_flags=slash)
         parsed = parse_args(args, grammar)
         ran_code = False
         for option in wrapper.code_opts:
@@ -684,10 +716,12 @@ class _Analysis:
         sub = name
         if kind is None:
             for k, word in enumerate(parsed.positionals[:3]):
+                if "/" in word and _SCRIPT_FILE_RE.search(word):  # playbooks/db-rollback.yml
+                    word = word.rsplit("/", 1)[-1]
                 kind = _destructive_name(word) if len(word) < 40 and not \
                     any(c in word for c in "/ \n") else None
                 if kind:
-                    sub = " ".join([name, *parsed.positionals[:k + 1]])
+                    sub = " ".join([name, *parsed.positionals[:k], word])
                     break
         if kind is None:
             flag = next((f for f in sorted(parsed.flags) if f in GENERIC_FLAGS), None)
@@ -709,11 +743,17 @@ class _Analysis:
     def _loose_text(self, text: str, depth: int) -> None:
         if " " not in text and "\n" not in text:
             return
-        self.statements(text, sql=True, strict=False)
+        self.statements(text)
         if depth < 2:  # a command line inside a string: keep only what known rules say
             before = len(self.found)
             self.shell(text, _MAX_DEPTH - 1)
             self.found[before:] = [f for f in self.found[before:] if f.family != "named"]
+
+
+def _writes_nothing(words: list[str]) -> bool:
+    """``> file``, ``: > file``, ``cat /dev/null > file``, ``echo -n > file``: truncation idioms."""
+    return not words or words in ([":"], ["true"], ["cat", "/dev/null"], ["echo", "-n"],
+                                  ["printf", ""], ["printf", "''"])
 
 
 def _producer_stdin(producer: Command) -> Stdin:
@@ -734,7 +774,7 @@ def _tool_name(word: str) -> str:
         name = name.rsplit("\\", 1)[-1]
     if name.lower().endswith(".exe"):
         name = name[:-4]
-    return name
+    return TOOL_ALIASES.get(name.rsplit("/", 1)[-1], name)
 
 
 def _looks_like_command(name: str) -> bool:

@@ -144,6 +144,15 @@ def _grammars() -> dict[str, Grammar]:
     add("restic", value_opts="-r --repo --repository-file --password-file -p --cache-dir "
         "--tag --host --target --include --exclude -o --option")
     add("zkCli.sh zkcli zookeeper-shell", clusters=False, value_opts="-server -timeout")
+    add("GET POST PUT PATCH DELETE", value_opts="--body")  # request lines and their bodies
+    add("zfs zpool", dry_run="-n")  # zfs destroy -nv prints what would go
+    add("ansible", value_opts="-i --inventory -m --module-name -u --user -e --extra-vars -f "
+        "--forks -l --limit -t --tree --become-user --become-method -c --connection "
+        "--private-key -a --args")
+    add("kafka-configs kafka-configs.sh kafka-topics kafka-topics.sh kafka-consumer-groups "
+        "kafka-consumer-groups.sh", value_opts="--bootstrap-server --command-config "
+        "--entity-type --entity-name --add-config --delete-config --topic --group --partitions "
+        "--replication-factor --config --zookeeper --to-datetime --to-offset --shift-by")
     add("wget", value_opts="--method --body-data --body-file --post-data --post-file --header "
         "-O -o -a -P --user --password -U -t -T -e --output-document --output-file")
     add("http https xh xhs", ci=True, value_opts="-a --auth -A --auth-type --session "
@@ -213,6 +222,7 @@ class Wrapper:
     stop_at: frozenset[str] = frozenset()  # the command ends at these words (``:::``)
     transparent: bool = False  # same host and shell: liveness sees through it (sudo, env, nice)
     exec_flags: frozenset[str] = frozenset()  # the command follows one of these (find -exec)
+    code_rest: bool = False  # a code option takes the rest of the line (cmd /c sc delete x)
     clusters: bool = True
 
 
@@ -280,7 +290,7 @@ def _wrappers() -> dict[str, Wrapper]:
         "--init-file")
     add("pwsh powershell powershell.exe pwsh.exe", mode="none", lang="powershell",
         code_opts="-c -command -encodedcommand", clusters=False)
-    add("cmd cmd.exe", mode="none", lang="cmd", code_opts="/c /k")
+    add("cmd cmd.exe", mode="none", lang="cmd", code_opts="/c /k", code_rest=True)
     add("python python3 python2", module_opt="-m", lang="python", code_opts="-c",
         value_opts="-W -X")
     add("node nodejs deno bun", lang="js", code_opts="-e --eval -p --print")
@@ -385,15 +395,22 @@ BENIGN = word_set(
     "socat tcpdump iftop nload sha256sum sha1sum md5sum cksum realpath dirname basename "
     "readlink mktemp seq yes tput stty locale envsubst gpg age printenv getent groups nproc "
     "lscpu lsmem lspci lsusb sensors tree fzf bat fd exa eza k9s kubectx kubens stern "
-    "dive ctop lazydocker lazygit tig"
+    "dive ctop lazydocker lazygit tig last lastb lastlog who w users"
 )
+#: vendor wrappers that run a known tool under another name (GitLab Omnibus, distro builds)
+TOOL_ALIASES = {
+    "gitlab-psql": "psql", "gitlab-rails": "rails", "gitlab-redis-cli": "redis-cli",
+    "gitlab-patronictl": "patronictl", "gitlab-pg-ctl": "pg_ctl", "mariadb-admin": "mysqladmin",
+    "pg_ctl.exe": "pg_ctl", "docker.io": "docker", "podman-remote": "podman",
+    "kubectl.exe": "kubectl", "oc.exe": "oc",
+}
 #: words in script, task and subcommand names that say the thing is destructive
 DESTRUCTIVE_WORDS = {
     "delete": word_set("delete destroy purge wipe nuke teardown drop uninstall remove rm rmi erase "
                    "prune shred decommission killall deprovision unregister"),
     "stop": word_set("stop shutdown halt poweroff reboot kill terminate drain evict down"),
     "reset": word_set("reset restore rollback failover truncate flush flushall flushdb fresh "
-                  "downgrade wipeout"),
+                      "downgrade wipeout reinit reinitialize cleanup expunge"),
 }
 GENERIC_REASONS = {
     "delete": "{cmd} {sub} may delete data or resources: its name says so",
@@ -408,7 +425,7 @@ ADMIN_PATH_WORDS = word_set(
     "wipe reset recover recovery failover force purge drop delete destroy shutdown restart "
     "stop kill truncate clear remove terminate revoke rollback decommission demote promote "
     "evict flushall flushdb erase nuke unsafe step-down stepdown seal force-leave leave drain "
-    "disable deregister unregister"
+    "disable deregister unregister switchover reinitialize reinit resync rebalance"
 )
 #: words in a POST body that say the request accepts losing data (Elasticsearch reroute)
 ADMIN_BODY_WORDS = word_set("accept_data_loss allocate_stale_primary allocate_empty_primary")

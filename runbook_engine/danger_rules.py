@@ -30,7 +30,7 @@ class Rule:
     reason: str  # ``{cmd}`` the tool as written, ``{sub}`` the words matched, ``{value}``
     flags: tuple[str, ...] = ()  # every group ``-r|-R|--recursive`` must be present
     unless: str = ""  # none of these flags may be present
-    values: tuple[tuple[str, str], ...] = ()  # (``-X|--request``, ``DELETE|PUT``): option values
+    values: tuple[tuple[str, str], ...] = ()  # (``-X|--request``, ``DELETE|PUT``); ``~re`` regex
     unless_values: tuple[tuple[str, str], ...] = ()
     operand: str = ""  # a regex one operand after the path must match
     admin_url: bool = False  # an operand is a URL whose path says it destroys (``/_reset``)
@@ -186,6 +186,8 @@ _r("containers", _DOCKER, "system|builder|buildx prune", H, "{cmd} {sub} deletes
 _r("containers", _DOCKER, "system prune", C, "{cmd} system prune --volumes also deletes "
    "volume data", flags="--volumes")
 _r("containers", _DOCKER, "swarm leave", H, "{cmd} swarm leave removes the node from the swarm")
+_r("containers", _DOCKER, "system reset", C, "{cmd} system reset deletes every container, image "
+   "and volume")
 _r("containers", _DOCKER, "compose stop|kill", H, "{cmd} {sub} stops the project's containers")
 _r("containers", _DOCKER, "compose rm|down", H,
    "{cmd} {sub} stops and removes the project's containers")
@@ -296,6 +298,8 @@ _r("data stores", "nomad", "node drain", H, "nomad node drain moves every alloca
    "node", flags="-enable")
 _r("data stores", "vault", "** delete|destroy|disable|revoke|seal|step-down|remove-peer", H,
    "vault {sub} deletes secrets or takes Vault out of service")
+_r("data stores", "vault", "** snapshot restore", C, "vault {sub} replaces every secret with "
+   "the snapshot's")
 _r("data stores", "zkCli.sh zkcli zookeeper-shell", "** delete|deleteall|rmr", H,
    "{cmd} {sub} deletes ZooKeeper nodes")
 _r("data stores", "kafka-topics kafka-topics.sh", "", H, "{cmd} --delete deletes topics and "
@@ -305,6 +309,9 @@ _r("data stores", "kafka-consumer-groups kafka-consumer-groups.sh", "", H,
    "--delete-offsets", unless="--dry-run")
 _r("data stores", "kafka-delete-records kafka-delete-records.sh", "", C, "{cmd} deletes "
    "messages from topics")
+_r("data stores", "kafka-configs kafka-configs.sh", "", H, "{cmd} with a short retention makes "
+   "the broker delete the topic's messages",
+   values=r"--add-config=~retention\.(ms|bytes)=\d{1,6}\b")
 _r("data stores", "rabbitmqctl", "delete_*|purge_queue|reset|force_reset|stop|stop_app|"
    "shutdown|forget_cluster_node|close_all_connections|close_connection", H,
    "rabbitmqctl {sub} deletes queues or takes the broker down")
@@ -368,8 +375,9 @@ _r("restores", "psql mysql mariadb", "", H, "{cmd} -f runs a dump file against t
 _r("restores", "pgbackrest", "restore", C, "pgbackrest restore overwrites the data directory")
 _r("restores", "barman", "recover", C, "barman recover overwrites a data directory")
 _r("restores", "wal-g", "backup-fetch|delete", C, "wal-g {sub} overwrites or deletes backups")
-_r("restores", "restic", "restore|forget|prune", H, "restic {sub} overwrites files or deletes "
-   "snapshots")
+_r("restores", "restic", "forget|prune", H, "restic {sub} deletes snapshots")
+_r("restores", "restic", "restore", C, "restic restore --target / writes over the live system",
+   values="--target|-t=/")
 _r("restores", "gitlab-backup", "restore", C, "gitlab-backup restore replaces GitLab's data")
 _r("restores", "gitlab-rake", "gitlab:backup:restore", C, "gitlab-rake gitlab:backup:restore "
    "replaces GitLab's data")
@@ -394,7 +402,7 @@ _r("http", "http https xh xhs", "delete|put|patch", H, "{cmd} {sub} changes stat
 _r("http", "http https xh xhs", "post", H, "{cmd} POST to an admin path changes state on the "
    "server", admin_url=True)
 _r("http", "DELETE PUT PATCH", "", H, "an HTTP {cmd} request changes state on the server",
-   operand=r"^(/|_|https?://|[\w.-]+(:\d+)?/)", note="a request line (`DELETE /index`)")
+   operand=r"^(?!(?i:from|table|into)$)[\w/.:*%,-]", note="a request line (`DELETE /index`)")
 _r("http", "POST", "", H, "an HTTP POST to an admin path changes state on the server",
    admin_url=True)
 _r("http", "gh glab", "api", H, "{cmd} api -X {value} changes state on the server",
@@ -403,7 +411,7 @@ _r("http", "invoke-restmethod invoke-webrequest", "", H, "{cmd} -Method {value} 
    "changes state on the server", values="-method=delete|put|patch")
 # ---- cloud
 _r("cloud", "aws", "* delete-*|terminate-*|remove-*|deregister-*|purge-*|revoke-*|"
-   "disable-*|detach-*|reset-*|failover-*|promote-*", H, "aws {sub} deletes or detaches cloud "
+   "disable-*|reset-*|failover-*|promote-*", H, "aws {sub} deletes or disables cloud "
    "resources")
 _r("cloud", "aws", "* terminate-*|delete-db-*|delete-bucket|delete-table|delete-stack|"
    "delete-cluster|delete-file-system|delete-volume|delete-snapshot|delete-secret|delete-key*",
@@ -420,7 +428,8 @@ _r("cloud", "aws", "* update-service|update-auto-scaling-group|set-desired-capac
    "aws {sub} scales to zero", values="--desired-count|--desired-capacity|--max-size=0")
 _r("cloud", "gcloud", "** delete|delete-instances|abandon-instances", H,
    "gcloud {sub} deletes cloud resources")
-_r("cloud", "gcloud", "** stop|reset|suspend|failover|restore-backup", H, "gcloud {sub} stops, "
+_r("cloud", "gcloud", "** stop|reset|suspend|failover|restore|restore-backup", H,
+   "gcloud {sub} stops, "
    "resets or overwrites cloud resources")
 _r("cloud", "gcloud", "** remove-*", M, "gcloud {sub} removes bindings or metadata")
 _r("cloud", "gcloud", "** resize", H, "gcloud {sub} to zero stops every node",
@@ -431,6 +440,7 @@ _r("cloud", "gsutil", "rsync", H, "gsutil rsync -d deletes objects the source la
    flags="-d")
 _r("cloud", "az", "** delete*|purge|stop|deallocate|remove|revoke*|failover|deprovision", H,
    "az {sub} deletes or stops cloud resources")
+_r("cloud", "az", "** restore|restore-*", H, "az {sub} puts back older data over what is there")
 _r("cloud", "az", "group delete", C, "az group delete deletes a resource group and everything "
    "in it")
 _r("cloud", "az", "vm|vmss restart|reimage", H, "az {sub} reboots or reimages machines")
@@ -461,7 +471,7 @@ _r("iac", _IAC, "apply", C, "{cmd} apply -destroy deletes the resources it manag
    flags="-destroy|--destroy")
 _r("iac", _IAC, "apply|run-all", H, "{cmd} {sub} -auto-approve changes infrastructure without "
    "a review", flags="-auto-approve|--auto-approve")
-_r("iac", _IAC, "state rm|mv|replace-provider", H, "{cmd} {sub} edits the state file")
+_r("iac", _IAC, "state rm", H, "{cmd} state rm makes Terraform forget a resource it manages")
 _r("iac", _IAC, "taint", M, "{cmd} taint forces the resource to be recreated")
 _r("iac", _IAC, "workspace delete", H, "{cmd} workspace delete deletes a workspace's state")
 _r("iac", _IAC, "force-unlock", M, "{cmd} force-unlock breaks another run's state lock")
@@ -490,6 +500,7 @@ _r("git", "git", "checkout|switch", M, "git {sub} --force discards uncommitted c
 _r("git", "git", "stash", M, "git stash {value} deletes stashed changes", operand=r"^(drop|clear)$")
 _r("git", "git", "filter-branch|filter-repo", H, "git {sub} rewrites the repository's history")
 _r("git", "git", "reflog expire", M, "git reflog expire drops recovery points")
+_r("git", "git", "tag", M, "git tag -d deletes a tag", flags="-d|--delete")
 # ---- packages
 _r("packages", "apt apt-get aptitude", "remove|purge|autoremove|autopurge", M,
    "{cmd} {sub} uninstalls packages")
@@ -510,6 +521,10 @@ _r("packages", "snap flatpak", "remove|uninstall", M, "{cmd} {sub} uninstalls pa
 _r("packages", "gem cargo conda mamba", "uninstall|remove", M, "{cmd} {sub} uninstalls packages")
 _r("packages", "helm", "plugin uninstall", M, "helm plugin uninstall uninstalls a plugin")
 # ---- task runners and scripts whose names say they destroy
+_r("scripts", "ansible", "", H, "ansible -a state=absent removes what the module manages",
+   values="-a|--args=*state=absent*")
+_r("scripts", "ansible", "", H, "ansible -a state=stopped stops a service",
+   values="-a|--args=*state=stopped*")
 _r("scripts", "make just task mage invoke inv rake", "", H, "{cmd} {value} runs a task whose "
    "name says it is destructive", named=True)
 _r("scripts", "npm pnpm yarn bun", "run|run-script", H, "{cmd} run {value} runs a script "

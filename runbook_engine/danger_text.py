@@ -26,7 +26,7 @@ class TextRule:
     shows: str  # the shape in words, for the docs
     requires: re.Pattern[str] | None = None
     forbids: re.Pattern[str] | None = None
-    sql_only: bool = False  # only in SQL text (a bare ``KILL 12`` is SQL, not a shell kill)
+    only: str = ""  # only in this language ("sql": a bare ``KILL 12`` is SQL, not a shell kill)
 
 
 def _re(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
@@ -36,6 +36,10 @@ def _re(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
 _WHERE = _re(r"\bWHERE\b")
 # the rest of an ALTER TABLE statement, stopping at the next ALTER so each is scanned once
 _ALTER_REST = r"\bALTER\s+TABLE\b(?:(?!\bALTER\b)[^;])*?"
+# a Django queryset: Model.objects..., or a chain that filters
+_QUERYSET = r"(?:\.objects\b|\.filter\(|\.exclude\(|\.all\(\))[^\n;]*?"
+#: EXPLAIN shows a plan without running the statement (EXPLAIN ANALYZE runs it)
+_EXPLAIN_ONLY = re.compile(r"^\s*EXPLAIN\b(?![^;]{0,80}?\bANALY[SZ]E\b)", re.IGNORECASE)
 _ALTER = _re(r"^\s*ALTER\b")
 _TABLE = r"[\w.`\"\[\]]+"
 _COLLECTION = (r"\bdb(?:\.getSiblingDB\([^)]{0,200}\))?(?:\.getCollection\([^)]{0,200}\)|"
@@ -90,13 +94,15 @@ TEXT_RULES: tuple[TextRule, ...] = (
     TextRule("SQL", _re(r"\bpg_promote\s*\("), HIGH, "pg_promote() turns a standby into a primary",
              "`pg_promote()`"),
     TextRule("SQL", _re(r"^\s*KILL\s+(?:QUERY\s+|CONNECTION\s+)?\d+"), HIGH,
-             "KILL ends a database session", "`KILL [QUERY] id`", sql_only=True),
+             "KILL ends a database session", "`KILL [QUERY] id`", only="sql"),
     TextRule("SQL", _re(r"^\s*SHUTDOWN\b"), CRITICAL, "SHUTDOWN stops the database server",
-             "`SHUTDOWN`", sql_only=True),
+             "`SHUTDOWN`", only="sql"),
     TextRule("SQL", _re(r"\b(RESET\s+(?:MASTER|SLAVE|REPLICA|BINARY\s+LOGS)|PURGE\s+(?:BINARY|"
-                        r"MASTER)\s+LOGS|STOP\s+(?:SLAVE|REPLICA)|CHANGE\s+(?:MASTER|"
-                        r"REPLICATION\s+SOURCE)\s+TO)\b"), HIGH,
-             "{0} changes or deletes replication state", "`RESET MASTER`, `STOP REPLICA`, ..."),
+                        r"MASTER)\s+LOGS|STOP\s+(?:SLAVE|REPLICA))\b"), HIGH,
+             "{0} stops or deletes replication state", "`RESET MASTER`, `STOP REPLICA`, ..."),
+    TextRule("SQL", _re(r"\bSET\s+(?:GLOBAL\s+|@@GLOBAL\.)?(sql_(?:slave|replica)_skip_counter)"),
+             HIGH, "{0} skips replicated changes, so the replica drifts from its source",
+             "`SET GLOBAL sql_replica_skip_counter`"),
     TextRule("SQL", _re(r"\bRESTORE\s+(DATABASE|LOG)\b"), CRITICAL,
              "RESTORE {0} overwrites a database", "`RESTORE DATABASE` (SQL Server)"),
     TextRule("SQL", _re(r"\bREPAIR_ALLOW_DATA_LOSS\b"), CRITICAL,
@@ -141,8 +147,17 @@ TEXT_RULES: tuple[TextRule, ...] = (
     # ---- ORM consoles and scripting one-liners
     TextRule("consoles", _re(r"\.(destroy_all|delete_all)\b", 0), HIGH,
              "{0} deletes every matching record", "Rails `destroy_all`, `delete_all`"),
-    TextRule("consoles", _re(r"\.objects\b[^\n;]*\.delete\s*\(\s*\)", 0), HIGH,
-             "QuerySet.delete() deletes every matching row", "Django `.objects...delete()`"),
+    TextRule("consoles", _re(_QUERYSET + r"\.delete\s*\(\s*\)", 0), HIGH,
+             "QuerySet.delete() deletes every matching row", "Django `.filter(...).delete()`"),
+    TextRule("consoles", _re(_QUERYSET + r"\.update\s*\(", 0), HIGH,
+             "QuerySet.update() changes every matching row", "Django `.filter(...).update(...)`"),
+    TextRule("consoles", _re(r"\bSidekiq::(\w+)\b[^\n;]{0,200}?\.clear\b", 0), HIGH,
+             "Sidekiq {0}.clear deletes every job in it", "`Sidekiq::Queue.new(...).clear`"),
+    TextRule("consoles", _re(r"\.each\s*(?:\{|do\b)[^\n]{0,300}?\.delete\b", 0), HIGH,
+             "deletes each item the loop visits", "Ruby `.each { |job| job.delete }`"),
+    TextRule("PowerShell", _re(r"\$[\w:.]*\.(Delete|Terminate|Kill|Stop|Remove|Format)\s*\(", 0),
+             HIGH, ".{0}() on the objects it gets deletes or stops them",
+             "`$_.Delete()`, `.Terminate()`, `.Kill()`", only="powershell"),
     TextRule("consoles", _re(r"::truncate\s*\(\s*\)|->(?:delete|truncate)\s*\(\s*\)", 0), HIGH,
              "delete()/truncate() deletes rows", "Laravel `->delete()`, `::truncate()`"),
     TextRule("consoles", _re(r"\bshutil\.rmtree\s*\(", 0), HIGH,
@@ -156,7 +171,8 @@ TEXT_TRIGGERS = word_set(
     "repair_allow_data_loss rollback offline single_user flush flushall flushdb dropdatabase "
     "deletemany deleteone remove findoneanddelete findandremove updatemany dropindex "
     "dropindexes dropuser dropallusers droprole dropallroles stepdown reconfig shutdownserver "
-    "killop removeshard destroy_all delete_all rmtree db pg force"
+    "killop removeshard destroy_all delete_all rmtree db pg force sql_slave_skip_counter "
+    "sql_replica_skip_counter clear terminate"
 )
 
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
@@ -173,13 +189,17 @@ def statements(text: str, sql: bool) -> list[str]:
     return [s for s in _STATEMENT_SPLIT.split(text) if s.strip()]
 
 
-def text_findings(text: str, sql: bool) -> list[tuple[TextRule, str]]:
-    """(rule, reason) for each destructive statement in ``text``."""
+def text_findings(text: str, lang: str, own_only: bool = False) -> list[tuple[TextRule, str]]:
+    """(rule, reason) for each destructive statement in ``text`` written in ``lang`` ("sql",
+    "powershell", or "" for text that only may hold statements); ``own_only`` keeps to the
+    rules written for that language."""
     found: list[tuple[TextRule, str]] = []
-    for statement in statements(text, sql):
+    for statement in statements(text, lang == "sql"):
+        if _EXPLAIN_ONLY.match(statement):
+            continue
         best: dict[str, tuple[TextRule, str]] = {}  # one finding per family and statement
         for rule in TEXT_RULES:
-            if rule.sql_only and not sql:
+            if (rule.only and rule.only != lang) or (own_only and rule.only != lang):
                 continue
             match = rule.pattern.search(statement)
             if match is None:
