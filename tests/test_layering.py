@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "runbook_engine"
 LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     # leaf helpers every layer may use: the model, secrets masking, timestamps, bounded output
     "foundation": (frozenset({"runbook_engine", "model", "redact", "stamps", "mdtext", "gcpause",
-                              "outputs", "shell_lex", "placeholders", "expected"}), ()),
+                              "outputs", "shell_lex", "placeholders", "records", "expected"}), ()),
     # Markdown -> steps -> graph -> plan; templates and the danger rules
     "reading": (frozenset({"parse", "danger", "safety", "liveness", "template", "variables",
                            "graph", "inventory", "targets", "lint", "load", "render",
