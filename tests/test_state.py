@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runbook_engine.control import AutoController
@@ -46,15 +46,20 @@ def code_of(kind: str, i: int, n: int) -> dict[str, Any]:
         "skip": {"code": f"echo never-{i}", "when": "false"},
         "manual": {"kind": "manual", "code": f"Check dial {i}"},
         "secret": {"code": f"echo 'tok-{n}-secret-{i}'", "capture": f"k{i}", "secret": True},
-        "retry": {"code": f"f=$RUNBOOK_RUN_ID-{i}; test -e /tmp/$f || {{ touch /tmp/$f; "
-                          f"echo first-try; exit 1; }}; rm -f /tmp/$f; echo second-try",
-                  "retries": 1},
+        # the first attempt fails (and leaves a mark in the session), the retry succeeds
+        "retry": {"code": f'[ -n "$TRIED_{i}" ] || {{ export TRIED_{i}=1; echo first-try; '
+                          f'exit 1; }}; echo second-try', "retries": 1},
+        # two hosts; h2 fails its first attempt, so the second attempt runs on h2 only
+        "fanout": {"code": f'echo "on $FAKE_HOST"; [ $FAKE_HOST = h1 ] || [ -n "$TRIED_{i}" ] '
+                           f"|| {{ export TRIED_{i}=1; exit 2; }}; cd /tmp; "
+                           "export WHERE=$FAKE_HOST",
+                   "retries": 1, "on": ("h1", "h2"), "capture": f"f{i}"},
     }
     return kinds[kind]
 
 
 KINDS = st.sampled_from(["echo", "stderr", "fails", "big", "capture", "output", "template",
-                         "session", "skip", "manual", "secret", "retry"])
+                         "session", "skip", "manual", "secret", "retry", "fanout"])
 BOOKS = st.lists(st.tuples(KINDS, st.integers(0, 9)), min_size=1, max_size=6)
 
 
@@ -73,25 +78,30 @@ def run_live(steps: list[Step], transcript: Path, run_id: str,
     """Run the steps for real; the live state and a copy of it after every recorded event."""
     state = state if state is not None else RunState(head_chars=HEAD, tail_chars=TAIL)
     snapshots: list[RunState] = []
-    runner = LocalRunner()
+    runners_by_host: dict[str, LocalRunner] = {}
 
     def runners(target: HostTarget) -> Runner:
-        return runner
+        if target.name not in runners_by_host:  # a fake host: its own runner and environment
+            runners_by_host[target.name] = LocalRunner({**os.environ, "FAKE_HOST": target.name})
+        return runners_by_host[target.name]
+
+    def targets_for(step: Step) -> list[HostTarget]:
+        return [HostTarget(name) for name in step.on] if step.on else [LOCAL]
 
     writer = TranscriptWriter(transcript, append=bool(state.segments), inline_limit=INLINE,
                               tail_chars=TAIL)
     emit = Recorder(state, writer, Redactor(),
                     kept=[lambda event: snapshots.append(copy.deepcopy(state))])
     runbook = Runbook(path="gen.md", title="Generated", steps=tuple(steps), sha256="g")
-    plan = RunPlan(runbook, tuple(steps), lambda step: [LOCAL],
-                   {"who": Variable("who", "ops", "cli")})
+    plan = RunPlan(runbook, tuple(steps), targets_for, {"who": Variable("who", "ops", "cli")})
     engine = Engine(plan, RunOptions(run_id=run_id, yes=True, continue_on_error=True),
                     state=state, emit=emit, controller=AutoController(), runners=runners,
                     environ=dict(os.environ))
     try:
         engine.run()
     finally:
-        runner.close()
+        for runner in runners_by_host.values():
+            runner.close()
         writer.close()
     return state, snapshots
 
@@ -110,12 +120,14 @@ def assert_folds_to(transcript: Path, snapshots: list[RunState], start: int = 0)
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(spec=BOOKS)
+@example(spec=[("fanout", 1), ("template", 0), ("big", 9), ("secret", 2), ("retry", 0)])
 def test_the_transcript_folds_to_the_live_state_at_every_event(tmp_path: Path,
                                                                spec: list[tuple[str, int]]) -> None:
     steps = make_steps(spec)
     transcript = tmp_path / f"run-{uuid.uuid4().hex[:12]}.jsonl"
     run_id = transcript.stem
     live, snapshots = run_live(steps, transcript, run_id)
+    assert "blocked" not in live.counts  # every generated step really ran (none refused)
     assert_folds_to(transcript, snapshots)
     assert live == snapshots[-1]
     # a second session (a resume of the same run) folds on top of the first the same way
@@ -146,3 +158,19 @@ def test_template_output_is_bounded_the_same_way_live_and_spilled(tmp_path: Path
     stream = state.steps["s"].hosts["local"].stdout
     assert (stream.head, stream.tail, stream.omitted) == (live.head, live.tail, live.omitted)
     assert state.template_steps()["s"]["stdout"].endswith(text[-TAIL:])
+
+
+def test_a_retry_on_some_hosts_keeps_the_others_output(tmp_path: Path) -> None:
+    steps = make_steps([("fanout", 3), ("echo", 0)])
+    steps[1] = Step(id="s1", title="show", path="gen.md", line=2, kind="shell", lang="bash",
+                    code="echo '{{ steps.s0.hosts.h1.stdout | trim }} / "
+                         "{{ steps.s0.hosts.h2.stdout | trim }} / {{ f0.h2 }}'")
+    live, _ = run_live(steps, tmp_path / "t.jsonl", f"r{uuid.uuid4().hex[:8]}")
+    events, _ = read_events(tmp_path / "t.jsonl")
+    starts = [e for e in events if isinstance(e, StepStarted) and e.step == "s0"]
+    assert [(e.attempt, e.hosts) for e in starts] == [(1, ()), (2, ("h2",))]
+    s0 = live.steps["s0"]
+    assert (s0.status, s0.hosts["h1"].stdout.text, s0.hosts["h2"].stdout.text) == (
+        "ok", "on h1\n", "on h2\n")
+    assert live.sessions["h2"].env["WHERE"] == "h2"
+    assert live.steps["s1"].hosts["local"].stdout.text == "on h1 / on h2 / on h2\n"
