@@ -160,6 +160,10 @@ class Step:
     parent: str | None = None
     choice: str | None = None
     expected_output: str | None = None  # documentation of what the command should print
+    #: where it was written (region, printed, transcript, output block) and whether it shows
+    #: only part of the output (a sample: the output may hold more lines, keys or items)
+    expected_from: str | None = None
+    expected_sample: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown attributes, kept for lint
 
     @property

@@ -14,6 +14,7 @@ from ..model import SHELL_LANGS, LoadError, Problem, Runbook, RunbookError, Step
 from . import frontmatter
 from .annotations import parse_info
 from .blocks import Context, split_plain
+from .expectations import attach_output_blocks
 from .markdown import RawBlock, scan, split_transcript
 from .vocabulary import LANGUAGE_OF
 
@@ -51,6 +52,8 @@ class _Fragment:
     target: str | None = None
     interpreter: str | None = None
     expected_output: str | None = None
+    expected_from: str | None = None
+    expected_sample: bool = False
 
 
 def _whole_block(code: str) -> list[Any]:
@@ -129,6 +132,7 @@ def _parse(text: str, path: str, granularity: str | None) -> Runbook:
                 problems.append(draft.pop("_unrun"))
             steps.append(draft)
     _assign_ids(steps, {d["id"] for d in drafts})
+    attach_output_blocks(steps)
     title = fm.title or found.first_h1 or _file_title(path)
     return Runbook(
         path=path, title=title, description=fm.description, tags=fm.tags, vars=fm.vars,
@@ -196,6 +200,7 @@ def _kind(fields: dict[str, Any], lang: str, engines: dict[str, str],
             fields["code"] = "\n".join(cmd for _, cmd, _ in transcript) + "\n"
             output = "\n".join(out for _, _, out in transcript if out)
             fields["expected_output"] = output or None
+            fields["expected_from"] = "transcript" if output else None
             fields["lang"] = lang or "console"
             return "shell"
         return "doc" if console else "shell"
@@ -281,7 +286,8 @@ def _expand(draft: dict[str, Any], path: str, problems: list[Problem],
             code=frag.code, parent=block_id, title=title or draft["title"],
             line=draft["_code_line"] + frag.line_offset,
             choice=None if frag.choice is None else f"{block_id}:{frag.choice}",
-            expected_output=frag.expected_output, lang=_step_lang(tag, frag),
+            expected_output=frag.expected_output, expected_from=frag.expected_from,
+            expected_sample=frag.expected_sample, lang=_step_lang(tag, frag),
             kind="shell", interpreter=draft.get("interpreter"),
             _slug=slugify(title) if title else f"{block_id}-{i + 1}",
         )

@@ -69,12 +69,32 @@ class Assembler:
         if self.out and self.last_cmd == len(self.out) - 1:
             prev = self.out[-1]
             text = f"{prev.expected_output}\n{item.text}" if prev.expected_output else item.text
-            self.out[-1] = replace(prev, expected_output=text)
+            self.out[-1] = replace(prev, expected_output=text,
+                                   expected_from=prev.expected_from or item.extra.get("from"),
+                                   expected_sample=prev.expected_sample
+                                   or bool(item.extra.get("sample")))
         else:
             self._emit(Fragment("doc", item.text, item.start + 1, self.title))
 
     def _on_doc(self, idx: int, item: Item) -> None:
+        if self._printed(idx, item):
+            # `Active: active (running) since ...` right under `systemctl status`: not shell,
+            # what the command above printed
+            self._on_expected(idx, Item("expected", item.start - 1, item.end, item.text,
+                                        {"from": "printed"}))
+            return
         self._emit(Fragment("doc", item.text, item.start, self.title))
+
+    def _printed(self, idx: int, item: Item) -> bool:
+        """A region right under the last command (no blank line) whose lines all look printed."""
+        if not self.out or self.last_cmd != len(self.out) - 1 or idx == 0:
+            return False
+        if self.items[idx - 1].kind not in ("cmd", "console", "expected"):
+            return False
+        if item.text.lstrip()[:1] in "{[":
+            return False  # JSON typed into a shell block stays a doc step (lint says so)
+        lines = [x for x in item.text.split("\n") if x.strip()]
+        return bool(lines) and all(line_shape(x, self.known).score <= -1.5 for x in lines)
 
     def _on_ssh(self, idx: int, item: Item) -> None:
         nxt = next((x for x in self.items[idx + 1 :] if x.kind in ("cmd", "console", "ssh")), None)
@@ -89,7 +109,8 @@ class Assembler:
             return
         if item.start == item.end and line_shape(item.text, self.known).score <= -1.5:
             # a table header, a log line, `Error: ...`: what the command above printed
-            self._on_expected(idx, Item("expected", item.start - 1, item.end, item.text))
+            self._on_expected(idx, Item("expected", item.start - 1, item.end, item.text,
+                                        {"from": "printed"}))
             return
         title = self.title or item.extra.get("trailing")
         self._emit(Fragment("command", item.text, item.start, title, target=self.target))

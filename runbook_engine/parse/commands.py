@@ -52,6 +52,9 @@ _EXPECTED = re.compile(
     r"|should\s+(?:return|print|output|show)|returns?)\b\s*(:?)\s*(.*)$",
     re.IGNORECASE,
 )
+#: a region that shows an example, not the whole output ("# Sample output", "# Output (excerpt)")
+_SAMPLE_REGION = re.compile(r"^(?:sample|example|typical)\b|\b(?:excerpt|truncated|abridged|"
+                            r"similar|something\s+like|e\.g\.)", re.IGNORECASE)
 _JSON_START = re.compile(r"^(?:\{\s*\"[^\"]*\"\s*:|\[(?:\{|\"[^\"]*\"\s*[,\]]|\d))")
 _JSON_NEXT = re.compile(r"^[\"{\[\d]")
 _OPERATORS = set("();<>|&")
@@ -217,7 +220,8 @@ def _classify(lines: list[str], masked: list[str], i: int) -> Item:
     if is_comment(lines[i]):
         exp = _expected_region(lines, i)
         if exp:
-            return Item("expected", i, exp[0], exp[1])
+            sample = bool(_SAMPLE_REGION.match(comment_text(lines[i])))
+            return Item("expected", i, exp[0], exp[1], {"from": "region", "sample": sample})
         return Item("comment", i, i, comment_text(lines[i]))
     if _is_json_start(lines, i):
         end = _json_end(lines, i)

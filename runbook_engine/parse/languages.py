@@ -128,7 +128,7 @@ def _attach_output(out: list[Fragment], text: str, line: int) -> None:
         prev = out[-1]
         joined = f"{prev.expected_output}\n{text}" if prev.expected_output else text
         out[-1] = Fragment(prev.kind, prev.code, prev.line_offset, prev.title, prev.choice,
-                           prev.target, prev.interpreter, joined, prev.lang)
+                           prev.target, prev.interpreter, joined, prev.lang, "printed")
     else:
         out.append(Fragment("doc", text, line))
 

@@ -21,6 +21,10 @@ class Fragment:
     interpreter: str | None = None  # client console command that receives `code` on stdin
     expected_output: str | None = None  # documented expected output that follows the command
     lang: str | None = None  # another language than shell (sql, powershell...): fed or manual
+    #: where ``expected_output`` was written: region (``# Expected output``), printed (lines
+    #: that look printed after the command), transcript (after a prompt); sample: it shows part
+    expected_from: str | None = None
+    expected_sample: bool = False
 
 
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][\w-]*)\2")

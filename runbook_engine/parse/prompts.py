@@ -234,7 +234,8 @@ def prompt_fragments(code: str, root_hash: bool) -> list[Fragment]:
             frags.append(Fragment("doc", text, entry.line, entry.title))  # a definition
             continue
         frags.append(Fragment("command", text, entry.line, entry.title, expected_output=out,
-                              target=entry.target, interpreter=entry.opener, lang=lang))
+                              target=entry.target, interpreter=entry.opener, lang=lang,
+                              expected_from="transcript" if out else None))
     lead = dedent("\n".join(entries[0].output)).strip()
     if lead and not frags:
         first = next(i for i, x in enumerate(code.split("\n")) if x.strip())

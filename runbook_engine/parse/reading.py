@@ -168,7 +168,7 @@ def _tag_signals(tag: str) -> list[Signal]:
 
 def _prose_signals(prose: str, heading: str) -> list[Signal]:
     found: list[Signal] = []
-    last = _last_sentence(prose)
+    last = last_sentence(prose)
     if last:
         if OUTPUT_CUES.search(last):
             found.append(Signal("prose promises output", "output", 2.5))
@@ -181,7 +181,7 @@ def _prose_signals(prose: str, heading: str) -> list[Signal]:
     return found
 
 
-def _last_sentence(prose: str) -> str:
+def last_sentence(prose: str) -> str:
     text = prose.strip()
     if not text:
         return ""
