@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Verdict = Literal["matches", "differs", "no expectation"]
+Mode = Literal["json", "text", "regex", "none"]
 
 #: lines of diff shown at most (the rest is counted): a diff is read at a prompt, under pressure
 DIFF_LINES = 24
@@ -22,7 +23,7 @@ class Comparison:
     """The verdict, how it was compared (json/text) and, when it differs, a short readable diff."""
 
     verdict: Verdict
-    mode: Literal["json", "text", "none"] = "none"
+    mode: Mode = "none"
     diff: str = ""
 
     @property
@@ -42,7 +43,8 @@ NO_EXPECTATION = Comparison("no expectation")
 # of the same kind, so "started 2026-01-02T10:00:00Z" matches "started 2026-03-04T11:12:13Z".
 # Order matters: the first kind that matches a token names it.
 _VOLATILE: tuple[tuple[str, str], ...] = (
-    ("time", r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+    ("time", r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?"  # systemd: "since Mon 2026-01-05 ..."
+             r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
              r"(?:Z|[+-]\d{2}:?\d{2}|\s?UTC)?)?"),
     ("time", r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? \d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep"
              r"|Oct|Nov|Dec)[a-z]* \d{4}(?: \d{2}:\d{2}:\d{2})?(?: GMT| UTC| [+-]\d{4})?"),
@@ -76,34 +78,63 @@ def volatile_kind(text: str) -> str | None:
     return _KINDS[match.lastgroup]
 
 
+# What looks volatile but says how things went: an HTTP status after ``HTTP/1.1`` (200 and 503
+# are both numbers), and a line that is only 0, 1 or an HTTP status (``curl -w '%{http_code}'``,
+# ``psql -Atc 'SELECT 1'``, a count of errors that should be 0). Other lone numbers are counters.
+_LITERAL = re.compile(r"(?<=HTTP/\d )\d{3}\b|(?<=HTTP/\d\.\d )\d{3}\b|\A\s*(?:[01]|[1-5]\d\d)\s*\Z")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
 def normalise_line(line: str) -> str:
     """A line with volatile tokens replaced by ``<kind>`` and runs of blanks made one space."""
 
     def token(match: re.Match[str]) -> str:
+        if literal and match.start() in literal:
+            return match.group(0)
         name = next((g for g, v in match.groupdict().items() if v is not None), None)
         return f"<{_KINDS[name]}>" if name else match.group(0)
 
+    literal = {m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+               for m in _LITERAL.finditer(line)}
     return " ".join(_BOUNDED.sub(token, line).split())
 
 
 # ---------------------------------------------------------------- the entry point
 
 
-def compare(expected: str | None, actual: str) -> Comparison:
-    """Compare a step's output with its expectation: JSON structurally, otherwise line by line."""
+def compare(expected: str | None, actual: str, *, sample: bool = False) -> Comparison:
+    """Compare a step's output with its expectation: JSON structurally, otherwise line by line.
+
+    ``sample``: the expectation shows part of the output ("something like:", "Example output"),
+    so the output may hold more: lines around and between the expected ones (kept in order),
+    keys and array items the expectation leaves out.
+    """
     if expected is None or not expected.strip():
         return NO_EXPECTATION
-    wanted = _json_value(expected)
+    wanted, elided = _json_value(expected), False
+    if wanted is _NOT_JSON:
+        wanted, elided = _elided_json(expected), True
     if wanted is not _NOT_JSON:
-        got = _find_json(actual)
+        got = _find_json(_plain(actual))
         if got is _NOT_JSON:
             return Comparison("differs", "json", _text_diff(expected, actual,
                                                             "output is not JSON"))
-        problems = list(_json_differences(wanted, got, "$"))
+        problems = list(_json_differences(wanted, got, "$", sample or elided))
         if not problems:
             return Comparison("matches", "json")
         return Comparison("differs", "json", _cap(problems))
-    return _compare_text(expected, actual)
+    return _compare_text(expected, actual, sample)
+
+
+def search(pattern: str, actual: str) -> Comparison:
+    """The ``expect`` annotation: a regular expression the output must contain (strict)."""
+    try:
+        found = re.search(pattern, actual, re.M)
+    except re.error as exc:
+        return Comparison("differs", "regex", f"bad regular expression: {exc}")
+    if found:
+        return Comparison("matches", "regex")
+    return Comparison("differs", "regex", f"output does not match expect {pattern}")
 
 
 # ---------------------------------------------------------------- JSON
@@ -119,6 +150,20 @@ def _json_value(text: str) -> Any:
         return json.loads(stripped)
     except ValueError:
         return _NOT_JSON
+
+
+# "..." standing for the keys or items an expectation leaves out: a line of its own, or an item
+_ELIDED_LINE = re.compile(r"^[ \t]*(?:\.\.\.|…)[ \t]*,?[ \t]*$\n?", re.M)
+_ELIDED_ITEM = re.compile(r",\s*(?:\.\.\.|…)(?=\s*[\]}])|(?<=[\[{])\s*(?:\.\.\.|…)\s*,?")
+_TRAILING_COMMA = re.compile(r",(\s*[\]}])")
+
+
+def _elided_json(text: str) -> Any:
+    """``{"status": "ok", ...}``: JSON once its ``...`` are taken out (a sample of the output)."""
+    if "..." not in text and "…" not in text:
+        return _NOT_JSON
+    cut = _TRAILING_COMMA.sub(r"\1", _ELIDED_ITEM.sub("", _ELIDED_LINE.sub("", text)))
+    return _json_value(cut)
 
 
 def _find_json(text: str) -> Any:
@@ -149,32 +194,56 @@ def _kind_of(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def _json_differences(want: Any, got: Any, where: str) -> Iterator[str]:
-    """Yield one readable line per difference, each naming its JSON path."""
+#: numbers under these keys say how things went (an HTTP status, an exit code, errors): literal
+_LITERAL_KEYS = re.compile(r"(?:^|[_-])(?:status|code|statuscode|exit|errors?|failures?|failed)$",
+                           re.IGNORECASE)
+
+
+def _json_differences(want: Any, got: Any, where: str, sample: bool = False,
+                      key: str = "") -> Iterator[str]:
+    """Yield one readable line per difference, each naming its JSON path. ``sample``: more
+    keys and items in the output are fine (the expectation shows some of them)."""
     kind, got_kind = _kind_of(want), _kind_of(got)
     if kind != got_kind:
         yield f"{where}: expected {kind} {_short(want)}, got {got_kind} {_short(got)}"
         return
     if kind == "object":
-        for key in want:
-            if key not in got:
-                yield f"{where}.{key}: missing (expected {_short(want[key])})"
+        for name in want:
+            if name not in got:
+                yield f"{where}.{name}: missing (expected {_short(want[name])})"
             else:
-                yield from _json_differences(want[key], got[key], f"{where}.{key}")
-        for key in got:
-            if key not in want:
-                yield f"{where}.{key}: not expected (got {_short(got[key])})"
+                yield from _json_differences(want[name], got[name], f"{where}.{name}", sample,
+                                             name)
+        for name in got:
+            if name not in want and not sample:
+                yield f"{where}.{name}: not expected (got {_short(got[name])})"
     elif kind == "array":
+        yield from _array_differences(want, got, where, sample)
+    elif kind == "string":
+        if want != got and not _same_volatile(want, got):
+            yield f"{where}: expected {_short(want)}, got {_short(got)}"
+    elif want != got and (kind in ("boolean", "null")
+                          or kind == "number" and _LITERAL_KEYS.search(key)):
+        yield f"{where}: expected {_short(want)}, got {_short(got)}"
+    # other numbers are counters, sizes, durations: any number matches a number
+
+
+def _array_differences(want: list[Any], got: list[Any], where: str,
+                       sample: bool) -> Iterator[str]:
+    if not sample:
         if len(want) != len(got):
             yield f"{where}: expected {len(want)} item(s), got {len(got)}"
         for index, (w, g) in enumerate(zip(want, got, strict=False)):
             yield from _json_differences(w, g, f"{where}[{index}]")
-    elif kind == "string":
-        if want != got and not _same_volatile(want, got):
-            yield f"{where}: expected {_short(want)}, got {_short(got)}"
-    elif kind in ("boolean", "null") and want != got:
-        yield f"{where}: expected {_short(want)}, got {_short(got)}"
-    # numbers are counters, sizes, durations: any number matches a number
+        return
+    at = 0  # a sample: each expected item matches a later item of the output, in order
+    for index, item in enumerate(want):
+        found = next((j for j in range(at, len(got))
+                      if not any(_json_differences(item, got[j], "", True))), None)
+        if found is None:
+            yield f"{where}[{index}]: no item like {_short(item)} in the output"
+            continue
+        at = found + 1
 
 
 def _same_volatile(want: str, got: str) -> bool:
@@ -193,8 +262,15 @@ def _short(value: Any) -> str:
 # ---------------------------------------------------------------- text
 
 
+def _plain(text: str) -> str:
+    """Output as a reader sees it: no colour codes, no carriage returns of progress lines."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    return text.replace("\r\n", "\n")
+
+
 def _lines(text: str) -> list[str]:
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    lines = [line.rstrip().rsplit("\r", 1)[-1] for line in _plain(text).split("\n")]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
@@ -208,9 +284,12 @@ def _line_pattern(line: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in parts) + r"\Z", re.S)
 
 
-def _compare_text(expected: str, actual: str) -> Comparison:
+def _compare_text(expected: str, actual: str, sample: bool = False) -> Comparison:
     want, got = _lines(expected), _lines(actual)
-    patterns = [None if w.strip() in ELLIPSIS else _line_pattern(w) for w in want]
+    patterns: list[re.Pattern[str] | None] = [None if w.strip() in ELLIPSIS
+                                              else _line_pattern(w) for w in want]
+    if sample:  # any lines before, between and after the expected ones
+        patterns = [None, *(p for pattern in patterns for p in (pattern, None))]
     normal = [normalise_line(g) for g in got]
     if _sequence_matches(patterns, normal):
         return Comparison("matches", "text")

@@ -116,7 +116,8 @@ def test_volatile_kinds(token: str, kind: str | None) -> None:
 
 def test_normalise_keeps_words_and_ratios() -> None:
     assert normalise_line("web-1   1/1  Running  0  5d") == "web-1 1/1 Running <number> <duration>"
-    assert normalise_line("HTTP/1.1 200 OK") == "HTTP/1.1 <number> OK"
+    # an HTTP status says how things went: it is kept, not taken for a counter
+    assert normalise_line("HTTP/1.1 200 OK") == "HTTP/1.1 200 OK"
 
 
 @settings(max_examples=200, deadline=None)
@@ -135,3 +136,53 @@ def test_long_output_compares_in_linear_time_and_the_diff_is_capped() -> None:
     assert result.verdict == "differs"
     assert result.diff.count("\n") <= 25
     assert result.diff.endswith("more line(s)")
+
+
+def test_http_status_and_lone_flags_are_literal_but_counts_are_not() -> None:
+    assert compare("HTTP/1.1 200 OK", "HTTP/1.1 503 Service Unavailable").verdict == "differs"
+    assert compare("HTTP/2 200", "HTTP/2 404").verdict == "differs"
+    assert compare("200", "503\n").verdict == "differs"  # curl -w '%{http_code}'
+    assert compare("1", "0").verdict == "differs"  # psql -Atc 'SELECT 1'
+    assert compare("17", "42").matches  # wc -l: a count
+    assert compare('{"status": 200, "items": 3}', '{"status": 200, "items": 9}').matches
+    result = compare('{"status": 200, "errors": 0}', '{"status": 500, "errors": 2}')
+    assert result.diff.splitlines() == ["$.status: expected 200, got 500",
+                                        "$.errors: expected 0, got 2"]
+
+
+def test_a_sample_allows_more_lines_around_and_between_in_order() -> None:
+    expected = "NAME     READY   STATUS\napi-7d9f8b6c5-x2x4q   1/1   Running"
+    actual = ("NAME     READY   STATUS\nworker-5c8d7f9b4-p9k2m   1/1   Running\n"
+              "api-66b7c9d8f4-qqz8w   1/1   Running\ncron-28374650-abcde   0/1   Completed\n")
+    assert compare(expected, actual).verdict == "differs"  # exact: two more lines
+    assert compare(expected, actual, sample=True).matches
+    broken = actual.replace("qqz8w   1/1   Running", "qqz8w   0/1   Error")
+    result = compare(expected, broken, sample=True)
+    assert result.verdict == "differs"
+    assert "- api-7d9f8b6c5-x2x4q   1/1   Running" in result.diff
+    assert compare("b\na", "a\nb\nc", sample=True).verdict == "differs"  # order is kept
+
+
+def test_json_sample_and_elided_json_allow_more_keys_and_items() -> None:
+    actual = json.dumps({"status": "healthy", "checks": [{"name": "db", "ok": True},
+                                                         {"name": "cache", "ok": True}],
+                         "build": "3f2a9c1e7b"})
+    assert compare('{"status": "healthy"}', actual).verdict == "differs"
+    assert compare('{"status": "healthy"}', actual, sample=True).matches
+    elided = ('{\n  "status": "healthy",\n  "checks": [{"name": "cache", "ok": true}, ...],\n'
+              '  ...\n}')
+    result = compare(elided, actual)
+    assert (result.verdict, result.mode) == ("matches", "json"), result.diff
+    degraded = actual.replace('"healthy"', '"degraded"')
+    assert compare(elided, degraded).diff == '$.status: expected "healthy", got "degraded"'
+    missing = compare('{"checks": [{"name": "queue", ...}, ...]}', actual)
+    assert missing.diff.startswith("$.checks[0]: no item like")
+
+
+def test_colour_codes_and_carriage_returns_do_not_count() -> None:
+    actual = "\x1b[32m●\x1b[0m nginx.service - A high performance web server\n" \
+             "   Active: \x1b[1;32mactive (running)\x1b[0m since Mon 2026-01-05 10:00:00 UTC\n"
+    expected = "● nginx.service - A high performance web server\n" \
+               "   Active: active (running) since Tue 2026-02-03 11:12:13 UTC"
+    assert compare(expected, actual).matches
+    assert compare("done", "progress 10%\rprogress 90%\rdone\n").matches
