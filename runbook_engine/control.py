@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from .events import OutputChecked
 from .model import RunbookError, Step, VarSpec
 
 StepAnswer = Literal["run", "skip", "edit", "all", "quit"]
 FailureAnswer = Literal["retry", "edit", "skip", "quit"]
 ManualAnswer = Literal["done", "not_done", "skip", "quit"]
+DriftAnswer = Literal["go_on", "note", "retry", "edit", "quit"]
 
 
 class QuitRun(Exception):
@@ -52,6 +54,17 @@ class FailureView:
     editable: str = ""  # what `e` opens: the command that ran, or its template (see StepView)
 
 
+@dataclass(frozen=True)
+class DriftView:
+    """A step that ran well but printed something else than expected: the checks that differ
+    (each with its diff, already shown by the display as it was emitted)."""
+
+    step: Step
+    checks: tuple[OutputChecked, ...]
+    attempts: int
+    editable: str = ""  # what `e` opens (see StepView)
+
+
 class Controller(Protocol):
     """How the engine asks: ui.interactive (a terminal) and AutoController (--yes). Showing what
     happens is not its job: the display observes the events."""
@@ -61,6 +74,11 @@ class Controller(Protocol):
     def ask_failure(self, view: FailureView) -> Answer: ...
 
     def ask_manual(self, step: Step) -> Answer: ...
+
+    def ask_drift(self, view: DriftView) -> Answer:
+        """The output differs from what was expected (the step did not fail): go_on, note (go on
+        with a note recorded), retry, edit (then retry) or quit."""
+        ...
 
     def ask_choice(self, options: Sequence[StepView]) -> int | None:
         """Pick one alternative (index into options) or None for none of them."""
@@ -84,6 +102,9 @@ class AutoController:
 
     def ask_manual(self, step: Step) -> Answer:
         return Answer("skip", prompt="--yes")
+
+    def ask_drift(self, view: DriftView) -> Answer:
+        return Answer("go_on", prompt="--yes")
 
     def ask_choice(self, options: Sequence[StepView]) -> int | None:
         return 0 if options else None

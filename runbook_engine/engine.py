@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import liveness, template
+from .checking import OutputChecker, Reference
 from .control import Controller, FailureView, QuitRun
 from .events import (
     SCHEMA,
@@ -38,6 +39,8 @@ class RunPlan:
     steps: tuple[Step, ...]
     targets_for: Callable[[Step], list[HostTarget]]
     variables: Mapping[str, Variable] = field(default_factory=dict)
+    #: an earlier run's outputs each step's output is also compared with (``--against``)
+    against: Reference | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class RunOptions:
     version: str = ""
     transcript: str | None = None
     overrides: tuple[str, ...] = ()  # what --force overrode, each one line
+    #: steps recorded as skipped without running, with the reason (``runbook test``: what it
+    #: cannot verify here, such as a step that needs a value nobody gave)
+    skip: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,7 +90,7 @@ class Engine:
                              options.run_id, environ or {})
         self.executor = Executor(emit, controller, runner, self.inputs, yes=options.yes,
                                  continue_on_error=options.continue_on_error,
-                                 forks=options.forks)
+                                 forks=options.forks, checker=OutputChecker(plan.against))
         self._all = False  # the operator answered "all": stop asking (dangerous steps still ask)
 
     # -- the run --------------------------------------------------------------------------------
@@ -163,6 +169,8 @@ class Engine:
             return
         if step.exclude_from_run_all and step.id not in self.options.only:
             return self._finish(step, "skipped", "excluded from run-all (use --only)")
+        if step.id in self.options.skip:
+            return self._finish(step, "skipped", self.options.skip[step.id])
         blocked = [n for n in step.needs if self.state.status_of(n) in FAILED]
         if blocked:
             return self._finish(step, "blocked", f"needs {', '.join(blocked)}")

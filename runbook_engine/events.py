@@ -267,6 +267,54 @@ class StepFinished(Event):
             object.__setattr__(self, "captured", jsonable(self.captured))
 
 
+#: where an expectation was written (``output_checked.source``), as screens and reports name it
+CHECK_SOURCES = {
+    "expect": "expect=",
+    "region": "the expected output written under the command",
+    "printed": "the output shown under the command",
+    "output block": "the output block after the command",
+    "transcript": "the transcript's output lines",
+    "against": "the earlier run",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputChecked(Event):
+    """An attempt's output compared with what the runbook (or an earlier run) says to expect.
+
+    Self-describing, so a report or a page shows it without the runbook: ``source`` says where
+    the expectation was written (``expect`` the strict regex annotation; ``region`` a ``# Expected
+    output`` region; ``printed`` lines shown under the command; ``output block`` a block the prose
+    introduces; ``transcript`` a transcript's output lines; ``against`` an earlier run, named by
+    ``reference``), ``expected`` what it says, ``verdict`` matches/differs, ``mode`` how it was
+    compared (json/text/regex) and ``diff`` what differs. Only ``strict`` fails the step.
+    """
+
+    kind: ClassVar[str] = "output_checked"
+    omit_none: ClassVar[frozenset[str]] = frozenset({"host", "reference"})
+    step: str = ""
+    attempt: int = 1
+    host: str | None = None  # when the step runs on several targets or a remote one
+    source: str = ""
+    strict: bool = False
+    sample: bool = False  # the expectation shows part of the output (more is fine)
+    verdict: str = ""  # matches / differs
+    mode: str = ""  # json / text / regex
+    diff: str = ""
+    expected: str = ""
+    reference: str | None = None
+
+    @property
+    def differs(self) -> bool:
+        return self.verdict == "differs"
+
+    @property
+    def source_label(self) -> str:
+        """Where the expectation came from, in words (the earlier run's file named)."""
+        label = CHECK_SOURCES.get(self.source, self.source)
+        return f"{label} ({self.reference})" if self.reference else label
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
     """The run ends; ``counts`` and ``open_items`` are the whole run's (every session)."""
@@ -316,7 +364,7 @@ class Invalid(Event):
 
 RECORDED: dict[str, type[Event]] = {
     cls.kind: cls for cls in (RunStarted, VarSet, StepStarted, Output, OutputSpilled, OutputTail,
-                              Decision, Note, StepFinished, RunFinished)
+                              OutputChecked, Decision, Note, StepFinished, RunFinished)
 }
 
 

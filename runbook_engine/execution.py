@@ -9,11 +9,20 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .control import Controller, FailureView, QuitRun
-from .events import Decision, HostResult, Output, SessionRecord, StepFinished, StepStarted
+from .checking import COMBINED_CHARS, Check, OutputChecker, shown_expectation
+from .control import Controller, DriftView, FailureView, QuitRun
+from .events import (
+    Decision,
+    HostResult,
+    Output,
+    OutputChecked,
+    SessionRecord,
+    StepFinished,
+    StepStarted,
+)
 from .inputs import Inputs
 from .model import HostTarget, Step
 from .outputs import LineBuffer
@@ -35,6 +44,7 @@ class HostRun:
     result: Result | None = None
     reason: str = ""
     capture: str | None = None
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -83,8 +93,10 @@ class Executor:
     """Runs a prepared step: its attempts on every target, the failure menu, then its result."""
 
     def __init__(self, emit: Recorder, controller: Controller, runner: TargetRunners,
-                 inputs: Inputs, *, yes: bool, continue_on_error: bool, forks: int) -> None:
+                 inputs: Inputs, *, yes: bool, continue_on_error: bool, forks: int,
+                 checker: OutputChecker | None = None) -> None:
         self.emit = emit
+        self.checker = checker or OutputChecker()
         self.controller = controller
         self.runner = runner
         self.inputs = inputs
@@ -118,9 +130,19 @@ class Executor:
                 command=command.code, attempt=attempts, code_sha256=code_sha,
                 interactive=step.interactive))
             self._attempt(step, command, pending, hosts, remote)
+            drift = self._checked(step, attempts, pending, hosts, remote)
             failed = [h for h in hosts.values() if not h.ok]
             if not failed:
-                return self._record(step, hosts, attempts, started, "ok", "")
+                again = self._drift(step, command, drift, attempts)
+                if again is None:
+                    return self._record(step, hosts, attempts, started, "ok", "")
+                if again == "quit":
+                    self._record(step, hosts, attempts, started, "ok", "")
+                    raise QuitRun
+                command = replace(command, code=again)  # retry (the edited code, if edited)
+                hosts = {t.name: HostRun(t) for t in targets}
+                auto_left, deadline = step.retries, _until_deadline(step)
+                continue
             status, reason = _worst(failed)
             if self.ctrl_c and follows:
                 # `tail -f` and friends end with Ctrl-C: that is success, not a failure
@@ -164,6 +186,43 @@ class Executor:
             if answer.answer == "quit":
                 raise QuitRun
             return None
+
+    # -- expectations ---------------------------------------------------------------------------
+
+    def _checked(self, step: Step, attempt: int, ran: list[HostTarget],
+                 hosts: dict[str, HostRun], remote: bool) -> list[OutputChecked]:
+        """Emit this attempt's output checks; return those that differ without failing it."""
+        drift: list[OutputChecked] = []
+        for target in ran:
+            for check in hosts[target.name].checks:
+                e, c = check.expectation, check.comparison
+                event = OutputChecked(
+                    step=step.id, attempt=attempt, host=target.name if remote else None,
+                    source=e.source, strict=e.strict, sample=e.sample, verdict=c.verdict,
+                    mode=c.mode, diff=c.diff, expected=shown_expectation(e.text),
+                    reference=e.reference)
+                self.emit(event)
+                if not c.matches and not e.strict:
+                    drift.append(event)
+        return drift
+
+    def _drift(self, step: Step, command: Command, drift: list[OutputChecked],
+               attempts: int) -> str | None:
+        """The output differs from what was expected: ask. None: go on; "quit"; else the code
+        to run again (retry, or the edited command)."""
+        if not drift or self.yes:
+            return None
+        view = DriftView(step, tuple(drift), attempts,
+                         editable=self.inputs.editable(step, command.code))
+        answer = self.controller.ask_drift(view)
+        if answer.answer == "edit" and answer.command is not None:
+            self.emit(Decision(step=step.id, prompt=answer.prompt, answer="edit",
+                               original=view.editable, edited=answer.command))
+            return self.inputs.apply_edit(step, view.editable, answer.command)
+        self.emit(Decision(step=step.id, prompt=answer.prompt, answer=answer.answer))
+        if answer.answer == "quit":
+            return "quit"
+        return command.code if answer.answer == "retry" else None
 
     def _sleep(self, seconds: float) -> bool:
         """Wait between attempts; False when Ctrl-C cut it short (no more automatic retries)."""
@@ -254,11 +313,18 @@ class Executor:
         host = target.name if remote else None
         held: list[tuple[str, str]] | None = [] if step.secret and step.capture else None
         lines = {"stdout": LineBuffer(), "stderr": LineBuffer()}
+        # both streams as they came, as a terminal shows them: what a runbook's expected output
+        # was copied from (kept only when there is an output to compare)
+        combined: list[str] | None = [] if self.checker.wants_combined(step) else None
+        kept = [0]
 
         def on_output(stream: str, text: str) -> None:
             ready = lines[stream].feed(text)
             if ready:
                 self._output(step.id, stream, ready, host, held)
+            if combined is not None and kept[0] < COMBINED_CHARS:
+                combined.append(text)
+                kept[0] += len(text)
 
         started = time.monotonic()
         try:
@@ -269,7 +335,11 @@ class Executor:
             rest = buffer.flush()
             if rest:
                 self._output(step.id, stream, rest, host, held)
-        run = _judge(step, target, result)
+        checks: list[Check] = []
+        if result.status in ("ok", "failed"):  # it ran to its end: what it printed is whole
+            checks = self.checker.check(step, target.name, result.stdout, result.stderr,
+                                        "".join(combined) if combined is not None else None)
+        run = _judge(step, target, result, checks)
         if held is not None:
             # A secret capture is known only now: its output was held back until it is masked.
             if run.capture is not None:
@@ -333,29 +403,32 @@ def _until_deadline(step: Step) -> float | None:
     return None if step.retries else time.monotonic() + UNTIL_DEFAULT_S
 
 
-def _judge(step: Step, target: HostTarget, result: Result) -> HostRun:
+def _judge(step: Step, target: HostTarget, result: Result, checks: list[Check]) -> HostRun:
     """Did this attempt succeed on this host: exit code, ``expect``, ``extract``."""
     if result.status in ("timeout", "interrupted", "error"):
-        return HostRun(target, result.status, result, result.error or result.status)
+        return HostRun(target, result.status, result, result.error or result.status,
+                       checks=checks)
     if result.exit_code != step.expect_exit:
         reason = f"exit code {result.exit_code}"
         if step.expect_exit:
             reason += f", expected {step.expect_exit}"
-        return HostRun(target, "failed", result, reason)
+        return HostRun(target, "failed", result, reason, checks=checks)
+    strict = next((c for c in checks if c.fails_step), None)
+    if strict is not None:
+        return HostRun(target, "failed", result, strict.comparison.diff, checks=checks)
     try:
-        if step.expect and not re.search(step.expect, result.stdout + result.stderr, re.M):
-            return HostRun(target, "failed", result, f"output does not match expect {step.expect}")
         capture = None
         if step.capture:
             capture = result.stdout.strip()
             if step.extract:
                 match = re.search(step.extract, result.stdout, re.M)
                 if match is None:
-                    return HostRun(target, "failed", result, f"extract {step.extract} not found")
+                    return HostRun(target, "failed", result, f"extract {step.extract} not found",
+                                   checks=checks)
                 capture = match.group(1) if match.re.groups else match.group(0)
     except re.error as exc:
-        return HostRun(target, "failed", result, f"bad regular expression: {exc}")
-    return HostRun(target, "ok", result, capture=capture)
+        return HostRun(target, "failed", result, f"bad regular expression: {exc}", checks=checks)
+    return HostRun(target, "ok", result, capture=capture, checks=checks)
 
 
 def _worst(failed: list[HostRun]) -> tuple[str, str]:

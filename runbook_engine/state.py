@@ -18,6 +18,7 @@ from .events import (
     HostResult,
     Note,
     Output,
+    OutputChecked,
     OutputSpilled,
     OutputTail,
     PlannedStep,
@@ -112,6 +113,8 @@ class StepState:
     hosts: dict[str, HostState] = field(default_factory=dict)
     captured: dict[str, Any] = field(default_factory=dict)
     open_item: str = ""
+    #: the latest attempt's output checks (one per expectation and target)
+    checks: list[OutputChecked] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -218,6 +221,13 @@ class RunState:
         return [step.open_item for step in self.steps.values() if step.open_item]
 
     @property
+    def drift(self) -> dict[str, list[OutputChecked]]:
+        """Steps whose latest output differs from what was expected: the checks that differ."""
+        found = {step_id: [c for c in step.checks if c.differs]
+                 for step_id, step in self.steps.items()}
+        return {step_id: checks for step_id, checks in found.items() if checks}
+
+    @property
     def resumes(self) -> int:
         return max(len(self.segments) - 1, 0)
 
@@ -276,6 +286,8 @@ class RunState:
         step.code_sha256 = event.code_sha256 or step.code_sha256
         for name in event.running_on or step.targets or ("local",):
             step.hosts[name] = HostState()  # a new attempt: its output starts afresh
+        again = set(event.running_on or step.targets or ("local",))
+        step.checks = [c for c in step.checks if (c.host or _first(step)) not in again]
         self.running = Running(event.step, event.attempt, event.running_on, event.ts)
 
     def _output(self, event: Output) -> None:
@@ -291,6 +303,9 @@ class RunState:
         stream.skip(event.chars - len(event.text))
         stream.feed(event.text, self.head_chars, self.tail_chars)
 
+    def _output_checked(self, event: OutputChecked) -> None:
+        self._step(event.step).checks.append(event)
+
     def _stream(self, step_id: str, host: str | None, name: str) -> StreamText:
         host_state = self._step(step_id).host(host)
         return host_state.stderr if name == "stderr" else host_state.stdout
@@ -304,6 +319,7 @@ class RunState:
             step.attempts = event.attempts
         else:
             step.attempts, step.hosts = 0, {}  # decided without running (skipped, blocked)
+            step.checks = []
         results = event.hosts or ({step.targets[0] if step.targets else "local": HostResult(
             status=event.status, exit_code=event.exit_code, duration_s=event.duration_s,
             reason=event.reason)} if event.attempts else {})
@@ -337,6 +353,10 @@ class RunState:
         return step
 
 
+def _first(step: StepState) -> str:
+    return step.targets[0] if step.targets else "local"
+
+
 def count_statuses(statuses: Iterable[str]) -> dict[str, int]:
     """How many of each status, in STATUS_ORDER (then in order of appearance)."""
     counts: dict[str, int] = {}
@@ -357,6 +377,7 @@ _HANDLERS: dict[type[Event], Callable[[RunState, Any], None]] = {
     Output: RunState._output,
     OutputSpilled: RunState._output_spilled,
     OutputTail: RunState._output_tail,
+    OutputChecked: RunState._output_checked,
     StepFinished: RunState._step_finished,
     RunFinished: RunState._run_finished,
     Decision: _ignore,

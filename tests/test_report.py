@@ -79,6 +79,9 @@ def incident_events() -> list[dict[str, Any]]:
     log("output", step="check-disk", stream="stdout",
         text="Filesystem  Size  Used Avail Use% Mounted on\n"
              "/dev/sda2    50G   31G   17G  65% /var\n")
+    log("output_checked", 0.0, step="check-disk", attempt=1, source="region", strict=False,
+        sample=False, verdict="matches", mode="text", diff="",
+        expected="Filesystem  Size  Used Avail Use% Mounted on\n/dev/sda2  50G  20G  28G  42% /var")
     log.finished("check-disk", "ok", seconds=0.12)
     cmd = "curl -fsS https://config.internal/payments/staging.json -o /tmp/payments.json"
     log.started("fetch-config", cmd)
@@ -88,6 +91,12 @@ def incident_events() -> list[dict[str, Any]]:
         answer="retry")
     log.started("fetch-config", cmd, attempt=2)
     log("output", step="fetch-config", stream="stdout", text="saved 2.1 KiB\n")
+    log("output_checked", 0.0, step="fetch-config", attempt=2, source="output block", strict=False,
+        sample=False, verdict="differs", mode="text", diff="- config saved\n+ saved 2.1 KiB",
+        expected="config saved")
+    log("decision", 0.0, step="fetch-config", prompt="Output differs from the runbook. Go on?",
+        answer="note")
+    log("note", 0.0, step="fetch-config", text="curl now prints the size; update the runbook.")
     log.finished("fetch-config", "ok", seconds=3.4, attempts=2)
     original = './migrate --password "****" --env staging'
     edited = './migrate --password "****" --env staging --dry-run=false \\\n  --lock-timeout 30s'
@@ -170,6 +179,24 @@ def test_report_document(report: dict[str, Any]) -> None:
     assert [row["what"] for row in report["timeline"]][:3] == [
         "run started", "note: Paged by the health check at 20:58; starting the runbook.",
         "Check the disk"]
+
+
+def test_output_checks_are_a_timeline_column_and_the_diff_is_under_the_step(
+        report: dict[str, Any]) -> None:
+    steps = {s["id"]: s for s in report["steps"]}
+    assert [c["verdict"] for c in steps["check-disk"]["checks"]] == ["matches"]
+    fetch = steps["fetch-config"]["checks"]
+    assert [(c["verdict"], c["source"], c["attempt"]) for c in fetch] == [
+        ("differs", "output block", 2)]
+    rows = {row["step"]: row["expected"] for row in report["timeline"] if row["result"]}
+    assert (rows["check-disk"], rows["fetch-config"], rows["migrate"]) == (
+        "matches", "differs", "")
+    text = render_markdown(report)
+    assert "| Time (UTC) | Step | What happened | Result | Expected output |" in text
+    assert ("**Expected output**: ≠ differs from the output block after the command (text):"
+            in text)
+    assert "```diff\n- config saved\n+ saved 2.1 KiB\n```" in text
+    assert '<span class="diff-add">+ saved 2.1 KiB</span>' in render_html(report)
 
 
 def test_secret_values_stay_masked_even_if_an_event_leaked_one() -> None:

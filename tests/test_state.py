@@ -54,12 +54,17 @@ def code_of(kind: str, i: int, n: int) -> dict[str, Any]:
                            f"|| {{ export TRIED_{i}=1; exit 2; }}; cd /tmp; "
                            "export WHERE=$FAKE_HOST",
                    "retries": 1, "on": ("h1", "h2"), "capture": f"f{i}"},
+        # an expected output: the date is volatile, the word after it matches when n is even
+        "expected": {"code": f"echo 'at 2026-01-0{n % 9 + 1}T10:00:00Z: out-{i}'",
+                     "expected_output": f"at 2025-12-31T23:59:59Z: out-{i + n % 2}",
+                     "expected_from": "region"},
     }
     return kinds[kind]
 
 
 KINDS = st.sampled_from(["echo", "stderr", "fails", "big", "capture", "output", "template",
-                         "session", "skip", "manual", "secret", "retry", "fanout"])
+                         "session", "skip", "manual", "secret", "retry", "fanout",
+                         "expected"])
 BOOKS = st.lists(st.tuples(KINDS, st.integers(0, 9)), min_size=1, max_size=6)
 
 

@@ -15,11 +15,14 @@ from .reader import read_events
 from .report import build_report
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: an output check's verdict as reports show it
+VERDICTS = {"matches": "✓ matches", "differs": "≠ differs"}
 
 FILTERS = {
     "icon": lambda status: STATUS_ICONS.get(str(status), "•"),
     "duration": fmt_duration, "time": fmt_time, "datetime": fmt_datetime,
     "cell": md_cell, "code": md_code, "fence": md_fence, "counts": fmt_counts,
+    "verdict": lambda verdict: VERDICTS.get(str(verdict), ""),
 }
 
 

@@ -12,6 +12,7 @@ from ..events import (
     Note,
     Operator,
     Output,
+    OutputChecked,
     OutputSpilled,
     OutputTail,
     RunFinished,
@@ -84,6 +85,7 @@ class _Collector:
             RunStarted: self.on_run_started, VarSet: self.on_var_set,
             StepStarted: self.on_step_started, Output: self.on_output,
             OutputSpilled: self.on_output_spilled, OutputTail: self.on_output_tail,
+            OutputChecked: self.on_output_checked,
             Decision: self.on_decision, Note: self.on_note, StepFinished: self.on_step_finished,
             RunFinished: self.on_run_finished,
         }
@@ -94,8 +96,10 @@ class _Collector:
         if handler is not None:
             handler(event)
 
-    def row(self, ts: str | None, step: str | None, what: str, result: str = "") -> None:
-        self.timeline.append({"ts": ts, "step": step, "what": what, "result": result})
+    def row(self, ts: str | None, step: str | None, what: str, result: str = "",
+            expected: str = "") -> None:
+        self.timeline.append({"ts": ts, "step": step, "what": what, "result": result,
+                              "expected": expected})
 
     def step(self, step_id: Any, **defaults: Any) -> dict[str, Any]:
         key = str(step_id)
@@ -105,7 +109,7 @@ class _Collector:
                 "status": NOT_RUN, "exit_code": None, "duration_s": None, "attempts": 0,
                 "started": None, "finished": None, "reason": "", "line": None,
                 "outputs": [], "decisions": [], "notes": [], "hosts": [], "manual": None,
-                "spilled": [], "edited": False,
+                "spilled": [], "edited": False, "checks": [],
             }
         record = self.steps[key]
         for name, value in defaults.items():
@@ -181,6 +185,10 @@ class _Collector:
         self._text(event.step, event.host,
                    f"… {event.bytes} bytes in {event.file}, ending with: …\n{event.text}")
 
+    def on_output_checked(self, event: OutputChecked) -> None:
+        """The state keeps the latest attempt's checks; the report shows those under the step."""
+        self.step(event.step)
+
     def on_decision(self, event: Decision) -> None:
         record = self.step(event.step)
         decision = {"ts": event.ts, "answer": event.answer, "prompt": event.prompt,
@@ -210,7 +218,9 @@ class _Collector:
         record["attempts"] = event.attempts or record["attempts"]
         record["hosts"] = [{"name": host, "status": res.status, "exit_code": res.exit_code,
                             "duration_s": res.duration_s} for host, res in event.hosts.items()]
-        self.row(event.ts, event.step, record["title"] or record["id"], step_result(record))
+        record["checks"] = [check_record(c) for c in self.state.steps[event.step].checks]
+        self.row(event.ts, event.step, record["title"] or record["id"], step_result(record),
+                 checks_verdict(record["checks"]))
 
     def on_run_finished(self, event: RunFinished) -> None:
         self.row(event.ts, None, "run finished", event.status)
@@ -248,6 +258,18 @@ class _Collector:
 
 def _section(section: Any) -> str:
     return " › ".join(section) if isinstance(section, (list, tuple)) else str(section or "")
+
+
+def check_record(check: OutputChecked) -> dict[str, Any]:
+    """An output check as the report shows it: the event's fields and where it was written."""
+    return {"host": None, "reference": None, **check.to_json(), "label": check.source_label}
+
+
+def checks_verdict(checks: Sequence[dict[str, Any]]) -> str:
+    """One word for the timeline: differs if any check differs, matches if all match."""
+    if not checks:
+        return ""
+    return "differs" if any(c["verdict"] == "differs" for c in checks) else "matches"
 
 
 def step_result(record: dict[str, Any]) -> str:
