@@ -20,6 +20,7 @@ from ..events import (
     Event,
     Invalid,
     Output,
+    OutputChecked,
     RunFinished,
     RunStarted,
     StepFinished,
@@ -48,6 +49,7 @@ class TerminalDisplay:
         self._show: dict[type[Event], Callable[[TerminalDisplay, Any], None]] = {
             RunStarted: TerminalDisplay._run_started, StepStarted: TerminalDisplay._step_started,
             Output: TerminalDisplay._output, Invalid: TerminalDisplay._invalid,
+            OutputChecked: TerminalDisplay._output_checked,
             DocShown: TerminalDisplay._doc, StepFinished: TerminalDisplay._step_finished,
             RunFinished: TerminalDisplay._run_finished,
         }
@@ -112,6 +114,11 @@ class TerminalDisplay:
         self._write(*(Styled(prefix, "magenta").append(line, style)
                       for line in event.text.splitlines()))
 
+    def _output_checked(self, event: OutputChecked) -> None:
+        """Says the output matched what was expected, or shows how it differs."""
+        self._stop_spinner()
+        self._write(*checked_lines(event))
+
     def _invalid(self, event: Invalid) -> None:
         self._write(Styled(f"  {event.text}", "yellow"))
 
@@ -144,6 +151,10 @@ class TerminalDisplay:
         style = "bold green" if event.status == "ok" else "bold red"
         lines = [Styled(), Styled(f"Run {event.status}: {summary or 'nothing run'}", style)]
         lines += [Styled(f"  open item: {item}", "yellow") for item in event.open_items]
+        drift = self.state.drift if self.state is not None else {}
+        if drift:
+            lines.append(Styled(f"  output differs from what was expected: {', '.join(drift)}",
+                                "yellow"))
         if event.transcript:
             lines.append(Styled(f"transcript: {event.transcript}", "dim"))
         self._write(*lines)
@@ -152,3 +163,20 @@ class TerminalDisplay:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def checked_lines(event: OutputChecked) -> list[Styled]:
+    """An output check as a few lines: matched, or differs and the diff (a failed ``expect`` is
+    already the step's failure reason: not said twice)."""
+    where = f"{event.host}: " if event.host else ""
+    source = event.source_label
+    if event.verdict == "matches":
+        return [Styled(f"  ✓ {where}output as expected ({source}, {event.mode})", "green")]
+    if event.strict:
+        return []
+    lines = [Styled(f"  ≠ {where}output differs from {source} ({event.mode}):", "bold yellow")]
+    for line in event.diff.splitlines():
+        # red is kept for failures: the expected side cyan, what came instead yellow
+        style = "cyan" if line.startswith("- ") else "yellow"
+        lines.append(Styled(f"    {line}", style))
+    return lines

@@ -13,7 +13,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.text import Text
 
-from ..control import Answer, FailureView, QuitRun, StepView
+from ..control import Answer, DriftView, FailureView, QuitRun, StepView
 from ..model import Step, VarSpec
 from ..redact import looks_secret
 from .display import TerminalDisplay
@@ -42,6 +42,14 @@ s  skip
 q  quit the run
 #  a line starting with # is recorded as a note"""
 
+DRIFT_HELP = """g  go on: the output is fine as it is
+n  go on, and write a note about it for the transcript (why it differs, what to update)
+r  run the step again
+e  edit the command, then run it again
+q  quit the run
+#  a line starting with # is recorded as a note"""
+
+DRIFT_KEYS = {"g": "go_on", "y": "go_on", "n": "note", "r": "retry", "e": "edit", "q": "quit"}
 STEP_KEYS = {"y": "run", "yes": "run", "n": "skip", "no": "skip", "e": "edit", "a": "all",
              "q": "quit"}
 FAILURE_KEYS = {"r": "retry", "e": "edit", "s": "skip", "q": "quit"}
@@ -198,6 +206,25 @@ class InteractiveController:
         if answer == "edit":
             edited = self._edit_text(view.editable or view.step.code)
             return Answer("edit", command=edited, prompt=prompt)
+        return Answer(answer, prompt=prompt)
+
+    def ask_drift(self, view: DriftView) -> Answer:
+        """The step ran well but printed something else than its runbook shows (the diff is on
+        the screen already): go on, note why, retry, edit or quit. It never fails the step."""
+        self.display.pause()
+        self._step = view.step.id
+        prompt = "Output differs from the runbook. Go on? [g/n/r/e/q/?]"
+        answer = self._ask_key(prompt, DRIFT_KEYS, DRIFT_HELP)
+        if answer == "note":
+            text = self._read("Note:").strip()
+            if text and text.lower() != "q":
+                self.note(text, view.step.id)
+                self.console.print(Text("  note recorded", style="dim"))
+        if answer == "edit":
+            edited = self._edit_text(view.editable or view.step.code)
+            if edited and edited.strip():
+                return Answer("edit", command=edited, prompt=prompt)
+            return Answer("retry", prompt=prompt)
         return Answer(answer, prompt=prompt)
 
     def ask_manual(self, step: Step) -> Answer:
