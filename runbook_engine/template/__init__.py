@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from types import CodeType
 from typing import Any
@@ -183,16 +183,43 @@ def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     return "".join(pieces)
 
 
-def render(text: str, context: Mapping[str, Any], interpreter: str | None = None) -> str:
+def render(text: str, context: Mapping[str, Any], interpreter: str | None = None,
+           on_env_read: Callable[[str, Any], None] | None = None) -> str:
     """Render strictly in the sandbox: any failure (an undefined variable too) is TemplateError.
 
-    ``interpreter`` is what reads the code (None: our shell), for where ``q`` values land."""
+    ``interpreter`` is what reads the code (None: our shell), for where ``q`` values land;
+    ``on_env_read(name, value)`` hears of every ``env.NAME`` the template reads, so the caller
+    can mask the secret-looking ones before the result is shown anywhere."""
+    if on_env_read is not None and isinstance(context.get("env"), Mapping):
+        context = {**context, "env": EnvReads(context["env"], on_env_read)}
     try:
         return _render(text, context, lenient=False, interpreter=interpreter)
     except QuotingError as exc:
         raise TemplateError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - one line for whatever the template did
         raise as_template_error(exc, ENV) from None
+
+
+class EnvReads(Mapping[str, Any]):
+    """The environment as a template sees it: each value read is reported first."""
+
+    def __init__(self, values: Mapping[str, Any], on_read: Callable[[str, Any], None]) -> None:
+        self._values = values
+        self._on_read = on_read
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._values[name]
+        self._on_read(name, value)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))  # every value is read (and reported) on the way
 
 
 # ---------------------------------------------------------------- lenient (dry-run) rendering

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -43,7 +43,7 @@ _FORBIDDEN: dict[type[nodes.Node], str] = {
 #: the only methods a template may call, by the type of the object they belong to
 _METHODS: dict[type, frozenset[str]] = {
     str: frozenset(STR_METHODS),
-    dict: frozenset({"get", "keys", "values", "items"}),
+    Mapping: frozenset({"get", "keys", "values", "items"}),
     list: frozenset({"index", "count"}),
     tuple: frozenset({"index", "count"}),
     LoopContext: frozenset({"cycle", "changed"}),
