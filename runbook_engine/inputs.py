@@ -231,13 +231,18 @@ class Inputs:
     def render(self, text: str | None, ctx: dict[str, Any]) -> str | None:
         if text is None or not has_template(text):
             return text
-        return template.render(text, ctx)
+        return template.render(text, ctx, on_env_read=self.env_read)
+
+    def env_read(self, name: str, value: Any) -> None:
+        """A template read ``env.NAME``: a secret-looking one is masked before anything shows."""
+        if looks_secret(name) and value:
+            self.emit.secret(str(value))
 
     def render_code(self, step: Step, text: str) -> str:
         """Template first, then ``<placeholders>`` (asked once per run), as the plan does."""
         # the interpreter (a SQL console, python) decides how values are quoted in its code
-        code = template.render(text, self.context(), step.interpreter) if has_template(text) \
-            else text
+        code = template.render(text, self.context(), step.interpreter,
+                               on_env_read=self.env_read) if has_template(text) else text
         names = safety.placeholders(text)
         if names:
             values = {n: str(self.ask_var(n, placeholder=True, step=step)) for n in names}

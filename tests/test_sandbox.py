@@ -301,3 +301,31 @@ def test_unknown_filter_is_one_line_with_the_line_inside_the_block(tmp_path: Pat
                   str(book), cwd=tmp_path)
     assert forced.returncode == 1 and "Traceback" not in forced.stdout + forced.stderr
     assert "unknown filter 'nosuch'" in forced.stdout + forced.stderr
+
+
+def test_a_secret_read_as_env_in_a_template_is_masked(tmp_path: Path) -> None:
+    book = tmp_path / "book.md"
+    book.write_text("# T\n\n```bash\necho token={{ env.DEPLOY_API_TOKEN }} "
+                    "home={{ env.HOME_FOR_TEST }}\n```\n")
+    secret = "s3cr3t-v4lue-9f8e7d"
+    transcript = tmp_path / "t.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook_engine", "run", "--yes", "--transcript", str(transcript),
+         str(book)], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={**ENV, "DEPLOY_API_TOKEN": secret, "HOME_FOR_TEST": "/home/visible"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "home=/home/visible" in result.stdout  # not secret-looking: shown
+    written = result.stdout + result.stderr + transcript.read_text()
+    assert secret not in written and "token=****" in result.stdout
+
+
+def test_render_reports_every_env_value_it_reads() -> None:
+    context = {"env": {"API_TOKEN": "t", "HOME": "/h", "UNUSED": "u"}}
+    for text, names in [("{{ env.API_TOKEN }}", ["API_TOKEN"]),
+                        ("{{ env['API_TOKEN'] | q }} {{ env.get('HOME') }}", ["API_TOKEN", "HOME"]),
+                        ("{% for k, v in env.items() %}{{ v }}{% endfor %}",
+                         ["API_TOKEN", "HOME", "UNUSED"]),
+                        ("{{ env }}", ["API_TOKEN", "HOME", "UNUSED"])]:
+        heard: list[str] = []
+        render(text, context, on_env_read=lambda name, _value, into=heard: into.append(name))
+        assert sorted(set(heard)) == names, text
