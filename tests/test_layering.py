@@ -17,7 +17,7 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                               "outputs", "shell_lex", "placeholders", "records", "expected"}), ()),
     # Markdown -> steps -> graph -> plan; templates and the danger rules
     "reading": (frozenset({"parse", "danger", "safety", "liveness", "template", "variables",
-                           "graph", "inventory", "targets", "lint", "load", "render",
+                           "graph", "inventory", "targets", "lint", "load", "render", "programs",
                            "danger_rules", "danger_grammar", "danger_text", "danger_doc"}),
                 ("foundation",)),
     # the typed event stream and the run state folded from it
@@ -30,7 +30,7 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     # the terminal: the only rich importer; it implements the engine's Controller
     "ui": (frozenset({"ui"}), ("foundation", "events", "engine")),
     # the command line on top: wires everything
-    "app": (frozenset({"runcmd", "cli", "__main__"}),
+    "app": (frozenset({"runcmd", "cli", "__main__", "testing"}),
             ("foundation", "reading", "events", "runners", "engine", "transcript", "ui")),
 }
 
