@@ -41,6 +41,9 @@ class RunPlan:
     variables: Mapping[str, Variable] = field(default_factory=dict)
     #: an earlier run's outputs each step's output is also compared with (``--against``)
     against: Reference | None = None
+    #: a reason not to run a step now, asked just before it would run (it is then recorded as
+    #: skipped with that reason): ``runbook test`` leaves what it cannot verify here
+    skip_if: Callable[[Step], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,6 @@ class RunOptions:
     version: str = ""
     transcript: str | None = None
     overrides: tuple[str, ...] = ()  # what --force overrode, each one line
-    #: steps recorded as skipped without running, with the reason (``runbook test``: what it
-    #: cannot verify here, such as a step that needs a value nobody gave)
-    skip: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -169,8 +169,9 @@ class Engine:
             return
         if step.exclude_from_run_all and step.id not in self.options.only:
             return self._finish(step, "skipped", "excluded from run-all (use --only)")
-        if step.id in self.options.skip:
-            return self._finish(step, "skipped", self.options.skip[step.id])
+        unverifiable = self.plan.skip_if(step) if self.plan.skip_if is not None else None
+        if unverifiable:
+            return self._finish(step, "skipped", unverifiable)
         blocked = [n for n in step.needs if self.state.status_of(n) in FAILED]
         if blocked:
             return self._finish(step, "blocked", f"needs {', '.join(blocked)}")

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .events import Operator
@@ -20,6 +22,12 @@ from .load import Loaded, Selection
 from .model import HostTarget, Problem, RunbookError, Step, UsageError
 from .runners.base import Runner
 from .state import RunState
+
+if TYPE_CHECKING:
+    from .checking import Reference
+    from .control import Controller
+    from .engine import RunOutcome
+    from .recording import Observer, Recorder
 
 EXIT_USAGE = 2
 
@@ -191,15 +199,54 @@ def _preflight(request: RunRequest, loaded: Loaded, state: RunState) -> int | No
 
 
 def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[str, ...]) -> int:
-    from .control import AutoController, Controller
-    from .engine import Engine, RunOptions, RunPlan
+    from .control import AutoController
     from .events import Note
+    from .transcript.log import default_transcript_path
+    from .ui.console import make_console
+    from .ui.display import TerminalDisplay
+
+    if request.transcript_path:
+        path = Path(request.transcript_path)
+    elif request.resume_path:
+        path = Path(request.resume_path)
+    else:
+        path = default_transcript_path(loaded.runbook.path, request.transcript_dir)
+    console = make_console()
+    display = TerminalDisplay(console, state=state, unattended=request.yes)
+
+    def controller(emit: Recorder) -> Controller:
+        if request.yes:
+            return AutoController()
+        from .ui.interactive import InteractiveController
+
+        return InteractiveController(console, sys.stdin, display=display,
+                                     note=lambda text, step: emit(Note(step=step, text=text)))
+
+    finished = False
+    try:
+        outcome = run_loaded(request, loaded, state, path=path, display=display,
+                             controller=controller, overrides=overrides)
+        finished = outcome.status == "ok"
+    finally:
+        if not finished:  # quit, Ctrl-C, a failed step, an unreachable host...
+            print(f"to resume: {resume_command(request, path)}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Path,
+               display: Observer | None, controller: Callable[[Recorder], Controller],
+               overrides: tuple[str, ...] = (), against: Reference | None = None,
+               skip_if: Callable[[Step], str | None] | None = None,
+               kept: Sequence[Observer] = ()) -> RunOutcome:
+    """Run the loaded steps with a transcript at ``path``: targets, options, the recorder, the
+    engine (``run`` and ``test`` both come here); the runners and the transcript are closed.
+    ``display`` sees every event as it happens, ``kept`` each recorded one once it is applied
+    to the state."""
+    from .engine import Engine, RunOptions, RunPlan
     from .recording import Recorder
     from .redact import Redactor
     from .targets import resolve_targets
-    from .transcript.log import TranscriptWriter, default_transcript_path
-    from .ui.console import make_console
-    from .ui.display import TerminalDisplay
+    from .transcript.log import TranscriptWriter
 
     runbook = loaded.runbook
     inventory = None
@@ -211,45 +258,24 @@ def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[
     def targets_for(step: Step) -> list[HostTarget]:
         return resolve_targets(runbook, step.on, inventory)
 
-    if request.transcript_path:
-        path = Path(request.transcript_path)
-    elif request.resume_path:
-        path = Path(request.resume_path)
-    else:
-        path = default_transcript_path(runbook.path, request.transcript_dir)
     options = RunOptions(
         run_id=state.run_id or uuid.uuid4().hex[:12], yes=request.yes,
         allow_danger=request.allow_danger, continue_on_error=request.continue_on_error,
         forks=request.forks, selection=request.selection.recorded(runbook.granularity),
         only=request.selection.only, operator=operator(), hostname=socket.gethostname(),
         version=__version__, transcript=str(path), overrides=overrides)
-    console = make_console()
-    display = TerminalDisplay(console, state=state, unattended=request.yes)
     writer = TranscriptWriter(path, append=bool(request.resume_path))
-    emit = Recorder(state, writer, Redactor(), display=display)
-    controller: Controller
-    if request.yes:
-        controller = AutoController()
-    else:
-        from .ui.interactive import InteractiveController
-
-        controller = InteractiveController(
-            console, sys.stdin, display=display,
-            note=lambda text, step: emit(Note(step=step, text=text)))
+    emit = Recorder(state, writer, Redactor(), display=display, kept=kept)
     runners = Runners(request)
-    plan = RunPlan(runbook, tuple(loaded.steps), targets_for, loaded.variables)
-    engine = Engine(plan, options, state=state, emit=emit, controller=controller,
+    plan = RunPlan(runbook, tuple(loaded.steps), targets_for, loaded.variables, against=against,
+                   skip_if=skip_if)
+    engine = Engine(plan, options, state=state, emit=emit, controller=controller(emit),
                     runners=runners, environ=os.environ)
-    finished = False
     try:
-        outcome = engine.run()
-        finished = outcome.status == "ok"
+        return engine.run()
     finally:
         runners.close()
         writer.close()
-        if not finished:  # quit, Ctrl-C, a failed step, an unreachable host...
-            print(f"to resume: {resume_command(request, path)}", file=sys.stderr)
-    return outcome.exit_code
 
 
 def resume_command(request: RunRequest, transcript: Path) -> str:
