@@ -170,6 +170,40 @@ def run(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str
     sys.exit(execute(RunRequest(book=book, var_items=var_items, selection=selection, **options)))
 
 
+@cli.command(name="test")
+@click.argument("books", nargs=-1, required=True, type=click.Path())
+@selection_options
+@click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a JUnit XML report here (one suite per runbook, one case per step).")
+@click.option("--against", multiple=True, type=click.Path(dir_okay=False), metavar="TRANSCRIPT",
+              help="Also compare each step's output with this earlier run's; repeatable.")
+@click.option("--allow-danger", is_flag=True, help="Also run dangerous steps.")
+@click.option("--keep-going/--stop-at-failure", default=True, show_default=True,
+              help="Go on after a failed step (each step is its own test).")
+@click.option("--transcript-dir", default="transcripts", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the transcripts.")
+@click.option("--inventory", type=click.Path(dir_okay=False), help="An Ansible inventory file.")
+@click.option("--ssh-config", type=click.Path(dir_okay=False), help="SSH config (~/.ssh/config).")
+@click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
+@click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
+              help="Hosts a step runs on at once.")
+def test(books: tuple[str, ...], var_items: tuple[str, ...], only: tuple[str, ...],
+         from_: str | None, until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
+         granularity: str | None, **options: Any) -> None:
+    """Rehearse runbooks unattended: each step a test case (exit status and expected output).
+
+    Runs like `run --yes` (dangerous steps refused unless --allow-danger), keeps going after a
+    failure, says which steps it could not verify here and why, and records a transcript per
+    runbook. BOOKS may be files or folders. Exit 0 when all pass, 1 when any fails, 2 for usage
+    errors.
+    """
+    from .testing.rehearse import TestRequest, rehearse
+
+    selection = _selection(only, from_, until, tags, sections, granularity)
+    sys.exit(rehearse(TestRequest(books=books, var_items=var_items, selection=selection,
+                                  **options)))
+
+
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json", "notebook"]),

@@ -1,0 +1,1 @@
+"""`runbook test`: rehearse runbooks unattended, each step a test case, with a JUnit report."""
