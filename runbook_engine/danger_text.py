@@ -8,6 +8,7 @@ next statement never excuses a ``DELETE`` without one.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -16,21 +17,33 @@ from .danger_rules import CRITICAL, HIGH, MEDIUM
 
 
 @dataclass(frozen=True)
+class _Lazy:
+    """A regex compiled on first use (plan must not pay for statement rules it never needs)."""
+
+    source: str
+    flags: int = re.IGNORECASE
+
+    @functools.cached_property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.source, self.flags)
+
+
+@dataclass(frozen=True)
 class TextRule:
     """A destructive statement shape, with what must (not) also be in the statement."""
 
     family: str
-    pattern: re.Pattern[str]
+    pattern: _Lazy
     severity: int
     reason: str  # ``{0}``: the pattern's first group, upper-cased
     shows: str  # the shape in words, for the docs
-    requires: re.Pattern[str] | None = None
-    forbids: re.Pattern[str] | None = None
+    requires: _Lazy | None = None
+    forbids: _Lazy | None = None
     only: str = ""  # only in this language ("sql": a bare ``KILL 12`` is SQL, not a shell kill)
 
 
-def _re(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
+def _re(pattern: str, flags: int = re.IGNORECASE) -> _Lazy:
+    return _Lazy(pattern, flags)
 
 
 _WHERE = _re(r"\bWHERE\b")
@@ -39,7 +52,7 @@ _ALTER_REST = r"\bALTER\s+TABLE\b(?:(?!\bALTER\b)[^;])*?"
 # a Django queryset: Model.objects..., or a chain that filters
 _QUERYSET = r"(?:\.objects\b|\.filter\(|\.exclude\(|\.all\(\))[^\n;]*?"
 #: EXPLAIN shows a plan without running the statement (EXPLAIN ANALYZE runs it)
-_EXPLAIN_ONLY = re.compile(r"^\s*EXPLAIN\b(?![^;]{0,80}?\bANALY[SZ]E\b)", re.IGNORECASE)
+_EXPLAIN_ONLY = _re(r"^\s*EXPLAIN\b(?![^;]{0,80}?\bANALY[SZ]E\b)")
 _ALTER = _re(r"^\s*ALTER\b")
 _TABLE = r"[\w.`\"\[\]]+"
 _COLLECTION = (r"\bdb(?:\.getSiblingDB\([^)]{0,200}\))?(?:\.getCollection\([^)]{0,200}\)|"
@@ -195,18 +208,18 @@ def text_findings(text: str, lang: str, own_only: bool = False) -> list[tuple[Te
     rules written for that language."""
     found: list[tuple[TextRule, str]] = []
     for statement in statements(text, lang == "sql"):
-        if _EXPLAIN_ONLY.match(statement):
+        if _EXPLAIN_ONLY.compiled.match(statement):
             continue
         best: dict[str, tuple[TextRule, str]] = {}  # one finding per family and statement
         for rule in TEXT_RULES:
             if (rule.only and rule.only != lang) or (own_only and rule.only != lang):
                 continue
-            match = rule.pattern.search(statement)
+            match = rule.pattern.compiled.search(statement)
             if match is None:
                 continue
-            if rule.requires is not None and not rule.requires.search(statement):
+            if rule.requires is not None and not rule.requires.compiled.search(statement):
                 continue
-            if rule.forbids is not None and rule.forbids.search(statement):
+            if rule.forbids is not None and rule.forbids.compiled.search(statement):
                 continue
             group = match.group(1) if match.re.groups else ""
             word = " ".join((group or "").split())

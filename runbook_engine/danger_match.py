@@ -1,0 +1,218 @@
+"""Matching a command against the danger rules, and the cheap word prefilter before it.
+
+`best_match` finds the worst row of `danger_rules.py` a parsed command meets (then the most
+specific one) and writes its reason, scope included (``in namespace prod``). `may_be_dangerous`
+is the prefilter: code that names no tool, verb or statement of the tables is not looked at.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from dataclasses import dataclass
+
+from .danger_args import Parsed, has_flag, match_path, option_value
+from .danger_grammar import (
+    ADMIN_BODY_WORDS,
+    ADMIN_PATH_WORDS,
+    DESTRUCTIVE_WORDS,
+    GENERIC_FLAGS,
+    Grammar,
+)
+from .danger_rules import RULES, Rule
+from .danger_text import TEXT_TRIGGERS
+
+# ---------------------------------------------------------------- prefilter
+
+_PARTS_RE = re.compile(r"[a-z0-9]+")
+# `> file`, `: > file` at the start of a command: the file is emptied
+_EMPTYING_RE = re.compile(r"(?:^|[;&|(\n'\"])[ \t]*(?::|true|cat[ \t]+/dev/null|echo[ \t]+-n)?"
+                          r"[ \t]*>\|?[ \t]*[^\s>&|]", re.MULTILINE)
+RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|md\d|mapper/)|"
+                            r"/proc/sysrq-trigger")
+
+
+def _name_parts(name: str) -> list[str]:
+    return _PARTS_RE.findall(name.lower())
+
+
+@functools.cache
+def _triggers() -> frozenset[str]:
+    """Every word whose presence makes code worth a full look (built once, on first use)."""
+    words: set[str] = set()
+    for trigger in TEXT_TRIGGERS:  # the prefilter sees words split at `_`: pg_terminate_backend
+        words.add(max(_name_parts(trigger), key=len))
+    for rule in RULES:
+        for tool in rule.tools:
+            parts = _name_parts(tool)
+            words.add(max(parts, key=len) if parts else tool.lower())
+    for group in DESTRUCTIVE_WORDS.values():
+        words |= group
+    for flag in GENERIC_FLAGS:
+        parts = _name_parts(flag)
+        words.add(max(parts, key=len))
+    words |= ADMIN_PATH_WORDS
+    words |= {"del", "unlink", "hdel", "flushall", "flushdb", "exec", "sysrq"}
+    return frozenset(words)
+
+
+def may_be_dangerous(code: str) -> bool:
+    lowered = code.lower()
+    if not _triggers().isdisjoint(_PARTS_RE.findall(lowered)):
+        return True
+    if "/dev/" in lowered and RAW_DEVICE_RE.search(lowered):
+        return True
+    return ">" in code and bool(_EMPTYING_RE.search(code))
+
+
+# ---------------------------------------------------------------- rule matching
+
+
+@functools.cache
+def _rules_index() -> tuple[dict[str, tuple[Rule, ...]], tuple[tuple[str, Rule], ...]]:
+    exact: dict[str, list[Rule]] = {}
+    globs: list[tuple[str, Rule]] = []
+    for rule in RULES:
+        for tool in rule.tools:
+            if "*" in tool:
+                globs.append((tool, rule))
+            else:
+                exact.setdefault(tool, []).append(rule)
+    return {k: tuple(v) for k, v in exact.items()}, tuple(globs)
+
+
+@functools.lru_cache(maxsize=1024)
+def rules_for(name: str) -> tuple[Rule, ...]:
+    """The rules that apply to a tool (exact name, then lower-case, then globs like mkfs.*)."""
+    exact, globs = _rules_index()
+    found = exact.get(name) or exact.get(name.lower()) or ()
+    lowered = name.lower()
+    cmdlet = _CMDLET_RE.match(lowered) is not None
+    return found + tuple(rule for pattern, rule in globs if fnmatch.fnmatchcase(lowered, pattern)
+                         and (cmdlet or rule.family != "powershell"))
+
+
+_CMDLET_RE = re.compile(r"[a-z]+-[a-z0-9]+\Z")
+_MASKED_RE = re.compile(r"_x+_\Z")
+SCRIPT_FILE_RE = re.compile(r"\.(?:sh|bash|py|rb|pl|ps1|js|ts|php|ya?ml|sql|tf|bat|cmd)\Z")
+
+
+@dataclass
+class _Hit:
+    rule: Rule
+    sub: str
+    value: str
+
+
+def match_rule(rule: Rule, parsed: Parsed, grammar: Grammar, raw_positionals: list[str],
+               stdin: Stdin | None) -> _Hit | None:
+    """Does this invocation meet the rule's path and conditions?"""
+    span = match_path(rule.path, parsed, grammar.ci)
+    if span is None:
+        return None
+    if rule.stdin and (stdin is None or stdin.kind == "text"):
+        return None
+    if any(has_flag(parsed, group, grammar) is None for group in rule.flags):
+        return None
+    if rule.unless and has_flag(parsed, rule.unless, grammar):
+        return None
+    value = ""
+    for options, globs in rule.values:
+        found = option_value(parsed, options, globs, grammar)
+        if found is None:
+            return None
+        value = value or found
+    if any(option_value(parsed, o, g, grammar) is not None for o, g in rule.unless_values):
+        return None
+    operands = raw_positionals[span[1]:] if rule.path else raw_positionals
+    if rule.named:  # the task or script is the first operand; the rest are its arguments
+        operands = operands[:1]
+    if rule.operand or rule.admin_url or rule.named:
+        hit = _operand(rule, operands + parsed.values.get("--url", []))
+        if hit is None and rule.admin_url:
+            hit = _admin_body(parsed)
+        if hit is None:
+            return None
+        value = value or hit
+    first = 0 if rule.path[:1] == ("**",) else span[0]  # gcloud compute instances delete
+    return _Hit(rule, " ".join(raw_positionals[first:span[1]]), value)
+
+
+def _rank(rule: Rule) -> tuple[int, int]:
+    detail = len(rule.path) + len(rule.flags) + len(rule.values) + bool(rule.operand)
+    return rule.severity, detail
+
+
+def _operand(rule: Rule, operands: list[str]) -> str | None:
+    for operand in operands:
+        if rule.operand and re.search(rule.operand, operand):
+            return operand
+        if rule.admin_url and _admin_url(operand):
+            return operand
+        if rule.named and destructive_name(operand):
+            return operand
+    return None
+
+
+def _admin_url(operand: str) -> bool:
+    if "/" not in operand and not operand.startswith("_"):
+        return False
+    path = operand.split("://", 1)[-1]
+    path = path[path.find("/"):] if "/" in path else path
+    words = set(re.split(r"[^a-z0-9]+|_", path.lower()))
+    words |= set(re.split(r"[/?&=]+", path.lower()))  # whole segments: step-down, force-leave
+    return not ADMIN_PATH_WORDS.isdisjoint(words)
+
+
+def _admin_body(parsed: Parsed) -> str | None:
+    for option in ("-d", "--data", "--data-raw", "--data-binary", "--json", "--body-data",
+                   "--post-data", "--body"):
+        for body in parsed.values.get(option, []):
+            if not ADMIN_BODY_WORDS.isdisjoint(re.findall(r"[a-z_]+", body.lower())):
+                return body
+    return None
+
+
+def destructive_name(name: str) -> str | None:
+    parts = set(re.split(r"[^a-z0-9]+", name.lower()))
+    for kind, words in DESTRUCTIVE_WORDS.items():
+        if not words.isdisjoint(parts):
+            return kind
+    return None
+
+
+def scope_suffix(parsed: Parsed, grammar: Grammar) -> str:
+    suffix = ""
+    for options, template in grammar.scope:
+        for option in options:
+            value = parsed.values.get(option, [""])[0]
+            if value and not _MASKED_RE.match(value):  # not a <placeholder> the operator fills
+                suffix += template.format(value)
+                break
+    if {"-A", "--all-namespaces"} & parsed.flags and grammar.scope:
+        suffix += " in every namespace"
+    return suffix
+
+
+@dataclass(frozen=True)
+class Stdin:
+    """What a command reads: literal text (heredoc, ``echo ... |``), a file, or another's output."""
+
+    kind: str  # "text" | "file" | "data"
+    text: str = ""
+
+
+def best_match(rules: tuple[Rule, ...], name: str, args: list[str], parsed: Parsed,
+               grammar: Grammar, stdin: Stdin | None) -> tuple[Rule, str] | None:
+    """The worst matching rule (then the most specific) and its reason, scope included."""
+    raw = [args[k] for k in parsed.index]
+    best: _Hit | None = None
+    for rule in rules:
+        hit = match_rule(rule, parsed, grammar, raw, stdin)
+        if hit is not None and (best is None or _rank(hit.rule) > _rank(best.rule)):
+            best = hit
+    if best is None:
+        return None
+    reason = best.rule.reason.format(cmd=name, sub=best.sub, value=best.value)
+    return best.rule, reason + scope_suffix(parsed, grammar)
