@@ -18,7 +18,8 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     # Markdown -> steps -> graph -> plan; templates and the danger rules
     "reading": (frozenset({"parse", "danger", "safety", "liveness", "template", "variables",
                            "graph", "inventory", "targets", "lint", "load", "render", "programs",
-                           "danger_rules", "danger_grammar", "danger_text", "danger_doc"}),
+                           "danger_rules", "danger_grammar", "danger_text", "danger_doc",
+                           "danger_args", "danger_match"}),
                 ("foundation",)),
     # the typed event stream and the run state folded from it
     "events": (frozenset({"events", "state"}), ("foundation",)),
