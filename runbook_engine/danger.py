@@ -167,6 +167,7 @@ _MONGO_LEAD = re.compile(r"^(?:db|rs|sh)\.\w")
 _HTTP_METHODS = word_set("GET HEAD POST PUT PATCH DELETE OPTIONS")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
+_KEEPING = ("--no-", "--skip-", "--keep-", "--dry-", "--without-", "--ignore-")
 
 
 class _Analysis:
@@ -411,8 +412,10 @@ class _Analysis:
                 if kind:
                     sub = " ".join([name, *parsed.positionals[:k], word])
                     break
-        if kind is None:
-            flag = next((f for f in sorted(parsed.flags) if f in GENERIC_FLAGS), None)
+        if kind is None:  # --delete, --purge-all, --delete-untagged: not --no-delete
+            flag = next((f for f in sorted(parsed.flags) if f in GENERIC_FLAGS or (
+                f.startswith("--") and f not in parsed.values and not f.startswith(_KEEPING)
+                and destructive_name(f.split("-")[2]) is not None)), None)
             if flag:
                 kind, sub = destructive_name(flag) or "delete", f"{name} {flag}"
         if kind:

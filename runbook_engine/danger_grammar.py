@@ -425,7 +425,7 @@ ADMIN_PATH_WORDS = word_set(
     "wipe reset recover recovery failover force purge drop delete destroy shutdown restart "
     "stop kill truncate clear remove terminate revoke rollback decommission demote promote "
     "evict flushall flushdb erase nuke unsafe step-down stepdown seal force-leave leave drain "
-    "disable deregister unregister switchover reinitialize reinit resync rebalance"
+    "disable deregister unregister switchover reinitialize reinit resync rebalance restore"
 )
 #: words in a POST body that say the request accepts losing data (Elasticsearch reroute)
 ADMIN_BODY_WORDS = word_set("accept_data_loss allocate_stale_primary allocate_empty_primary")

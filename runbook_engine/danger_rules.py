@@ -114,6 +114,8 @@ _r("processes", "pm2", "stop", H, "{cmd} stop stops managed processes")
 _r("processes", "pm2", "delete|del", H, "{cmd} {sub} stops processes and removes them from pm2")
 _r("processes", "pm2", "kill", H, "{cmd} kill stops the pm2 daemon and every process it runs")
 _r("processes", "pm2", "flush", M, "{cmd} flush deletes the log files")
+_r("processes", "fuser", "", H, "fuser -k kills every process using the file or port",
+   flags="-k|--kill")
 _r("processes", "tmux", "kill-server|kill-session", M, "{cmd} {sub} kills terminal sessions "
    "and their processes")
 _r("processes", "supervisorctl", "stop|remove|shutdown", H, "{cmd} {sub} stops supervised "
@@ -532,7 +534,8 @@ _r("scripts", "npm pnpm yarn bun", "run|run-script", H, "{cmd} run {value} runs 
 _r("scripts", "yarn", "", H, "yarn {value} runs a script whose name says it is destructive",
    named=True)
 _r("scripts", "rails rake", "db:drop|db:reset|db:schema:load|db:purge|db:truncate_all|"
-   "db:rollback|db:migrate:reset", C, "{cmd} {sub} resets the database, deleting its data")
+   "db:rollback|db:migrate:reset|db:migrate:redo|db:migrate:down", C,
+   "{cmd} {sub} resets the database, deleting its data")
 _r("scripts", "artisan", "migrate:fresh|migrate:reset|migrate:refresh|migrate:rollback|"
    "db:wipe", C, "artisan {sub} drops or rolls back the database")
 _r("scripts", "manage.py django-admin", "flush|sqlflush|reset_db", C,
