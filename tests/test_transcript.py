@@ -34,6 +34,7 @@ from runbook_engine.stamps import code_sha256, now_ts
 from runbook_engine.state import RunState
 from runbook_engine.transcript.log import INLINE_LIMIT, TranscriptWriter, default_transcript_path
 from runbook_engine.transcript.reader import NotATranscript, read_events
+from runbook_engine.transcript.report import build_report
 from runbook_engine.transcript.resume import changed_finished_steps, load_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +145,10 @@ def test_big_output_spills_to_a_private_side_file(tmp_path: Path) -> None:
     assert (state.head, state.tail) == (live.steps["dump"].hosts["web/1"].stdout.head,
                                         live.steps["dump"].hosts["web/1"].stdout.tail)
     assert f"the whole output is in {side.name}" in state.text
+    # the report shows where the output went, and how it ended
+    (out,) = [o for o in build_report(events)["steps"][0]["outputs"] if o["host"] == "web/1"]
+    assert f"… output continues in {side.name} …" in out["text"]
+    assert out["text"].endswith(full.rstrip("\n").splitlines()[-1])
 
 
 def test_many_threads_write_whole_lines(tmp_path: Path) -> None:
