@@ -2,11 +2,13 @@
 
 Each event becomes a few lines of styled text written straight to the console's file (ANSI colours
 on a colour terminal, plain otherwise): rich renders only the header rule and the spinner, so a
-run of many short steps is not slowed down by its own display."""
+run of many short steps is not slowed down by its own display. On a terminal every line shows at
+once; into a pipe (CI, a log) lines are flushed at most FLUSH_S late, not one write per line."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +32,7 @@ from ..state import RunState
 from .highlight import Styled
 
 RESULT_STYLES = {"ok": ("✓", "green"), "skipped": ("↷", "yellow")}
+FLUSH_S = 0.1  # how late a line written into a pipe may show
 
 
 class TerminalDisplay:
@@ -44,6 +47,9 @@ class TerminalDisplay:
         self.unattended = unattended
         self.colour = console.is_terminal and not console.no_color
         self._file = console.file
+        self._piped = not console.is_terminal
+        self._dirty = False
+        self._flusher: threading.Thread | None = None
         self._progress: Progress | None = None
         self._lock = threading.Lock()
         self._show: dict[type[Event], Callable[[TerminalDisplay, Any], None]] = {
@@ -61,9 +67,12 @@ class TerminalDisplay:
                 show(self, event)
 
     def pause(self) -> None:
-        """Stop the spinner before a prompt takes the terminal."""
+        """Stop the spinner (and show what is pending) before a prompt takes the terminal."""
         with self._lock:
             self._stop_spinner()
+            if self._dirty:
+                self._file.flush()
+                self._dirty = False
 
     def _write(self, *lines: Styled) -> None:
         if self._progress is not None:  # the spinner owns the bottom line: go through rich
@@ -72,7 +81,30 @@ class TerminalDisplay:
             return
         text = "".join((line.ansi() if self.colour else line.plain) + "\n" for line in lines)
         self._file.write(text)
+        if not self._piped:
+            self._file.flush()
+            return
+        self._dirty = True
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_later, daemon=True,
+                                             name="display-flush")
+            self._flusher.start()
+
+    def _flush_later(self) -> None:
+        """Into a pipe: flush what was written at most FLUSH_S ago, until the run ends."""
+        while True:
+            time.sleep(FLUSH_S)
+            with self._lock:
+                if self._dirty:
+                    self._file.flush()
+                    self._dirty = False
+                if self._flusher is not threading.current_thread():
+                    return
+
+    def _flush_now(self) -> None:
         self._file.flush()
+        self._dirty = False
+        self._flusher = None  # the flusher thread ends at its next turn
 
     # -- the events -----------------------------------------------------------------------------
 
@@ -158,6 +190,7 @@ class TerminalDisplay:
         if event.transcript:
             lines.append(Styled(f"transcript: {event.transcript}", "dim"))
         self._write(*lines)
+        self._flush_now()
 
     def _stop_spinner(self) -> None:
         if self._progress is not None:
