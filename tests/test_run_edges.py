@@ -154,3 +154,21 @@ def test_run_refuses_error_level_problems_and_force_records_it(tmp_path: Path) -
                              str(tmp_path / "t.jsonl")], capture_output=True, text=True,
                             env=ENV, cwd=tmp_path, timeout=60)
     assert "Run with --force despite" in report.stdout and "timeout" in report.stdout
+
+
+def test_into_a_pipe_the_running_step_shows_before_it_ends(tmp_path: Path) -> None:
+    book = write(tmp_path, "# P\n\n```bash {#slow}\necho started-sleeping\nsleep 30\n```\n")
+    proc = subprocess.Popen([sys.executable, "-m", "runbook_engine", "run", str(book), "--yes",
+                             "--transcript", str(tmp_path / "t.jsonl")], env=ENV, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    try:
+        seen = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "started-sleeping" not in seen:
+            seen.append(proc.stdout.readline().strip())
+        assert seen[-2:] == ["▶ 1. P", "started-sleeping"]  # while the step still runs
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
