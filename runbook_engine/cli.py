@@ -69,7 +69,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("book", type=click.Path(dir_okay=False))
 @selection_options
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "mermaid"]),
+@click.option("--format", "fmt",
+              type=click.Choice(["text", "markdown", "json", "mermaid", "html"]),
               default="text", show_default=True)
 def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str | None,
          until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
@@ -89,6 +90,12 @@ def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: st
             from .ui.plan_view import plan_text
 
             click.echo(plan_text(doc).plain, nl=False)
+        return
+    if fmt == "html":  # the notebook page: prose, cells, dangers, the graph, in one file
+        from .web.notebook import page
+
+        with open(loaded.runbook.path, encoding="utf-8") as handle:
+            click.echo(page(loaded.runbook, doc, handle.read()), nl=False)
         return
     from .render import plan_json, plan_markdown, plan_mermaid
 

@@ -30,9 +30,11 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "transcript": (frozenset({"transcript"}), ("foundation", "reading", "events")),
     # the terminal: the only rich importer; it implements the engine's Controller
     "ui": (frozenset({"ui"}), ("foundation", "events", "engine")),
+    # the notebook page and the live run in a browser: the only Starlette/uvicorn importer
+    "web": (frozenset({"web"}), ("foundation", "reading", "events", "engine", "transcript", "ui")),
     # the command line on top: wires everything
     "app": (frozenset({"runcmd", "cli", "__main__", "testing"}),
-            ("foundation", "reading", "events", "runners", "engine", "transcript", "ui")),
+            ("foundation", "reading", "events", "runners", "engine", "transcript", "ui", "web")),
 }
 
 #: third-party library -> the only units that may import it
@@ -43,6 +45,8 @@ HOMES = {
     "paramiko": {"runners.ssh"},
     "tree_sitter": {"parse.commands"},
     "tree_sitter_bash": {"parse.commands"},
+    "starlette": {"web.server"},
+    "uvicorn": {"web.server"},
 }
 
 def modules() -> dict[str, tuple[Path, bool]]:
