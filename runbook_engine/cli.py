@@ -213,6 +213,15 @@ def test(books: tuple[str, ...], var_items: tuple[str, ...], only: tuple[str, ..
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+def follow(file: str) -> None:
+    """Follow a live run from another terminal: each step as it happens, until the run ends."""
+    from .followcmd import follow as follow_run
+
+    sys.exit(follow_run(file))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json", "notebook"]),
               default="markdown", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")

@@ -45,19 +45,67 @@ def read_events(path: str | Path) -> tuple[list[Event], list[str]]:
                    if torn and number == len(lines) else "not a valid event (corrupt line)")
             warnings.append(f"{path}:{number}: {why}; ignored")
             continue
-        if not events and not isinstance(event, RunStarted):
-            raise NotATranscript(f"not a transcript (it starts with '{_name(event)}', not "
-                                 "'run_started')", str(path))
-        if isinstance(event, RunStarted):
-            try:
-                check_schema(event.schema)
-            except SchemaError as exc:
-                raise NotATranscript(str(exc), f"{path}:{number}") from None
+        _check(event, path, number, first=not events)
         events.append(event)
     if not events:
         raise NotATranscript("no complete event in it (the run stopped before recording one)",
                              str(path))
     return events, warnings
+
+
+class TranscriptTail:
+    """A transcript still being written (``runbook follow``): each ``read()`` returns the events
+    of the lines completed since the last one; a line still being written waits for its end."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self._file = open(path, "rb")  # noqa: SIM115 - kept open while the run goes on
+        except FileNotFoundError:
+            raise RunbookError("no such transcript", self.path) from None
+        except IsADirectoryError:
+            raise NotATranscript("is a folder, not a transcript", self.path) from None
+        except OSError as exc:
+            raise RunbookError(f"cannot read the transcript: {exc.strerror}", self.path) from None
+        self._rest = b""
+        self._number = 0
+        self._seen = 0
+        self.warnings: list[str] = []
+
+    def read(self) -> list[Event]:
+        *lines, self._rest = (self._rest + self._file.read()).split(b"\n")
+        events: list[Event] = []
+        for line in lines:
+            self._number += 1
+            if not line.strip():
+                continue
+            event = _parse_line(line)
+            if event is None:
+                if not self._seen:
+                    raise NotATranscript("not a transcript (its first line is not a runbook "
+                                         "event)", self.path)
+                self.warnings.append(f"{self.path}:{self._number}: not a valid event (corrupt "
+                                     "line); ignored")
+                continue
+            _check(event, self.path, self._number, first=not self._seen)
+            self._seen += 1
+            events.append(event)
+        return events
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _check(event: Event, path: str | Path, number: int, first: bool) -> None:
+    """A transcript starts with ``run_started`` and has no schema newer than this version's."""
+    if first and not isinstance(event, RunStarted):
+        raise NotATranscript(f"not a transcript (it starts with '{_name(event)}', not "
+                             "'run_started')", str(path))
+    if isinstance(event, RunStarted):
+        try:
+            check_schema(event.schema)
+        except SchemaError as exc:
+            raise NotATranscript(str(exc), f"{path}:{number}") from None
 
 
 def _parse_line(line: bytes) -> Event | None:

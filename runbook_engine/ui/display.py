@@ -23,6 +23,7 @@ from ..events import (
     Invalid,
     Output,
     OutputChecked,
+    OutputSpilled,
     RunFinished,
     RunStarted,
     StepFinished,
@@ -54,8 +55,8 @@ class TerminalDisplay:
         self._lock = threading.Lock()
         self._show: dict[type[Event], Callable[[TerminalDisplay, Any], None]] = {
             RunStarted: TerminalDisplay._run_started, StepStarted: TerminalDisplay._step_started,
-            Output: TerminalDisplay._output, Invalid: TerminalDisplay._invalid,
-            OutputChecked: TerminalDisplay._output_checked,
+            Output: TerminalDisplay._output, OutputSpilled: TerminalDisplay._spilled,
+            Invalid: TerminalDisplay._invalid, OutputChecked: TerminalDisplay._output_checked,
             DocShown: TerminalDisplay._doc, StepFinished: TerminalDisplay._step_finished,
             RunFinished: TerminalDisplay._run_finished,
         }
@@ -150,6 +151,11 @@ class TerminalDisplay:
         """Says the output matched what was expected, or shows how it differs."""
         self._stop_spinner()
         self._write(*checked_lines(event))
+
+    def _spilled(self, event: OutputSpilled) -> None:
+        """Seen when following a transcript: the rest of this output is in a side file."""
+        prefix = f"{event.host} | " if event.host else ""
+        self._write(Styled(f"{prefix}… the rest of {event.stream} goes to {event.file}", "dim"))
 
     def _invalid(self, event: Invalid) -> None:
         self._write(Styled(f"  {event.text}", "yellow"))
