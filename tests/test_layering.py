@@ -24,7 +24,8 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     # the typed event stream and the run state folded from it
     "events": (frozenset({"events", "state"}), ("foundation",)),
     "runners": (frozenset({"runners"}), ("foundation", "reading")),
-    "engine": (frozenset({"control", "inputs", "execution", "recording", "engine", "checking"}),
+    "engine": (frozenset({"control", "answers", "inputs", "execution", "recording", "engine",
+                          "checking"}),
                ("foundation", "reading", "events", "runners")),
     # the JSONL writer and reader, resume, the reports
     "transcript": (frozenset({"transcript"}), ("foundation", "reading", "events")),

@@ -13,47 +13,15 @@ from typing import Protocol
 from rich.console import Console
 from rich.text import Text
 
-from ..control import Answer, DriftView, FailureView, QuitRun, StepView
+from .. import answers
+from ..answers import DRIFT_HELP, FAILURE_HELP, MANUAL_HELP, STEP_HELP, Reading
+from ..control import Answer, DriftView, FailureView, StepView
 from ..model import Step, VarSpec
-from ..redact import looks_secret
 from .display import TerminalDisplay
 from .highlight import code_block, flag_text
 
 #: records an operator's note (a line starting with ``#`` at any prompt) about a step (or None)
 NoteTaker = Callable[[str, str | None], None]
-
-STEP_HELP = """y  run this step
-n  skip it
-e  edit the command first (in $EDITOR), then run the edited text
-a  run this and all remaining steps without asking (dangerous steps still ask)
-q  quit the run
-?  this help
-#  a line starting with # is recorded as a note in the transcript"""
-
-FAILURE_HELP = """r  retry the step
-e  edit the command, then retry
-s  skip it and go on
-q  quit the run
-#  a line starting with # is recorded as a note"""
-
-MANUAL_HELP = """d  done
-n  not done (it stays an open item)
-s  skip
-q  quit the run
-#  a line starting with # is recorded as a note"""
-
-DRIFT_HELP = """g  go on: the output is fine as it is
-n  go on, and write a note about it for the transcript (why it differs, what to update)
-r  run the step again
-e  edit the command, then run it again
-q  quit the run
-#  a line starting with # is recorded as a note"""
-
-DRIFT_KEYS = {"g": "go_on", "y": "go_on", "n": "note", "r": "retry", "e": "edit", "q": "quit"}
-STEP_KEYS = {"y": "run", "yes": "run", "n": "skip", "no": "skip", "e": "edit", "a": "all",
-             "q": "quit"}
-FAILURE_KEYS = {"r": "retry", "e": "edit", "s": "skip", "q": "quit"}
-MANUAL_KEYS = {"d": "done", "y": "done", "n": "not_done", "s": "skip", "q": "quit"}
 
 
 class LineInput(Protocol):
@@ -87,23 +55,23 @@ class InteractiveController:
             if not line:
                 self.console.print()
                 return "q"
-            answer = line.strip()
-            if answer.startswith("#"):
-                self.note(answer.lstrip("#").strip(), self._step)
+            note = answers.note_text(line)
+            if note is not None:
+                self.note(note, self._step)
                 self.console.print(Text("  note recorded", style="dim"))
                 continue
-            return answer
+            return line.strip()
 
-    def _ask_key(self, prompt: str, keys: Mapping[str, str], help_text: str) -> str:
+    def _ask(self, prompt: str, read: Callable[[str], Reading], help_text: str) -> str:
+        """Ask until ``read`` (the shared rules of answers.py) finds an answer in the line."""
         while True:
-            answer = self._read(prompt).lower()
-            if answer in keys:
-                return keys[answer]
-            if answer in ("?", "h", "help"):
+            reading = read(self._read(prompt))
+            if reading.answer is not None:
+                return reading.answer
+            if reading.help:
                 self.console.print(Text(help_text, style="dim"))
-                continue
-            self.console.print(Text(f"  please answer one of {'/'.join(sorted(set(keys)))}",
-                                    style="yellow"))
+            else:
+                self.console.print(Text(f"  {reading.problem}", style="yellow"))
 
     def _secret(self, prompt: str) -> str:
         if self.input.isatty():
@@ -143,38 +111,15 @@ class InteractiveController:
         self.display.pause()
         self._step = view.step.id
         self._show_step(view)
-        step = view.step
-        custom = step.confirm if isinstance(step.confirm, str) and step.confirm else ""
+        prompt = answers.step_prompt(view)
         while True:
-            if view.danger:
-                prompt = (f"{custom + ' ' if custom else ''}Type {step.id} to run this dangerous "
-                          f"step (n skip, e edit, q quit):")
-                answer = self._ask_dangerous(step.id, prompt)
-            else:
-                prompt = f"{custom or 'Run this step?'} [y/n/e/a/q/?]"
-                answer = self._ask_key(prompt, STEP_KEYS, STEP_HELP)
+            answer = self._ask(prompt, lambda typed: answers.read_step(view, typed), STEP_HELP)
             if answer != "edit":
                 return Answer(answer, prompt=prompt)
-            edited = self._edit_text(view.editable or view.command)
-            if edited and edited.strip():
+            edited = answers.edited_command(self._edit_text(view.editable or view.command))
+            if edited is not None:
                 return Answer("edit", command=edited, prompt=prompt)
-            self.console.print(Text("  the edited command is empty: asking again", style="yellow"))
-
-    def _ask_dangerous(self, step_id: str, prompt: str) -> str:
-        while True:
-            answer = self._read(prompt)
-            if answer == step_id:
-                return "run"
-            key = answer.lower()
-            if key in ("n", "no", "s"):
-                return "skip"
-            if key in ("q", "e"):
-                return {"q": "quit", "e": "edit"}[key]
-            if key in ("?", "help"):
-                self.console.print(Text(STEP_HELP, style="dim"))
-                continue
-            self.console.print(Text(f"  this step is dangerous: type its id '{step_id}' to run it",
-                                    style="yellow"))
+            self.console.print(Text(f"  {answers.EMPTY_EDIT}", style="yellow"))
 
     def _edit_text(self, text: str) -> str | None:
         if self.editor:
@@ -202,7 +147,7 @@ class InteractiveController:
         reason = view.reason or view.status
         self.console.print(Text(f"✗ {view.step.id} {view.status}: {reason}", style="bold red"))
         prompt = "Step failed. [r/e/s/q/?]"
-        answer = self._ask_key(prompt, FAILURE_KEYS, FAILURE_HELP)
+        answer = self._ask(prompt, answers.read_failure, FAILURE_HELP)
         if answer == "edit":
             edited = self._edit_text(view.editable or view.step.code)
             return Answer("edit", command=edited, prompt=prompt)
@@ -213,16 +158,16 @@ class InteractiveController:
         the screen already): go on, note why, retry, edit or quit. It never fails the step."""
         self.display.pause()
         self._step = view.step.id
-        prompt = "Output differs from the runbook. Go on? [g/n/r/e/q/?]"
-        answer = self._ask_key(prompt, DRIFT_KEYS, DRIFT_HELP)
+        prompt = answers.DRIFT_PROMPT
+        answer = self._ask(prompt, answers.read_drift, DRIFT_HELP)
         if answer == "note":
             text = self._read("Note:").strip()
             if text and text.lower() != "q":
                 self.note(text, view.step.id)
                 self.console.print(Text("  note recorded", style="dim"))
         if answer == "edit":
-            edited = self._edit_text(view.editable or view.step.code)
-            if edited and edited.strip():
+            edited = answers.edited_command(self._edit_text(view.editable or view.step.code))
+            if edited is not None:
                 return Answer("edit", command=edited, prompt=prompt)
             return Answer("retry", prompt=prompt)
         return Answer(answer, prompt=prompt)
@@ -239,7 +184,7 @@ class InteractiveController:
             self.console.print(Text(f"Do this yourself{where}:", style="dim"))
             self.console.print(code_block(step.code, step.lang).to_rich())
         prompt = "Manual step. Done? [d/n/s/q/?]"
-        return Answer(self._ask_key(prompt, MANUAL_KEYS, MANUAL_HELP), prompt=prompt)
+        return Answer(self._ask(prompt, answers.read_manual, MANUAL_HELP), prompt=prompt)
 
     def ask_choice(self, options: Sequence[StepView]) -> int | None:
         self.display.pause()
@@ -249,39 +194,24 @@ class InteractiveController:
         for number, view in enumerate(options, 1):
             self.console.print(Text(f"  {number}) {view.step.title}", style="bold"))
             self.console.print(code_block(view.command, view.step.lang).to_rich())
-        prompt = f"Which one? [1-{len(options)}/n/q]"
+        prompt = answers.choice_prompt(len(options))
         while True:
-            answer = self._read(prompt).lower()
-            if answer.isdigit() and 1 <= int(answer) <= len(options):
-                return int(answer) - 1
-            if answer in ("n", "none", "s"):
-                return None
-            if answer == "q":
-                raise QuitRun  # like q at any other prompt: the run ends as aborted
-            self.console.print(Text(f"  answer a number from 1 to {len(options)}, or n",
-                                    style="yellow"))
+            try:
+                return answers.read_choice(self._read(prompt), len(options))
+            except ValueError as problem:
+                self.console.print(Text(f"  {problem}", style="yellow"))
 
     def ask_var(self, spec: VarSpec) -> str:
         self.display.pause()
-        label = spec.prompt or f"Value for {spec.name}"
-        if spec.choices:
-            label += f" ({'/'.join(spec.choices)})"
-        if spec.has_default:
-            label += f" [{spec.default}]"
-        label += ":"
-        answer = self._secret(label) if spec.secret else self._read(label)
-        if not answer and spec.has_default:
-            return str(spec.default)
-        return answer
+        label = answers.var_label(spec)
+        return answers.var_value(spec, self._secret(label) if spec.secret else self._read(label))
 
     def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
         self.display.pause()
         self.console.print(Text(f"This step reads unset environment variables: {', '.join(names)}",
                                 style="yellow"))
-        values: dict[str, str] = {}
+        typed = {}
         for name in names:
-            label = f"Set {name} for this run (empty: leave unset):"
-            value = self._secret(label) if looks_secret(name) else self._read(label)
-            if value:
-                values[name] = value
-        return values
+            label = answers.env_label(name)
+            typed[name] = self._secret(label) if answers.env_is_secret(name) else self._read(label)
+        return answers.env_values(typed)
