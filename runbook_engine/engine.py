@@ -62,6 +62,7 @@ class RunOptions:
     version: str = ""
     transcript: str | None = None
     overrides: tuple[str, ...] = ()  # what --force overrode, each one line
+    terminal: bool = True  # False (a web page): a step that needs a terminal is left to do by hand
 
 
 @dataclass
@@ -92,6 +93,10 @@ class Engine:
                                  continue_on_error=options.continue_on_error,
                                  forks=options.forks, checker=OutputChecker(plan.against))
         self._all = False  # the operator answered "all": stop asking (dangerous steps still ask)
+
+    def interrupt(self) -> bool:
+        """Stop the step running now, as Ctrl-C does (from another thread: a page's Stop)."""
+        return self.executor.interrupt()
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -186,6 +191,9 @@ class Engine:
         follows = liveness.runs_until_stopped(prepared.command.code, step.lang)
         if self.options.yes and (terminal or follows):
             return self._finish(step, "skipped", f"{terminal or follows}: not run unattended",
+                                open_item=f"{step.id}: {step.title} (run it by hand)")
+        if terminal and not self.options.terminal:
+            return self._finish(step, "skipped", f"{terminal}: needs a terminal",
                                 open_item=f"{step.id}: {step.title} (run it by hand)")
         if terminal:
             prepared = replace(prepared, command=replace(prepared.command, interactive=True))

@@ -104,6 +104,17 @@ class Executor:
         self.continue_on_error = continue_on_error
         self.pool = cf.ThreadPoolExecutor(max_workers=max(1, forks))
         self.ctrl_c = False  # Ctrl-C stopped the current step
+        self._cancel: threading.Event | None = None  # the attempt running now
+
+    def interrupt(self) -> bool:
+        """What Ctrl-C does to the attempt running now, asked from another thread; False when
+        no step runs."""
+        cancel = self._cancel
+        if cancel is None:
+            return False
+        self.ctrl_c = True
+        cancel.set()
+        return True
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -239,13 +250,17 @@ class Executor:
     def _attempt(self, step: Step, command: Command, targets: list[HostTarget],
                  hosts: dict[str, HostRun], remote: bool) -> None:
         """Run once on every target: batches of ``serial``, ``max_fail`` skips later batches."""
-        cancel = threading.Event()
-        with self._ctrl_c_stops(cancel) as caught:
-            if caught and len(targets) == 1 and not remote:
-                # one local target, the common case: run it here, without a thread to hand over
-                hosts[targets[0].name] = self._run_on(step, command, targets[0], cancel, remote)
-                return
-            self._batches(step, command, targets, hosts, remote, cancel)
+        cancel = self._cancel = threading.Event()  # what interrupt() sets, from another thread
+        try:
+            with self._ctrl_c_stops(cancel) as caught:
+                if caught and len(targets) == 1 and not remote:
+                    # one local target, the common case: run it here, without a thread handover
+                    hosts[targets[0].name] = self._run_on(step, command, targets[0], cancel,
+                                                          remote)
+                    return
+                self._batches(step, command, targets, hosts, remote, cancel)
+        finally:
+            self._cancel = None
 
     @contextlib.contextmanager
     def _ctrl_c_stops(self, cancel: threading.Event) -> Iterator[bool]:

@@ -26,7 +26,7 @@ from .state import RunState
 if TYPE_CHECKING:
     from .checking import Reference
     from .control import Controller
-    from .engine import RunOutcome
+    from .engine import Engine, RunOutcome
     from .recording import Observer, Recorder
 
 EXIT_USAGE = 2
@@ -119,21 +119,29 @@ ASKED_AT_RUN_TIME = frozenset({"RB210"})
 def execute(request: RunRequest) -> int:
     """Run a runbook; returns the exit code. Every refusal happens before the transcript is
     opened, so a refused run writes nothing."""
-    from .load import load
-
     if not request.yes and not sys.stdin.isatty():
         raise UsageError("runbook run: standard input is not a terminal; pass --yes to run "
                          "unattended")
+    loaded, state, overrides = prepare(request)
+    code = _preflight(request, loaded, state)
+    if code is not None:
+        return code
+    return _run(request, loaded, state, overrides)
+
+
+def prepare(request: RunRequest) -> tuple[Loaded, RunState, tuple[str, ...]]:
+    """The runbook loaded and, with --resume, the run so far: what a session starts from.
+    Refuses (before anything is written) a runbook with errors and a transcript that does not
+    continue it."""
+    from .load import load
+
     loaded = load(request.book, request.var_items, request.selection)
     overrides = _refuse_problems(loaded, request.force)
     state = RunState()
     if request.resume_path:
         state, more = _resumed_state(request, loaded)
         overrides += more
-    code = _preflight(request, loaded, state)
-    if code is not None:
-        return code
-    return _run(request, loaded, state, tuple(overrides))
+    return loaded, state, tuple(overrides)
 
 
 def _refuse_problems(loaded: Loaded, force: bool) -> list[str]:
@@ -201,16 +209,10 @@ def _preflight(request: RunRequest, loaded: Loaded, state: RunState) -> int | No
 def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[str, ...]) -> int:
     from .control import AutoController
     from .events import Note
-    from .transcript.log import default_transcript_path
     from .ui.console import make_console
     from .ui.display import TerminalDisplay
 
-    if request.transcript_path:
-        path = Path(request.transcript_path)
-    elif request.resume_path:
-        path = Path(request.resume_path)
-    else:
-        path = default_transcript_path(loaded.runbook.path, request.transcript_dir)
+    path = transcript_path(request, loaded.runbook.path)
     console = make_console()
     display = TerminalDisplay(console, state=state, unattended=request.yes)
 
@@ -233,15 +235,28 @@ def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[
     return outcome.exit_code
 
 
+def transcript_path(request: RunRequest, runbook_path: str) -> Path:
+    """Where this session writes: --transcript, the resumed file, or a new file in the folder."""
+    from .transcript.log import default_transcript_path
+
+    if request.transcript_path:
+        return Path(request.transcript_path)
+    if request.resume_path:
+        return Path(request.resume_path)
+    return default_transcript_path(runbook_path, request.transcript_dir)
+
+
 def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Path,
                display: Observer | None, controller: Callable[[Recorder], Controller],
                overrides: tuple[str, ...] = (), against: Reference | None = None,
                skip_if: Callable[[Step], str | None] | None = None,
-               kept: Sequence[Observer] = ()) -> RunOutcome:
+               kept: Sequence[Observer] = (), terminal: bool = True,
+               started: Callable[[Engine], None] | None = None) -> RunOutcome:
     """Run the loaded steps with a transcript at ``path``: targets, options, the recorder, the
-    engine (``run`` and ``test`` both come here); the runners and the transcript are closed.
-    ``display`` sees every event as it happens, ``kept`` each recorded one once it is applied
-    to the state."""
+    engine (``run``, ``test`` and ``serve`` all come here); the runners and the transcript are
+    closed. ``display`` sees every event as it happens, ``kept`` each recorded one once it is
+    applied to the state; ``terminal``: a step that needs a terminal can have this one;
+    ``started`` is given the engine before it runs (a web page stops its running step)."""
     from .engine import Engine, RunOptions, RunPlan
     from .recording import Recorder
     from .redact import Redactor
@@ -263,7 +278,7 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
         allow_danger=request.allow_danger, continue_on_error=request.continue_on_error,
         forks=request.forks, selection=request.selection.recorded(runbook.granularity),
         only=request.selection.only, operator=operator(), hostname=socket.gethostname(),
-        version=__version__, transcript=str(path), overrides=overrides)
+        version=__version__, transcript=str(path), overrides=overrides, terminal=terminal)
     writer = TranscriptWriter(path, append=bool(request.resume_path))
     emit = Recorder(state, writer, Redactor(), display=display, kept=kept)
     runners = Runners(request)
@@ -271,6 +286,8 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
                    skip_if=skip_if)
     engine = Engine(plan, options, state=state, emit=emit, controller=controller(emit),
                     runners=runners, environ=os.environ)
+    if started is not None:
+        started(engine)
     try:
         return engine.run()
     finally:
@@ -278,9 +295,10 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
         writer.close()
 
 
-def resume_command(request: RunRequest, transcript: Path) -> str:
-    """The command that continues this run where it stopped (secret values are asked again)."""
-    words = ["runbook", "run", request.book, "--resume", str(transcript)]
+def resume_command(request: RunRequest, transcript: Path, verb: str = "run") -> str:
+    """The command that continues this run where it stopped (secret values are asked again);
+    ``verb``: ``serve`` continues it in a browser."""
+    words = ["runbook", verb, request.book, "--resume", str(transcript)]
     selection = request.selection
     for flag, values in (("--only", selection.only), ("--tag", selection.tags),
                          ("--section", selection.sections)):
