@@ -212,6 +212,39 @@ def test(books: tuple[str, ...], var_items: tuple[str, ...], only: tuple[str, ..
 
 
 @cli.command()
+@click.argument("book", type=click.Path(dir_okay=False))
+@selection_options
+@click.option("--continue-on-error", is_flag=True, help="Go on after a failed step.")
+@click.option("--transcript", "transcript_path", type=click.Path(dir_okay=False),
+              help="Where to write the JSONL event log.")
+@click.option("--transcript-dir", default="transcripts", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the default transcript path.")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+              help="Continue the run recorded in this transcript.")
+@click.option("--force", is_flag=True, help="With --resume: resume even if finished steps changed.")
+@click.option("--inventory", type=click.Path(dir_okay=False), help="An Ansible inventory file.")
+@click.option("--ssh-config", type=click.Path(dir_okay=False), help="SSH config (~/.ssh/config).")
+@click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
+@click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
+              help="Hosts a step runs on at once.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (anything but loopback is shown a warning).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port to listen on (default: a free one).")
+def serve(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str | None,
+          until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
+          granularity: str | None, host: str, port: int, **options: Any) -> None:
+    """Run a runbook from a browser: prints the operator's URL and a read-only one to share."""
+    from .runcmd import RunRequest
+    from .servecmd import ServeRequest
+    from .servecmd import serve as serve_run
+
+    selection = _selection(only, from_, until, tags, sections, granularity)
+    run_request = RunRequest(book=book, var_items=var_items, selection=selection, **options)
+    sys.exit(serve_run(ServeRequest(run_request, host=host, port=port)))
+
+
+@cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def follow(file: str) -> None:
     """Follow a live run from another terminal: each step as it happens, until the run ends."""

@@ -51,3 +51,22 @@ def sudo_users() -> None:
 def sudo_server(sudo_users: None, sshd_server: sshd_helpers.SSHServer) -> sshd_helpers.SSHServer:
     """The test sshd, whose user may sudo (to root and rbtest2) with its password."""
     return sshd_server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium, headless, driven by Playwright (skipped without it, unless CI)."""
+    import webserve
+
+    reason = webserve.browser_unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the browser tests cannot run: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=webserve.CHROMIUM,
+                                              args=webserve.CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

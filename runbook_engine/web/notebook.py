@@ -54,6 +54,7 @@ def page(runbook: Runbook, doc: StepDoc, source: str, live: Live | None = None) 
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>{title} · runbook</title>
 {head}
 </head>
