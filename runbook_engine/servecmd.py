@@ -15,6 +15,7 @@ from .load import Loaded
 from .model import RunbookError, UsageError
 from .recording import Recorder
 from .runcmd import RunRequest, prepare, resume_command, run_loaded, transcript_path
+from .runners.base import TargetError
 from .state import RunState
 
 if TYPE_CHECKING:
@@ -82,13 +83,18 @@ def serve(request: ServeRequest) -> int:
     try:
         while True:
             hub.finished.clear()
-            outcome = run_loaded(run, loaded, state, path=path, display=hub.observe,
-                                 controller=controller, overrides=overrides, terminal=False,
-                                 started=started)
+            try:
+                outcome = run_loaded(run, loaded, state, path=path, display=hub.observe,
+                                     controller=controller, overrides=overrides,
+                                     terminal=False, started=started)
+                code, status = outcome.exit_code, outcome.status
+            except (RunbookError, TargetError) as exc:  # an unreachable host: said, resumable
+                print(str(exc), file=sys.stderr)
+                hub.problem(str(exc))
+                code, status = getattr(exc, "exit_code", 1), "failed"
             hub.interrupt = None
             hub.session_ended()
-            code = outcome.exit_code
-            _report(outcome.status, outcome.counts, run, path)
+            _report(status, state.counts, run, path)
             if code == 130:  # Ctrl-C at a question: the server stops with the run
                 return code
             loaded, state, overrides = _wait_for_resume(hub, run, path)
