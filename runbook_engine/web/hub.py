@@ -15,8 +15,10 @@ from typing import Any
 from ..events import DocShown, Event, Invalid, Output
 from .live import LiveRun
 
-#: messages kept for pages that reconnect; one further behind reloads the whole state
+#: what is kept for pages that reconnect (messages, and characters of them); a page further
+#: behind reloads the whole state instead
 HISTORY = 20_000
+HISTORY_CHARS = 32 * 1024 * 1024
 
 Message = tuple[int, str, str]  # number, name, JSON data
 
@@ -71,11 +73,15 @@ class Hub:
     pages follow: ``output`` lines, a ``step``'s view after it changed, the ``run``'s view, the
     ``prompt`` (or null), an ``invalid`` answer."""
 
-    def __init__(self, live: LiveRun | None = None, history: int = HISTORY) -> None:
+    def __init__(self, live: LiveRun | None = None, history: int = HISTORY,
+                 history_chars: int = HISTORY_CHARS) -> None:
         self.live = live or LiveRun()
         self._cond = threading.Condition()
         self._seq = 0
-        self._log: deque[Message] = deque(maxlen=history)
+        self._log: deque[Message] = deque()
+        self._history = history
+        self._history_chars = history_chars
+        self._chars = 0
         self.prompt: Prompt | None = None
         self.closed = False
         # what a page asks of the run beyond answering: set by the session that runs now
@@ -167,5 +173,10 @@ class Hub:
 
     def _publish(self, name: str, data: Any) -> None:
         self._seq += 1
-        self._log.append((self._seq, name, json.dumps(data, ensure_ascii=False, default=str)))
+        text = json.dumps(data, ensure_ascii=False, default=str)
+        self._log.append((self._seq, name, text))
+        self._chars += len(text)
+        while len(self._log) > 1 and (len(self._log) > self._history
+                                      or self._chars > self._history_chars):
+            self._chars -= len(self._log.popleft()[2])
         self._cond.notify_all()
