@@ -65,7 +65,7 @@ def page(runbook: Runbook, doc: StepDoc, source: str, live: Live | None = None) 
 {_sidebar(doc, live)}
 </nav>
 <main class="notebook" id="notebook">
-{_document(doc, source)}
+{_lead(runbook)}{_document(doc, source)}
 </main>
 </div>
 </body>
@@ -85,13 +85,17 @@ def _topbar(runbook: Runbook, doc: StepDoc, live: Live | None) -> str:
         role = "operator" if live.role == "operator" else "watching, read-only"
         state = (f'<span class="pill" id="run-status">connecting…</span>'
                  f'<span class="role role-{esc(live.role)}">{role}</span>')
-    description = (f'<p class="description">{esc(runbook.description.strip())}</p>'
-                   if runbook.description.strip() else "")
     return f"""<header class="topbar">
-<div class="titles"><h1>{esc(doc['title'])}</h1>{description}
+<div class="titles"><h1>{esc(doc['title'])}</h1>
 <p class="facts">{' · '.join(facts)}</p></div>
 <div class="state">{state}</div>
 </header>"""
+
+
+def _lead(runbook: Runbook) -> str:
+    """The front matter's description, before the runbook's own text."""
+    text = runbook.description.strip()
+    return f'<p class="lead">{esc(text)}</p>\n' if text else ""
 
 
 def _sidebar(doc: StepDoc, live: Live | None) -> str:
