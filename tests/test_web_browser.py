@@ -380,3 +380,35 @@ def test_the_state_a_page_starts_from_is_the_transcripts(tmp_path: Path) -> None
     assert json.loads(json.dumps({s: folded.step_view(s) for s in folded.step_ids()})) == \
         live["steps"]
     assert served.stop() == 0
+
+
+DRIFT = """# Drift
+
+```bash
+echo hello-today
+# Expected output
+hello-yesterday
+```
+"""
+
+
+def test_output_that_differs_from_the_runbook_asks_and_takes_a_note(browser: Any,
+                                                                     tmp_path: Path) -> None:
+    served, page = serve_and_open(browser, tmp_path, DRIFT)
+    step = plan_steps(served)[0]["id"]
+    run(page, step)
+    prompt = page.prompt(step)
+    assert prompt.get_attribute("data-kind") == "drift"
+    page.cell(step).locator(".check.differs").wait_for()
+    assert "hello-yesterday" in page.cell(step).locator(".checks").inner_text()
+    prompt.get_by_role("button", name="Note n").click()
+    prompt.locator("textarea").last.fill("the greeting changed in 2.0")
+    prompt.get_by_role("button", name="Go on with this note").click()
+    page.status(step, "ok")
+    page.page.locator(".banner.ok").wait_for()
+    assert served.stop() == 0
+    events = served.events()
+    assert [(e["step"], e["text"]) for e in events if e["event"] == "note"] == [
+        (step, "the greeting changed in 2.0")]
+    assert [e["answer"] for e in events if e["event"] == "decision"] == ["run", "note"]
+    page.close()

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from .. import answers
 from ..answers import Reading
-from ..control import Answer, FailureView, QuitRun, StepView
+from ..control import Answer, DriftView, FailureView, QuitRun, StepView
 from ..model import Step, VarSpec
 from .hub import Hub, Verdict
 from .markup import highlighted
@@ -100,6 +100,30 @@ class WebController:
         return self._ask("failure", view.step.id, {
             "title": view.step.title, "status": view.status, "exit_code": view.exit_code,
             "reason": view.reason, "attempts": view.attempts,
+            "editable": view.editable or view.step.code, "prompt": prompt}, decide)
+
+    def ask_drift(self, view: DriftView) -> Answer:
+        """The step ran well but printed something else than its runbook shows: go on, go on
+        with a note (its text comes with the answer), retry, edit or quit."""
+        prompt = answers.DRIFT_PROMPT
+
+        def decide(reply: Mapping[str, Any]) -> Answer:
+            answer = self._read(answers.read_drift(_text(reply)), answers.DRIFT_HELP)
+            if answer == "note":
+                note = _text(reply, "note").strip()
+                if note:
+                    self.note(note, view.step.id)
+            if answer == "edit":
+                edited = answers.edited_command(_text(reply, "command"))
+                return Answer("retry" if edited is None else "edit", command=edited,
+                              prompt=prompt)
+            return Answer(answer, prompt=prompt)
+
+        return self._ask("drift", view.step.id, {
+            "title": view.step.title, "attempts": view.attempts,
+            "checks": [{"source": c.source, "verdict": c.verdict, "mode": c.mode,
+                        "diff": c.diff, "expected": c.expected, "host": c.host}
+                       for c in view.checks],
             "editable": view.editable or view.step.code, "prompt": prompt}, decide)
 
     def ask_manual(self, step: Step) -> Answer:

@@ -15,6 +15,7 @@ from ..events import (
     Event,
     Note,
     Output,
+    OutputChecked,
     OutputSpilled,
     OutputTail,
     RunFinished,
@@ -118,6 +119,8 @@ class LiveRun:
             view.update(status=step.status, exit_code=step.exit_code,
                         duration_s=step.duration_s, attempts=step.attempts, reason=step.reason,
                         targets=list(step.targets), open_item=step.open_item,
+                        checks=[{"verdict": c.verdict, "source": c.source, "diff": c.diff,
+                                 "host": c.host, "strict": c.strict} for c in step.checks],
                         hosts={name: {"status": h.status, "exit_code": h.exit_code,
                                       "reason": h.reason}
                                for name, h in step.hosts.items()} if len(step.hosts) > 1 else {})
@@ -146,7 +149,8 @@ class LiveRun:
 
     def touched(self, event: Event) -> str | None:
         """The step whose view this event changed (None: only the run's)."""
-        if isinstance(event, (StepStarted, StepFinished, OutputSpilled, OutputTail, Decision)):
+        if isinstance(event, (StepStarted, StepFinished, OutputSpilled, OutputTail, Decision,
+                              OutputChecked)):
             return event.step or None
         return None
 

@@ -56,7 +56,7 @@ function liveArea(step) {
   if (!root) return null;
   const live = root.querySelector(".cell-live");
   if (!live.dataset.ready) {
-    for (const part of ["result", "ran", "decision", "hosts", "outputs", "prompt-slot"]) {
+    for (const part of ["result", "ran", "decision", "hosts", "outputs", "checks", "prompt-slot"]) {
       live.append(el("div", part));
     }
     live.dataset.ready = "1";
@@ -188,6 +188,18 @@ function drawStep(view) {
   for (const [name, host] of Object.entries(view.hosts || {})) {
     hosts.append(el("div", "run-line", `${name}: ${host.status || "running"}` +
       (host.exit_code !== null && host.exit_code !== undefined ? ` (exit ${host.exit_code})` : "")));
+  }
+
+  const checks = live.querySelector(".checks");
+  checks.replaceChildren();
+  for (const check of view.checks || []) {
+    const where = check.host ? ` on ${check.host}` : "";
+    if (check.verdict === "matches") {
+      checks.append(el("div", "check ok", `output matches what the runbook shows${where}`));
+    } else {
+      checks.append(el("div", "check differs", `output differs from the runbook (${check.source})${where}`),
+        codeBlock([[check.diff, ""]]));
+    }
   }
 
   const keep = new Set(view.outputs.map((o) => key(view.id, o.host, o.stream)));
@@ -340,6 +352,7 @@ const KEYS = {
   dangerous: [["Skip", "n"], ["Edit", "e"], ["Quit", "q"]],
   failure: [["Retry", "r", "primary"], ["Edit and retry", "e"], ["Skip", "s"], ["Quit", "q"]],
   manual: [["Done", "d", "primary"], ["Not done", "n"], ["Skip", "s"], ["Quit", "q"]],
+  drift: [["Go on", "g", "primary"], ["Retry", "r"], ["Edit", "e"], ["Quit", "q"]],
 };
 
 function keys(row, list, openEditor) {
@@ -389,6 +402,21 @@ const BUILD = {
     const row = el("div", "row");
     root.append(row);
     keys(row, KEYS.failure, editor(root, data.editable, "Retry edited"));
+  },
+  drift(data, root) {
+    root.append(el("div", "hint", "The step succeeded; its output is shown above with how it differs."));
+    const row = el("div", "row");
+    root.append(row);
+    keys(row, KEYS.drift, editor(root, data.editable, "Run edited"));
+    const noteRow = el("div", "row");
+    noteRow.hidden = true;
+    const area = el("textarea");
+    area.placeholder = "Why it differs, what to update in the runbook";
+    noteRow.append(area, button("Go on with this note", "", "primary", () => reply({ text: "n", note: area.value })));
+    root.append(noteRow);
+    const noteButton = button("Note", "n", "", () => { noteRow.hidden = false; area.focus(); });
+    current.keys.set("n", noteButton);
+    row.insertBefore(noteButton, row.children[1] || null);
   },
   manual(data, root) {
     if (data.code && data.code.trim()) {
