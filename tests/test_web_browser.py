@@ -321,6 +321,7 @@ def test_hostile_output_and_runbook_text_stay_text(browser: Any, tmp_path: Path)
     page.page.goto(plan.as_uri())
     page.page.wait_for_timeout(300)
     assert page.dialogs == [] and page.page.locator("section.cell").count() == 1
+    served.wait_output("Run ok")  # the session is over: Ctrl-C now only stops the server
     assert served.stop() == 0
     page.close()
 
@@ -356,6 +357,7 @@ def test_fifty_thousand_lines_keep_the_page_responsive(browser: Any, tmp_path: P
     assert any(e["event"] == "output_spilled" for e in served.events())  # past the inline MiB
     run(page, "after")
     page.output("after", "after-long")
+    served.wait_output("Run ok")
     assert served.stop() == 0
     assert not page.errors
     page.close()

@@ -109,5 +109,6 @@ def test_a_value_outside_its_choices_is_refused_and_asked_again(tmp_path: Path) 
         answer(served, "y")
         wait_event(served, "step_finished", "where")
         assert any(e["event"] == "output" and e["text"] == "region=eu\n" for e in served.events())
+        served.wait_output("Run ok")  # the session is over: Ctrl-C now only stops the server
     finally:
         assert served.stop() == 0
