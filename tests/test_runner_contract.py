@@ -1,9 +1,10 @@
 """The runner contract: one suite, the same assertions, for every way a step can run.
 
 Implementations: ``oneshot`` (LocalRunner, a new bash per step), ``session`` (LocalRunner's
-persistent bash forking a process group per step) and ``ssh`` (SSHRunner against the real test
-sshd, which runs on this machine, so its processes can be inspected here too). A new runner (the
-persistent remote shell) joins by adding one entry to ``KINDS``.
+persistent bash forking a process group per step), ``ssh`` (SSHRunner's persistent remote shell,
+against the real test sshd, which runs on this machine, so its processes can be inspected here
+too) and ``ssh-exec`` (SSHRunner with an exec channel per step, the way sudo steps and hosts
+without a usable bash run). A new runner joins by adding one entry to ``KINDS``.
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from runbook_engine.runners.base import Command, Result, Runner
 from runbook_engine.runners.local import LocalRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ["oneshot", "session", "ssh"]
+KINDS = ["oneshot", "session", "ssh", "ssh-exec"]
 Chunks = list[tuple[float, str, str]]
 
 
 def make_runner(kind: str, request: pytest.FixtureRequest) -> Runner:
-    if kind == "ssh":
+    if kind.startswith("ssh"):
         from runbook_engine.runners.ssh import SSHRunner
 
         server = request.getfixturevalue("sshd_server")
-        ssh = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config))
+        ssh = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config),
+                        persistent_shell=kind == "ssh")
         ssh.connect()
+        assert ssh._serves == (kind == "ssh")
         return ssh
     return LocalRunner(use_server=kind == "session")
 
@@ -229,9 +232,10 @@ from runbook_engine.model import HostTarget
 from runbook_engine.runners.base import Command
 from runbook_engine.runners.local import LocalRunner
 kind = {kind!r}
-if kind == "ssh":
+if kind.startswith("ssh"):
     from runbook_engine.runners.ssh import SSHRunner
-    runner = SSHRunner(HostTarget("web1"), ssh_config_path={config!r})
+    runner = SSHRunner(HostTarget("web1"), ssh_config_path={config!r},
+                       persistent_shell=kind == "ssh")
 else:
     runner = LocalRunner(use_server=kind == "session")
 seen = []
@@ -249,7 +253,7 @@ print("read " + input("again? "))
 def test_interactive_step_gets_a_terminal(kind: str, request: pytest.FixtureRequest) -> None:
     pexpect = pytest.importorskip("pexpect")
     config = ""
-    if kind == "ssh":
+    if kind.startswith("ssh"):
         config = str(request.getfixturevalue("sshd_server").ssh_config)
     script = INTERACTIVE.format(paths=[str(ROOT), str(ROOT / "tests")], kind=kind, config=config)
     child = pexpect.spawn(sys.executable, ["-c", script], timeout=20, encoding="utf-8")

@@ -24,7 +24,7 @@ LOST = "connection lost"
 LOST_WAIT_S = 0.5  # how long a transport may take to notice it died
 
 
-def _transport_died(chan: paramiko.Channel) -> bool:
+def transport_died(chan: paramiko.Channel) -> bool:
     """The channel ended without an exit status: was it the connection (sshd killed)?"""
     transport = chan.get_transport()
     end = time.monotonic() + LOST_WAIT_S
@@ -33,33 +33,84 @@ def _transport_died(chan: paramiko.Channel) -> bool:
     return not transport.is_active()
 
 
-class ChannelProcess(Process):
-    """A step on one exec channel: stdout as it comes, stderr through Frames (pid, epilogue).
+def drain(chan: paramiko.Channel, stdout: Callable[[bytes], bytes] | None,
+          stderr: Callable[[bytes], bytes]) -> list[Chunk]:
+    """What the channel holds now, each stream through its filter (which takes our frames out)."""
+    chunks = list[Chunk]()
+    while chan.recv_ready():
+        data = chan.recv(READ_BYTES)
+        if stdout is not None:
+            data = stdout(data)
+        if data:
+            chunks.append(("stdout", data))
+    while chan.recv_stderr_ready():
+        data = stderr(chan.recv_stderr(READ_BYTES))
+        if data:
+            chunks.append(("stderr", data))
+    return chunks
 
-    Signals go through a second channel, opened at the first one, that runs the signaller (see
-    ``signaller_script``) on the step's process group and exits once the group is gone.
-    ``signaller(pgid, first)`` gives its command and what goes first on its stdin (for a sudo
-    step: the same sudo as the step's, and its password, or it could not signal root's processes).
+
+class Signaller:
+    """Signals a step's remote process group through a second channel, opened at the first signal,
+    that runs the signaller (see ``signaller_script``) and exits once the group is gone.
+    ``command(pgid, first)`` gives its command and what goes first on its stdin (for a sudo step:
+    the same sudo as the step's, and its password, or it could not signal root's processes).
     """
 
-    def __init__(self, chan: paramiko.Channel, frames: Frames,
-                 signaller: Callable[[int, str], tuple[str, bytes]], open_timeout: float) -> None:
-        self.chan, self.frames = chan, frames
-        self.signaller_command, self.open_timeout = signaller, open_timeout
-        self.signaller: paramiko.Channel | None = None
+    def __init__(self, transport: paramiko.Transport,
+                 command: Callable[[int, str], tuple[str, bytes]], open_timeout: float) -> None:
+        self.transport, self.command, self.open_timeout = transport, command, open_timeout
+        self.chan: paramiko.Channel | None = None
         self.pending: list[str] = []  # signals asked for before the pid came
-        self.signalled = False
+        self.asked = False
+
+    def ask(self, sig: signal.Signals, pgid: int | None) -> None:
+        self.asked = True
+        self.pending.append(sig.name.removeprefix("SIG"))
+        with contextlib.suppress(*FAULTS):  # the connection is going: reading notices
+            self.send(pgid)
+
+    def send(self, pgid: int | None) -> None:
+        """Deliver what was asked for, once the group's id is known."""
+        if not self.pending or pgid is None:
+            return
+        if self.chan is None:
+            chan = self.transport.open_session(timeout=self.open_timeout)
+            command, stdin = self.command(pgid, self.pending[0])
+            chan.exec_command(command)
+            if stdin:
+                chan.sendall(stdin)
+            self.chan = chan
+            del self.pending[0]
+        if self.pending and not self.chan.exit_status_ready():
+            self.chan.sendall("".join(f"{name}\n" for name in self.pending).encode())
+        self.pending.clear()
+
+    def group_gone(self) -> bool | None:
+        """Whether the group has ended (the signaller exited); None before any signal went."""
+        return None if self.chan is None else bool(self.chan.exit_status_ready())
+
+    def wait(self, wait: float) -> None:
+        """Up to ``wait`` s for the group's end (just sleep when nothing was signalled)."""
+        if self.chan is not None:
+            self.chan.status_event.wait(wait)
+        else:
+            time.sleep(wait)
+
+    def close(self) -> None:
+        if self.chan is not None:
+            self.chan.close()
+
+
+class ChannelProcess(Process):
+    """A step on one exec channel: stdout as it comes, stderr through Frames (pid, epilogue)."""
+
+    def __init__(self, chan: paramiko.Channel, frames: Frames, signaller: Signaller) -> None:
+        self.chan, self.frames, self.signaller = chan, frames, signaller
         self.eof = False
 
     def _drain(self) -> list[Chunk]:
-        chan, chunks = self.chan, list[Chunk]()
-        while chan.recv_ready():
-            chunks.append(("stdout", chan.recv(READ_BYTES)))
-        while chan.recv_stderr_ready():
-            data = self.frames.feed(chan.recv_stderr(READ_BYTES))
-            if data:
-                chunks.append(("stderr", data))
-        return chunks
+        return drain(self.chan, None, self.frames.feed)
 
     def read(self, wait: float) -> list[Chunk]:
         try:
@@ -74,11 +125,11 @@ class ChannelProcess(Process):
                     chunks = self._drain()
             elif not chunks:
                 # At EOF the channel stays readable: wait for its exit, or the group's end.
-                event = self.chan.status_event
-                if event.is_set() and self.signaller is not None:
-                    event = self.signaller.status_event
-                event.wait(wait)
-            self._send_signals()
+                if self.chan.status_event.is_set():
+                    self.signaller.wait(wait)
+                else:
+                    self.chan.status_event.wait(wait)
+            self.signaller.send(self.frames.pid)
         except FAULTS:
             raise ProcessLost(LOST) from None
         return chunks
@@ -95,41 +146,23 @@ class ChannelProcess(Process):
         if code >= 0:
             return code
         # No exit status: killed by a signal (ours, or another), or the connection died.
-        unexplained = not self.signalled and self.frames.state_and_outputs() is None
-        if unexplained and _transport_died(self.chan):
+        unexplained = not self.signaller.asked and self.frames.state_and_outputs() is None
+        if unexplained and transport_died(self.chan):
             raise ProcessLost(LOST)
         return None
 
     def signal(self, sig: signal.Signals) -> None:
-        self.signalled = True
-        self.pending.append(sig.name.removeprefix("SIG"))
-        with contextlib.suppress(*FAULTS):  # the connection is going: reading notices
-            self._send_signals()
-
-    def _send_signals(self) -> None:
-        if not self.pending or self.frames.pid is None:
-            return
-        if self.signaller is None:
-            chan = self.chan.get_transport().open_session(timeout=self.open_timeout)
-            command, stdin = self.signaller_command(self.frames.pid, self.pending[0])
-            chan.exec_command(command)
-            if stdin:
-                chan.sendall(stdin)
-            self.signaller = chan
-            del self.pending[0]
-        if self.pending and not self.signaller.exit_status_ready():
-            self.signaller.sendall("".join(f"{name}\n" for name in self.pending).encode())
-        self.pending.clear()
+        self.signaller.ask(sig, self.frames.pid)
 
     def group_alive(self) -> bool:
-        if self.signaller is None:  # the pid never came: the channel is all we know of it
+        gone = self.signaller.group_gone()
+        if gone is None:  # the pid never came: the channel is all we know of it
             return not self.chan.exit_status_ready()
-        return not self.signaller.exit_status_ready()
+        return not gone
 
     def close(self) -> None:
         self.chan.close()
-        if self.signaller is not None:
-            self.signaller.close()
+        self.signaller.close()
 
 
 class PtyProcess(Process):
@@ -178,7 +211,7 @@ class PtyProcess(Process):
         code = int(self.chan.exit_status)
         if code >= 0 and not self.hung_up:
             return code
-        if not self.hung_up and _transport_died(self.chan):
+        if not self.hung_up and transport_died(self.chan):
             raise ProcessLost(LOST)
         return None
 

@@ -14,13 +14,20 @@ def outer_script(script: str, mark: str, tmp: str, prefix: str) -> str:
     st, out = shlex.quote(f"{tmp}/state"), shlex.quote(f"{tmp}/output")
     quoted = shlex.quote(script)
     inner = f"{prefix}bash -c {quoted}" if prefix else f"( eval {quoted} )"
+    framed = epilogue_script('"$__rb_T"', st, out)
     return (
-        f"trap : INT TERM; printf '{mark}P%s\\n' $$ >&2; : > {st}; : > {out}\n{inner}\n"
-        f"__rb_rc=$?; printf '{mark}S' >&2\n"
-        f"if [ -s {st} ]; then mapfile -t -d '' __rb_s < {st}\n"
-        f"  printf '%s\\0' \"${{__rb_s[@]}}\" >&2; fi\n"
-        f"printf '{mark}O' >&2; IFS= read -r -d '' __rb_o < {out}; printf '%s' \"$__rb_o\" >&2\n"
-        f"printf '{mark}E' >&2; exit $__rb_rc\n"
+        f"trap : INT TERM; printf -v __rb_T '{mark}'; printf '%sP%s\\n' \"$__rb_T\" $$ >&2\n"
+        f": > {st}; : > {out}\n{inner}\n"
+        f"__rb_rc=$?; {{ {framed}}} >&2; exit $__rb_rc\n"
+    )
+
+
+def epilogue_script(mark: str, state: str, output: str) -> str:
+    """Bash that writes ``<mark>S<state><mark>O<outputs><mark>E`` (builtins only: no fork)."""
+    return (
+        f"printf '%sS' {mark}; if [ -s {state} ]; then mapfile -t -d '' __rb_a < {state}; "
+        f"printf '%s\\0' \"${{__rb_a[@]}}\"; fi; printf '%sO' {mark}; "
+        f"IFS= read -r -d '' __rb_v < {output}; printf '%s%sE' \"$__rb_v\" {mark}; "
     )
 
 
@@ -59,46 +66,68 @@ def epilogue(post: bytes, mark: bytes) -> tuple[bytes, bytes] | None:
 
 
 class Frames:
-    """Separates our framed records (pid first, state and outputs last) from the user's stderr."""
+    """Separates our records from the user's bytes on one stream.
 
-    def __init__(self, mark: bytes) -> None:
+    ``mark`` is random per runner, so the user's output cannot forge it. Line records
+    ``<mark><letter><text>\n`` (P: the step's pid, X: its exit status) are each written in one
+    write of less than PIPE_BUF bytes, so a pipe never splits one, but they may land anywhere in
+    the user's bytes (between two of its writes). ``<mark><end>`` ends the user's bytes: what
+    follows (``post``) is ours (the state and outputs epilogue on stderr, nothing on stdout).
+    """
+
+    def __init__(self, mark: bytes, end: bytes = b"S") -> None:
         self.mark = mark
-        self.pid: int | None = None
+        self.end = end
+        self.records: dict[str, str] = {}
         self.post: bytes | None = None
         self._pending = b""
-        self._started = False
+
+    @property
+    def pid(self) -> int | None:
+        words = self.records.get("P", "").split()
+        return int(words[0]) if words and words[0].isdigit() else None
 
     def feed(self, data: bytes) -> bytes:
+        """The user's bytes in ``data`` (ours taken out); a possible record start is held back."""
         buf, self._pending = self._pending + data, b""
         if self.post is not None:
             self.post += buf
             return b""
-        if not self._started:
-            head = self.mark + b"P"
-            partial = head.startswith(buf) if len(buf) < len(head) else buf.startswith(head)
-            if partial and b"\n" not in buf:
-                self._pending = buf
-                return b""
-            self._started = True
-            if buf.startswith(head):
-                line, _, buf = buf.partition(b"\n")
-                self.pid = int(line[len(head):] or 0) or None
-        end = self.mark + b"S"
-        at = buf.find(end)
-        if at >= 0:
-            self.post = buf[at + len(end):]
-            return buf[:at]
-        # Hold back a tail that could be the start of the marker split across two packets.
-        for size in range(min(len(end) - 1, len(buf)), 0, -1):
-            if end.startswith(buf[-size:]):
-                self._pending = buf[-size:]
-                return buf[:-size]
-        return buf
+        mark, kept = self.mark, list[bytes]()
+        while True:
+            at = buf.find(mark)
+            if at < 0:
+                hold = _partial_tail(buf, mark)
+                kept.append(buf[:len(buf) - hold])
+                self._pending = buf[len(buf) - hold:]
+                break
+            kept.append(buf[:at])
+            rest = buf[at + len(mark):]
+            if rest[:1] == self.end:
+                self.post = rest[1:]
+                break
+            line, newline, after = rest.partition(b"\n")
+            if not newline:  # the record is not complete yet
+                self._pending = buf[at:]
+                break
+            if line:
+                self.records[chr(line[0])] = line[1:].decode("ascii", errors="replace")
+            buf = after
+        return b"".join(kept)
 
     def flush(self) -> bytes:
+        """At the end of the stream: a held-back tail that was no record after all."""
         rest, self._pending = self._pending, b""
         return rest if self.post is None else b""
 
     def state_and_outputs(self) -> tuple[bytes, bytes] | None:
         """(state, outputs) when the step's epilogue finished, else None (killed, lost)."""
         return epilogue(self.post or b"", self.mark)
+
+
+def _partial_tail(buf: bytes, mark: bytes) -> int:
+    """How many bytes at the end of ``buf`` could begin ``mark`` (split across two reads)."""
+    for size in range(min(len(mark) - 1, len(buf)), 0, -1):
+        if mark.startswith(buf[-size:]):
+            return size
+    return 0

@@ -14,16 +14,22 @@ from ...model import HostTarget
 from ...outputs import parse_outputs
 from ..base import Command, Process, ProcessLost, Runner, Session, TargetError
 from ..script import next_session, wrap
-from .channel import FAULTS, LOST, ChannelProcess, PtyProcess
+from .channel import FAULTS, LOST, ChannelProcess, PtyProcess, Signaller
 from .config import Prompt, read_config
 from .connect import Connector
 from .protocol import Frames, epilogue, outer_script, signaller_script
+from .shell import SHELL_LOST, RemoteShell, ShellProcess, open_remote
 
 SUDO_S = "sudo -k -S -p ''"  # password from stdin, no prompt text on stderr
 
 
 class SSHRunner(Runner):
-    """Runs commands on one remote host over a single SSH connection kept for the whole run."""
+    """Runs commands on one remote host over a single SSH connection kept for the whole run.
+
+    Steps run in a persistent remote shell (``shell.py``: one round trip per step); interactive
+    steps, sudo/user steps, code with NUL bytes, hosts without bash >= 4.4 (and
+    ``persistent_shell=False``) take an exec channel of their own per step.
+    """
 
     def __init__(
         self,
@@ -35,8 +41,10 @@ class SSHRunner(Runner):
         passphrase_prompt: Prompt | None = None,
         sudo_password_prompt: Prompt | None = None,
         connect_timeout: float = 10.0,
+        persistent_shell: bool = True,
     ) -> None:
         super().__init__()
+        self.persistent_shell = persistent_shell
         self.target = target
         self.name = target.name
         self.sudo_password_prompt = sudo_password_prompt
@@ -45,8 +53,9 @@ class SSHRunner(Runner):
             passphrase_prompt=passphrase_prompt, timeout=connect_timeout,
         )
         self._chain: list[paramiko.Transport] = []
-        self._janitor: paramiko.Channel | None = None
-        token = secrets.token_hex(8)  # per runner: user output cannot forge our frames
+        self._shell: RemoteShell | None = None
+        self._serves = False  # the remote can keep a shell
+        self._token = token = secrets.token_hex(8)  # per runner: user output cannot forge frames
         self._mark = "\\036\\037rb" + token + "\\037"  # as printf escapes
         self._mark_bytes = b"\x1e\x1frb" + token.encode() + b"\x1f"
         self.tmp = ""
@@ -62,40 +71,30 @@ class SSHRunner(Runner):
         return bool(self._chain) and self._chain[-1].is_active()
 
     def connect(self) -> None:
-        """Connect (through ProxyJump hops), authenticate, make the remote temp dir. TargetError."""
+        """Connect (through ProxyJump hops), authenticate, start the remote shell. TargetError."""
         if self.connected:
             return
         self._drop()
         self._chain = self._connector.open(self.target)
+        self._open_remote()
+
+    def _open_remote(self) -> None:
+        """Temp dir, login shell, base environment and the persistent shell, in one round trip.
+
+        Its channel ends with the connection; then the remote side removes the temp dir, so
+        close() needs no round trip of its own.
+        """
         try:
-            records = self._setup()
+            remote = open_remote(self._chain[-1], self._connector.timeout, self._token,
+                                 stale=self.tmp, serve=self.persistent_shell)
         except (paramiko.SSHException, OSError, EOFError, ValueError) as exc:
             self._drop()
             raise TargetError(self.name, f"remote setup failed: {exc}") from None
-        self.tmp, shell = records[0], records[1]
-        self._login_bash = os.path.basename(shell) == "bash"
-        self.base_env = dict(r.split("=", 1) for r in records[2:] if "=" in r)
-
-    def _setup(self) -> list[str]:
-        """Temp dir, login shell and base environment, in one round trip.
-
-        The channel stays open as a janitor: when the connection ends (close, or lost), its
-        ``read`` sees EOF and removes the temp dir, so close() needs no round trip of its own.
-        """
-        chan = self._chain[-1].open_session(timeout=self._connector.timeout)
-        chan.exec_command(
-            "exec bash -c 'd=$(mktemp -d) || exit 1; printf \"%s\\0%s\\0\" \"$d\" \"$0\"; "
-            "for n in $(compgen -e); do printf \"%s=%s\\0\" \"$n\" \"${!n}\"; done; "
-            "printf \"\\0\"; exec >&- 2>&-; read -r _; rm -rf -- \"$d\"' \"$SHELL\""
-        )
-        data = b""
-        while not data.endswith(b"\0\0"):  # an empty record ends the list
-            chunk = chan.recv(65536)
-            if not chunk:
-                raise ValueError(chan.recv_stderr(4096).decode(errors="replace").strip()[:200])
-            data += chunk
-        self._janitor = chan
-        return data[:-2].decode("utf-8", errors="surrogateescape").split("\0")
+        self.tmp = remote.tmp
+        self._login_bash = os.path.basename(remote.login_shell) == "bash"
+        self.base_env = remote.env
+        self._serves = remote.serves
+        self._shell = RemoteShell(remote, self._mark_bytes)
 
     def _exec(self, command: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
         """Run a small helper command and wait for it (setup, cleanup, sudo check)."""
@@ -113,12 +112,15 @@ class SSHRunner(Runner):
         for transport in reversed(self._chain):
             transport.close()
         self._chain = []
+        self._shell = None
 
     def close(self) -> None:
-        self._drop()  # the janitor channel removes the remote temp dir
+        self._drop()  # the remote shell's channel ends: it removes the remote temp dir
 
     def lost(self) -> None:
-        self._drop()
+        """A lost shell is reopened by the next step; a lost connection is made again."""
+        if not (self._shell is not None and self._shell.broken and self.connected):
+            self._drop()
 
     # -- the process protocol -----------------------------------------------------------------
 
@@ -127,6 +129,10 @@ class SSHRunner(Runner):
 
     def start(self, command: Command) -> Process:
         self.connect()  # reconnects when a retry follows a lost connection
+        if self._serves and not (command.interactive or command.sudo or command.user):
+            process = self._start_served(command)
+            if process is not None:
+                return process
         try:
             prefix, stdin = self._sudo_prefix(command)
             script = wrap(command, self.session, state_path=f"{self.tmp}/state",
@@ -143,8 +149,29 @@ class SSHRunner(Runner):
             chan.shutdown_write()
         except FAULTS:
             raise ProcessLost(LOST) from None
-        return ChannelProcess(chan, Frames(self._mark_bytes), self._signaller(command),
-                              self._connector.timeout)
+        return ChannelProcess(chan, Frames(self._mark_bytes), self._signals(command))
+
+    def _start_served(self, command: Command) -> ShellProcess | None:
+        """The step in the persistent shell; None when it must take a channel of its own."""
+        script = wrap(command, self.session, state_path=f"{self.tmp}/state",
+                      output_path=f"{self.tmp}/output").encode("utf-8", "surrogateescape")
+        stdin = command.code.encode("utf-8", "surrogateescape") if command.interpreter else b""
+        if b"\0" in script or b"\0" in stdin:
+            return None
+        for _ in range(2):
+            if self._shell is None or not self._shell.usable():
+                self._open_remote()  # it died (killed, out of memory) since the last step
+                if not self._serves:
+                    return None
+            assert self._shell is not None
+            process = self._shell.start(script, stdin, self._signals(command),
+                                        self._connector.timeout)
+            if process is not None:
+                return process
+        raise ProcessLost(SHELL_LOST)
+
+    def _signals(self, command: Command) -> Signaller:
+        return Signaller(self._chain[-1], self._signaller(command), self._connector.timeout)
 
     def _signaller(self, command: Command) -> Callable[[int, str], tuple[str, bytes]]:
         """How to start the signaller of a step: as the step's user, through the same sudo."""
@@ -170,7 +197,9 @@ class SSHRunner(Runner):
 
     def finish(self, command: Command, process: Process) -> dict[str, str]:
         """Update the session from the step's epilogue; return its $RUNBOOK_OUTPUT values."""
-        if isinstance(process, ChannelProcess):
+        if isinstance(process, ShellProcess):
+            got = process.state_and_outputs()
+        elif isinstance(process, ChannelProcess):
             got = process.frames.state_and_outputs()
         else:
             st, op = shlex.quote(f"{self.tmp}/state"), shlex.quote(f"{self.tmp}/output")

@@ -1,0 +1,263 @@
+"""The persistent remote shell: one long-lived bash per host that forks a process group per step.
+
+A step then costs one round trip (its request out, its output, status and state back) instead of
+a channel open and an exec each. The server is also the connection's janitor: when its channel
+ends it removes the remote temp dir.
+
+Per step the client sends ``"<script bytes> <stdin bytes>\\n"``, the script, then the stdin bytes
+(an interpreter step's code); ``read -N`` under ``LC_ALL=C`` counts bytes, so neither may hold a
+NUL byte (such steps take a channel of their own). The server forks the step into its own process
+group with stdout and stderr on two FIFOs, already being read by two ``cat`` relays started after
+the previous step (so their start costs no time on the step's way); the relays copy the FIFOs to
+the channel's stdout and stderr until every writer (the step and its background jobs) is done:
+the same end of output a channel of its own gives. The server opens every FIFO end itself (a
+read-write open first, so no open ever blocks) and hands the relays theirs: were it killed at any
+moment, its own ends close, the relays end, and with them the channel.
+
+On stderr, among the step's bytes, the server writes ``<mark>P<pid> <relay> <relay>\\n`` when the
+step starts and ``<mark>X<status>\\n`` when it exits; once both relays ended, ``<mark>D`` on stdout
+and ``<mark>S<state><mark>O<outputs><mark>E`` on stderr (see protocol.Frames). A background job
+that keeps the output open after the step's drain time is cut off: the client kills the relays
+(``close``), and the server moves on to new FIFOs, so the job's later output never reaches
+another step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import shlex
+import signal
+import time
+from dataclasses import dataclass, field
+
+import paramiko
+
+from ..base import Chunk, Process, ProcessLost
+from .channel import FAULTS, LOST, Signaller, drain, transport_died
+from .protocol import Frames, epilogue_script
+
+SETTLE_S = 5.0  # how long a step's end may take to arrive after its relays were stopped
+SHELL_LOST = "the remote shell ended unexpectedly (killed?); the next step starts a new one"
+
+# $1: the login shell, $2: the frame token, $3: a temp dir left by a shell that died (removed),
+# $4: 1 to serve steps. Records (NUL-terminated) first: temp dir, login shell, "1" when the server
+# runs, the environment; an empty record ends them. Without bash >= 4.4 or mkfifo (or $4) it only
+# keeps the temp dir until the connection ends, and every step takes a channel of its own.
+_SERVER = r"""[[ -n $3 && -d $3 ]] && rm -rf -- "$3"
+__rb_d=$(mktemp -d) || exit 1
+__rb_ok=0
+if [[ $4 == 1 ]] && (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404 )) &&
+   mkfifo -m 600 "$__rb_d/o0" "$__rb_d/e0" 2>/dev/null; then __rb_ok=1; fi
+printf '%s\0%s\0%s\0' "$__rb_d" "$1" "$__rb_ok"
+for __rb_n in $(compgen -e); do printf '%s=%s\0' "$__rb_n" "${!__rb_n}"; done
+printf '\0'
+trap 'rm -rf -- "$__rb_d"' EXIT
+if (( ! __rb_ok )); then exec >&- 2>&-; read -r _; exit; fi
+printf -v __rb_T '\036\037rb%s\037' "$2"
+set -m --
+exec 3>&1 4>&2 >/dev/null 2>&1
+__rb_g=0
+while :; do
+  __rb_o=$__rb_d/o$__rb_g __rb_e=$__rb_d/e$__rb_g
+  exec 5<>"$__rb_o" 6<"$__rb_o"
+  cat <&6 >&3 3>&- 4>&- 5>&- 6>&- &
+  __rb_r1=$!
+  exec 7>"$__rb_o" 5>&- 6<&- 5<>"$__rb_e" 6<"$__rb_e"
+  cat <&6 >&4 3>&- 4>&- 5>&- 6>&- 7>&- &
+  __rb_r2=$!
+  exec 8>"$__rb_e" 5>&- 6<&-
+  LC_ALL=C IFS=' ' read -r __rb_sl __rb_il || break
+  LC_ALL=C IFS= read -r -N "$__rb_sl" __rb_s || break
+  __rb_in=/dev/null
+  if (( __rb_il > 0 )); then
+    LC_ALL=C IFS= read -r -N "$__rb_il" __rb_x || break
+    printf '%s' "$__rb_x" >"$__rb_d/stdin"
+    __rb_x= __rb_in=$__rb_d/stdin
+  fi
+  : >"$__rb_d/state"; : >"$__rb_d/output"
+  ( set +m; eval "$__rb_s" ) >&7 2>&8 <"$__rb_in" 3>&- 4>&- 7>&- 8>&- &
+  __rb_p=$!
+  exec 7>&- 8>&-
+  printf '%sP%s %s %s\n' "$__rb_T" "$__rb_p" "$__rb_r1" "$__rb_r2" >&4
+  wait "$__rb_p"
+  printf '%sX%s\n' "$__rb_T" "$?" >&4
+  wait "$__rb_r1"; __rb_k=$?; wait "$__rb_r2"; __rb_k=$((__rb_k + $?))
+  printf '%sD' "$__rb_T" >&3
+  { @EPILOGUE@} >&4
+  if (( __rb_k )); then
+    __rb_g=$((__rb_g + 1))
+    mkfifo -m 600 "$__rb_d/o$__rb_g" "$__rb_d/e$__rb_g" || break
+  fi
+done
+"""
+
+
+def server_command(token: str, stale: str, serve: bool) -> str:
+    """The exec command that sets the connection up and then serves its steps."""
+    epilogue = epilogue_script('"$__rb_T"', '"$__rb_d/state"', '"$__rb_d/output"')
+    script = _SERVER.replace("@EPILOGUE@", epilogue)
+    return (f"exec bash -c {shlex.quote(script)} bash \"$SHELL\" {token} {shlex.quote(stale)} "
+            f"{int(serve)}")
+
+
+@dataclass
+class Remote:
+    """What the setup of a connection learned, and the channel that holds it."""
+
+    chan: paramiko.Channel
+    tmp: str
+    login_shell: str
+    serves: bool  # the persistent shell runs; else the channel only removes tmp at the end
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def open_remote(transport: paramiko.Transport, timeout: float, token: str, *,
+                stale: str = "", serve: bool = True) -> Remote:
+    """Temp dir, login shell, base environment and the persistent shell, in one round trip."""
+    chan = transport.open_session(timeout=timeout)
+    try:
+        chan.exec_command(server_command(token, stale, serve))
+        data = b""
+        while not data.endswith(b"\0\0"):  # an empty record ends the list
+            chunk = chan.recv(65536)
+            if not chunk:
+                why = chan.recv_stderr(4096).decode(errors="replace").strip()[:200]
+                raise ValueError(why or f"exit status {chan.recv_exit_status()}")
+            data += chunk
+    except BaseException:
+        chan.close()
+        raise
+    records = data[:-2].decode("utf-8", errors="surrogateescape").split("\0")
+    env = dict(r.split("=", 1) for r in records[3:] if "=" in r)
+    return Remote(chan, records[0], records[1], records[2] == "1", env)
+
+
+class RemoteShell:
+    """The client side of the server: sends a step, hands out its Process."""
+
+    def __init__(self, remote: Remote, mark: bytes) -> None:
+        self.chan, self.mark = remote.chan, mark
+        self.broken = False  # out of step with us: the next step opens a new shell
+
+    def usable(self) -> bool:
+        chan = self.chan
+        return not (self.broken or chan.closed or chan.eof_received or chan.exit_status_ready())
+
+    def discard(self) -> None:
+        self.broken = True
+        self.chan.close()
+
+    def start(self, script: bytes, stdin: bytes, signaller: Signaller,
+              timeout: float) -> ShellProcess | None:
+        """Send one step and wait for its pid: the server reads the step whole, then forks it.
+        None when the shell had died before it read the step (nothing ran): start a new one."""
+        process = ShellProcess(self, signaller)
+        try:
+            self.chan.sendall(f"{len(script)} {len(stdin)}\n".encode() + script + stdin)
+            end = time.monotonic() + timeout
+            while process.err.pid is None:
+                if self.chan.eof_received or self.chan.closed:
+                    self.discard()
+                    return None
+                if time.monotonic() > end:
+                    raise ProcessLost(f"the remote shell did not start the step in {timeout:g}s")
+                process.wait_for_data(min(0.5, timeout))
+        except FAULTS:
+            self.discard()
+            raise ProcessLost(LOST) from None
+        except ProcessLost:
+            self.discard()
+            raise
+        return process
+
+
+class ShellProcess(Process):
+    """One step of the persistent shell: its output up to the end marks, its records."""
+
+    def __init__(self, shell: RemoteShell, signaller: Signaller) -> None:
+        self.shell, self.chan, self.signaller = shell, shell.chan, signaller
+        self.out = Frames(shell.mark, end=b"D")
+        self.err = Frames(shell.mark, end=b"S")
+        self.early: list[Chunk] = []  # output read while waiting for the pid
+
+    @property
+    def done(self) -> bool:
+        """Both ends came and the epilogue is complete: the server waits for the next step."""
+        return self.out.post is not None and self.err.state_and_outputs() is not None
+
+    def wait_for_data(self, wait: float) -> None:
+        """Up to ``wait`` s for the channel to have data; what came is kept for ``read``."""
+        select.select([self.chan], [], [], wait)
+        self.early += self._drain()
+
+    def _drain(self) -> list[Chunk]:
+        return drain(self.chan, self.out.feed, self.err.feed)
+
+    def read(self, wait: float) -> list[Chunk]:
+        try:
+            chunks, self.early = self.early + self._drain(), []
+            if not chunks and not self.done:
+                if self.chan.eof_received or self.chan.closed:
+                    self._lost()
+                select.select([self.chan], [], [], wait)
+                chunks = self._drain()
+            elif not chunks:
+                self.signaller.wait(wait)  # ended: wait for the group's end, if we stop it
+            self.signaller.send(self.err.pid)
+        except FAULTS:
+            raise ProcessLost(LOST) from None
+        return chunks
+
+    def _lost(self) -> None:
+        self.shell.discard()
+        raise ProcessLost(LOST if transport_died(self.chan) else SHELL_LOST)
+
+    @property
+    def reading(self) -> bool:
+        return bool(self.early) or self.out.post is None or self.err.post is None
+
+    def exited(self) -> bool:
+        return "X" in self.err.records
+
+    def returncode(self) -> int | None:
+        status = self.err.records.get("X", "")
+        return int(status) if status.isdigit() else None
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.signaller.ask(sig, self.err.pid)
+
+    def group_alive(self) -> bool:
+        gone = self.signaller.group_gone()
+        return not self.exited() if gone is None else not gone
+
+    def state_and_outputs(self) -> tuple[bytes, bytes] | None:
+        return self.err.state_and_outputs() if self.done else None
+
+    def close(self) -> None:
+        """Leave the server ready for the next step, or discard it when it cannot be."""
+        self.signaller.close()
+        if self.done or self.shell.broken:
+            return
+        try:
+            if self.exited():  # a background job holds the output: stop the relays
+                self._stop_relays()
+                end = time.monotonic() + SETTLE_S
+                while not self.done and time.monotonic() < end:
+                    if self.chan.eof_received or self.chan.closed:
+                        break
+                    select.select([self.chan], [], [], 0.05)
+                    self._drain()
+        except FAULTS:
+            pass
+        if not self.done:  # given up on a step that would not die, or the shell is gone
+            self.shell.discard()
+
+    def _stop_relays(self) -> None:
+        relays = self.err.records.get("P", "").split()[1:]
+        if not all(pid.isdigit() for pid in relays):
+            return
+        chan = self.chan.get_transport().open_session(timeout=self.signaller.open_timeout)
+        with contextlib.closing(chan):
+            chan.exec_command(f"kill {' '.join(relays)}")
+            chan.status_event.wait(SETTLE_S)
