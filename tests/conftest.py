@@ -70,3 +70,11 @@ def browser() -> Iterator[object]:
                                               args=webserve.CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_running() -> Iterator[None]:
+    """A web test that fails midway still stops the `runbook serve` it started."""
+    yield
+    if "webserve" in sys.modules:
+        sys.modules["webserve"].stop_all()

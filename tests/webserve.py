@@ -51,7 +51,10 @@ class Reply:
 class Served:
     """``runbook serve BOOK --transcript t.jsonl ARGS`` in ``cwd``; its two URLs once it listens."""
 
+    started: list[Served] = []  # every server a test started: stopped after it (stop_all)
+
     def __init__(self, book: Path, cwd: Path, *args: str, transcript: str = "t.jsonl") -> None:
+        Served.started.append(self)
         self.cwd = cwd
         self.transcript = cwd / transcript
         self.proc = subprocess.Popen(
@@ -158,3 +161,9 @@ class Served:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+def stop_all() -> None:
+    """Stop the servers a test left running (it failed before stopping them)."""
+    while Served.started:
+        Served.started.pop().stop()
