@@ -56,7 +56,7 @@ def host_config(target: HostTarget, config: paramiko.SSHConfig, timeout: float) 
         alias=target.name,
         # as `ssh HOST`: the config entry for the host string may rename it (HostName)
         hostname=entry.get("hostname", target.hostname or target.name),
-        port=int(target.port or entry.get("port", 22)),
+        port=int(target.port or entry.get("port") or 22),
         user=target.user or entry.get("user") or getpass.getuser(),
         identity_files=files,
         identities_only=entry.get("identitiesonly", "no").lower() == "yes",

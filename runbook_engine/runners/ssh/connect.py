@@ -75,7 +75,7 @@ class Connector:
             transport.start_client(timeout=cfg.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             transport.close()
-            reason = exc or type(exc).__name__
+            reason: object = exc or type(exc).__name__
             raise TargetError(cfg.alias, f"SSH handshake failed: {reason}") from None
         if not transport.is_active() or not transport.initial_kex_done:
             # start_client returns quietly on its timeout, or after the reader thread failed
@@ -160,7 +160,7 @@ class Connector:
                     return None
                 phrase = self.passphrase_prompt(f"Enter passphrase for key '{path}': ")
                 try:
-                    key = paramiko.PKey.from_path(path, password=phrase.encode())
+                    key = paramiko.PKey.from_path(path, password=phrase)
                 except (paramiko.SSHException, ValueError, TypeError):
                     return None
             except (paramiko.SSHException, OSError, ValueError):
@@ -180,5 +180,5 @@ class _Transport(paramiko.Transport):
     next packet (Nagle) until it is acked; our delayed ACK made the first channel wait 40 ms."""
 
     def _parse_global_request(self, m: paramiko.Message) -> None:
-        super()._parse_global_request(m)
+        super()._parse_global_request(m)  # type: ignore[misc]  # private hook the stubs omit
         _quickack(self.sock)
