@@ -160,7 +160,8 @@ class Connector:
                     return None
                 phrase = self.passphrase_prompt(f"Enter passphrase for key '{path}': ")
                 try:
-                    key = paramiko.PKey.from_path(path, password=phrase)
+                    # the stubs say str; paramiko hands it to cryptography, which wants bytes
+                    key = paramiko.PKey.from_path(path, password=phrase.encode())  # type: ignore[arg-type]
                 except (paramiko.SSHException, ValueError, TypeError):
                     return None
             except (paramiko.SSHException, OSError, ValueError):
