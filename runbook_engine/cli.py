@@ -127,13 +127,17 @@ def list_steps(book: str, var_items: tuple[str, ...], only: tuple[str, ...], fro
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--granularity", type=click.Choice(["block", "command"]), default=None)
-def lint(books: tuple[str, ...], fmt: str, granularity: str | None) -> None:
-    """Check runbooks: annotations, graph, variables, shell syntax. Exit 1 on errors."""
+@click.option("--strict", is_flag=True,
+              help="For CI: warnings fail too, and every program a local step calls must exist "
+                   "on this machine (command -v).")
+def lint(books: tuple[str, ...], fmt: str, granularity: str | None, strict: bool) -> None:
+    """Check runbooks: annotations, graph, variables, shell syntax. Exit 1 on errors (with
+    --strict, on warnings too)."""
     from .lint import lint_book
 
     problems = []
     for book in books:
-        problems.extend(lint_book(book, granularity=granularity))
+        problems.extend(lint_book(book, granularity=granularity, strict=strict))
     if fmt == "json":
         import json
 
@@ -144,7 +148,8 @@ def lint(books: tuple[str, ...], fmt: str, granularity: str | None) -> None:
         errors = sum(1 for p in problems if p.severity == "error")
         warnings = sum(1 for p in problems if p.severity == "warning")
         click.echo(f"{len(books)} runbook(s): {errors} error(s), {warnings} warning(s)", err=True)
-    if any(p.severity == "error" for p in problems):
+    failing = ("error", "warning") if strict else ("error",)
+    if any(p.severity in failing for p in problems):
         sys.exit(EXIT_FAILED)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from .model import SHELL_LANGS, GraphError, LoadError, Problem, Runbook, Step
 
 
-def lint_book(path: str, granularity: str | None = None) -> list[Problem]:
-    """Parse, build the graph and syntax-check shell steps; never raises for a bad runbook."""
+def lint_book(path: str, granularity: str | None = None, strict: bool = False) -> list[Problem]:
+    """Parse, build the graph and syntax-check shell steps; never raises for a bad runbook.
+    ``strict`` also reports the programs the steps call that this machine lacks (RB230)."""
     from .graph import build_graph
     from .parse import load_runbook
 
@@ -22,6 +23,8 @@ def lint_book(path: str, granularity: str | None = None) -> list[Problem]:
         problems.append(Problem("error", exc.path or path, exc.line or 1, exc.message, "RB300"))
     for step in runbook.steps:
         problems.extend(_shell_problems(runbook, step))
+    if strict:
+        problems.extend(_missing_programs(runbook))
     return sorted(_unique(problems), key=lambda p: (p.path, p.line, p.column))
 
 
@@ -46,6 +49,19 @@ def _shell_problems(runbook: Runbook, step: Step) -> list[Problem]:
     first = step.line if step.parent else step.line + 1
     return [Problem("error", step.path, first + offset - 1, f"shell syntax: {message}", "RB200")
             for offset, message in syntax_problems(step.code, shell)]
+
+
+def _missing_programs(runbook: Runbook) -> list[Problem]:
+    """A warning per program a step calls that ``command -v`` would not find here."""
+    from .programs import calls, defined_in, missing
+
+    defined = defined_in(runbook)
+    # a remote step's programs are the remote host's business: only local steps are checked
+    found = [call for step in runbook.steps
+             if all(target in ("local", "localhost") for target in step.on)
+             for call in calls(step, defined)]
+    return [Problem("warning", call.path, call.line, f"{call.name}: not found on this machine "
+                    "(command -v)", "RB230") for call in missing(found)]
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
