@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..model import SHELL_LANGS
-from .consoles import client_language, interactive_off_tty, shell_words
+from .consoles import client_language, interactive_off_tty, shell_words, ssh_dest
 from .languages import SPLITTERS, split_lines
 from .lines import Fragment
 from .reading import Reading, read_block
@@ -169,7 +169,35 @@ def split_plain(code: str, tag: str, prose: str, heading: str, ctx: Context,
     if target:
         resolved = [replace(f, target=target) if f.kind != "doc" and not f.target else f
                     for f in resolved]
+    if reading.kind == "commands":
+        resolved = _session_edges(resolved, ctx)
     return reading, resolved
+
+
+_CLOSERS = frozenset({"exit", "logout"})
+
+
+def _session_edges(frags: list[Fragment], ctx: Context) -> list[Fragment]:
+    """A block that only logs in (``ssh deploy@db-2``) opens a session: the next blocks of the
+    section run on that host, as the operator who typed it would run them, until a block ends
+    it (``exit``), the prose moves elsewhere, or the section changes. The login itself becomes
+    a check that the host answers; running ``ssh`` here would only hand over a terminal and
+    leave the following commands to run on the wrong machine."""
+    commands = [f for f in frags if f.kind == "command"]
+    if commands and commands[-1].code.strip() in _CLOSERS and ctx.target:
+        ctx.target = None  # the session ends with this block (its exit runs there, harmlessly)
+        return frags
+    if len(commands) != 1 or commands[0].interpreter or commands[0].target:
+        return frags
+    words = shell_words(commands[0].code.strip())
+    dest = ssh_dest(words) if words else None
+    if not dest:
+        return frags
+    ctx.target = dest
+    code = f"# {commands[0].code.strip()}: the next steps of this section run there\ntrue\n"
+    opener = replace(commands[0], code=code, target=dest,
+                     title=commands[0].title or f"Log in to {dest}")
+    return [opener if f is commands[0] else f for f in frags]
 
 
 def _split(code: str, tag: str, reading: Reading, ctx: Context) -> list[Fragment]:
