@@ -35,6 +35,8 @@ from .danger_grammar import (
     MESSAGE_OPTS,
     POWERSHELL_ALIASES,
     POWERSHELL_BENIGN,
+    PSQL_META,
+    READ_ONLY_OPERANDS,
     TEXT_COMMANDS,
     WRAPPERS,
     Grammar,
@@ -49,9 +51,10 @@ from .danger_match import (
     destructive_name,
     may_be_dangerous,
     rules_for,
+    subcommand_kind,
 )
 from .danger_rules import MEDIUM
-from .danger_text import TEXT_TRIGGERS, text_findings
+from .danger_text import METHOD_HINT, TEXT_TRIGGERS, text_findings
 from .model import SHELL_LANGS
 from .placeholders import mask_placeholders
 from .shell_lex import Command, commands, windows_commands
@@ -164,9 +167,10 @@ _SQL_LEAD_LOWER = word_set("select insert update delete with alter create drop v
                            "revoke reindex")
 _REDIS_BARE = word_set("DEL UNLINK HDEL FLUSHALL FLUSHDB flushall flushdb")
 _MONGO_LEAD = re.compile(r"^(?:db|rs|sh)\.\w")
-_HTTP_METHODS = word_set("GET HEAD POST PUT PATCH DELETE OPTIONS")
+_HTTP_METHODS = word_set("GET HEAD POST PUT PATCH DELETE OPTIONS PURGE")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
+_BACKSLASH_LINE_RE = re.compile(r"^\s*\\(!|[A-Za-z_?]+)")
 _KEEPING = ("--no-", "--skip-", "--keep-", "--dry-", "--without-", "--ignore-")
 
 
@@ -192,7 +196,7 @@ class _Analysis:
         elif family == "http":
             self.http_lines(text, depth)
         elif family == "sql":
-            self.statements(text, "sql")
+            self.sql(text, depth)
         elif family != "data":
             self.statements(text)
 
@@ -200,10 +204,21 @@ class _Analysis:
         """Statement rules on text in ``lang`` ("sql", "powershell", or "" when it only may
         hold statements: a quoted string, Python or JavaScript); ``own_only``: only the rules
         written for that language."""
-        if TEXT_TRIGGERS.isdisjoint(re.findall(r"[a-z_]+", text.lower())):
+        if TEXT_TRIGGERS.isdisjoint(re.findall(r"[a-z_]+", text.lower())) and \
+                METHOD_HINT.search(text) is None:
             return
         self.found.extend(Finding(reason, rule.severity, rule.family, rule)
                           for rule, reason in text_findings(text, lang, own_only))
+
+    def sql(self, text: str, depth: int) -> None:
+        """Statements, and the lines a SQL client hands to a shell: psql's ``\\! cmd`` and a
+        backslash word that is no client meta-command (``\\rm -f x``: a shell alias bypass)."""
+        if "\\" in text:
+            for line in text.splitlines():
+                match = _BACKSLASH_LINE_RE.match(line)
+                if match and (match.group(1) == "!" or match.group(1) not in PSQL_META):
+                    self.shell(line.strip()[2:] if match.group(1) == "!" else line.strip(), depth)
+        self.statements(text, "sql")
 
     def redis_lines(self, text: str, depth: int) -> None:
         for line in text.splitlines():
@@ -404,20 +419,14 @@ class _Analysis:
         kind = destructive_name(name) if _looks_like_command(name) else None
         sub = name
         if kind is None:
-            for k, word in enumerate(parsed.positionals[:3]):
-                if "/" in word and SCRIPT_FILE_RE.search(word):  # playbooks/db-rollback.yml
-                    word = word.rsplit("/", 1)[-1]
-                kind = destructive_name(word) if len(word) < 40 and not \
-                    any(c in word for c in "/ \n") else None
-                if kind:
-                    sub = " ".join([name, *parsed.positionals[:k], word])
-                    break
+            kind, sub = _generic_subcommand(name, parsed.positionals)
         if kind is None:  # --delete, --purge-all, --delete-untagged: not --no-delete
             flag = next((f for f in sorted(parsed.flags) if f in GENERIC_FLAGS or (
                 f.startswith("--") and f not in parsed.values and not f.startswith(_KEEPING)
                 and destructive_name(f.split("-")[2]) is not None)), None)
             if flag:
-                kind, sub = destructive_name(flag) or "delete", f"{name} {flag}"
+                kind = destructive_name(flag) or subcommand_kind(flag[2:]) or "delete"
+                sub = f"{name} {flag}"
         if kind:
             self.found.append(Finding(GENERIC_REASONS[kind].format(cmd=sub, sub="").replace(
                 "  ", " "), MEDIUM, "named"))
@@ -439,6 +448,32 @@ class _Analysis:
             before = len(self.found)
             self.shell(text, _MAX_DEPTH - 1)
             self.found[before:] = [f for f in self.found[before:] if f.family != "named"]
+
+
+_SUBCOMMAND_RE = re.compile(r"[a-z][a-z0-9-]*\Z")
+
+
+def _generic_subcommand(name: str, positionals: list[str]) -> tuple[str | None, str]:
+    """The kind of destruction the first words after an unknown tool name, and the words
+    (``mc admin user svcacct rm``): any of the first three may be a script or task named so
+    (``drop_cache.sh``); deeper, and for whole verbs like ``rb`` or ``disable``, only while
+    every word so far is shaped like a subcommand. ``removenode status`` only reads."""
+    shaped = True
+    for k, word in enumerate(positionals[:5]):
+        shaped = shaped and _SUBCOMMAND_RE.match(word) is not None
+        if k >= 3 and not shaped:
+            break
+        if "/" in word and SCRIPT_FILE_RE.search(word):  # playbooks/db-rollback.yml
+            word = word.rsplit("/", 1)[-1]
+        kind = destructive_name(word) if len(word) < 40 and not \
+            any(c in word for c in "/ \n") else None
+        if kind is None and shaped:
+            kind = subcommand_kind(word)
+        if kind:
+            if positionals[k + 1:k + 2] and positionals[k + 1] in READ_ONLY_OPERANDS:
+                return None, name
+            return kind, " ".join([name, *positionals[:k], word])
+    return None, name
 
 
 def _looks_like_command(name: str) -> bool:

@@ -144,7 +144,7 @@ def _grammars() -> dict[str, Grammar]:
     add("restic", value_opts="-r --repo --repository-file --password-file -p --cache-dir "
         "--tag --host --target --include --exclude -o --option")
     add("zkCli.sh zkcli zookeeper-shell", clusters=False, value_opts="-server -timeout")
-    add("GET POST PUT PATCH DELETE", value_opts="--body")  # request lines and their bodies
+    add("GET POST PUT PATCH DELETE PURGE", value_opts="--body")  # request lines and their bodies
     add("zfs zpool", dry_run="-n")  # zfs destroy -nv prints what would go
     add("ansible", value_opts="-i --inventory -m --module-name -u --user -e --extra-vars -f "
         "--forks -l --limit -t --tree --become-user --become-method -c --connection "
@@ -183,13 +183,15 @@ def _grammars() -> dict[str, Grammar]:
     add("rabbitmqctl rabbitmq-plugins rabbitmqadmin", value_opts="-n --node -p --vhost -q "
         "-t --timeout -H --host -P --port -u --username --password")
     add("pm2", value_opts="--name -i --instances --namespace")
+    add("mc mcli", value_opts="-C --config-dir --expire-days --expiry-days --prefix --older-than "
+        "--newer-than --rewind --versions --exclude --storage-class --noncurrent-expire-days")
     add("supervisorctl", value_opts="-c --configuration -s --serverurl -u --username "
         "-p --password")
     add("ip", value_opts="-n -netns -f -family -b -batch -rc -rcvbuf")
     add("nmcli", value_opts="-f --fields -e --escape -c --colors -w --wait")
     add("shutdown reboot poweroff halt", slash_flags=True, value_opts="/t /c /m /d")
-    add("del erase rd rmdir format robocopy taskkill sc net reg bcdedit vssadmin wmic cipher "
-        "wevtutil icacls iisreset", ci=True, slash_flags=True,
+    add("del erase rd rmdir format robocopy taskkill schtasks sc net reg bcdedit vssadmin wmic "
+        "cipher wevtutil icacls iisreset", ci=True, slash_flags=True,
         value_opts="/im /pid /fi /t /s /u /p")
     return table
 
@@ -412,6 +414,15 @@ DESTRUCTIVE_WORDS = {
     "reset": word_set("reset restore rollback failover truncate flush flushall flushdb fresh "
                       "downgrade wipeout reinit reinitialize cleanup expunge"),
 }
+#: whole subcommand words that say an unknown tool destroys or stops (``mc rb``, ``s3cmd del``,
+#: ``npm unpublish``, ``gh workflow disable``); unlike the words above they never count as
+#: parts of a name (``fix.rb``) or of an option (``--disable-cache``)
+SUBCOMMAND_WORDS = {
+    "delete": word_set("rb del rmdir unpublish revoke"),
+    "stop": word_set("disable deactivate suspend cancel"),
+}
+#: words after a subcommand that make it a read-only query (``nodetool removenode status``)
+READ_ONLY_OPERANDS = word_set("status")
 GENERIC_REASONS = {
     "delete": "{cmd} {sub} may delete data or resources: its name says so",
     "stop": "{cmd} {sub} may stop a service or a machine: its name says so",
@@ -419,18 +430,32 @@ GENERIC_REASONS = {
 }
 #: long options that say an unknown tool deletes (``kafka-topics.sh --delete``)
 GENERIC_FLAGS = word_set("--delete --purge --destroy --wipe --drop --reset --erase --truncate "
-                     "--remove --zap-all --force-delete --delete-all --reset-offsets")
+                         "--remove --zap-all --force-delete --delete-all --reset-offsets "
+                         "--disable --deactivate --revoke")
 #: HTTP paths whose words say a POST changes or destroys state on an admin API
 ADMIN_PATH_WORDS = word_set(
     "wipe reset recover recovery failover force purge drop delete destroy shutdown restart "
     "stop kill truncate clear remove terminate revoke rollback decommission demote promote "
     "evict flushall flushdb erase nuke unsafe step-down stepdown seal force-leave leave drain "
-    "disable deregister unregister switchover reinitialize reinit resync rebalance restore"
+    "disable deregister unregister switchover reinitialize reinit resync rebalance restore "
+    "flush close freeze unpublish expire invalidate"
 )
+#: admin path segments that only look destructive: Elasticsearch's ``_flush`` persists data
+ADMIN_PATH_SAFE = word_set("_flush")
 #: words in a POST body that say the request accepts losing data (Elasticsearch reroute)
 ADMIN_BODY_WORDS = word_set("accept_data_loss allocate_stale_primary allocate_empty_primary")
 
 
+#: psql and mysql client meta-commands (``\\dt+``, ``\\c db``, ``\\G``): a backslash word that is
+#: none of these is a shell command with its alias bypassed (``\\rm -f``)
+PSQL_META = word_set(
+    "a c C cd connect conninfo copy copyright crosstabview d da db dc dC dd dD ddp dE de det des "
+    "dew dF dFd dFp dFt dg di dl dL dm dn do dO dp dP dPi dPt drds dRp dRs ds dt dT du dv dx dX "
+    "dy e echo ef encoding errverbose ev f g gdesc getenv gexec gset gx h H help i include if "
+    "elif else endif ir include_relative l list lo_export lo_import lo_list lo_unlink o out p "
+    "password print prompt pset q qecho r reset s set setenv sf sv t T timing unset w warn watch "
+    "write x z G u ?"
+)
 #: PowerShell cmdlets with a destructive verb that only touch the session (never flagged)
 POWERSHELL_BENIGN = word_set(
     "remove-variable remove-module remove-psdrive remove-pssession remove-job remove-event "

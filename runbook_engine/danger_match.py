@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from .danger_args import Parsed, has_flag, match_path, option_value
 from .danger_grammar import (
     ADMIN_BODY_WORDS,
+    ADMIN_PATH_SAFE,
     ADMIN_PATH_WORDS,
     DESTRUCTIVE_WORDS,
     GENERIC_FLAGS,
+    READ_ONLY_OPERANDS,
+    SUBCOMMAND_WORDS,
     Grammar,
 )
 from .danger_rules import RULES, Rule
@@ -47,7 +50,7 @@ def _triggers() -> frozenset[str]:
         for tool in rule.tools:
             parts = _name_parts(tool)
             words.add(max(parts, key=len) if parts else tool.lower())
-    for group in DESTRUCTIVE_WORDS.values():
+    for group in (*DESTRUCTIVE_WORDS.values(), *SUBCOMMAND_WORDS.values()):
         words |= group
     for flag in GENERIC_FLAGS:
         parts = _name_parts(flag)
@@ -111,6 +114,9 @@ def match_rule(rule: Rule, parsed: Parsed, grammar: Grammar, raw_positionals: li
     span = match_path(rule.path, parsed, grammar.ci)
     if span is None:
         return None
+    if rule.path and raw_positionals[span[1]:span[1] + 1] and \
+            raw_positionals[span[1]].lower() in READ_ONLY_OPERANDS:
+        return None  # nodetool removenode status
     if rule.stdin and (stdin is None or stdin.kind == "text"):
         return None
     if any(has_flag(parsed, group, grammar) is None for group in rule.flags):
@@ -160,7 +166,8 @@ def _admin_url(operand: str) -> bool:
         return False
     path = operand.split("://", 1)[-1]
     path = path[path.find("/"):] if "/" in path else path
-    words = set(re.split(r"[^a-z0-9]+|_", path.lower()))
+    path = "/".join(s for s in re.split(r"[/?&]", path.lower()) if s not in ADMIN_PATH_SAFE)
+    words = set(re.split(r"[^a-z0-9]+|_", path))
     words |= set(re.split(r"[/?&=]+", path.lower()))  # whole segments: step-down, force-leave
     return not ADMIN_PATH_WORDS.isdisjoint(words)
 
@@ -172,6 +179,11 @@ def _admin_body(parsed: Parsed) -> str | None:
             if not ADMIN_BODY_WORDS.isdisjoint(re.findall(r"[a-z_]+", body.lower())):
                 return body
     return None
+
+
+def subcommand_kind(word: str) -> str | None:
+    """The kind of a whole subcommand word that only destroys as a verb (``rb``, ``disable``)."""
+    return next((kind for kind, words in SUBCOMMAND_WORDS.items() if word in words), None)
 
 
 def destructive_name(name: str) -> str | None:

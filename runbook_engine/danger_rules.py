@@ -102,6 +102,8 @@ _r("disks", "cryptsetup", "erase|luksErase|luksKillSlot|luksRemoveKey", C,
    "{cmd} {sub} destroys encryption keys")
 _r("disks", "nvme", "format|sanitize", C, "{cmd} {sub} erases the drive")
 _r("disks", "ceph-volume", "lvm zap", C, "{cmd} lvm zap wipes a disk")
+_r("disks", "xfs_repair", "", C, "xfs_repair -L zeroes the log, losing the last writes",
+   flags="-L")
 # ---- processes
 _r("processes", "kill", "", H, "kill -9 stops processes without letting them clean up",
    flags="-9|-KILL|-kill|-SIGKILL|-sigkill", note="also `-s KILL`, `--signal 9`")
@@ -287,6 +289,11 @@ _r("data stores", "redis-cli valkey-cli keydb-cli", "", C, "redis-cli --cluster 
 _r("data stores", "redis-cli valkey-cli keydb-cli", "", H, "redis-cli --pipe loads data into "
    "Redis", flags="--pipe")
 _r("data stores", "etcdctl", "del|rm|rmdir", H, "etcdctl {sub} deletes keys")
+_r("data stores", "etcdctl", "move-leader", H, "etcdctl move-leader hands leadership to "
+   "another member")
+_r("data stores", "etcdctl", "user|role delete|revoke*", H, "etcdctl {sub} deletes access")
+_r("data stores", "etcdctl", "lease revoke", H, "etcdctl lease revoke deletes every key "
+   "attached to the lease")
 _r("data stores", "etcdctl", "member remove", H, "etcdctl member remove takes a member out of "
    "the cluster")
 _r("data stores", "etcdctl etcdutl", "snapshot restore", C, "{cmd} snapshot restore replaces "
@@ -309,6 +316,10 @@ _r("data stores", "kafka-topics kafka-topics.sh", "", H, "{cmd} --delete deletes
 _r("data stores", "kafka-consumer-groups kafka-consumer-groups.sh", "", H,
    "{cmd} deletes groups or moves their offsets", flags="--delete|--reset-offsets|"
    "--delete-offsets", unless="--dry-run")
+_r("data stores", "kafka-acls kafka-acls.sh", "", H, "{cmd} --remove deletes access rules",
+   flags="--remove")
+_r("data stores", "kafka-storage kafka-storage.sh", "format", C, "{cmd} format erases a "
+   "broker's log directories")
 _r("data stores", "kafka-delete-records kafka-delete-records.sh", "", C, "{cmd} deletes "
    "messages from topics")
 _r("data stores", "kafka-configs kafka-configs.sh", "", H, "{cmd} with a short retention makes "
@@ -387,7 +398,7 @@ _r("restores", "gitlab-ctl", "stop|cleanse|remove-accounts", H, "gitlab-ctl {sub
    "wipes GitLab")
 # ---- HTTP calls that change state
 _r("http", "curl", "", H, "curl -X {value} changes state on the server",
-   values="-X|--request=DELETE|PUT|PATCH|delete|put|patch")
+   values="-X|--request=DELETE|PUT|PATCH|PURGE|BAN|delete|put|patch|purge")
 _r("http", "curl", "", H, "curl -X POST to an admin path changes state on the server",
    values="-X|--request=POST|post", admin_url=True)
 _r("http", "curl", "", H, "curl POST to an admin path changes state on the server",
@@ -399,11 +410,11 @@ _r("http", "wget", "", H, "wget --method {value} changes state on the server",
    values="--method=DELETE|PUT|PATCH|delete|put|patch")
 _r("http", "wget", "", H, "wget POST to an admin path changes state on the server",
    flags="--post-data|--post-file|--method", admin_url=True)
-_r("http", "http https xh xhs", "delete|put|patch", H, "{cmd} {sub} changes state on the "
+_r("http", "http https xh xhs", "delete|put|patch|purge", H, "{cmd} {sub} changes state on the "
    "server")
 _r("http", "http https xh xhs", "post", H, "{cmd} POST to an admin path changes state on the "
    "server", admin_url=True)
-_r("http", "DELETE PUT PATCH", "", H, "an HTTP {cmd} request changes state on the server",
+_r("http", "DELETE PUT PATCH PURGE", "", H, "an HTTP {cmd} request changes state on the server",
    operand=r"^(?!(?i:from|table|into)$)[\w/.:*%,-]", note="a request line (`DELETE /index`)")
 _r("http", "POST", "", H, "an HTTP POST to an admin path changes state on the server",
    admin_url=True)
@@ -411,8 +422,10 @@ _r("http", "gh glab", "api", H, "{cmd} api -X {value} changes state on the serve
    values="-X|--method=DELETE|PUT|PATCH|delete|put|patch")
 _r("http", "invoke-restmethod invoke-webrequest", "", H, "{cmd} -Method {value} "
    "changes state on the server", values="-method=delete|put|patch")
+_r("http", "invoke-restmethod invoke-webrequest", "", H, "{cmd} -Method Post to an admin path "
+   "changes state on the server", values="-method=post", admin_url=True)
 # ---- cloud
-_r("cloud", "aws", "* delete-*|terminate-*|remove-*|deregister-*|purge-*|revoke-*|"
+_r("cloud", "aws", "* delete-*|*-delete-*|terminate-*|remove-*|deregister-*|purge-*|revoke-*|"
    "disable-*|reset-*|failover-*|promote-*", H, "aws {sub} deletes or disables cloud "
    "resources")
 _r("cloud", "aws", "* terminate-*|delete-db-*|delete-bucket|delete-table|delete-stack|"
@@ -428,7 +441,7 @@ _r("cloud", "aws", "s3 sync", H, "aws s3 sync --delete deletes objects the sourc
    flags="--delete")
 _r("cloud", "aws", "* update-service|update-auto-scaling-group|set-desired-capacity", H,
    "aws {sub} scales to zero", values="--desired-count|--desired-capacity|--max-size=0")
-_r("cloud", "gcloud", "** delete|delete-instances|abandon-instances", H,
+_r("cloud", "gcloud", "** delete|delete-instances|abandon-instances|destroy|disable", H,
    "gcloud {sub} deletes cloud resources")
 _r("cloud", "gcloud", "** stop|reset|suspend|failover|restore|restore-backup", H,
    "gcloud {sub} stops, "
@@ -465,6 +478,21 @@ _r("cloud", "supabase", "db reset", C, "supabase {sub} resets or deletes the dat
 _r("cloud", "supabase", "projects delete", C, "supabase {sub} resets or deletes the database")
 _r("cloud", "supabase", "stop", M, "supabase stop stops the local stack")
 _r("cloud", "gh glab", "** delete", H, "{cmd} {sub} deletes a repository, release or secret")
+_r("cloud", "gh glab", "** disable|cancel", H, "{cmd} {sub} stops a workflow or a run")
+# ---- object storage clients
+_r("cloud", "mc mcli", "rm|rb|del", H, "{cmd} {sub} deletes objects or buckets")
+_r("cloud", "mc mcli", "rm|rb", C, "{cmd} {sub} --recursive --force deletes every object "
+   "under the path", flags="--recursive|-r|--force")
+_r("cloud", "mc mcli", "admin", H, "{cmd} admin ... {value} deletes or disables users, "
+   "policies or settings", operand=r"^(rm|remove|disable)$")
+_r("cloud", "mc mcli", "mirror", H, "{cmd} mirror --remove deletes target objects the source "
+   "lacks", flags="--remove|--delete")
+_r("cloud", "mc mcli", "ilm rule add|edit", H, "{cmd} {sub} with an expiry makes the server "
+   "delete objects", flags="--expire-days|--expiry-days|--noncurrent-expire-days")
+_r("cloud", "s3cmd", "del|rm|rb|abortmp|delete", H, "s3cmd {sub} deletes objects, uploads or "
+   "buckets")
+_r("cloud", "s3cmd", "sync", H, "s3cmd sync --delete-removed deletes objects the source lacks",
+   flags="--delete-removed|--delete-after")
 # ---- infrastructure as code
 _IAC = "terraform tofu terragrunt"
 _r("iac", _IAC, "destroy", C, "{cmd} destroy deletes the resources it manages")
@@ -514,6 +542,7 @@ _r("packages", "pacman", "", M, "pacman -R uninstalls packages", flags="-R|--rem
 _r("packages", "apk", "del", M, "apk del uninstalls packages")
 _r("packages", "pip pip3 pipx uv", "uninstall", M, "{cmd} uninstall uninstalls packages")
 _r("packages", "uv", "pip uninstall", M, "uv pip uninstall uninstalls packages")
+_r("packages", "npm pnpm yarn", "unpublish", H, "{cmd} unpublish deletes a published version")
 _r("packages", "npm pnpm", "uninstall|remove|rm|un|r|unlink", M, "{cmd} {sub} -g uninstalls "
    "global packages", flags="-g|--global")
 _r("packages", "yarn", "global remove", M, "yarn global remove uninstalls global packages")
@@ -556,6 +585,8 @@ _r("windows", "format", "", C, "format erases a volume", operand=r"(?i)^[a-z]:$"
 _r("windows", "robocopy", "", H, "robocopy /MIR deletes destination files the source lacks",
    flags="/mir|/purge")
 _r("windows", "taskkill", "", H, "taskkill /F kills processes", flags="/f")
+_r("windows", "schtasks schtasks.exe", "", H, "schtasks /delete or /end deletes or stops a "
+   "scheduled task", flags="/delete|/end")
 _r("windows", "sc sc.exe", "stop|delete", H, "sc {sub} stops or deletes a service")
 _r("windows", "sc sc.exe", "config", M, "sc config start= disabled disables a service",
    operand=r"(?i)^disabled$")
@@ -577,6 +608,7 @@ _r("powershell", "remove-item remove-itemproperty", "", C,
    "{cmd} -Recurse -Force deletes a directory tree without asking", flags="-recurse -force")
 _r("powershell", "clear-*", "", H, "{cmd} erases the contents of what it names")
 _r("powershell", "stop-*", "", H, "{cmd} stops what it names")
+_r("powershell", "close-*", "", H, "{cmd} closes what others have open")
 _r("powershell", "disable-* suspend-* reset-*", "", H, "{cmd} disables or resets what it "
    "names")
 _r("powershell", "restart-computer stop-computer", "", C, "{cmd} takes the machine down")

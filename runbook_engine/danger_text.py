@@ -40,6 +40,7 @@ class TextRule:
     requires: _Lazy | None = None
     forbids: _Lazy | None = None
     only: str = ""  # only in this language ("sql": a bare ``KILL 12`` is SQL, not a shell kill)
+    fallback: bool = False  # only when no other rule matched the statement (generic SDK calls)
 
 
 def _re(pattern: str, flags: int = re.IGNORECASE) -> _Lazy:
@@ -124,6 +125,14 @@ TEXT_RULES: tuple[TextRule, ...] = (
     TextRule("SQL", _re(r"\bWITH\s+ROLLBACK\s+IMMEDIATE\b|\bSET\s+(OFFLINE|SINGLE_USER)\b"), HIGH,
              "ALTER DATABASE ... ROLLBACK IMMEDIATE kills open transactions",
              "`SET SINGLE_USER|OFFLINE`, `WITH ROLLBACK IMMEDIATE`"),
+    TextRule("SQL", _re(r"\bALTER\s+SYSTEM\s+(KILL|DISCONNECT)\s+SESSION\b"), HIGH,
+             "ALTER SYSTEM {0} SESSION ends a database session",
+             "`ALTER SYSTEM KILL|DISCONNECT SESSION` (Oracle)"),
+    TextRule("SQL", _re(r"^\s*PURGE\s+(TABLE|INDEX|(?:DBA_|USER_)?RECYCLEBIN|TABLESPACE)\b"), HIGH,
+             "PURGE {0} deletes dropped objects for good", "`PURGE RECYCLEBIN|TABLE` (Oracle)"),
+    TextRule("SQL", _re(r"^\s*(?:RMAN>\s*)?DELETE\s+(?:NOPROMPT\s+)?(?:FORCE\s+)?(OBSOLETE|"
+                        r"EXPIRED|BACKUP|BACKUPSET|ARCHIVELOG|COPY)\b"), HIGH,
+             "RMAN DELETE {0} deletes backups", "`DELETE [NOPROMPT] OBSOLETE|BACKUP|...` (RMAN)"),
     TextRule("SQL", _re(r"\bFLUSH\s+TABLES\s+WITH\s+READ\s+LOCK\b"), MEDIUM,
              "FLUSH TABLES WITH READ LOCK blocks every write", "`FLUSH TABLES WITH READ LOCK`"),
     # ---- Redis words inside other text (``redis.flushall()``)
@@ -177,6 +186,13 @@ TEXT_RULES: tuple[TextRule, ...] = (
              "cache.clear empties the application cache", "`Rails.cache.clear`, `cache.clear()`"),
     TextRule("consoles", _re(r"\bshutil\.rmtree\s*\(", 0), HIGH,
              "shutil.rmtree deletes a directory tree", "`shutil.rmtree(...)`"),
+    # ---- SDK and client calls named for what they destroy (boto3, pymongo, redis-py, ...)
+    TextRule("consoles", _re(r"\.((?:delete|destroy|purge|truncate|terminate|wipe)"
+                             r"(?:_\w+|[A-Z]\w*)?|(?:drop|remove|flush)(?:_\w+|[A-Z]\w*))\s*\(",
+                             0), HIGH,
+             ".{0}() deletes or stops what the client manages",
+             "SDK calls: `.delete_bucket(...)`, `.drop_collection(...)`, `.delete(...)`",
+             fallback=True),
 )
 
 #: words that make a text worth checking at all (lower-case; one set lookup per word)
@@ -194,6 +210,9 @@ _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _SQL_COMMENT = re.compile(r"--(?:\s[^\n]*|$)|/\*.*?\*/|^\s*#[^\n]*|^\s*//[^\n]*",
                           re.MULTILINE | re.DOTALL)
 _STATEMENT_SPLIT = re.compile(r";|\n[ \t]*\n")
+#: a method call named for what it destroys (the words prefilter sees ``delete_bucket`` whole)
+METHOD_HINT = re.compile(r"\.(?:delete|destroy|purge|truncate|terminate|wipe|drop|remove|flush)"
+                         r"\w*\s*\(", re.IGNORECASE)
 
 
 def statements(text: str, sql: bool) -> list[str]:
@@ -214,7 +233,8 @@ def text_findings(text: str, lang: str, own_only: bool = False) -> list[tuple[Te
             continue
         best: dict[str, tuple[TextRule, str]] = {}  # one finding per family and statement
         for rule in TEXT_RULES:
-            if (rule.only and rule.only != lang) or (own_only and rule.only != lang):
+            if (rule.only and rule.only != lang) or (own_only and rule.only != lang) or \
+                    (rule.fallback and best):
                 continue
             match = rule.pattern.compiled.search(statement)
             if match is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from runbook_engine.model import Step
 from runbook_engine.safety import step_danger
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = Path(os.environ.get("RUNBOOK_SEEDS", ROOT.parent / "shared" / "seeds"))
 
 # how runbooks launch a command: {} is the command (written without quotes of its own)
 SHELL_WRAPPERS = [
