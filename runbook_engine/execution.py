@@ -327,7 +327,7 @@ class Executor:
                 remote: bool) -> HostRun:
         host = target.name if remote else None
         held: list[tuple[str, str]] | None = [] if step.secret and step.capture else None
-        lines = {"stdout": LineBuffer(), "stderr": LineBuffer()}
+        lines = {s: LineBuffer(safe_end=self.emit.safe_end) for s in ("stdout", "stderr")}
         # both streams as they came, as a terminal shows them: what a runbook's expected output
         # was copied from (kept only when there is an output to compare)
         combined: list[str] | None = [] if self.checker.wants_combined(step) else None

@@ -41,6 +41,15 @@ class OutputBuffer:
             data = data[room:]
         if not data:
             return
+        if len(data) >= self._tail_max:  # a big chunk: all that was kept before is middle now
+            view = memoryview(data)
+            if self._tail:
+                self._drop(bytes(self._tail))
+            cut = len(data) - self._tail_max
+            if cut:
+                self._drop(view[:cut])
+            self._tail = bytearray(view[cut:])
+            return
         self._tail += data
         # Trim lazily (at twice the size) so a stream of small chunks does not copy on every write.
         if len(self._tail) > 2 * self._tail_max:
@@ -48,7 +57,7 @@ class OutputBuffer:
             self._drop(bytes(self._tail[:cut]))
             del self._tail[:cut]
 
-    def _drop(self, middle: bytes) -> None:
+    def _drop(self, middle: bytes | memoryview) -> None:
         self.omitted += len(middle)
         if self.spill_path is not None:
             if self._spill is None:
@@ -133,29 +142,44 @@ class StepOutput:
 
 
 class LineBuffer:
-    """Holds back a partial line so a secret split across chunks is redacted whole."""
+    """Holds back a partial line so a secret split across chunks is masked whole.
 
-    def __init__(self, limit: int = 4096) -> None:
+    A line longer than ``limit`` is let out in pieces before it ends; ``safe_end`` (the
+    redactor's) says how much of it can go without cutting a secret in two."""
+
+    def __init__(self, limit: int = 4096, safe_end: Callable[[str], int] | None = None) -> None:
         self._limit = limit
+        self._safe_end = safe_end
         self._parts: list[str] = []
         self._size = 0
 
     def feed(self, text: str) -> str:
-        """Add a chunk; return the complete lines (or an over-long partial line) ready to emit."""
+        """Add a chunk; return the complete lines (or part of an over-long line) ready to emit."""
         cut = text.rfind("\n")
         if cut < 0:
             self._parts.append(text)
             self._size += len(text)
-            return self.flush() if self._size > self._limit else ""
-        ready = "".join(self._parts) + text[: cut + 1]
-        rest = text[cut + 1 :]
+            return self._overflow() if self._size > self._limit else ""
+        if self._parts:
+            self._parts.append(text[: cut + 1])
+            ready = "".join(self._parts)
+        else:
+            ready = text[: cut + 1]  # the chunk itself when it ends a line: no copy
+        self._keep(text[cut + 1 :])
+        return ready
+
+    def _overflow(self) -> str:
+        text = "".join(self._parts)
+        end = len(text) if self._safe_end is None else self._safe_end(text)
+        self._keep(text[end:])
+        return text[:end]
+
+    def _keep(self, rest: str) -> None:
         self._parts = [rest] if rest else []
         self._size = len(rest)
-        return ready
 
     def flush(self) -> str:
         """Everything held back (at the end of a step)."""
         text = "".join(self._parts)
-        self._parts = []
-        self._size = 0
+        self._keep("")
         return text

@@ -70,6 +70,10 @@ class Recorder:
     def mask(self, text: str) -> str:
         return self.redactor.redact(text)
 
+    def safe_end(self, text: str) -> int:
+        """How much of a stream's unmasked rest can be emitted now without cutting a secret."""
+        return self.redactor.safe_end(text)
+
     def _masked(self, event: Event) -> Event:
         if isinstance(event, Output):  # the common case, without the JSON round trip
             text = self.redactor.redact(event.text)

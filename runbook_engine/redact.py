@@ -27,6 +27,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._longest = 0
         self._lock = threading.Lock()
         for value in secrets:
             self.add(value)
@@ -42,6 +43,7 @@ class Redactor:
                 # Longest first so a secret that contains another is masked whole.
                 ordered = sorted(self._secrets, key=len, reverse=True)
                 self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+                self._longest = len(ordered[0])
 
     @property
     def active(self) -> bool:
@@ -52,6 +54,24 @@ class Redactor:
         if pattern is None or not text:
             return text
         return pattern.sub(MASK, text)
+
+    def safe_end(self, text: str) -> int:
+        """How much of ``text``, the start of a stream's unmasked rest, can be masked and shown
+        now so that nothing more to come changes what is masked in it: no secret is cut in two.
+
+        Up to the last (longest secret - 1) characters, which may begin a secret that the next
+        chunk ends; a secret across that point moves the end past it (it is whole already)."""
+        pattern, longest = self._pattern, self._longest
+        if pattern is None:
+            return len(text)
+        end = len(text) - longest + 1
+        if end <= 0:
+            return 0
+        for match in pattern.finditer(text):  # from the start: the same matches as redact()
+            if match.end() <= end:
+                continue
+            return match.end() if match.start() < end else end
+        return end
 
     def redact_value(self, value: Any) -> Any:
         """Redact strings inside any JSON-like value."""

@@ -60,11 +60,8 @@ class StreamText:
             self.head += text[:room]
             text = text[room:]
         if text:
-            tail = self.tail + text
-            if len(tail) > tail_max:
-                self.omitted += len(tail) - tail_max
-                tail = tail[-tail_max:]
-            self.tail = tail
+            self.omitted += max(0, len(self.tail) + len(text) - tail_max)
+            self.tail = last_chars(self.tail, text, tail_max)
 
     def skip(self, chars: int) -> None:
         """``chars`` characters went by unseen (into a side file): they count as left out."""
@@ -351,6 +348,13 @@ class RunState:
         if step is None:
             step = self.steps[step_id] = StepState(step_id)
         return step
+
+
+def last_chars(kept: str, text: str, limit: int) -> str:
+    """The last ``limit`` characters of ``kept + text``, without copying a big ``text`` whole."""
+    if len(text) >= limit:
+        return text[len(text) - limit:] if limit else ""
+    return (kept + text)[-limit:] if len(kept) + len(text) > limit else kept + text
 
 
 def _first(step: StepState) -> str:

@@ -180,15 +180,16 @@ def drive(process: Process, command: Command, cancel: threading.Event,
     exited_at: float | None = None
     while True:
         now = time.monotonic()
+        if exited_at is None and process.exited():
+            exited_at = now
         if stop is None:
             if cancel.is_set():
                 how = "interrupted"
-            elif deadline is not None and now >= deadline:
+            elif deadline is not None and now >= deadline and exited_at is None:
+                # a step that ended in time is not timed out while we read what it left
                 how = "timeout"
             if how is not None:
                 stop = _Escalation(process, now)
-        if exited_at is None and process.exited():
-            exited_at = now
         if (exited_at is not None and (not process.reading or now - exited_at > DRAIN_S)
                 and (stop is None or not process.group_alive())):
             break
@@ -197,7 +198,7 @@ def drive(process: Process, command: Command, cancel: threading.Event,
             if stop.given_up(now):
                 break
             stop.advance(now, exited_at is not None)
-        elif deadline is not None:
+        elif deadline is not None and exited_at is None:
             wait = max(0.0, min(wait, deadline - now))
         for stream, data in process.read(wait):
             feed(stream, data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import selectors
 import signal
@@ -13,7 +14,17 @@ from typing import IO
 
 from .base import KILL_WAIT_S, Chunk, Process, Stream
 
-READ_BYTES = 65536
+# Output is read in chunks of up to READ_BYTES from pipes widened to PIPE_BYTES (Linux's default
+# for unprivileged users), so a fast step keeps writing while we process the last chunk.
+READ_BYTES = 1024 * 1024
+PIPE_BYTES = 1024 * 1024
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def widen_pipe(fd: int) -> None:
+    """Give the pipe (or FIFO) behind ``fd`` PIPE_BYTES of buffer where the system allows."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -63,6 +74,7 @@ class Pipes:
         self.sel = selectors.DefaultSelector()
         self.open = dict(streams)
         for fd, stream in streams.items():
+            widen_pipe(fd)
             self.sel.register(fd, selectors.EVENT_READ, stream)
         self.wake = wake
         if wake is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..events import Event, Output, OutputSpilled, OutputTail, StepFinished, StepStarted, VarSet
 from ..model import RunbookError
 from ..stamps import now_ts
-from ..state import TAIL_CHARS
+from ..state import TAIL_CHARS, last_chars
 
 #: inline output kept in ``output`` events per (step, host, stream); the rest goes to a side file
 INLINE_LIMIT = 1024 * 1024
@@ -108,7 +108,7 @@ class _Spill:
         _write_all(self.fd, data)
         self.bytes += len(data)
         self.chars += len(text)
-        self.tail = (self.tail + text)[-self.tail_chars:]
+        self.tail = last_chars(self.tail, text, self.tail_chars)
         self.dirty = True
 
 

@@ -30,7 +30,7 @@ from ..events import (
     StepStarted,
 )
 from ..state import RunState
-from .highlight import Styled
+from .highlight import Styled, sgr
 
 RESULT_STYLES = {"ok": ("✓", "green"), "skipped": ("↷", "yellow")}
 FLUSH_S = 0.1  # how late a line written into a pipe may show
@@ -52,6 +52,8 @@ class TerminalDisplay:
         self._dirty = False
         self._flusher: threading.Thread | None = None
         self._progress: Progress | None = None
+        # (host, stream) of output whose last line is not finished yet, else None
+        self._open: tuple[str | None, str] | None = None
         self._lock = threading.Lock()
         self._show: dict[type[Event], Callable[[TerminalDisplay, Any], None]] = {
             RunStarted: TerminalDisplay._run_started, StepStarted: TerminalDisplay._step_started,
@@ -76,11 +78,16 @@ class TerminalDisplay:
                 self._dirty = False
 
     def _write(self, *lines: Styled) -> None:
+        if self._open is not None:  # output left a line unfinished: our lines start on their own
+            self._open = None
+            self._emit("\n")
         if self._progress is not None:  # the spinner owns the bottom line: go through rich
             for line in lines:
                 self.console.print(line.to_rich(), soft_wrap=True)
             return
-        text = "".join((line.ansi() if self.colour else line.plain) + "\n" for line in lines)
+        self._emit("".join((line.ansi() if self.colour else line.plain) + "\n" for line in lines))
+
+    def _emit(self, text: str) -> None:
         self._file.write(text)
         if not self._piped:
             self._file.flush()
@@ -142,10 +149,18 @@ class TerminalDisplay:
         self._progress.start()
 
     def _output(self, event: Output) -> None:
+        """A chunk of output is written as it came, in one write: styled with a few string
+        replaces, not line by line (a step's output must not be slowed by its display)."""
+        self._stop_spinner()  # output flowing says the step is alive; rich would redraw per line
+        key = (event.host, event.stream)
+        continuing = self._open == key
+        if self._open is not None and not continuing:
+            self._file.write("\n")  # another stream interrupts an unfinished line
+        text = event.text
+        self._open = None if text.endswith("\n") else key
         prefix = f"{event.host} | " if event.host else ""
         style = "red" if event.stream == "stderr" else ""
-        self._write(*(Styled(prefix, "magenta").append(line, style)
-                      for line in event.text.splitlines()))
+        self._emit(shape_output(text, prefix, style, self.colour, continuing))
 
     def _output_checked(self, event: OutputChecked) -> None:
         """Says the output matched what was expected, or shows how it differs."""
@@ -202,6 +217,22 @@ class TerminalDisplay:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def shape_output(text: str, prefix: str, style: str, colour: bool, continuing: bool) -> str:
+    """Output ready to write: each line behind ``prefix`` (a host's), in ``style`` on a colour
+    terminal; ``continuing`` when the first line goes on from an unfinished one (no prefix)."""
+    if colour:
+        start, end = sgr(style), ("\x1b[0m" if style else "")
+        prefix = f"{sgr('magenta')}{prefix}\x1b[0m" if prefix else ""
+    else:
+        start = end = ""
+    if not (prefix or start):
+        return text
+    ended = text.endswith("\n")
+    body = text[:-1] if ended else text
+    lead = start if continuing else prefix + start
+    return lead + body.replace("\n", f"{end}\n{prefix}{start}") + end + ("\n" if ended else "")
 
 
 def checked_lines(event: OutputChecked) -> list[Styled]:

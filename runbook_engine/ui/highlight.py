@@ -34,7 +34,7 @@ class Styled:
 
     def ansi(self) -> str:
         """The text with ANSI colours, for a terminal, without rich's rendering (fast)."""
-        return "".join(f"{_sgr(style)}{text}\x1b[0m" if style else text
+        return "".join(f"{sgr(style)}{text}\x1b[0m" if style else text
                        for text, style in self.pieces)
 
     def to_rich(self) -> Text:
@@ -50,7 +50,7 @@ _SGR = {"bold": "1", "dim": "2", "italic": "3", "red": "31", "green": "32", "yel
         "blue": "34", "magenta": "35", "cyan": "36"}
 
 
-def _sgr(style: str) -> str:
+def sgr(style: str) -> str:
     codes = [_SGR[word] for word in style.split() if word in _SGR]
     return f"\x1b[{';'.join(codes)}m" if codes else ""
 
