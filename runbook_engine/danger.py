@@ -81,7 +81,7 @@ def danger_reasons(code: str, lang: str = "bash") -> list[str]:
 def danger_findings(code: str, lang: str = "bash") -> list[Finding]:
     """What in ``code`` (written in ``lang``) destroys, stops or overwrites, worst first."""
     family = language_family(lang)
-    if not code or family == "data" or not may_be_dangerous(code):
+    if not code or family == "data" or (family not in _OWN_WORDS and not may_be_dangerous(code)):
         return []
     return list(_findings(code, family))
 
@@ -133,6 +133,9 @@ _LANGS = {
            "mssql sqlserver cql clickhouse hive hql snowflake bigquery redshift oracle "
            "cockroach duckdb trino presto",
     "redis": "redis redis-cli valkey",
+    "zk": "zk zookeeper zkcli",
+    "diskpart": "diskpart",
+    "wire": "wire",
     "mongo": "mongo mongodb mongosh js javascript node nodejs typescript ts",
     "powershell": "powershell pwsh ps1 ps posh psm1",
     "cmd": "cmd bat batch dos winbatch cmd.exe",
@@ -148,7 +151,8 @@ _FAMILY = {name: family for family, names in _LANGS.items() for name in names.sp
 
 def language_family(lang: str | None) -> str:
     """``shell``, ``sql``, ``redis``, ``mongo``, ``powershell``, ``cmd``, ``http``, ``python``,
-    ``ruby``, ``data`` (never analysed) or ``other`` (statement rules only)."""
+    ``ruby``, ``zk`` (ZooKeeper console lines), ``diskpart``, ``wire`` (text sent to a socket),
+    ``data`` (never analysed) or ``other`` (statement rules only)."""
     name = (lang or "").strip().lower()
     if not name or name in SHELL_LANGS or name in ("shell-session", "sh-session", "terminal",
                                                     "bash-session", "fish", "ksh"):
@@ -168,8 +172,11 @@ _SQL_LEAD_LOWER = word_set("select insert update delete with alter create drop v
 _REDIS_BARE = word_set("DEL UNLINK HDEL FLUSHALL FLUSHDB flushall flushdb")
 _MONGO_LEAD = re.compile(r"^(?:db|rs|sh)\.\w")
 _HTTP_METHODS = word_set("GET HEAD POST PUT PATCH DELETE OPTIONS PURGE")
+_CONSOLE_PROMPT_RE = re.compile(r"^\s*(?:\[zk:[^\]]*\]\s*|zk>\s*)")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
+#: languages whose destructive words are their own (diskpart ``clean``): no word prefilter
+_OWN_WORDS = ("diskpart", "wire")
 _BACKSLASH_LINE_RE = re.compile(r"^\s*\\(!|[A-Za-z_?]+)")
 _KEEPING = ("--no-", "--skip-", "--keep-", "--dry-", "--without-", "--ignore-")
 
@@ -193,6 +200,10 @@ class _Analysis:
             self.windows(text, depth, powershell=False)
         elif family == "redis":
             self.redis_lines(text, depth)
+        elif family == "zk":
+            self.console_lines(text, "zkCli.sh", depth)
+        elif family in ("diskpart", "wire"):
+            self.statements(text, family, own_only=family == "diskpart")
         elif family == "http":
             self.http_lines(text, depth)
         elif family == "sql":
@@ -204,8 +215,8 @@ class _Analysis:
         """Statement rules on text in ``lang`` ("sql", "powershell", or "" when it only may
         hold statements: a quoted string, Python or JavaScript); ``own_only``: only the rules
         written for that language."""
-        if TEXT_TRIGGERS.isdisjoint(re.findall(r"[a-z_]+", text.lower())) and \
-                METHOD_HINT.search(text) is None:
+        if lang not in _OWN_WORDS and METHOD_HINT.search(text) is None and \
+                TEXT_TRIGGERS.isdisjoint(re.findall(r"[a-z_]+", text.lower())):
             return
         self.found.extend(Finding(reason, rule.severity, rule.family, rule)
                           for rule, reason in text_findings(text, lang, own_only))
@@ -219,6 +230,15 @@ class _Analysis:
                 if match and (match.group(1) == "!" or match.group(1) not in PSQL_META):
                     self.shell(line.strip()[2:] if match.group(1) == "!" else line.strip(), depth)
         self.statements(text, "sql")
+
+    def console_lines(self, text: str, tool: str, depth: int) -> None:
+        """Lines typed into a tool's own console (``[zk: host(CONNECTED) 3] deleteall /x``):
+        each is that tool's command line."""
+        for line in text.splitlines():
+            line = _CONSOLE_PROMPT_RE.sub("", line).strip()
+            if line and not line.startswith("#"):
+                for command in commands(line):
+                    self.invoke([tool, *command.words], None, depth)
 
     def redis_lines(self, text: str, depth: int) -> None:
         for line in text.splitlines():

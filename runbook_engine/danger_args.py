@@ -206,11 +206,16 @@ def grammar_for(name: str, powershell: bool) -> Grammar:
 
 
 def rehearsal(parsed: Parsed, grammar: Grammar) -> bool:
+    """A dry run: ``--dry-run`` (not ``=none``), the tool's own (``-n``), or a task argument
+    ``DRY_RUN=true`` (rake and make tasks: ``gitlab-rake gitlab:cleanup:... DRY_RUN=true``)."""
     for flag in parsed.flags & (DRY_RUN_FLAGS | grammar.dry_run):
         values = parsed.values.get(flag, [])
         if not values or values[-1].lower() not in ("none", "false", "0"):
             return True
-    return False
+    return any(_DRY_RUN_ARG.match(word) for word in parsed.positionals)
+
+
+_DRY_RUN_ARG = re.compile(r"(?i)dry_?run=(?:true|1|yes)\Z")
 
 
 def exec_path(name: str, parsed: Parsed, grammar: Grammar) -> tuple[Wrapper, int] | None:

@@ -311,6 +311,15 @@ def _wrappers() -> dict[str, Wrapper]:
         add(names, mode="none", lang=lang, code_opts=opts, value_opts=_SQL_CLIENT_VALUES)
     add("sqlite3 sqlite", mode="string", skip=1, lang="sql", value_opts="-cmd -separator")
     add("redis-cli valkey-cli keydb-cli", mode="none", lang="redis", value_opts=_REDIS_VALUES)
+    # consoles whose input is SQL-like (SQL*Plus, RMAN) or their own commands (ZooKeeper,
+    # diskpart), and raw sockets whose input is a wire protocol (HAProxy's admin socket,
+    # memcached, Redis through nc)
+    add("sqlplus rman", mode="none", lang="sql", value_opts="-M -R -L")
+    add("zkCli.sh zkCli zkcli zookeeper-shell zookeeper-shell.sh", mode="none", lang="zk",
+        value_opts="-server -timeout", clusters=False)
+    add("diskpart diskpart.exe", mode="none", lang="diskpart", clusters=False)
+    add("socat nc ncat netcat telnet", mode="none", lang="wire", value_opts="-w -W -i -q -p -s "
+        "-x -X -U")
     return table
 
 
@@ -404,7 +413,7 @@ TOOL_ALIASES = {
     "gitlab-psql": "psql", "gitlab-rails": "rails", "gitlab-redis-cli": "redis-cli",
     "gitlab-patronictl": "patronictl", "gitlab-pg-ctl": "pg_ctl", "mariadb-admin": "mysqladmin",
     "pg_ctl.exe": "pg_ctl", "docker.io": "docker", "podman-remote": "podman",
-    "kubectl.exe": "kubectl", "oc.exe": "oc",
+    "kubectl.exe": "kubectl", "oc.exe": "oc", "gitlab-rake": "rake",
 }
 #: words in script, task and subcommand names that say the thing is destructive
 DESTRUCTIVE_WORDS = {

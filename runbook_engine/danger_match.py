@@ -57,6 +57,7 @@ def _triggers() -> frozenset[str]:
         words.add(max(parts, key=len))
     words |= ADMIN_PATH_WORDS
     words |= {"del", "unlink", "hdel", "flushall", "flushdb", "exec", "sysrq"}
+    words |= {"nc", "ncat", "netcat", "socat", "telnet", "diskpart"}  # what they are fed counts
     return frozenset(words)
 
 

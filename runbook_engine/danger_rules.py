@@ -277,6 +277,8 @@ _r("data stores", "redis-cli valkey-cli keydb-cli", "script|function flush", H,
    "{cmd} {sub} deletes every server-side script")
 _r("data stores", "redis-cli valkey-cli keydb-cli", "client kill", M, "{cmd} {sub} "
    "disconnects clients")
+_r("data stores", "redis-cli valkey-cli keydb-cli", "sentinel failover|reset|remove", H,
+   "{cmd} {sub} changes which Sentinel-managed server is the primary")
 _r("data stores", "redis-cli valkey-cli keydb-cli", "cluster reset|failover|forget", H,
    "{cmd} {sub} changes the cluster's topology")
 _r("data stores", "redis-cli valkey-cli keydb-cli", "replicaof|slaveof|failover|swapdb|debug",
@@ -303,6 +305,11 @@ _r("data stores", "consul", "kv delete|leave|force-leave", H, "consul {sub} dele
 _r("data stores", "consul", "operator raft remove-peer", H, "consul operator raft remove-peer "
    "removes a server")
 _r("data stores", "nomad", "job stop|purge", H, "nomad {sub} stops a job")
+_r("data stores", "nomad", "job revert", H, "nomad job revert rolls a job back to an earlier "
+   "version")
+_r("data stores", "nomad", "deployment|alloc fail|stop|signal", H, "nomad {sub} fails a "
+   "deployment or stops allocations")
+_r("data stores", "nomad", "var|namespace|volume purge|delete", H, "nomad {sub} deletes it")
 _r("data stores", "nomad", "node drain", H, "nomad node drain moves every allocation off a "
    "node", flags="-enable")
 _r("data stores", "vault", "** delete|destroy|disable|revoke|seal|step-down|remove-peer", H,
@@ -380,7 +387,8 @@ _r("restores", "mongorestore", "", H, "mongorestore restores into a database, ov
 _r("restores", "mongorestore", "", C, "mongorestore --drop drops each collection before "
    "restoring it", flags="--drop")
 _r("restores", "mysqlimport", "", H, "mysqlimport loads files into tables")
-_r("restores", "psql mysql mariadb sqlite3 mongo mongosh clickhouse-client cqlsh sqlcmd", "",
+_r("restores", "psql mysql mariadb sqlite3 mongo mongosh clickhouse-client cqlsh sqlcmd sqlplus",
+   "",
    H, "{cmd} fed a file restores or replays it into a database", stdin=True,
    note="its input is a file or a pipe that is not `echo`")
 _r("restores", "psql mysql mariadb", "", H, "{cmd} -f runs a dump file against the database",
@@ -392,7 +400,7 @@ _r("restores", "restic", "forget|prune", H, "restic {sub} deletes snapshots")
 _r("restores", "restic", "restore", C, "restic restore --target / writes over the live system",
    values="--target|-t=/")
 _r("restores", "gitlab-backup", "restore", C, "gitlab-backup restore replaces GitLab's data")
-_r("restores", "gitlab-rake", "gitlab:backup:restore", C, "gitlab-rake gitlab:backup:restore "
+_r("restores", "gitlab-rake rake", "gitlab:backup:restore", C, "gitlab-rake gitlab:backup:restore "
    "replaces GitLab's data")
 _r("restores", "gitlab-ctl", "stop|cleanse|remove-accounts", H, "gitlab-ctl {sub} stops or "
    "wipes GitLab")

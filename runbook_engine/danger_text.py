@@ -133,6 +133,14 @@ TEXT_RULES: tuple[TextRule, ...] = (
     TextRule("SQL", _re(r"^\s*(?:RMAN>\s*)?DELETE\s+(?:NOPROMPT\s+)?(?:FORCE\s+)?(OBSOLETE|"
                         r"EXPIRED|BACKUP|BACKUPSET|ARCHIVELOG|COPY)\b"), HIGH,
              "RMAN DELETE {0} deletes backups", "`DELETE [NOPROMPT] OBSOLETE|BACKUP|...` (RMAN)"),
+    TextRule("SQL", _re(r"\bALTER\s+DATABASE\b[^;]*?\bOPEN\s+RESETLOGS\b"), CRITICAL,
+             "OPEN RESETLOGS discards the redo after the recovery point",
+             "`ALTER DATABASE OPEN RESETLOGS` (Oracle)"),
+    TextRule("SQL", _re(r"^\s*(?:RMAN>\s*)?(RESTORE|RECOVER)\s+(?:DATABASE|TABLESPACE|DATAFILE|"
+                        r"CONTROLFILE|SPFILE)\b"), CRITICAL,
+             "RMAN {0} overwrites database files", "`RESTORE|RECOVER DATABASE` (RMAN)"),
+    TextRule("SQL", _re(r"^\s*STARTUP\s+FORCE\b"), CRITICAL,
+             "STARTUP FORCE aborts the running instance", "`STARTUP FORCE` (SQL*Plus)", only="sql"),
     TextRule("SQL", _re(r"\bFLUSH\s+TABLES\s+WITH\s+READ\s+LOCK\b"), MEDIUM,
              "FLUSH TABLES WITH READ LOCK blocks every write", "`FLUSH TABLES WITH READ LOCK`"),
     # ---- Redis words inside other text (``redis.flushall()``)
@@ -186,6 +194,18 @@ TEXT_RULES: tuple[TextRule, ...] = (
              "cache.clear empties the application cache", "`Rails.cache.clear`, `cache.clear()`"),
     TextRule("consoles", _re(r"\bshutil\.rmtree\s*\(", 0), HIGH,
              "shutil.rmtree deletes a directory tree", "`shutil.rmtree(...)`"),
+    # ---- consoles and wire protocols fed by a client (diskpart, HAProxy's socket, memcached)
+    TextRule("diskpart", _re(r"^\s*(?:DISKPART>\s*)?(clean(?:\s+all)?|delete\s+(?:partition|"
+                             r"volume|disk)|format)\b", re.IGNORECASE | re.MULTILINE), CRITICAL,
+             "diskpart {0} erases a disk, partition or volume", "`clean`, `delete partition`, "
+             "`format` (diskpart)", only="diskpart"),
+    # taking a server out of rotation (``set server ... state drain|maint``) is like a cordon
+    TextRule("HAProxy", _re(r"^\s*(shutdown\s+(?:sessions|session|frontend)|del\s+server|"
+                            r"clear\s+table)\b", re.IGNORECASE | re.MULTILINE),
+             HIGH, "HAProxy {0} cuts open sessions or drops state",
+             "`shutdown sessions`, `del server`, `clear table`", only="wire"),
+    TextRule("memcached", _re(r"^\s*(flush_all)\b", re.MULTILINE), CRITICAL,
+             "memcached flush_all drops every cached item", "`flush_all`", only="wire"),
     # ---- SDK and client calls named for what they destroy (boto3, pymongo, redis-py, ...)
     TextRule("consoles", _re(r"\.((?:delete|destroy|purge|truncate|terminate|wipe)"
                              r"(?:_\w+|[A-Z]\w*)?|(?:drop|remove|flush)(?:_\w+|[A-Z]\w*))\s*\(",
@@ -203,7 +223,7 @@ TEXT_TRIGGERS = word_set(
     "deletemany deleteone remove findoneanddelete findandremove updatemany dropindex "
     "dropindexes dropuser dropallusers droprole dropallroles stepdown reconfig shutdownserver "
     "killop removeshard destroy_all delete_all rmtree db pg force sql_slave_skip_counter "
-    "sql_replica_skip_counter clear terminate"
+    "sql_replica_skip_counter clear terminate resetlogs recover startup"
 )
 
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
