@@ -37,6 +37,7 @@ from .danger_grammar import (
     POWERSHELL_BENIGN,
     PSQL_META,
     READ_ONLY_OPERANDS,
+    READ_VERBS,
     TEXT_COMMANDS,
     WRAPPERS,
     Grammar,
@@ -438,6 +439,8 @@ class _Analysis:
         """Tools we have no rules for: trust their names, their subcommands and their flags."""
         kind = destructive_name(name) if _looks_like_command(name) else None
         sub = name
+        if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS:
+            return  # tool describe delete-policy: a query about what the words name
         if kind is None:
             kind, sub = _generic_subcommand(name, parsed.positionals)
         if kind is None:  # --delete, --purge-all, --delete-untagged: not --no-delete

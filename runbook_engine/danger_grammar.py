@@ -120,6 +120,8 @@ def _grammars() -> dict[str, Grammar]:
     add("az", value_opts="-g --resource-group -n --name --subscription -o --output --query "
         "-l --location --ids", scope=((word_set("-g --resource-group"), " in resource group {}"),
                                       (word_set("--subscription"), " (subscription {})")))
+    add("hdfs hadoop", clusters=False, value_opts="-D -conf -fs -jt -files -libjars")
+    add("ipmitool", value_opts="-H -U -P -I -p -L -f -k -y -t -b -T -B -C -N -R -o -O -c")
     add("terraform tofu terragrunt", clusters=False, value_opts="-chdir -var -var-file -target "
         "-state -lock-timeout -parallelism -replace")
     add("systemctl", value_opts="-H --host -M --machine -t --type -s --signal -p --property "
@@ -432,6 +434,11 @@ SUBCOMMAND_WORDS = {
 }
 #: words after a subcommand that make it a read-only query (``nodetool removenode status``)
 READ_ONLY_OPERANDS = word_set("status")
+#: a first subcommand that only reads: what follows is its object (``tool describe delete-policy``,
+#: ``tool help delete``, ``tool list --deleted``), so an unknown tool's words are not its verbs
+READ_VERBS = word_set("help get list ls show describe view status info inspect explain search "
+                      "find lookup version history logs log diff cat print export dump check "
+                      "top stat stats watch")
 GENERIC_REASONS = {
     "delete": "{cmd} {sub} may delete data or resources: its name says so",
     "stop": "{cmd} {sub} may stop a service or a machine: its name says so",

@@ -167,6 +167,7 @@ def _admin_url(operand: str) -> bool:
         return False
     path = operand.split("://", 1)[-1]
     path = path[path.find("/"):] if "/" in path else path
+    path = re.sub(r"([a-z])([A-Z])", r"\1_\2", path)  # Jenkins' doDelete, doWipeOutWorkspace
     path = "/".join(s for s in re.split(r"[/?&]", path.lower()) if s not in ADMIN_PATH_SAFE)
     words = set(re.split(r"[^a-z0-9]+|_", path))
     words |= set(re.split(r"[/?&=]+", path.lower()))  # whole segments: step-down, force-leave

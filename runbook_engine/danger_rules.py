@@ -102,6 +102,10 @@ _r("disks", "cryptsetup", "erase|luksErase|luksKillSlot|luksRemoveKey", C,
    "{cmd} {sub} destroys encryption keys")
 _r("disks", "nvme", "format|sanitize", C, "{cmd} {sub} erases the drive")
 _r("disks", "ceph-volume", "lvm zap", C, "{cmd} lvm zap wipes a disk")
+_r("disks", "hdfs hadoop", "dfs|fs", H, "{cmd} {sub} -rm deletes files from HDFS",
+   flags="-rm|-rmr|-rmdir|-expunge|-truncate")
+_r("disks", "hdfs hadoop", "dfs|fs", C, "{cmd} {sub} -rm -skipTrash deletes files from HDFS for "
+   "good", flags="-rm|-rmr|-rmdir -skipTrash")
 _r("disks", "xfs_repair", "", C, "xfs_repair -L zeroes the log, losing the last writes",
    flags="-L")
 # ---- processes
@@ -150,6 +154,10 @@ _r("hosts", "reboot poweroff halt", "", C, "{cmd} takes the machine down",
    unless="--help|-w|--wtmp-only")
 _r("hosts", "shutdown", "", C, "shutdown takes the machine down",
    unless="-c|/a|--help|-k")
+_r("hosts", "ipmitool", "** power", C, "ipmitool power {value} cuts or cycles the machine's "
+   "power", operand=r"^(off|reset|cycle|soft|down)$")
+_r("hosts", "racadm", "serveraction", C, "racadm serveraction {value} cuts or cycles the "
+   "machine's power", operand=r"(?i)^(powerdown|powercycle|hardreset|graceshutdown)$")
 _r("hosts", "init telinit", "0|6|1|s|S", C, "{cmd} {sub} changes the runlevel and takes the "
    "machine down")
 # ---- network and firewall
@@ -553,6 +561,8 @@ _r("packages", "uv", "pip uninstall", M, "uv pip uninstall uninstalls packages")
 _r("packages", "npm pnpm yarn", "unpublish", H, "{cmd} unpublish deletes a published version")
 _r("packages", "npm pnpm", "uninstall|remove|rm|un|r|unlink", M, "{cmd} {sub} -g uninstalls "
    "global packages", flags="-g|--global")
+_r("processes", "yarn", "application|app", H, "yarn application -kill stops a Hadoop "
+   "application", flags="-kill")
 _r("packages", "yarn", "global remove", M, "yarn global remove uninstalls global packages")
 _r("packages", "brew", "uninstall|remove|rm", M, "brew {sub} uninstalls packages")
 _r("packages", "choco winget scoop", "uninstall|remove", M, "{cmd} {sub} uninstalls packages")
