@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .control import QuitRun, StepView
+from .control import FailureView, QuitRun, StepView
+from .folding import fold_names
 from .model import VarSpec
 from .redact import looks_secret
 
@@ -19,8 +20,9 @@ q  quit the run
 ?  this help
 #  a line starting with # is recorded as a note in the transcript"""
 
-FAILURE_HELP = """r  retry the step
-e  edit the command, then retry
+FAILURE_HELP = """r  retry the step (on a fleet: only on the hosts it failed on)
+a  retry on all its hosts, those it went well on too
+e  edit the command, then retry (where it failed)
 s  skip it and go on
 q  quit the run
 #  a line starting with # is recorded as a note"""
@@ -44,7 +46,7 @@ STEP_KEYS = {"y": "run", "yes": "run", "n": "skip", "no": "skip", "e": "edit", "
              "q": "quit"}
 #: a dangerous step runs only when its id is typed; these keys do the rest (no "all", no "y")
 DANGEROUS_KEYS = {"n": "skip", "no": "skip", "s": "skip", "q": "quit", "e": "edit"}
-FAILURE_KEYS = {"r": "retry", "e": "edit", "s": "skip", "q": "quit"}
+FAILURE_KEYS = {"r": "retry", "a": "retry_all", "e": "edit", "s": "skip", "q": "quit"}
 MANUAL_KEYS = {"d": "done", "y": "done", "n": "not_done", "s": "skip", "q": "quit"}
 #: the step ran well but printed something else than its runbook shows
 DRIFT_KEYS = {"g": "go_on", "y": "go_on", "n": "note", "r": "retry", "e": "edit", "q": "quit"}
@@ -80,6 +82,16 @@ def read_step(view: StepView, typed: str) -> Reading:
         return _keyed(text.lower(), DANGEROUS_KEYS,
                       f"this step is dangerous: type its id '{view.step.id}' to run it")
     return _keyed(text.lower(), STEP_KEYS, _one_of(STEP_KEYS))
+
+
+def failure_prompt(view: FailureView) -> str:
+    """The failure menu's question; on some hosts of a fleet it says where (their names
+    folded, ``web[02-03]``) and that ``r`` retries there only."""
+    if not view.partial:
+        return "Step failed. [r/e/s/q/?]"
+    where = fold_names(view.failed_hosts)
+    return (f"Step failed on {where} ({len(view.failed_hosts)} of {view.hosts} hosts); "
+            "r retries there only. [r/a/e/s/q/?]")
 
 
 def read_failure(typed: str) -> Reading:

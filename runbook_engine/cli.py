@@ -60,6 +60,18 @@ def plan_doc(loaded: Loaded) -> dict[str, Any]:
                          placeholder_values=loaded.cli_vars)
 
 
+def _limited(loaded: Loaded, inventory: str | None, limit: str) -> Loaded:
+    """The plan under --limit: steps with a host left, each on the hosts it keeps."""
+    from dataclasses import replace
+
+    from .hostlimit import host_limit
+    from .inventory import load_inventory
+
+    groups = load_inventory(inventory) if inventory else None
+    kept = host_limit(limit, loaded.runbook, loaded.steps, groups)
+    return replace(loaded, steps=kept.on_names(loaded.steps, loaded.runbook, groups))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runbook")
 def cli() -> None:
@@ -72,13 +84,20 @@ def cli() -> None:
 @click.option("--format", "fmt",
               type=click.Choice(["text", "markdown", "json", "mermaid", "html"]),
               default="text", show_default=True)
+@click.option("--inventory", type=click.Path(dir_okay=False),
+              help="An Ansible inventory file (its groups, for --limit).")
+@click.option("--limit", metavar="PATTERN",
+              help="Only these hosts (Ansible patterns: names, groups, globs, ~regex, @FILE; "
+                   "a,b union, !x leaves out, &x keeps only those also in x).")
 def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str | None,
          until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
-         granularity: str | None, fmt: str) -> None:
+         granularity: str | None, fmt: str, inventory: str | None, limit: str | None) -> None:
     """Show the whole procedure with variables filled in, without running anything."""
     from .load import load
 
     loaded = load(book, var_items, _selection(only, from_, until, tags, sections, granularity))
+    if limit:
+        loaded = _limited(loaded, inventory, limit)
     doc = plan_doc(loaded)
     if fmt == "text":
         if sys.stdout.isatty():
@@ -172,6 +191,14 @@ def lint(books: tuple[str, ...], fmt: str, granularity: str | None, strict: bool
 @click.option("--ask-pass", is_flag=True, help="Allow SSH password authentication (prompted).")
 @click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
               help="Hosts a step runs on at once.")
+@click.option("--limit", metavar="PATTERN",
+              help="Only these hosts (Ansible patterns: names, groups, globs, ~regex, @FILE; "
+                   "a,b union, !x leaves out, &x keeps only those also in x).")
+@click.option("--output", type=click.Choice(["fold", "stream"]), default="fold",
+              show_default=True,
+              help="A step on several hosts: fold (its output once per group of hosts that "
+                   "printed the same, the others as a diff, when it ends) or stream (each line "
+                   "as it comes, prefixed by its host).")
 def run(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str | None,
         until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
         granularity: str | None, **options: Any) -> None:
@@ -199,6 +226,9 @@ def run(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
 @click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
               help="Hosts a step runs on at once.")
+@click.option("--limit", metavar="PATTERN",
+              help="Only these hosts (Ansible patterns: names, groups, globs, ~regex, @FILE; "
+                   "a,b union, !x leaves out, &x keeps only those also in x).")
 def test(books: tuple[str, ...], var_items: tuple[str, ...], only: tuple[str, ...],
          from_: str | None, until: str | None, tags: tuple[str, ...], sections: tuple[str, ...],
          granularity: str | None, **options: Any) -> None:
@@ -232,6 +262,9 @@ def test(books: tuple[str, ...], var_items: tuple[str, ...], only: tuple[str, ..
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
 @click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
               help="Hosts a step runs on at once.")
+@click.option("--limit", metavar="PATTERN",
+              help="Only these hosts (Ansible patterns: names, groups, globs, ~regex, @FILE; "
+                   "a,b union, !x leaves out, &x keeps only those also in x).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (anything but loopback is shown a warning).")
 @click.option("--port", type=click.IntRange(0, 65535), default=0,

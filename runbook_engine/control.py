@@ -10,7 +10,7 @@ from .events import OutputChecked
 from .model import RunbookError, Step, VarSpec
 
 StepAnswer = Literal["run", "skip", "edit", "all", "quit"]
-FailureAnswer = Literal["retry", "edit", "skip", "quit"]
+FailureAnswer = Literal["retry", "retry_all", "edit", "skip", "quit"]
 ManualAnswer = Literal["done", "not_done", "skip", "quit"]
 DriftAnswer = Literal["go_on", "note", "retry", "edit", "quit"]
 
@@ -52,6 +52,13 @@ class FailureView:
     reason: str
     attempts: int
     editable: str = ""  # what `e` opens: the command that ran, or its template (see StepView)
+    failed_hosts: tuple[str, ...] = ()  # a remote step: the hosts it failed on ...
+    hosts: int = 0  # ... of this many (retry runs on the failed ones only)
+
+    @property
+    def partial(self) -> bool:
+        """It failed on some of its hosts only: retry can run there alone, or everywhere."""
+        return 0 < len(self.failed_hosts) < self.hosts
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,13 @@ from .events import (
     RunStarted,
     StepFinished,
 )
-from .execution import Executor, StopRun, TargetRunners
+from .execution import Executor, HostRun, StopRun, TargetRunners, kept_run
+from .folding import fold_names
 from .inputs import Inputs, Prepared, recorded
 from .model import HostTarget, Runbook, Step
 from .recording import Recorder
 from .runners.base import Runner
+from .stamps import code_sha256
 from .state import FAILED, RunState
 from .variables import Variable
 
@@ -166,8 +168,9 @@ class Engine:
     # -- one step -------------------------------------------------------------------------------
 
     def _one(self, step: Step, chosen: bool = False) -> None:
-        if self.state.done(step.id):
-            return  # finished in an earlier session of this run
+        kept = self._kept(step)
+        if self.state.done(step.id) and (not kept or len(kept) == len(self.plan.targets_for(step))):
+            return  # finished in an earlier session of this run (on every host it runs on now)
         if step.kind == "doc":
             # Not run and not logged: shown to the operator only.
             self.emit(DocShown(step=step.id, title=step.title, lang=step.lang, code=step.code))
@@ -197,6 +200,10 @@ class Engine:
                                 open_item=f"{step.id}: {step.title} (run it by hand)")
         if terminal:
             prepared = replace(prepared, command=replace(prepared.command, interactive=True))
+        if kept:
+            done = f"done earlier on {fold_names(kept)}: runs on the other hosts only"
+            prepared = replace(prepared, view=replace(prepared.view,
+                                                      flags=(*prepared.view.flags, done)))
         if terminal or follows:
             hint = f"{terminal}: the terminal is yours" if terminal else \
                 f"{follows}: Ctrl-C ends it"
@@ -209,7 +216,17 @@ class Engine:
         if answer == "skip":
             return self._finish(step, "skipped", "skipped by operator")
         command = replace(prepared.command, code=code)
-        self.executor.execute(step, command, prepared.targets, follows=bool(follows))
+        self.executor.execute(step, command, prepared.targets, follows=bool(follows), kept=kept)
+
+    def _kept(self, step: Step) -> dict[str, HostRun]:
+        """--resume: the hosts a fanned-out step finished well on in an earlier session (the
+        same code); it runs on the others only: those it failed on or never ran on."""
+        targets = self.plan.targets_for(step)
+        ok = set(self.state.ok_hosts(step.id, code_sha256(step.code)))
+        if len(targets) < 2 or not ok or (step.capture and step.secret):
+            return {}  # a secret capture is not in the transcript: run everywhere again
+        record = self.state.steps[step.id]
+        return {t.name: kept_run(t, record, step.capture) for t in targets if t.name in ok}
 
     def _prepared(self, step: Step) -> Prepared | None:
         """Values asked, ``when`` checked, the command rendered; None when the step ends here

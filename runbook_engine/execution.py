@@ -8,7 +8,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,7 +30,7 @@ from .recording import Recorder
 from .redact import MASK, looks_secret
 from .runners.base import Command, Result, Runner, Session
 from .stamps import code_sha256
-from .state import RunState
+from .state import RunState, StepState
 
 UNTIL_DEFAULT_S = 600.0  # how long ``until`` polls when the step has no timeout or retries
 
@@ -45,6 +45,7 @@ class HostRun:
     reason: str = ""
     capture: str | None = None
     checks: list[Check] = field(default_factory=list)
+    kept: bool = False  # finished well in an earlier session: not run again
 
     @property
     def ok(self) -> bool:
@@ -120,10 +121,11 @@ class Executor:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     def execute(self, step: Step, command: Command, targets: list[HostTarget],
-                follows: bool = False) -> None:
+                follows: bool = False, kept: Mapping[str, HostRun] | None = None) -> None:
         """Attempts (automatic retries, until, the failure menu), then the step's result.
-        ``follows``: the step runs until stopped (``tail -f``), so Ctrl-C ends it well."""
-        hosts = {t.name: HostRun(t) for t in targets}
+        ``follows``: the step runs until stopped (``tail -f``), so Ctrl-C ends it well.
+        ``kept``: hosts an earlier session finished well (``--resume``): run on the others."""
+        hosts = {t.name: (kept or {}).get(t.name) or HostRun(t) for t in targets}
         remote = len(targets) > 1 or not all(t.is_local for t in targets)
         attempts, auto_left, started = 0, step.retries, time.monotonic()
         deadline = _until_deadline(step)
@@ -175,7 +177,9 @@ class Executor:
                     raise StopRun(status)
                 return None
             view = FailureView(step, status, _exit_code(failed), reason, attempts,
-                               editable=self.inputs.editable(step, command.code))
+                               editable=self.inputs.editable(step, command.code),
+                               failed_hosts=tuple(h.target.name for h in failed) if remote
+                               else (), hosts=len(hosts) if remote else 0)
             try:
                 answer = self.controller.ask_failure(view)
             except KeyboardInterrupt:
@@ -189,7 +193,9 @@ class Executor:
                                                                        answer.command))
             else:
                 self.emit(Decision(step=step.id, prompt=answer.prompt, answer=answer.answer))
-            if answer.answer in ("retry", "edit"):
+            if answer.answer == "retry_all":  # the hosts that went well run again too
+                hosts = {t.name: HostRun(t) for t in targets}
+            if answer.answer in ("retry", "retry_all", "edit"):
                 auto_left, deadline = step.retries, _until_deadline(step)
                 continue
             self._record(step, hosts, attempts, started, status,
@@ -326,6 +332,8 @@ class Executor:
     def _run_on(self, step: Step, command: Command, target: HostTarget, cancel: threading.Event,
                 remote: bool) -> HostRun:
         host = target.name if remote else None
+        if remote:  # so a step on many hosts can tell them apart (Ansible's inventory_hostname)
+            command = replace(command, env={**command.env, "RUNBOOK_HOST": target.name})
         held: list[tuple[str, str]] | None = [] if step.secret and step.capture else None
         lines = {s: LineBuffer(safe_end=self.emit.safe_end) for s in ("stdout", "stderr")}
         # both streams as they came, as a terminal shows them: what a runbook's expected output
@@ -400,7 +408,7 @@ class Executor:
     def _sessions(self, runs: list[HostRun]) -> dict[str, SessionRecord]:
         sessions: dict[str, SessionRecord] = {}
         for run in runs:
-            if run.result is not None and run.result.status != "error":
+            if run.result is not None and run.result.status != "error" and not run.kept:
                 session = self.runner(run.target).session
                 # a step that exported DB_PASSWORD=...: mask it from now on (and in this event)
                 for name, value in session.env.items():
@@ -408,6 +416,18 @@ class Executor:
                         self.emit.secret(value)
                 sessions[run.target.name] = SessionRecord(cwd=session.cwd, env=dict(session.env))
         return sessions
+
+
+def kept_run(target: HostTarget, record: StepState, capture: str | None) -> HostRun:
+    """A host an earlier session ran the step on well, as this session's result there: its
+    exit code and duration, its capture and ``$RUNBOOK_OUTPUT`` values as recorded."""
+    host = record.hosts[target.name]
+    values = {name: value.get(target.name) for name, value in record.captured.items()
+              if isinstance(value, dict)}
+    outputs = {k: str(v) for k, v in values.items() if k != capture and v is not None}
+    result = Result(host.exit_code, "ok", host.duration_s or 0.0, outputs=outputs)
+    return HostRun(target, "ok", result, capture=values.get(capture) if capture else None,
+                   kept=True)
 
 
 def _until_deadline(step: Step) -> float | None:

@@ -12,7 +12,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .checking import Reference
     from .control import Controller
     from .engine import Engine, RunOutcome
+    from .hostlimit import HostLimit
     from .recording import Observer, Recorder
 
 EXIT_USAGE = 2
@@ -65,6 +66,8 @@ class RunRequest:
     accept_new_host_keys: bool = False
     ask_pass: bool = False
     forks: int = 10
+    limit: str | None = None  # --limit PATTERN: only these hosts
+    output: str = "fold"  # fold: a fan-out step's output folded by host when it ends; stream
 
 
 class Runners:
@@ -136,12 +139,34 @@ def prepare(request: RunRequest) -> tuple[Loaded, RunState, tuple[str, ...]]:
     from .load import load
 
     loaded = load(request.book, request.var_items, request.selection)
+    if request.limit:  # a step left without a host is not selected (nor asked about)
+        limit, targets_for = host_targets(request, loaded)
+        loaded = replace(loaded, steps=limit.steps(loaded.steps, targets_for))
     overrides = _refuse_problems(loaded, request.force)
     state = RunState()
     if request.resume_path:
         state, more = _resumed_state(request, loaded)
         overrides += more
     return loaded, state, tuple(overrides)
+
+
+def host_targets(request: RunRequest, loaded: Loaded
+                 ) -> tuple[HostLimit, Callable[[Step], list[HostTarget]]]:
+    """The --limit read against the runbook and its inventory, and each step's targets in it."""
+    from .hostlimit import host_limit
+    from .targets import resolve_targets
+
+    inventory = None
+    if request.inventory:
+        from .inventory import load_inventory
+
+        inventory = load_inventory(request.inventory)
+    limit = host_limit(request.limit, loaded.runbook, loaded.steps, inventory)
+
+    def targets_for(step: Step) -> list[HostTarget]:
+        return limit.targets(resolve_targets(loaded.runbook, step.on, inventory))
+
+    return limit, targets_for
 
 
 def _refuse_problems(loaded: Loaded, force: bool) -> list[str]:
@@ -214,7 +239,8 @@ def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[
 
     path = transcript_path(request, loaded.runbook.path)
     console = make_console()
-    display = TerminalDisplay(console, state=state, unattended=request.yes)
+    display = TerminalDisplay(console, state=state, unattended=request.yes,
+                              fold=request.output == "fold")
 
     def controller(emit: Recorder) -> Controller:
         if request.yes:
@@ -260,30 +286,24 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
     from .engine import Engine, RunOptions, RunPlan
     from .recording import Recorder
     from .redact import Redactor
-    from .targets import resolve_targets
     from .transcript.log import TranscriptWriter
 
     runbook = loaded.runbook
-    inventory = None
-    if request.inventory:
-        from .inventory import load_inventory
-
-        inventory = load_inventory(request.inventory)
-
-    def targets_for(step: Step) -> list[HostTarget]:
-        return resolve_targets(runbook, step.on, inventory)
-
+    limit, targets_for = host_targets(request, loaded)
+    selection = request.selection.recorded(runbook.granularity)
+    if request.limit:
+        selection = {**selection, "limit": request.limit}
     options = RunOptions(
         run_id=state.run_id or uuid.uuid4().hex[:12], yes=request.yes,
         allow_danger=request.allow_danger, continue_on_error=request.continue_on_error,
-        forks=request.forks, selection=request.selection.recorded(runbook.granularity),
+        forks=request.forks, selection=selection,
         only=request.selection.only, operator=operator(), hostname=socket.gethostname(),
         version=__version__, transcript=str(path), overrides=overrides, terminal=terminal)
     writer = TranscriptWriter(path, append=bool(request.resume_path))
     emit = Recorder(state, writer, Redactor(), display=display, kept=kept)
     runners = Runners(request)
-    plan = RunPlan(runbook, tuple(loaded.steps), targets_for, loaded.variables, against=against,
-                   skip_if=skip_if)
+    plan = RunPlan(runbook, tuple(limit.steps(loaded.steps, targets_for)), targets_for,
+                   loaded.variables, against=against, skip_if=skip_if)
     engine = Engine(plan, options, state=state, emit=emit, controller=controller(emit),
                     runners=runners, environ=os.environ)
     if started is not None:
@@ -307,7 +327,9 @@ def resume_command(request: RunRequest, transcript: Path, verb: str = "run") -> 
     options: tuple[tuple[str, str | None], ...] = (
         ("--from", selection.from_), ("--until", selection.until),
         ("--granularity", selection.granularity),
-        ("--inventory", request.inventory), ("--ssh-config", request.ssh_config))
+        ("--inventory", request.inventory), ("--ssh-config", request.ssh_config),
+        ("--limit", request.limit), ("--output", request.output if request.output != "fold"
+                                     else None))
     for flag, value in options:
         if value:
             words += [flag, value]

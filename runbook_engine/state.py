@@ -246,6 +246,35 @@ class RunState:
         step = self.steps.get(step_id)
         return step.status if step is not None else None
 
+    def host_grid(self) -> tuple[list[str], dict[str, dict[str, str]]]:
+        """The fleet's results: the steps that ran on remote hosts (in the order they ran) and
+        each host's latest status for each of them (a step decided without running gives its
+        status to the targets it had). Empty when no step ran on two hosts or more."""
+        columns = [s for s in self.steps.values()
+                   if any(name != "local" for name in (*s.hosts, *s.targets))]
+        hosts = dict.fromkeys(name for s in columns for name in (*s.targets, *s.hosts)
+                              if name != "local")
+        if len(hosts) < 2:
+            return [], {}
+        rows: dict[str, dict[str, str]] = {name: {} for name in hosts}
+        for step in columns:
+            for name in hosts:
+                host = step.hosts.get(name)
+                status = host.status if host is not None else None
+                if status is None and name in step.targets and not step.attempts:
+                    status = step.status
+                if status is not None:
+                    rows[name][step.id] = status
+        return [s.id for s in columns], rows
+
+    def ok_hosts(self, step_id: str, code_sha: str) -> tuple[str, ...]:
+        """The hosts a step that ran (this very code) finished well on: a resumed run does not
+        run it there again; () for a step decided without running."""
+        step = self.steps.get(step_id)
+        if step is None or not step.attempts or step.code_sha256 != code_sha:
+            return ()
+        return tuple(name for name, host in step.hosts.items() if host.status == "ok")
+
     def values(self) -> dict[str, Any]:
         """Variable values a template may use: those the transcript holds in full."""
         return {name: var.value for name, var in self.variables.items() if not var.lost}

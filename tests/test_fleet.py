@@ -24,13 +24,14 @@ def events(cwd: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_group_fan_out_prefixes_hosts_and_maps_captures(tmp_path: Path, sshd_server) -> None:  # type: ignore[no-untyped-def]
+def test_streamed_fan_out_prefixes_hosts_and_maps_captures(tmp_path: Path, sshd_server) -> None:  # type: ignore[no-untyped-def]
     book = tmp_path / "fleet.md"
     book.write_text("---\nhosts:\n  web: [web1, web2, web3]\n---\n# Fleet\n\n"
                     "```bash {#who on=web capture=user}\nid -un\n```\n\n"
                     "```bash {#report}\necho \"web2 ran as {{ user['web2'] }}; "
                     "web3 said {{ steps.who.hosts.web3.stdout | trim }}\"\n```\n")
-    result = run(book, "--ssh-config", str(sshd_server.ssh_config), cwd=tmp_path)
+    result = run(book, "--ssh-config", str(sshd_server.ssh_config), "--output", "stream",
+                 cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     for host in ("web1", "web2", "web3"):
         assert f"{host} | {sshd_server.user}" in result.stdout

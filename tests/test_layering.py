@@ -14,10 +14,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "runbook_engine"
 LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     # leaf helpers every layer may use: the model, secrets masking, timestamps, bounded output
     "foundation": (frozenset({"runbook_engine", "model", "redact", "stamps", "mdtext", "gcpause",
-                              "outputs", "shell_lex", "placeholders", "records", "expected"}), ()),
+                              "outputs", "shell_lex", "placeholders", "records", "expected",
+                              "folding", "hostpattern"}), ()),
     # Markdown -> steps -> graph -> plan; templates and the danger rules
     "reading": (frozenset({"parse", "danger", "safety", "liveness", "template", "variables",
-                           "graph", "inventory", "targets", "lint", "load", "render", "programs",
+                           "graph", "inventory", "targets", "hostlimit", "lint", "load", "render",
+                           "programs",
                            "danger_rules", "danger_grammar", "danger_text", "danger_doc",
                            "danger_args", "danger_match"}),
                 ("foundation",)),

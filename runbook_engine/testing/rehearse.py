@@ -56,6 +56,7 @@ class TestRequest:
     ssh_config: str | None = None
     accept_new_host_keys: bool = False
     forks: int = 10
+    limit: str | None = None
 
 
 def rehearse(request: TestRequest, out: TextIO = sys.stdout) -> int:
@@ -162,7 +163,8 @@ def rehearse_book(book: str, request: TestRequest, against: Reference | None,
                      yes=True, allow_danger=request.allow_danger,
                      continue_on_error=request.keep_going, transcript_dir=request.transcript_dir,
                      inventory=request.inventory, ssh_config=request.ssh_config,
-                     accept_new_host_keys=request.accept_new_host_keys, forks=request.forks)
+                     accept_new_host_keys=request.accept_new_host_keys, forks=request.forks,
+                     limit=request.limit)
     try:
         run_loaded(run, loaded, state, path=path, display=None, controller=_auto,
                    against=against, skip_if=unverifiable(loaded, os.environ, state),

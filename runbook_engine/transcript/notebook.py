@@ -82,12 +82,28 @@ def _result_block(step: dict[str, Any]) -> list[str]:
                   f"{_html(host['exit_code'])}, {fmt_duration(host['duration_s'])}</p>", ""]
     for out in step["outputs"]:
         label = f"Output{' on ' + out['host'] if out['host'] else ''}"
+        if out["hosts"] > 1:
+            label += f" ({out['hosts']} hosts)"
+        if out["differs_from"]:
+            label += f", differs from {out['differs_from']}"
         if step["attempts"] > 1:
             label += f", attempt {out['attempt']}"
         lines += [f"<p>{_html(label)}:</p>", "", f"<pre>{_html(out['text'])}</pre>", ""]
     for note in step["notes"]:
         lines += [f"<p>💬 {_html(note['text'])}</p>", ""]
     return [*lines, "</details>", ""]
+
+
+def _grid_block(grid: dict[str, Any]) -> list[str]:
+    """The host x step grid of a fleet run, as an HTML table (hosts with the same results
+    folded)."""
+    if not grid["steps"]:
+        return []
+    head = "".join(f"<th>{_html(step)}</th>" for step in grid["steps"])
+    rows = ["<tr><td>" + _html(row["hosts"]) + "</td>" + "".join(
+        f"<td>{STATUS_ICONS.get(cell, '·') if cell else '·'} {_html(cell)}</td>"
+        for cell in row["cells"]) + "</tr>" for row in grid["rows"]]
+    return ["", "<table>", f"<tr><th>Hosts</th>{head}</tr>", *rows, "</table>", ""]
 
 
 def _summary_block(report: dict[str, Any], unplaced: list[dict[str, Any]]) -> list[str]:
@@ -100,7 +116,7 @@ def _summary_block(report: dict[str, Any], unplaced: list[dict[str, Any]]) -> li
     ]
     for step in unplaced:
         lines += [">", f"> {_html(step['title'] or step['id'])}: {_html(step_result(step))}"]
-    return [*lines, SUMMARY_END, ""]
+    return [*lines, *_grid_block(report["grid"]), SUMMARY_END, ""]
 
 
 def render_notebook(events: Iterable[Event], runbook_text: str) -> str:

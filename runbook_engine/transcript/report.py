@@ -21,6 +21,7 @@ from ..events import (
     StepStarted,
     VarSet,
 )
+from ..folding import compact_diff, fold_outputs, fold_rows
 from ..redact import MASK
 from ..stamps import parse_ts
 from ..state import RunState, count_statuses
@@ -109,7 +110,7 @@ class _Collector:
                 "status": NOT_RUN, "exit_code": None, "duration_s": None, "attempts": 0,
                 "started": None, "finished": None, "reason": "", "line": None,
                 "outputs": [], "decisions": [], "notes": [], "hosts": [], "manual": None,
-                "spilled": [], "edited": False, "checks": [],
+                "spilled": [], "edited": False, "checks": [], "running": {},
             }
         record = self.steps[key]
         for name, value in defaults.items():
@@ -156,6 +157,7 @@ class _Collector:
         record["line"] = event.line or record["line"]
         record["started"] = record["started"] or event.ts
         record["status"] = UNFINISHED
+        record["running"][record["attempts"]] = list(event.running_on)
 
     def on_output(self, event: Output) -> None:
         self._text(event.step, event.host, event.text)
@@ -247,6 +249,7 @@ class _Collector:
         return {
             "format": FORMAT, "header": header, "variables": list(self.variables.values()),
             "timeline": self.timeline, "steps": steps, "notes": self.notes,
+            "grid": host_grid(state),
             "open_items": state.open_items, "warnings": [*warnings, *self.warnings],
         }
 
@@ -282,19 +285,54 @@ def step_result(record: dict[str, Any]) -> str:
 
 
 def _finish_step(record: dict[str, Any]) -> dict[str, Any]:
-    """Join and trim each output; attempts with one host keep ``host`` empty."""
-    step = {k: v for k, v in record.items() if k != "outputs"}
+    """Join and trim each output; attempts with one host keep ``host`` empty; an attempt on
+    several hosts is folded: each output once, under the hosts that printed it."""
+    step = {k: v for k, v in record.items() if k not in ("outputs", "running")}
     step["outputs"] = []
+    attempts: dict[int, dict[str, str]] = {}
     for chunk in record["outputs"]:
-        full = "".join(chunk["parts"])
-        if not full:
+        attempts.setdefault(chunk["attempt"], {})[chunk["host"]] = "".join(chunk["parts"])
+    for attempt, texts in attempts.items():
+        running = record["running"].get(attempt, [])
+        if len(running) > 1:
+            step["outputs"] += _folded(attempt, {h: texts.get(h, "") for h in running})
             continue
-        text, omitted = trim_output(full)
-        step["outputs"].append({
-            "attempt": chunk["attempt"], "host": chunk["host"], "text": text,
-            "lines": len(full.splitlines()), "omitted": omitted,
-        })
+        for host, full in texts.items():
+            if full:
+                step["outputs"].append(_shown(attempt, host, full))
     return step
+
+
+def _shown(attempt: int, host: str, full: str, hosts: int = 1) -> dict[str, Any]:
+    text, omitted = trim_output(full)
+    return {"attempt": attempt, "host": host, "hosts": hosts, "text": text,
+            "lines": len(full.splitlines()), "omitted": omitted, "differs_from": ""}
+
+
+def _folded(attempt: int, texts: dict[str, str]) -> list[dict[str, Any]]:
+    """One attempt on several hosts, as ``clubak -b`` shows it: hosts that printed the same
+    once; those that differ from the majority as a diff against its output."""
+    if not any(texts.values()):
+        return []
+    folds, majority = fold_outputs(texts)
+    shown = []
+    for fold in folds:
+        item = _shown(attempt, fold.label, fold.key, len(fold.hosts))
+        if fold.odd and majority is not None:
+            diff = compact_diff(majority.key.splitlines(), fold.key.splitlines())
+            item.update(text="\n".join(diff), omitted=0, differs_from=majority.label)
+        shown.append(item)
+    return shown
+
+
+def host_grid(state: RunState) -> dict[str, Any]:
+    """The host x step grid of a fleet run, hosts with the same results folded (empty when no
+    step ran on two hosts or more)."""
+    steps, rows = state.host_grid()
+    folded = fold_rows({host: tuple(cells.get(s, "") for s in steps)
+                        for host, cells in rows.items()})
+    return {"steps": steps, "rows": [{"hosts": label, "cells": list(cells)}
+                                     for label, cells in folded]}
 
 
 def _count(steps: Sequence[dict[str, Any]]) -> dict[str, int]:

@@ -29,7 +29,9 @@ from ..events import (
     StepFinished,
     StepStarted,
 )
+from ..folding import fold_names, fold_rows
 from ..state import RunState
+from .fleet import HostOutputs, grid_lines
 from .highlight import Styled, sgr
 
 RESULT_STYLES = {"ok": ("✓", "green"), "skipped": ("↷", "yellow")}
@@ -39,13 +41,17 @@ FLUSH_S = 0.1  # how late a line written into a pipe may show
 class TerminalDisplay:
     """Prints a run as it happens. ``unattended`` (--yes): a line per step started, no spinner,
     documentation blocks left out. With the run's ``state``, a resumed run's header says what
-    the earlier sessions did."""
+    the earlier sessions did, and a fleet run ends with its host x step grid. ``fold``: a step
+    on several hosts shows its output folded by host when an attempt ends (else streamed, each
+    line prefixed by its host)."""
 
     def __init__(self, console: Console, *, state: RunState | None = None,
-                 unattended: bool = False) -> None:
+                 unattended: bool = False, fold: bool = True) -> None:
         self.console = console
         self.state = state
         self.unattended = unattended
+        self.fold = fold
+        self._fleet: HostOutputs | None = None  # the fan-out attempt being folded
         self.colour = console.is_terminal and not console.no_color
         self._file = console.file
         self._piped = not console.is_terminal
@@ -73,6 +79,7 @@ class TerminalDisplay:
         """Stop the spinner (and show what is pending) before a prompt takes the terminal."""
         with self._lock:
             self._stop_spinner()
+            self._folded()
             if self._dirty:
                 self._file.flush()
                 self._dirty = False
@@ -134,11 +141,23 @@ class TerminalDisplay:
             lines.append(line.append(f"  ({var.source})", "dim"))
         self._write(*lines)
 
+    def _folded(self) -> None:
+        """The fan-out attempt that ended, folded by host (ClusterShell's ``clubak -b``)."""
+        fleet, self._fleet = self._fleet, None
+        if fleet is not None:
+            self._write(*fleet.folded())
+
     def _step_started(self, event: StepStarted) -> None:
+        self._stop_spinner()
+        self._folded()
+        if self.fold and len(event.running_on) > 1 and not event.interactive:
+            self._fleet = HostOutputs(event.step, event.running_on)
         if self.unattended:
             line = Styled(f"▶ {event.index}. {event.title or event.step}", "bold")
             if event.targets and event.targets != ("local",):
-                line.append(f"  on {', '.join(event.targets)}", "magenta")
+                line.append(f"  on {fold_names(event.running_on)}", "magenta")
+                if event.hosts:  # a retry where it failed, or a resume where it did not end well
+                    line.append(f" ({len(event.hosts)} of {len(event.targets)} hosts)", "dim")
             self._write(line)
             return
         if event.interactive or not self.console.is_terminal:
@@ -151,6 +170,9 @@ class TerminalDisplay:
     def _output(self, event: Output) -> None:
         """A chunk of output is written as it came, in one write: styled with a few string
         replaces, not line by line (a step's output must not be slowed by its display)."""
+        if self._fleet is not None and event.host and event.step == self._fleet.step:
+            self._fleet.add(event.host, event.stream, event.text)  # shown folded at its end
+            return
         self._stop_spinner()  # output flowing says the step is alive; rich would redraw per line
         key = (event.host, event.stream)
         continuing = self._open == key
@@ -165,6 +187,7 @@ class TerminalDisplay:
     def _output_checked(self, event: OutputChecked) -> None:
         """Says the output matched what was expected, or shows how it differs."""
         self._stop_spinner()
+        self._folded()
         self._write(*checked_lines(event))
 
     def _spilled(self, event: OutputSpilled) -> None:
@@ -185,6 +208,7 @@ class TerminalDisplay:
 
     def _step_finished(self, event: StepFinished) -> None:
         self._stop_spinner()
+        self._folded()
         mark, style = RESULT_STYLES.get(event.status, ("✗", "red"))
         line = Styled(f"{mark} {event.step} {event.status}", f"bold {style}")
         if event.exit_code is not None:
@@ -195,14 +219,18 @@ class TerminalDisplay:
             line.append(f"  {event.attempts} attempts", "dim")
         if event.reason:
             line.append(f"  ({event.reason})", "dim")
-        self._write(line, *(Styled(f"    {host}: {result.status} exit {result.exit_code}", "dim")
-                            for host, result in event.hosts.items()))
+        rows = fold_rows({host: (r.status, str(r.exit_code)) for host, r in event.hosts.items()})
+        self._write(line, *(Styled(f"    {hosts}: {status} exit {code}", "dim")
+                            for hosts, (status, code) in rows))
 
     def _run_finished(self, event: RunFinished) -> None:
         self._stop_spinner()
+        self._folded()
         summary = ", ".join(f"{count} {name}" for name, count in event.counts.items() if count)
         style = "bold green" if event.status == "ok" else "bold red"
-        lines = [Styled(), Styled(f"Run {event.status}: {summary or 'nothing run'}", style)]
+        grid = grid_lines(self.state) if self.state is not None else []
+        lines = [Styled(), *grid, *([Styled()] if grid else []),
+                 Styled(f"Run {event.status}: {summary or 'nothing run'}", style)]
         lines += [Styled(f"  open item: {item}", "yellow") for item in event.open_items]
         drift = self.state.drift if self.state is not None else {}
         if drift:

@@ -146,7 +146,7 @@ class InteractiveController:
         self._step = view.step.id
         reason = view.reason or view.status
         self.console.print(Text(f"✗ {view.step.id} {view.status}: {reason}", style="bold red"))
-        prompt = "Step failed. [r/e/s/q/?]"
+        prompt = answers.failure_prompt(view)
         answer = self._ask(prompt, answers.read_failure, FAILURE_HELP)
         if answer == "edit":
             edited = self._edit_text(view.editable or view.step.code)

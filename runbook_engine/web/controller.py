@@ -90,7 +90,7 @@ class WebController:
         return self._ask("step", view.step.id, {**step_payload(view), "prompt": prompt}, decide)
 
     def ask_failure(self, view: FailureView) -> Answer:
-        prompt = "Step failed. [r/e/s/q/?]"
+        prompt = answers.failure_prompt(view)
 
         def decide(reply: Mapping[str, Any]) -> Answer:
             answer = self._read(answers.read_failure(_text(reply)), answers.FAILURE_HELP)
