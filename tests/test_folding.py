@@ -91,3 +91,14 @@ def test_bad_patterns_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="regular expression"):
         select_hosts("~(", HOSTS, GROUPS)
     assert split_pattern("a:b") == ["a", "b"] and split_pattern("u@h:22,b") == ["u@h:22", "b"]
+
+
+def test_a_line_in_pieces_folds_as_one_line() -> None:
+    from runbook_engine.ui.fleet import HostOutputs
+
+    outputs = HostOutputs("s", ["web1", "web2"])
+    outputs.add("web1", "stdout", "a" * 5)
+    outputs.add("web1", "stdout", "b" * 5 + "\nend\n")
+    outputs.add("web2", "stdout", "aaaaabbbbb\nend")  # its last line without a newline
+    assert [line.plain for line in outputs.folded()] == ["web[1-2] (2 hosts):", "  aaaaabbbbb",
+                                                         "  end"]
