@@ -14,6 +14,8 @@ SECRET_NAME_RE = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.I
 
 # Values shorter than this are not masked: masking "1" or "no" would shred every output.
 MIN_SECRET_LEN = 3
+# Up to this many secrets, output is searched for each before the pattern is run (see _present).
+PREFILTER_MAX = 8
 
 
 def looks_secret(name: str) -> bool:
@@ -27,6 +29,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._ordered: tuple[str, ...] = ()  # the secrets, longest first
         self._longest = 0
         self._lock = threading.Lock()
         for value in secrets:
@@ -42,8 +45,9 @@ class Redactor:
             if len(self._secrets) != before:
                 # Longest first so a secret that contains another is masked whole.
                 ordered = sorted(self._secrets, key=len, reverse=True)
+                # set before the pattern: a reader that sees the new pattern sees these too
+                self._ordered, self._longest = tuple(ordered), len(ordered[0])
                 self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-                self._longest = len(ordered[0])
 
     @property
     def active(self) -> bool:
@@ -51,9 +55,18 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         pattern = self._pattern
-        if pattern is None or not text:
+        if pattern is None or not text or not self._present(text):
             return text
         return pattern.sub(MASK, text)
+
+    def _present(self, text: str) -> bool:
+        """Some secret may occur in ``text``. With a few secrets, a substring search for each runs
+        at hundreds of MB/s where the alternation tries every secret at every character (~50 MB/s
+        on prose with five secrets); with many, one pass of the pattern is cheaper."""
+        ordered = self._ordered
+        if len(ordered) > PREFILTER_MAX:
+            return True
+        return any(secret in text for secret in ordered)
 
     def safe_end(self, text: str) -> int:
         """How much of ``text``, the start of a stream's unmasked rest, can be masked and shown
@@ -67,6 +80,8 @@ class Redactor:
         end = len(text) - longest + 1
         if end <= 0:
             return 0
+        if not self._present(text):
+            return end
         for match in pattern.finditer(text):  # from the start: the same matches as redact()
             if match.end() <= end:
                 continue

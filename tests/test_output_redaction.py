@@ -11,8 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runbook_engine.outputs import LineBuffer
-from runbook_engine.redact import MASK, Redactor
+from runbook_engine.redact import MASK, PREFILTER_MAX, Redactor
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
@@ -88,11 +90,12 @@ def test_secrets_in_a_spilled_blob_are_masked_in_the_side_file(tmp_path: Path) -
     assert spilled.count(MASK) + shown_output(transcript).count(MASK) == 750
 
 
-def test_line_buffer_and_redactor_mask_as_the_whole_text_would() -> None:
+@pytest.mark.parametrize("extra", [0, PREFILTER_MAX])  # searched for one by one, or not
+def test_line_buffer_and_redactor_mask_as_the_whole_text_would(extra: int) -> None:
     # random streams cut at random places: what comes out equals masking the whole at once
     rng = random.Random(15)
     secrets = ["abcabd", "bcab", "xyz", "Zq" * 40, "line1\nline2"]
-    redactor = Redactor(secrets)
+    redactor = Redactor(secrets + [f"unseen-{n}" for n in range(extra)])
     alphabet = "abcdxyzZq\n"
     for _ in range(300):
         text = "".join(rng.choice(alphabet) if rng.random() > 0.05 else rng.choice(secrets)

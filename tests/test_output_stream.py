@@ -82,6 +82,27 @@ def test_a_fast_step_is_not_timed_out_by_our_reading(tmp_path: Path) -> None:
     assert inline + side[-1]["chars"] == 60_599_999
 
 
+def test_memory_stays_bounded_whatever_the_output_size(tmp_path: Path) -> None:
+    # 200 MB through the runbook process: its peak RSS stays far below the output's size
+    book = write_book(tmp_path, "set +o pipefail; yes \"$(printf '%099d' 0)\" | head -c 200000000")
+    reader, writer = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "runbook_engine", "run", str(book), "--yes",
+                             "--transcript", str(tmp_path / "t.jsonl")],
+                            stdout=writer, env=ENV, cwd=str(tmp_path))
+    os.close(writer)
+    received, carry, line = 0, b"", b"0" * 99 + b"\n"
+    while data := os.read(reader, 1 << 20):
+        data = carry + data
+        cut = data.rfind(b"\n") + 1  # whole lines only: one may be split across reads
+        received += data[:cut].count(line)
+        carry = data[cut:]
+    os.close(reader)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert received == 2_000_000  # every line shown
+    assert usage.ru_maxrss < 100 * 1024  # KiB
+
+
 def test_output_on_a_real_terminal_arrives_whole(tmp_path: Path) -> None:
     book = write_book(tmp_path, f"seq {LINES} | sed 's/^/line /'; head -c 3000000 /dev/zero "
                                 "| tr '\\0' z; echo; echo END-OF-STEP")
