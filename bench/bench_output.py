@@ -6,7 +6,7 @@ same code; both are drained by this process from a pipe and, for the first two, 
 (a terminal's line discipline is what an operator's screen costs). Rounds alternate so load from
 other work hits every variant alike; medians are reported, with the time of a run of one `true`
 step (interpreter start-up, loading) so the output's own cost can be seen. Peak RSS is the
-runbook process's (wait4's ru_maxrss: the largest of it and the step processes it reaped).
+runbook process's own (VmHWM, sampled as its output is read).
 Targets: piped >= 200 MB/s for 1 GB with peak RSS < 100 MB; on a pty within 1.5x of piped.
 Run: python bench/bench_output.py [--rounds N] [--no-gig]  (appends the figures to bench/RESULTS.md)
 """
@@ -56,7 +56,7 @@ def drain(argv: list[str], terminal: bool, cwd: Path) -> Run:
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=writer, stderr=writer,
                             cwd=cwd, env=env, start_new_session=True)
     os.close(writer)
-    received = 0
+    received = peak = 0
     while True:
         try:
             data = os.read(reader, READ)
@@ -65,13 +65,23 @@ def drain(argv: list[str], terminal: bool, cwd: Path) -> Run:
         if not data:
             break
         received += len(data)
-    _, status, usage = os.wait4(proc.pid, 0)
+        peak = max(peak, peak_rss_kib(proc.pid))
+    code = proc.wait()
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     os.close(reader)
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv[:5]} failed with {proc.returncode}")
-    return Run(wall, received, usage.ru_maxrss)
+    if code != 0:
+        raise SystemExit(f"{argv[:5]} failed with {code}")
+    return Run(wall, received, peak)
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM: the process's peak resident memory since its exec."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines()
+                 if line.startswith("VmHWM:")), 0)
 
 
 def variants(folder: Path, name: str) -> dict[str, list[str]]:
