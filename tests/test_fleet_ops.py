@@ -233,3 +233,21 @@ def test_limit_on_plan_and_test(tmp_path: Path, sshd_server) -> None:  # type: i
     assert ran == {"all": {}, "canary": {}}  # each on web1 only: one host, no fan-out
     started = [e for e in events(transcript) if e["event"] == "step_started"]
     assert [e["targets"] for e in started] == [["web1"], ["web1"]]
+
+
+def test_limit_reads_the_inventory_groups(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[webservers]\nweb[1:4]\n\n[canaries]\nweb2\nweb4\n\n"
+                         "[db]\ndb1 ansible_host=127.0.0.1\n")
+    book = tmp_path / "inv.md"
+    book.write_text("# Inventory\n\n```bash {#web on=webservers}\ntrue\n```\n\n"
+                    "```bash {#db on=db}\ntrue\n```\n")
+    plan = runbook(str(book), "--inventory", str(inventory), "--limit", "webservers:&canaries",
+                   "--format", "json", verb="plan", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert [(s["id"], s["targets"]) for s in json.loads(plan.stdout)["steps"]] == [
+        ("web", ["web2", "web4"])]
+    both = runbook(str(book), "--inventory", str(inventory), "--limit", "db,web1",
+                   "--format", "json", verb="plan", cwd=tmp_path)
+    assert [(s["id"], s["targets"]) for s in json.loads(both.stdout)["steps"]] == [
+        ("web", ["web1"]), ("db", ["db1"])]
