@@ -51,6 +51,7 @@ from .danger_match import (
     best_match,
     destructive_name,
     may_be_dangerous,
+    name_suffix_kind,
     rules_for,
     subcommand_kind,
 )
@@ -137,6 +138,8 @@ _LANGS = {
     "zk": "zk zookeeper zkcli",
     "diskpart": "diskpart",
     "wire": "wire",
+    "nsupdate": "nsupdate",
+    "ldif": "ldif",
     "mongo": "mongo mongodb mongosh js javascript node nodejs typescript ts",
     "powershell": "powershell pwsh ps1 ps posh psm1",
     "cmd": "cmd bat batch dos winbatch cmd.exe",
@@ -177,7 +180,7 @@ _CONSOLE_PROMPT_RE = re.compile(r"^\s*(?:\[zk:[^\]]*\]\s*|zk>\s*)")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
 #: languages whose destructive words are their own (diskpart ``clean``): no word prefilter
-_OWN_WORDS = ("diskpart", "wire")
+_OWN_WORDS = ("diskpart", "wire", "nsupdate", "ldif")
 _BACKSLASH_LINE_RE = re.compile(r"^\s*\\(!|[A-Za-z_?]+)")
 _KEEPING = ("--no-", "--skip-", "--keep-", "--dry-", "--without-", "--ignore-")
 
@@ -203,8 +206,8 @@ class _Analysis:
             self.redis_lines(text, depth)
         elif family == "zk":
             self.console_lines(text, "zkCli.sh", depth)
-        elif family in ("diskpart", "wire"):
-            self.statements(text, family, own_only=family == "diskpart")
+        elif family in _OWN_WORDS:
+            self.statements(text, family, own_only=family != "wire")
         elif family == "http":
             self.http_lines(text, depth)
         elif family == "sql":
@@ -437,7 +440,8 @@ class _Analysis:
 
     def _generic(self, name: str, parsed: Parsed) -> None:
         """Tools we have no rules for: trust their names, their subcommands and their flags."""
-        kind = destructive_name(name) if _looks_like_command(name) else None
+        kind = (destructive_name(name) or name_suffix_kind(name)) if _looks_like_command(name) \
+            else None
         sub = name
         if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS:
             return  # tool describe delete-policy: a query about what the words name
@@ -495,7 +499,8 @@ def _generic_subcommand(name: str, positionals: list[str]) -> tuple[str | None, 
         if kind:
             if positionals[k + 1:k + 2] and positionals[k + 1] in READ_ONLY_OPERANDS:
                 return None, name
-            return kind, " ".join([name, *positionals[:k], word])
+            before = [w for w in positionals[:k] if _SUBCOMMAND_RE.match(w)]
+            return kind, " ".join([name, *before, word])
     return None, name
 
 

@@ -191,7 +191,7 @@ def tool_name(word: str) -> str:
     name = word.lstrip("\\")
     if "\\" in name:  # C:\Program Files\tool.exe
         name = name.rsplit("\\", 1)[-1]
-    if name.lower().endswith(".exe"):
+    if name.lower().endswith((".exe", ".jar")):  # java -jar jenkins-cli.jar: the tool is the jar
         name = name[:-4]
     return TOOL_ALIASES.get(name.rsplit("/", 1)[-1], name)
 

@@ -120,6 +120,7 @@ def _grammars() -> dict[str, Grammar]:
     add("az", value_opts="-g --resource-group -n --name --subscription -o --output --query "
         "-l --location --ids", scope=((word_set("-g --resource-group"), " in resource group {}"),
                                       (word_set("--subscription"), " (subscription {})")))
+    add("kadmin kadmin.local", value_opts="-q -p -k -r -s -w -c -d -e -x -t")
     add("hdfs hadoop", clusters=False, value_opts="-D -conf -fs -jt -files -libjars")
     add("ipmitool", value_opts="-H -U -P -I -p -L -f -k -y -t -b -T -B -C -N -R -o -O -c")
     add("terraform tofu terragrunt", clusters=False, value_opts="-chdir -var -var-file -target "
@@ -295,6 +296,8 @@ def _wrappers() -> dict[str, Wrapper]:
     add("pwsh powershell powershell.exe pwsh.exe", mode="none", lang="powershell",
         code_opts="-c -command -encodedcommand", clusters=False)
     add("cmd cmd.exe", mode="none", lang="cmd", code_opts="/c /k", code_rest=True)
+    add("java", module_opt="-jar", value_opts="-cp -classpath --class-path -p --module-path "
+        "--add-opens --add-exports", clusters=False)
     add("python python3 python2", module_opt="-m", lang="python", code_opts="-c",
         value_opts="-W -X")
     add("node nodejs deno bun", lang="js", code_opts="-e --eval -p --print")
@@ -312,6 +315,8 @@ def _wrappers() -> dict[str, Wrapper]:
                               ("mongo mongosh", "mongo", "--eval")):
         add(names, mode="none", lang=lang, code_opts=opts, value_opts=_SQL_CLIENT_VALUES)
     add("sqlite3 sqlite", mode="string", skip=1, lang="sql", value_opts="-cmd -separator")
+    add("cypher-shell", mode="string", lang="sql", value_opts="-a --address -u --username -p "
+        "--password -d --database --format -f --file --encryption -P --param")
     add("redis-cli valkey-cli keydb-cli", mode="none", lang="redis", value_opts=_REDIS_VALUES)
     # consoles whose input is SQL-like (SQL*Plus, RMAN) or their own commands (ZooKeeper,
     # diskpart), and raw sockets whose input is a wire protocol (HAProxy's admin socket,
@@ -320,6 +325,9 @@ def _wrappers() -> dict[str, Wrapper]:
     add("zkCli.sh zkCli zkcli zookeeper-shell zookeeper-shell.sh", mode="none", lang="zk",
         value_opts="-server -timeout", clusters=False)
     add("diskpart diskpart.exe", mode="none", lang="diskpart", clusters=False)
+    add("nsupdate", mode="none", lang="nsupdate", value_opts="-k -y -p -t -u -r -l")
+    add("ldapmodify ldapadd", mode="none", lang="ldif", clusters=False, value_opts="-H -D -w -y "
+        "-b -h -p -f -x -Z -ZZ -o -e -E -P -O -Q -U -R -X -Y")
     add("socat nc ncat netcat telnet", mode="none", lang="wire", value_opts="-w -W -i -q -p -s "
         "-x -X -U")
     return table
@@ -408,7 +416,7 @@ BENIGN = word_set(
     "socat tcpdump iftop nload sha256sum sha1sum md5sum cksum realpath dirname basename "
     "readlink mktemp seq yes tput stty locale envsubst gpg age printenv getent groups nproc "
     "lscpu lsmem lspci lsusb sensors tree fzf bat fd exa eza k9s kubectx kubens stern "
-    "dive ctop lazydocker lazygit tig last lastb lastlog who w users"
+    "dive ctop lazydocker lazygit tig last lastb lastlog who w users kdestroy"
 )
 #: vendor wrappers that run a known tool under another name (GitLab Omnibus, distro builds)
 TOOL_ALIASES = {
@@ -432,6 +440,9 @@ SUBCOMMAND_WORDS = {
     "delete": word_set("rb del rmdir unpublish revoke"),
     "stop": word_set("disable deactivate suspend cancel"),
 }
+#: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``):
+#: the name is verb-last, so the suffix is the verb
+NAME_SUFFIX_VERBS = {"delete": ("delete", "destroy", "purge", "wipe"), "stop": ("kill", "cancel")}
 #: words after a subcommand that make it a read-only query (``nodetool removenode status``)
 READ_ONLY_OPERANDS = word_set("status")
 #: a first subcommand that only reads: what follows is its object (``tool describe delete-policy``,
@@ -454,7 +465,7 @@ ADMIN_PATH_WORDS = word_set(
     "stop kill truncate clear remove terminate revoke rollback decommission demote promote "
     "evict flushall flushdb erase nuke unsafe step-down stepdown seal force-leave leave drain "
     "disable deregister unregister switchover reinitialize reinit resync rebalance restore "
-    "flush close freeze unpublish expire invalidate"
+    "flush close freeze unpublish expire invalidate clean cleanup tombstones"
 )
 #: admin path segments that only look destructive: Elasticsearch's ``_flush`` persists data
 ADMIN_PATH_SAFE = word_set("_flush")

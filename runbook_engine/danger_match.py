@@ -19,6 +19,7 @@ from .danger_grammar import (
     ADMIN_PATH_WORDS,
     DESTRUCTIVE_WORDS,
     GENERIC_FLAGS,
+    NAME_SUFFIX_VERBS,
     READ_ONLY_OPERANDS,
     SUBCOMMAND_WORDS,
     Grammar,
@@ -34,6 +35,9 @@ _EMPTYING_RE = re.compile(r"(?:^|[;&|(\n'\"])[ \t]*(?::|true|cat[ \t]+/dev/null|
                           r"[ \t]*>\|?[ \t]*[^\s>&|]", re.MULTILINE)
 RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|md\d|mapper/)|"
                             r"/proc/sysrq-trigger")
+
+
+_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel)\b")
 
 
 def _name_parts(name: str) -> list[str]:
@@ -64,6 +68,8 @@ def _triggers() -> frozenset[str]:
 def may_be_dangerous(code: str) -> bool:
     lowered = code.lower()
     if not _triggers().isdisjoint(_PARTS_RE.findall(lowered)):
+        return True
+    if _SUFFIX_VERB_RE.search(lowered):  # ldapdelete, scancel
         return True
     if "/dev/" in lowered and RAW_DEVICE_RE.search(lowered):
         return True
@@ -184,8 +190,20 @@ def _admin_body(parsed: Parsed) -> str | None:
 
 
 def subcommand_kind(word: str) -> str | None:
-    """The kind of a whole subcommand word that only destroys as a verb (``rb``, ``disable``)."""
-    return next((kind for kind, words in SUBCOMMAND_WORDS.items() if word in words), None)
+    """The kind of a subcommand word that only destroys as a verb (``rb``, ``disable``), whole
+    or as a part of a hyphenated compound (``user-del``, ``host-disable``)."""
+    for part in word.split("-"):
+        kind = next((kind for kind, words in SUBCOMMAND_WORDS.items() if part in words), None)
+        if kind:
+            return kind
+    return None
+
+
+def name_suffix_kind(name: str) -> str | None:
+    """The kind of a tool whose name ends in its verb (``ldapdelete``, ``scancel``, ``bkill``)."""
+    lowered = name.lower()
+    return next((kind for kind, verbs in NAME_SUFFIX_VERBS.items()
+                 if any(lowered.endswith(verb) and lowered != verb for verb in verbs)), None)
 
 
 def destructive_name(name: str) -> str | None:

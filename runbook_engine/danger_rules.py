@@ -179,8 +179,16 @@ _r("network", "ifconfig", "", H, "{cmd} ... down takes a network interface down"
 _r("network", "nmcli", "connection|con|c|device|dev|d down|delete|disconnect|del", H,
    "nmcli {sub} takes a network connection down")
 _r("network", "nmcli", "networking|radio off", H, "nmcli {sub} turns networking off")
-# ---- users
+# ---- users and directories
 _r("users", "userdel deluser groupdel delgroup", "", H, "{cmd} deletes an account")
+_r("users", "kadmin kadmin.local", "", H, "kadmin -q {value} deletes Kerberos principals or keys",
+   values=r"-q|-query=~^\s*(delprinc|delete_principal|delpol|delete_policy|purgekeys|ktremove)\b")
+# ---- mail
+_r("mail", "postsuper", "", H, "postsuper -d deletes queued mail", flags="-d")
+_r("mail", "postsuper", "", C, "postsuper -d ALL deletes the whole mail queue", flags="-d",
+   operand=r"^ALL$")
+_r("mail", "exim exim4", "", H, "exim -Mrm deletes queued messages", flags="-Mrm|-Mg")
+
 # ---- containers
 _DOCKER = "docker podman nerdctl"
 _r("containers", _DOCKER, "rm", H, "{cmd} rm deletes containers")
@@ -220,6 +228,13 @@ _r("containers", "lxc incus", "delete|stop", H, "{cmd} {sub} stops or deletes an
 _r("containers", "virsh", "destroy|undefine|shutdown|reboot|reset|vol-delete|pool-delete|"
    "pool-destroy|snapshot-delete|net-destroy", H, "{cmd} {sub} stops or deletes a virtual "
    "machine or its storage")
+_r("containers", "govc", "vm.power", H, "govc vm.power powers a VM off, resets or suspends it",
+   flags="-off|-s|-r|-reset|-suspend")
+_r("containers", "govc", "vm.destroy|vm.unregister|snapshot.remove|datastore.rm|pool.destroy|"
+   "host.remove|object.destroy", H, "govc {sub} deletes VMs, snapshots or files")
+_r("containers", "vim-cmd", "vmsvc/power.off|vmsvc/power.shutdown|vmsvc/power.reset|"
+   "vmsvc/destroy|vmsvc/unregister|vmsvc/snapshot.remove|vmsvc/snapshot.removeall", H,
+   "vim-cmd {sub} powers off or deletes a VM or its snapshots")
 _r("containers", "vagrant", "destroy|halt", H, "{cmd} {sub} stops or deletes the machine")
 _r("containers", "multipass", "delete|purge|stop", H, "{cmd} {sub} stops or deletes an "
    "instance")
@@ -382,6 +397,8 @@ _r("databases", "patronictl", "failover|switchover|remove|reinit", H, "patronict
 _r("databases", "repmgr", "standby|primary|node promote|switchover|unregister|rejoin", H,
    "repmgr {sub} changes the primary")
 _r("databases", "mongod", "", H, "mongod --shutdown stops the server", flags="--shutdown")
+_r("databases", "neo4j-admin", "** load|restore", C, "neo4j-admin {sub} --overwrite-destination "
+   "replaces the database", values="--overwrite-destination=true")
 _r("databases", "flyway", "clean", C, "flyway clean drops every object in the schema")
 _r("databases", "liquibase", "dropAll|drop-all|rollback*|rollbackCount", C,
    "liquibase {sub} drops or rolls back database objects")
@@ -634,6 +651,8 @@ _r("powershell", "format-volume clear-disk initialize-disk remove-partition", ""
    "{cmd} erases a disk or volume")
 _r("powershell", "set-service", "", H, "Set-Service disables or stops a service",
    values="-startuptype=disabled;", unless="-status")
+_r("powershell", "set-adaccountpassword", "", H, "Set-ADAccountPassword -Reset replaces an "
+   "account's password", flags="-reset")
 _r("powershell", "set-service", "", H, "Set-Service -Status Stopped stops a service",
    values="-status=stopped")
 _r("powershell", "rename-computer add-computer remove-computer install-windowsfeature "

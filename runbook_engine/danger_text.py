@@ -69,7 +69,8 @@ TEXT_RULES: tuple[TextRule, ...] = (
     TextRule("SQL", _re(r"\bDROP\s+((?:MATERIALIZED\s+)?VIEW|INDEX|USER|ROLE|SEQUENCE|FUNCTION|"
                         r"PROCEDURE|TRIGGER|TYPE|EXTENSION|PUBLICATION|SUBSCRIPTION|SERVER|"
                         r"LOGIN|EVENT|POLICY|RULE|DOMAIN|AGGREGATE|STREAM|TOPIC|CONNECTOR|"
-                        r"DICTIONARY)\b(?![.\w-])"), HIGH,
+                        r"DICTIONARY|RETENTION\s+POLICY|CONTINUOUS\s+QUERY|SHARD)\b(?![.\w-])"),
+             HIGH,
              "DROP {0} deletes it", "`DROP VIEW|INDEX|USER|ROLE|FUNCTION|...`", forbids=_ALTER),
     TextRule("SQL", _re(_ALTER_REST + r"\bDROP\s+(COLUMN|PARTITION)\b"), CRITICAL,
              "ALTER TABLE ... DROP {0} deletes its data",
@@ -117,7 +118,13 @@ TEXT_RULES: tuple[TextRule, ...] = (
     TextRule("SQL", _re(r"\bSET\s+(?:GLOBAL\s+|@@GLOBAL\.)?(sql_(?:slave|replica)_skip_counter)"),
              HIGH, "{0} skips replicated changes, so the replica drifts from its source",
              "`SET GLOBAL sql_replica_skip_counter`"),
-    TextRule("SQL", _re(r"\bRESTORE\s+(DATABASE|LOG)\b"), CRITICAL,
+    TextRule("SQL", _re(r"\bDROP\s+(MEASUREMENT|SERIES)\b"), CRITICAL,
+             "DROP {0} deletes its data points", "`DROP MEASUREMENT|SERIES` (InfluxQL)"),
+    TextRule("SQL", _re(r"^\s*STOP\s+DATABASE\b"), HIGH, "STOP DATABASE takes a database offline",
+             "`STOP DATABASE` (Neo4j)"),
+    TextRule("SQL", _re(r"\bMATCH\b[^;]*?\b(DETACH\s+DELETE|DELETE)\s+\w"), HIGH,
+             "Cypher {0} deletes the nodes it matched", "`MATCH ... [DETACH] DELETE n` (Cypher)"),
+    TextRule("SQL", _re(r"\bRESTORE\s+(DATABASE|LOG|TABLE)\b"), CRITICAL,
              "RESTORE {0} overwrites a database", "`RESTORE DATABASE` (SQL Server)"),
     TextRule("SQL", _re(r"\bREPAIR_ALLOW_DATA_LOSS\b"), CRITICAL,
              "REPAIR_ALLOW_DATA_LOSS repairs by deleting data",
@@ -204,8 +211,18 @@ TEXT_RULES: tuple[TextRule, ...] = (
                             r"clear\s+table)\b", re.IGNORECASE | re.MULTILINE),
              HIGH, "HAProxy {0} cuts open sessions or drops state",
              "`shutdown sessions`, `del server`, `clear table`", only="wire"),
+    TextRule("nsupdate", _re(r"^\s*(?:update\s+)?(delete|del)\s+\S", re.IGNORECASE | re.MULTILINE),
+             HIGH, "nsupdate {0} removes DNS records", "`update delete name` (nsupdate)",
+             only="nsupdate"),
+    TextRule("LDIF", _re(r"^\s*(changetype:\s*delete|delete:\s*\w)", re.IGNORECASE | re.MULTILINE),
+             HIGH, "LDIF {0} deletes directory entries or attributes",
+             "`changetype: delete`, `delete: attribute` (ldapmodify)", only="ldif"),
     TextRule("memcached", _re(r"^\s*(flush_all)\b", re.MULTILINE), CRITICAL,
              "memcached flush_all drops every cached item", "`flush_all`", only="wire"),
+    # a SQL function named for what it destroys (TimescaleDB ``drop_chunks``, ``remove_*_policy``)
+    TextRule("SQL", _re(r"(?<![.\w])((?:drop|delete|remove|purge|truncate|terminate)_\w+)\s*\("),
+             HIGH, "{0}() deletes data or removes a policy", "`SELECT drop_chunks(...)`, "
+             "`remove_retention_policy(...)`", fallback=True),
     # ---- SDK and client calls named for what they destroy (boto3, pymongo, redis-py, ...)
     TextRule("consoles", _re(r"\.((?:delete|destroy|purge|truncate|terminate|wipe)"
                              r"(?:_\w+|[A-Z]\w*)?|(?:drop|remove|flush)(?:_\w+|[A-Z]\w*))\s*\(",
@@ -230,9 +247,9 @@ _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _SQL_COMMENT = re.compile(r"--(?:\s[^\n]*|$)|/\*.*?\*/|^\s*#[^\n]*|^\s*//[^\n]*",
                           re.MULTILINE | re.DOTALL)
 _STATEMENT_SPLIT = re.compile(r";|\n[ \t]*\n")
-#: a method call named for what it destroys (the words prefilter sees ``delete_bucket`` whole)
-METHOD_HINT = re.compile(r"\.(?:delete|destroy|purge|truncate|terminate|wipe|drop|remove|flush)"
-                         r"\w*\s*\(", re.IGNORECASE)
+#: a call named for what it destroys (the words prefilter sees ``delete_bucket`` whole)
+METHOD_HINT = re.compile(r"(?<![a-z])(?:delete|destroy|purge|truncate|terminate|wipe|drop|remove|"
+                         r"flush)\w*\s*\(", re.IGNORECASE)
 
 
 def statements(text: str, sql: bool) -> list[str]:
