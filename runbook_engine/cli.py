@@ -185,7 +185,7 @@ def lint(books: tuple[str, ...], fmt: str, granularity: str | None, strict: bool
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
               help="Continue the run recorded in this transcript.")
 @click.option("--force", is_flag=True, help="With --resume: resume even if finished steps changed.")
-@click.option("--inventory", type=click.Path(dir_okay=False), help="An Ansible inventory file.")
+@click.option("--inventory", type=click.Path(), help="Ansible inventory: file, folder, plugin.")
 @click.option("--ssh-config", type=click.Path(dir_okay=False), help="SSH config (~/.ssh/config).")
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
 @click.option("--ask-pass", is_flag=True, help="Allow SSH password authentication (prompted).")
@@ -221,7 +221,7 @@ def run(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str
               help="Go on after a failed step (each step is its own test).")
 @click.option("--transcript-dir", default="transcripts", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the transcripts.")
-@click.option("--inventory", type=click.Path(dir_okay=False), help="An Ansible inventory file.")
+@click.option("--inventory", type=click.Path(), help="Ansible inventory: file, folder, plugin.")
 @click.option("--ssh-config", type=click.Path(dir_okay=False), help="SSH config (~/.ssh/config).")
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
 @click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,
@@ -257,7 +257,7 @@ def test(books: tuple[str, ...], var_items: tuple[str, ...], only: tuple[str, ..
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
               help="Continue the run recorded in this transcript.")
 @click.option("--force", is_flag=True, help="With --resume: resume even if finished steps changed.")
-@click.option("--inventory", type=click.Path(dir_okay=False), help="An Ansible inventory file.")
+@click.option("--inventory", type=click.Path(), help="Ansible inventory: file, folder, plugin.")
 @click.option("--ssh-config", type=click.Path(dir_okay=False), help="SSH config (~/.ssh/config).")
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and record unknown host keys.")
 @click.option("--forks", type=click.IntRange(1, 500), default=10, show_default=True,

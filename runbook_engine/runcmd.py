@@ -101,6 +101,7 @@ class Runners:
             ask_pass=ask if self.request.ask_pass else None,
             passphrase_prompt=ask,
             sudo_password_prompt=ask,
+            interactive_prompt=ask,  # keyboard-interactive (PAM, one-time codes), as ssh asks
         )
 
     def _secret_prompt(self, prompt: str) -> str:

@@ -102,6 +102,14 @@ def keygen(path: Path, comment: str, passphrase: str = "") -> str:
     return path.with_suffix(".pub").read_text().strip()
 
 
+def keygen_typed(path: Path, kind: str, comment: str) -> str:
+    """Make a key pair of ``kind`` (ed25519, rsa, ecdsa); return the public key line."""
+    size = {"rsa": ["-b", "3072"], "ecdsa": ["-b", "256"]}.get(kind, [])
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, *size, "-N", "", "-C", comment, "-f",
+                    str(path)], check=True)
+    return path.with_suffix(".pub").read_text().strip()
+
+
 def fingerprint(pub_line: str) -> str:
     """OpenSSH-style ``SHA256:...`` fingerprint of a public key line."""
     blob = base64.b64decode(pub_line.split()[1])
@@ -149,6 +157,10 @@ class SSHServer:
     ssh_config: Path
     proc: subprocess.Popen[bytes] | None = None
     aliases: tuple[str, ...] = field(default=WEB_ALIASES + FLEET_ALIASES)
+    #: the sshd binary or a link to it: sshd names its PAM service after its own file name
+    program: str = SSHD
+    #: every host key's public line (the first is ``host_pub``)
+    host_pubs: tuple[str, ...] = ()
 
     @property
     def sshd_config(self) -> Path:
@@ -162,7 +174,7 @@ class SSHServer:
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation directory
         log = (self.root / "sshd.log").open("ab")
         self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.sshd_config)],
+            [self.program, "-D", "-e", "-f", str(self.sshd_config)],
             stdout=log, stderr=log, start_new_session=True, preexec_fn=_die_with_parent,
         )
         self._wait_listening()
@@ -200,11 +212,14 @@ class SSHServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _sshd_config_text(root: Path, port: int, user: str) -> str:
+def _sshd_config_text(root: Path, port: int, user: str, host_keys: tuple[str, ...] = ("ed25519",),
+                      options: tuple[str, ...] = ()) -> str:
+    # sshd takes the first value of a keyword: options given first override the defaults below
     return "\n".join([
+        *options,
         f"Port {port}",
         "ListenAddress 127.0.0.1",
-        f"HostKey {root / 'host_ed25519'}",
+        *(f"HostKey {root / f'host_{kind}'}" for kind in host_keys),
         f"PidFile {root / 'sshd.pid'}",
         "UsePAM no",
         "PasswordAuthentication no",
@@ -242,8 +257,15 @@ def _ssh_config_text(server: SSHServer) -> str:
     ])
 
 
-def start_server(user: str = TEST_USER) -> SSHServer:
-    """Create keys, configs and the user; start sshd. Raises RuntimeError when it cannot."""
+def start_server(user: str = TEST_USER, *, host_keys: tuple[str, ...] = ("ed25519",),
+                 options: tuple[str, ...] = (), pam_service: str | None = None) -> SSHServer:
+    """Create keys, configs and the user; start sshd. Raises RuntimeError when it cannot.
+
+    ``host_keys``: the host key types it offers (``("rsa",)`` for an RSA-only server, with
+    ``options=("HostKeyAlgorithms rsa-sha2-512,rsa-sha2-256",)``); ``options``: sshd_config
+    lines that win over the defaults; ``pam_service``: run sshd under that name, so PAM reads
+    ``/etc/pam.d/<pam_service>`` (see ``ensure_pam_service``).
+    """
     reason = unavailable_reason()
     if reason:
         raise RuntimeError(reason)
@@ -253,18 +275,30 @@ def start_server(user: str = TEST_USER) -> SSHServer:
     root.chmod(0o755)  # sshd reads authorized_keys as the test user
     client = root / "client"
     client.mkdir(mode=0o700)
-    host_pub = keygen(root / "host_ed25519", "test-host")
+    pubs = tuple(keygen_typed(root / f"host_{kind}", kind, "test-host") for kind in host_keys)
+    host_pub = pubs[0]
     client_pub = keygen(client / "id_ed25519", "test-client")
     (root / "authorized_keys").write_text(client_pub + "\n")
     (root / "authorized_keys").chmod(0o644)
     port = free_port()
-    (root / "sshd_config").write_text(_sshd_config_text(root, port, user))
+    (root / "sshd_config").write_text(_sshd_config_text(root, port, user, host_keys, options))
+    program = SSHD
+    if pam_service is not None:
+        program = str(root / pam_service)
+        os.symlink(SSHD, program)
     server = SSHServer(
         root=root, port=port, user=user, key_path=client / "id_ed25519", host_pub=host_pub,
         host_fingerprint=fingerprint(host_pub), known_hosts=client / "known_hosts",
-        ssh_config=client / "config",
+        ssh_config=client / "config", program=program, host_pubs=pubs,
     )
     server.known_hosts.write_text(server.known_hosts_line)
     server.ssh_config.write_text(_ssh_config_text(server))
     server.start()
     return server
+
+
+def ensure_pam_service(name: str, text: str) -> None:
+    """Write ``/etc/pam.d/<name>`` (a PAM service only the test sshd of that name uses)."""
+    path = Path("/etc/pam.d") / name
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)

@@ -18,8 +18,8 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                               "folding", "hostpattern"}), ()),
     # Markdown -> steps -> graph -> plan; templates and the danger rules
     "reading": (frozenset({"parse", "danger", "safety", "liveness", "template", "variables",
-                           "graph", "inventory", "targets", "hostlimit", "lint", "load", "render",
-                           "programs",
+                           "graph", "inventory", "inventory_files", "targets", "hostlimit",
+                           "lint", "load", "render", "programs",
                            "danger_rules", "danger_grammar", "danger_text", "danger_doc",
                            "danger_args", "danger_match"}),
                 ("foundation",)),

@@ -1,11 +1,12 @@
 """SSH runner package; the only place paramiko is imported (plan/lint/list never load it)."""
 
+from .auth import DEFAULT_KEYS, Prompts
 from .config import HostConfig, Prompt, host_config, parse_hop, read_config
-from .connect import DEFAULT_KEYS, Connector
+from .connect import Connector
 from .hostkeys import fingerprint
 from .runner import SSHRunner
 
 __all__ = [
-    "DEFAULT_KEYS", "Connector", "HostConfig", "Prompt", "SSHRunner", "fingerprint",
+    "DEFAULT_KEYS", "Connector", "HostConfig", "Prompt", "Prompts", "SSHRunner", "fingerprint",
     "host_config", "parse_hop", "read_config",
 ]

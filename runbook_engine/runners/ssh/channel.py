@@ -33,6 +33,18 @@ def transport_died(chan: paramiko.Channel) -> bool:
     return not transport.is_active()
 
 
+def wait_for(chan: paramiko.Channel, marker: bytes, timeout: float) -> None:
+    """Read (and drop) a pty's output up to ``marker``; ProcessLost when it never comes."""
+    seen, end = b"", time.monotonic() + timeout
+    while marker not in seen:
+        if chan.recv_ready():
+            seen = seen[-len(marker):] + chan.recv(READ_BYTES)
+        elif chan.closed or chan.eof_received or time.monotonic() > end:
+            raise ProcessLost("the remote terminal did not get ready for the sudo password")
+        else:
+            select.select([chan], [], [], 0.05)
+
+
 def drain(chan: paramiko.Channel, stdout: Callable[[bytes], bytes] | None,
           stderr: Callable[[bytes], bytes]) -> list[Chunk]:
     """What the channel holds now, each stream through its filter (which takes our frames out)."""

@@ -13,6 +13,7 @@ from ...model import HostTarget
 from ...targets import parse_spec
 
 Prompt = Callable[[str], str]
+GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"  # OpenSSH's default
 
 
 @dataclass
@@ -28,8 +29,11 @@ class HostConfig:
     proxy_jump: str | None = None
     connect_timeout: float = 10.0
     keepalive: int = 30
-    known_hosts: list[str] = field(default_factory=list)
+    known_hosts: list[str] = field(default_factory=list)  # the user's: new keys go to the first
+    global_known_hosts: list[str] = field(default_factory=list)  # read only
     host_key_alias: str | None = None
+    proxy_command: str | None = None
+    strict_host_keys: str = ""  # StrictHostKeyChecking as the config says it ("": not said)
 
     @property
     def known_hosts_name(self) -> str:
@@ -45,13 +49,18 @@ def read_config(path: str | None) -> paramiko.SSHConfig:
 def host_config(target: HostTarget, config: paramiko.SSHConfig, timeout: float) -> HostConfig:
     """Merge ssh config for the target's host with the target's explicit fields (which win)."""
     if target.hostname is None:
-        target = parse_spec(target.name)  # user@host:port written straight into a HostTarget
+        spec = parse_spec(target.name)  # user@host:port written straight into a HostTarget
+        # an inventory host without ansible_host keeps its ansible_user/port/key
+        target = HostTarget(name=target.name, hostname=spec.hostname,
+                            user=target.user or spec.user, port=target.port or spec.port,
+                            key_file=target.key_file)
     entry = config.lookup(target.hostname or target.name)
     files = [os.path.expanduser(f) for f in entry.get("identityfile", [])]
     if target.key_file:
         files.insert(0, os.path.expanduser(target.key_file))
     known = entry.get("userknownhostsfile", "~/.ssh/known_hosts").split()
-    jump = entry.get("proxyjump")
+    global_known = entry.get("globalknownhostsfile", GLOBAL_KNOWN_HOSTS).split()
+    jump, command = entry.get("proxyjump"), entry.get("proxycommand")
     return HostConfig(
         alias=target.name,
         # as `ssh HOST`: the config entry for the host string may rename it (HostName)
@@ -61,10 +70,15 @@ def host_config(target: HostTarget, config: paramiko.SSHConfig, timeout: float) 
         identity_files=files,
         identities_only=entry.get("identitiesonly", "no").lower() == "yes",
         proxy_jump=None if jump in (None, "none") else jump,
+        # OpenSSH takes whichever comes first; paramiko cannot say which did: ProxyJump wins
+        proxy_command=None if command in (None, "none") or jump not in (None, "none")
+        else command,
         connect_timeout=float(entry.get("connecttimeout", timeout)),
         keepalive=int(entry.get("serveraliveinterval", 30)),
         known_hosts=[os.path.expanduser(p) for p in known],
+        global_known_hosts=[os.path.expanduser(p) for p in global_known],
         host_key_alias=entry.get("hostkeyalias"),
+        strict_host_keys=entry.get("stricthostkeychecking", "").lower(),
     )
 
 

@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
+import logging
+import shlex
 import socket
-import threading
 
 import paramiko
 
 from ...model import HostTarget
 from ..base import TargetError
-from .config import HostConfig, Prompt, host_config, parse_hop
-from .hostkeys import check_host_key, fingerprint, load_known
+from .auth import Prompts, authenticate
+from .config import HostConfig, host_config, parse_hop
+from .hostkeys import check_host_key, load_known, wanted_algorithms
 
-DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+# paramiko logs its reader thread's tracebacks; with no handler Python prints them on stderr.
+# Every failure reaches the user as one TargetError line instead.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 
-_key_cache: dict[str, paramiko.PKey] = {}  # decrypted identities, so a fleet asks once per key
-_key_lock = threading.Lock()
+
+def _silent(timeout: float) -> str:
+    return f"no SSH answer within {timeout:g}s (not an SSH server, or one too busy to answer)"
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    """One line for paramiko's exceptions (some glue a second message onto the first)."""
+    text = str(exc).strip() or type(exc).__name__
+    if text.startswith("Error reading SSH protocol banner"):
+        return _silent(timeout)
+    return text.splitlines()[0]
 
 
 class Connector:
     """Opens authenticated transports: TCP (or a jump channel), host key check, auth."""
 
     def __init__(
-        self, config: paramiko.SSHConfig, *, accept_new: bool, ask_pass: Prompt | None,
-        passphrase_prompt: Prompt | None, timeout: float,
+        self, config: paramiko.SSHConfig, *, accept_new: bool, prompts: Prompts, timeout: float,
     ) -> None:
         self.config = config
         self.accept_new = accept_new
-        self.ask_pass = ask_pass
-        self.passphrase_prompt = passphrase_prompt
+        self.prompts = prompts
         self.timeout = timeout
 
     def open(self, target: HostTarget) -> list[paramiko.Transport]:
@@ -63,35 +73,49 @@ class Connector:
             ) from None
 
     def _transport(self, cfg: HostConfig, sock: paramiko.Channel | None) -> paramiko.Transport:
-        link = sock if sock is not None else self._tcp(cfg)
+        link = sock if sock is not None else self._link(cfg)
         transport = _Transport(link)
         transport.banner_timeout = cfg.connect_timeout
-        known = load_known(cfg)
-        wanted = [k.get_name() for k in known.values()] if known else []
+        try:
+            known = load_known(cfg)
+        except BaseException:
+            transport.close()
+            raise
         options = transport.get_security_options()
-        # Ask for the key type we already know, as OpenSSH does, so a known host is not "unknown".
+        # Ask for the key types we already know, as OpenSSH does, so a known host is not "unknown".
+        wanted = wanted_algorithms(known, options.key_types)
         options.key_types = wanted + [t for t in options.key_types if t not in wanted]
         try:
             transport.start_client(timeout=cfg.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             transport.close()
-            reason: object = exc or type(exc).__name__
-            raise TargetError(cfg.alias, f"SSH handshake failed: {reason}") from None
+            why = _reason(exc, cfg.connect_timeout)
+            raise TargetError(cfg.alias, f"SSH handshake failed: {why}") from None
         if not transport.is_active() or not transport.initial_kex_done:
             # start_client returns quietly on its timeout, or after the reader thread failed
-            reason = transport.get_exception() or (
-                f"timed out after {cfg.connect_timeout:g}s" if transport.is_active()
+            got = transport.get_exception()
+            reason = _reason(got, cfg.connect_timeout) if got else (
+                _silent(cfg.connect_timeout) if transport.is_active()
                 else "the server closed the connection")
             transport.close()
             raise TargetError(cfg.alias, f"SSH handshake failed: {reason}")
         try:
             check_host_key(cfg, transport.get_remote_server_key(), known, self.accept_new)
-            self._auth(cfg, transport)
+            authenticate(cfg, transport, self.prompts)
         except BaseException:
             transport.close()
             raise
         transport.set_keepalive(cfg.keepalive)
         return transport
+
+    def _link(self, cfg: HostConfig) -> socket.socket | paramiko.ProxyCommand:
+        """A TCP connection, or the ProxyCommand's stdin/stdout (run by sh, as ssh does)."""
+        if not cfg.proxy_command:
+            return self._tcp(cfg)
+        try:
+            return paramiko.ProxyCommand(f"/bin/sh -c {shlex.quote('exec ' + cfg.proxy_command)}")
+        except (paramiko.SSHException, OSError) as exc:
+            raise TargetError(cfg.alias, f"ProxyCommand failed to start: {exc}") from None
 
     def _tcp(self, cfg: HostConfig) -> socket.socket:
         where = f"{cfg.hostname}:{cfg.port}"
@@ -112,62 +136,6 @@ class Connector:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         _quickack(sock)
         return sock
-
-    def _auth(self, cfg: HostConfig, transport: paramiko.Transport) -> None:
-        tried: list[str] = []
-        for label, key in self._keys(cfg):
-            tried.append(label)
-            try:
-                transport.auth_publickey(cfg.user, key)
-            except paramiko.BadAuthenticationType:
-                break
-            except paramiko.AuthenticationException:
-                continue
-            if transport.is_authenticated():
-                return
-        if self.ask_pass is not None:
-            tried.append("password")
-            password = self.ask_pass(f"{cfg.user}@{cfg.hostname}'s password: ")
-            with contextlib.suppress(paramiko.AuthenticationException):
-                transport.auth_password(cfg.user, password)
-            if transport.is_authenticated():
-                return
-        how = ", ".join(tried) or "no keys found"
-        raise TargetError(cfg.alias, f"authentication failed for user {cfg.user} (tried {how})")
-
-    def _keys(self, cfg: HostConfig) -> list[tuple[str, paramiko.PKey]]:
-        keys: list[tuple[str, paramiko.PKey]] = []
-        if not cfg.identities_only:
-            agent = paramiko.Agent()
-            keys += [(f"agent key {fingerprint(k)}", k) for k in agent.get_keys()]
-        files = cfg.identity_files or [os.path.expanduser(p) for p in DEFAULT_KEYS]
-        for path in files:
-            key = self._load_key(path)
-            if key is not None:
-                keys.append((path, key))
-        return keys
-
-    def _load_key(self, path: str) -> paramiko.PKey | None:
-        with _key_lock:  # one passphrase prompt per key file for the whole fleet
-            if path in _key_cache:
-                return _key_cache[path]
-            if not os.path.exists(path):
-                return None
-            try:
-                key = paramiko.PKey.from_path(path)
-            except (paramiko.PasswordRequiredException, TypeError):  # TypeError: cryptography's
-                if self.passphrase_prompt is None:
-                    return None
-                phrase = self.passphrase_prompt(f"Enter passphrase for key '{path}': ")
-                try:
-                    # the stubs say str; paramiko hands it to cryptography, which wants bytes
-                    key = paramiko.PKey.from_path(path, password=phrase.encode())  # type: ignore[arg-type]
-                except (paramiko.SSHException, ValueError, TypeError):
-                    return None
-            except (paramiko.SSHException, OSError, ValueError):
-                return None
-            _key_cache[path] = key
-            return key
 
 
 def _quickack(sock: object) -> None:

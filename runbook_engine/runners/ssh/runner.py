@@ -14,7 +14,8 @@ from ...model import HostTarget
 from ...outputs import parse_outputs
 from ..base import Command, Process, ProcessLost, Runner, Session, TargetError
 from ..script import next_session, wrap
-from .channel import FAULTS, LOST, ChannelProcess, PtyProcess, Signaller
+from .auth import Prompts
+from .channel import FAULTS, LOST, ChannelProcess, PtyProcess, Signaller, wait_for
 from .config import Prompt, read_config
 from .connect import Connector
 from .protocol import Frames, epilogue, outer_script, signaller_script
@@ -40,6 +41,7 @@ class SSHRunner(Runner):
         ask_pass: Prompt | None = None,
         passphrase_prompt: Prompt | None = None,
         sudo_password_prompt: Prompt | None = None,
+        interactive_prompt: Prompt | None = None,
         connect_timeout: float = 10.0,
         persistent_shell: bool = True,
     ) -> None:
@@ -49,8 +51,10 @@ class SSHRunner(Runner):
         self.name = target.name
         self.sudo_password_prompt = sudo_password_prompt
         self._connector = Connector(
-            read_config(ssh_config_path), accept_new=accept_new_host_keys, ask_pass=ask_pass,
-            passphrase_prompt=passphrase_prompt, timeout=connect_timeout,
+            read_config(ssh_config_path), accept_new=accept_new_host_keys,
+            prompts=Prompts(password=ask_pass, passphrase=passphrase_prompt,
+                            interactive=interactive_prompt),
+            timeout=connect_timeout,
         )
         self._chain: list[paramiko.Transport] = []
         self._shell: RemoteShell | None = None
@@ -137,6 +141,8 @@ class SSHRunner(Runner):
             prefix, stdin = self._sudo_prefix(command)
             script = wrap(command, self.session, state_path=f"{self.tmp}/state",
                           output_path=f"{self.tmp}/output")
+            if command.interactive and stdin:
+                return self._start_pty_sudo(command, script, prefix, stdin)
             outer = self._as_bash(outer_script(script, self._mark, self.tmp, prefix))
             chan = self._chain[-1].open_session(timeout=self._connector.timeout)
             if command.interactive:
@@ -191,6 +197,27 @@ class SSHRunner(Runner):
         size = shutil.get_terminal_size()
         chan.get_pty(term=os.environ.get("TERM", "xterm"), width=size.columns, height=size.lines)
         chan.exec_command(outer.replace(" >&2", " >/dev/null").replace(SUDO_S, "sudo"))
+        if command.interpreter:
+            chan.sendall(command.code.encode())
+        return PtyProcess(chan)
+
+    def _start_pty_sudo(self, command: Command, script: str, prefix: str, password: bytes
+                        ) -> PtyProcess:
+        """A sudo step on a remote terminal with the password we already asked (once a host).
+
+        The remote shell turns echo off and says so; only then the password is sent, read into
+        a shell variable and piped to ``sudo -S`` (a builtin printf: never in an argv); the step
+        itself reads the terminal again (``/dev/tty``)."""
+        head = f"stty -echo; printf '{self._mark}W\\n'; IFS= read -r __rb_pw; stty echo\n"
+        piped = "printf '%s\\n' \"$__rb_pw\" | "
+        outer = head + outer_script("exec 0</dev/tty\n" + script, self._mark, self.tmp,
+                                    piped + prefix)
+        chan = self._chain[-1].open_session(timeout=self._connector.timeout)
+        size = shutil.get_terminal_size()
+        chan.get_pty(term=os.environ.get("TERM", "xterm"), width=size.columns, height=size.lines)
+        chan.exec_command(self._as_bash(outer).replace(" >&2", " >/dev/null"))
+        wait_for(chan, self._mark_bytes + b"W", self._connector.timeout)
+        chan.sendall(password)
         if command.interpreter:
             chan.sendall(command.code.encode())
         return PtyProcess(chan)
