@@ -87,9 +87,11 @@ def _interactive(cfg: HostConfig, transport: paramiko.Transport, ask: Prompt) ->
         answers: list[str] = []
         head = "\n".join(text.strip() for text in (title, instructions) if text.strip())
         for text, _echo in prompts:  # asked hidden even when the server would echo it
-            shown = f"({cfg.user}@{cfg.alias}) {text.lstrip()}"
+            lead, _, last = text.strip("\n").rpartition("\n")  # PAM's messages, then the prompt
+            lead = "\n".join(x for x in (head if not answers else "", lead) if x)
+            shown = f"({cfg.user}@{cfg.alias}) {last.lstrip()}"
             try:
-                answers.append(ask(f"{head}\n{shown}" if head and not answers else shown))
+                answers.append(ask(f"{lead}\n{shown}" if lead else shown))
             except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
                 failed.append(exc)
                 raise
