@@ -1,4 +1,10 @@
-"""SSH benchmark (not a test): per-step cost vs ControlMaster, fan-out vs forks=1 and ansible."""
+"""SSH benchmark (not a test): per-step cost vs ControlMaster, fan-out vs forks=1 and ansible;
+on a delayed link (a userspace delay proxy, 15 ms each way by default, between the client and
+sshd): per-step cost against ControlMaster through the same proxy, and bulk input (1 MB of SQL
+fed to sqlite3 on the remote side) against ``ssh host sqlite3 db < file``.
+
+Run: ``python bench/bench_ssh.py [all|loopback|link] [--delay-ms 15]`` (appends to RESULTS.md).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import sshd  # noqa: E402
+import tcprelay  # noqa: E402
 
 from runbook_engine.model import HostTarget  # noqa: E402
 from runbook_engine.runners.base import Command  # noqa: E402
@@ -141,7 +148,171 @@ def ansible_run(server: sshd.SSHServer, work: Path, hosts: list[str]) -> float |
     return time.perf_counter() - start
 
 
+def link_config(server: sshd.SSHServer, work: Path, port: int) -> Path:
+    """An ssh config with the alias ``slow``: the test sshd reached through the proxy's port
+    (HostKeyAlias: the sshd's known_hosts entry, for us and for OpenSSH alike)."""
+    config = work / "link_config"
+    config.write_text(
+        f"Host slow\n  HostName 127.0.0.1\n  Port {port}\n  User {server.user}\n"
+        f"  IdentityFile {server.key_path}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {server.known_hosts}\n"
+        f"  HostKeyAlias [127.0.0.1]:{server.port}\n")
+    return config
+
+
+def link_per_step(config: Path, alias: str) -> tuple[float, float]:
+    """Marginal seconds a step, SSHRunner vs ``ssh`` through a ControlMaster, same alias."""
+    runner = SSHRunner(HostTarget(alias), ssh_config_path=str(config))
+    runner.connect()
+    cancel = threading.Event()
+
+    def ours(n: int) -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            result = runner.run(Command(STEP, f"s{i}", "bench"), lambda s, t: None, cancel)
+            assert result.status == "ok", result
+        return time.perf_counter() - start
+
+    control = Path(tempfile.mkdtemp()) / "cm"
+    base = ["ssh", "-F", str(config), "-o", f"ControlPath={control}"]
+    subprocess.run([*base, "-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-fN", alias],
+                   check=True)
+
+    def controlmaster(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run([*base, "-o", "ControlMaster=no", alias, STEP], check=True,
+                           stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    try:
+        return tuple(marginals(ours, controlmaster, low=5, high=25))  # type: ignore[return-value]
+    finally:
+        subprocess.run([*base, "-O", "exit", alias], capture_output=True)
+        runner.close()
+        shutil.rmtree(control.parent, ignore_errors=True)
+
+
+def sql_file(path: Path, size: int = 1 << 20) -> int:
+    """About ``size`` bytes of SQL: one table, INSERTs in one transaction; returns the rows."""
+    rows, parts, total = 0, ["CREATE TABLE t(id INTEGER, note TEXT);\nBEGIN;\n"], 0
+    while total < size:
+        line = f"INSERT INTO t VALUES({rows}, 'row {rows}: the quick brown fox, {rows * 7}');\n"
+        parts.append(line)
+        total += len(line)
+        rows += 1
+    parts.append("COMMIT;\n")
+    path.write_text("".join(parts))
+    return rows
+
+
+def bulk_input(config: Path, alias: str, work: Path) -> dict[str, float]:
+    """Seconds to feed the SQL file to sqlite3 on the remote side: SSHRunner (a console step,
+    connection already up), ``ssh`` through a ControlMaster, and plain ``ssh host sqlite3 db <
+    file`` (a new connection each time, as an operator types it). Median of REPEATS each."""
+    sql = work / "bulk.sql"
+    rows = sql_file(sql)
+    code = sql.read_text()
+    remote = Path(tempfile.mkdtemp(prefix="rb-bulk-"))
+    remote.chmod(0o777)  # the test user writes the databases
+    runner = SSHRunner(HostTarget(alias), ssh_config_path=str(config))
+    runner.connect()
+    control = Path(tempfile.mkdtemp()) / "cm"
+    base = ["ssh", "-F", str(config), "-o", f"ControlPath={control}"]
+    subprocess.run([*base, "-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-fN", alias],
+                   check=True)
+    count = "sqlite3 {db} 'select count(*) from t'"
+    samples: dict[str, list[float]] = {"ours": [], "cm": [], "ssh": []}
+    try:
+        for i in range(REPEATS):
+            db = remote / f"ours{i}.db"
+            start = time.perf_counter()
+            result = runner.run(Command(code, f"b{i}", "bench", interpreter=f"sqlite3 {db}"),
+                                lambda s, t: None, threading.Event())
+            samples["ours"].append(time.perf_counter() - start)
+            assert result.status == "ok", result
+            for name, argv in (("cm", [*base, "-o", "ControlMaster=no", alias]),
+                               ("ssh", ["ssh", "-F", str(config), alias])):
+                db = remote / f"{name}{i}.db"
+                start = time.perf_counter()
+                with sql.open("rb") as feed:
+                    subprocess.run([*argv, f"sqlite3 {db}"], stdin=feed, check=True)
+                samples[name].append(time.perf_counter() - start)
+            for name in samples:
+                got = subprocess.run(count.format(db=remote / f"{name}{i}.db"), shell=True,
+                                     capture_output=True, text=True, check=True).stdout
+                assert int(got) == rows, (name, got, rows)
+    finally:
+        subprocess.run([*base, "-O", "exit", alias], capture_output=True)
+        runner.close()
+        shutil.rmtree(remote, ignore_errors=True)
+        shutil.rmtree(control.parent, ignore_errors=True)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def link_figures(server: sshd.SSHServer, work: Path, delay: float) -> list[str]:
+    """Per step and bulk input through the delay proxy, and bulk input on loopback."""
+    lines: list[str] = []
+    loop = bulk_input(server.ssh_config, "web1", work)
+    lines.append(
+        f"- bulk input on loopback: {sql_size(work)} of SQL to sqlite3 on the host, median of "
+        f"{REPEATS}: SSHRunner console step {loop['ours']:.3f} s (target < 1 s "
+        f"{'PASS' if loop['ours'] < 1 else 'FAIL'}), ssh through a ControlMaster "
+        f"{loop['cm']:.3f} s, `ssh host sqlite3 db < file` {loop['ssh']:.3f} s")
+    proxy, port = tcprelay.spawn_delay_proxy(server.port, delay)
+    try:
+        config = link_config(server, work, port)
+        rtt = 2 * delay
+        ours, cm = link_per_step(config, "slow")
+        target = rtt + 0.005
+        lines.append(
+            f"- per step through a delay proxy ({delay * 1000:g} ms each way, RTT "
+            f"{rtt * 1000:g} ms; marginal (25-5)/20, median of {REPEATS}): SSHRunner "
+            f"{ours * 1000:.1f} ms (target <= 1 RTT + 5 ms = {target * 1000:.0f} ms "
+            f"{'PASS' if ours <= target else 'FAIL'}), ssh through a ControlMaster on the same "
+            f"proxy {cm * 1000:.1f} ms -> {ours / cm:.2f}x (target <= 0.5x "
+            f"{'PASS' if ours / cm <= 0.5 else 'FAIL'})")
+        slow = bulk_input(config, "slow", work)
+        lines.append(
+            f"- bulk input through the proxy, median of {REPEATS}: SSHRunner {slow['ours']:.3f} s,"
+            f" `ssh host sqlite3 db < file` {slow['ssh']:.3f} s -> "
+            f"{slow['ours'] / slow['ssh']:.2f}x (target <= 1.5x "
+            f"{'PASS' if slow['ours'] <= 1.5 * slow['ssh'] else 'FAIL'}); ssh through a "
+            f"ControlMaster {slow['cm']:.3f} s -> {slow['ours'] / slow['cm']:.2f}x of it")
+    finally:
+        proxy.kill()
+        proxy.wait()
+    return lines
+
+
+def sql_size(work: Path) -> str:
+    return f"{(work / 'bulk.sql').stat().st_size / 2**20:.2f} MiB"
+
+
 def main() -> None:
+    args = sys.argv[1:]
+    delay = 0.015
+    if "--delay-ms" in args:
+        at = args.index("--delay-ms")
+        delay = float(args[at + 1]) / 1000
+        del args[at:at + 2]
+    what = args[0] if args else "all"
+    if what == "link":
+        server = sshd.start_server()
+        work = Path(tempfile.mkdtemp(prefix="rb-bench-"))
+        try:
+            lines = link_figures(server, work, delay)
+            for line in lines:
+                print(line, flush=True)
+        finally:
+            server.stop()
+            shutil.rmtree(work, ignore_errors=True)
+        append_results(lines, "SSH on a delayed link")
+        return
+    loopback(what == "all", delay)
+
+
+def loopback(with_link: bool, delay: float) -> None:
     server = sshd.start_server()
     work = Path(tempfile.mkdtemp(prefix="rb-bench-"))
     lines: list[str] = []
@@ -182,19 +353,22 @@ def main() -> None:
         wall50, rss50 = engine_run(server, work / "fleet.md", 50)
         say(f"- 100 hosts, 3 steps (engine): forks 10 {wall:.2f} s, peak RSS {rss / 1024:.0f} MiB;"
             f" forks 50 {wall50:.2f} s, peak RSS {rss50 / 1024:.0f} MiB")
+        if with_link:
+            for line in link_figures(server, work, delay):
+                say(line)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
     append_results(lines)
 
 
-def append_results(lines: list[str]) -> None:
+def append_results(lines: list[str], title: str = "SSH") -> None:
     results = ROOT / "bench" / "RESULTS.md"
     if not results.exists():
         results.write_text("# Benchmark results\n\nEach section is appended by a bench script.\n")
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     with results.open("a") as handle:
-        handle.write(f"\n## SSH ({stamp}, bench/bench_ssh.py, {os.cpu_count()} CPUs, "
+        handle.write(f"\n## {title} ({stamp}, bench/bench_ssh.py, {os.cpu_count()} CPUs, "
                      f"load average {os.getloadavg()[0]:.1f}, sshd on 127.0.0.1)\n\n"
                      + "\n".join(lines) + "\n")
 

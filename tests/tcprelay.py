@@ -2,7 +2,8 @@
 userspace delay proxy that adds a fixed latency each way (a realistic link on loopback).
 
 As a program: ``python tcprelay.py HOST PORT [LOG]`` relays stdin/stdout to HOST:PORT (what
-OpenSSH's ``ProxyCommand`` expects), appending ``HOST PORT`` to LOG first when given.
+OpenSSH's ``ProxyCommand`` expects), appending ``HOST PORT`` to LOG first when given;
+``python tcprelay.py delay PORT SECONDS`` runs a DelayProxy to 127.0.0.1:PORT and prints its port.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
 import sys
 import threading
 
@@ -29,6 +31,14 @@ def relay_stdio(host: str, port: int) -> None:
     threading.Thread(target=upstream, daemon=True).start()
     while data := sock.recv(65536):
         os.write(1, data)
+
+
+def _quickack(sock: object) -> None:
+    """ACK what was read at once: the proxy stands for wire, not for a host with delayed ACKs
+    (else the sender's Nagle waits up to 40 ms for our ACK, a cost no real link adds)."""
+    if hasattr(sock, "setsockopt") and hasattr(socket, "TCP_QUICKACK"):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)  # type: ignore[attr-defined]
 
 
 class DelayProxy:
@@ -59,14 +69,15 @@ class DelayProxy:
         except OSError:
             writer.close()
             return
-        for w in (writer, up_writer):
-            sock = w.get_extra_info("socket")
+        down_sock, up_sock = writer.get_extra_info("socket"), up_writer.get_extra_info("socket")
+        for sock in (down_sock, up_sock):
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
-                             return_exceptions=True)
+        await asyncio.gather(self._pipe(reader, up_writer, down_sock),
+                             self._pipe(up_reader, writer, up_sock), return_exceptions=True)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    read_sock: object) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -86,6 +97,7 @@ class DelayProxy:
         try:
             while data := await reader.read(262144):
                 queue.put_nowait((loop.time() + self.delay, data))
+                _quickack(read_sock)
         finally:
             queue.put_nowait((loop.time() + self.delay, b""))
             with contextlib.suppress(Exception):
@@ -97,7 +109,20 @@ class DelayProxy:
         self.thread.join(5)
 
 
-if __name__ == "__main__":
+def spawn_delay_proxy(port: int, delay: float) -> tuple[subprocess.Popen[bytes], int]:
+    """A DelayProxy to 127.0.0.1:``port`` in a process of its own (so it takes no CPU time or
+    GIL from the measured process); returns the process and the port it listens on."""
+    proc = subprocess.Popen([sys.executable, __file__, "delay", str(port), str(delay)],
+                            stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+if __name__ == "__main__" and sys.argv[1] == "delay":
+    proxy = DelayProxy(("127.0.0.1", int(sys.argv[2])), float(sys.argv[3]))
+    print(proxy.port, flush=True)
+    proxy.thread.join()
+elif __name__ == "__main__":
     if len(sys.argv) > 3:
         with open(sys.argv[3], "a") as log:
             log.write(f"{sys.argv[1]} {sys.argv[2]}\n")

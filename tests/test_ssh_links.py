@@ -261,3 +261,15 @@ def test_lines_paramiko_cannot_read_are_skipped(sshd_server: Server, tmp_path: P
         f"{name}\n# a comment\n{sshd_server.known_hosts_line}")
     config = config_for(sshd_server, tmp_path / "config", "odd", known=known)
     assert run_on("odd", config) == f"{sshd_server.user}\n"
+
+
+def test_host_key_alias_is_used_as_written(sshd_server: Server, tmp_path: Path) -> None:
+    """As ssh: HostKeyAlias names the key in known_hosts without the port."""
+    known = tmp_path / "known_hosts"
+    known.write_text(f"rb-alias-name {' '.join(sshd_server.host_pub.split()[:2])}\n")
+    config = config_for(sshd_server, tmp_path / "config", "aliased",
+                        "HostKeyAlias rb-alias-name", known=known)
+    assert run_on("aliased", config) == f"{sshd_server.user}\n"
+    openssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "aliased", "true"],
+                             capture_output=True, timeout=30)
+    assert openssh.returncode == 0, openssh.stderr

@@ -37,8 +37,9 @@ class HostConfig:
 
     @property
     def known_hosts_name(self) -> str:
-        host = self.host_key_alias or self.hostname
-        return host if self.port == 22 else f"[{host}]:{self.port}"
+        if self.host_key_alias:  # as ssh: the alias as it is, without the port
+            return self.host_key_alias
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
 
 
 def read_config(path: str | None) -> paramiko.SSHConfig:

@@ -134,14 +134,27 @@ class Connector:
             raise TargetError(cfg.alias, f"cannot connect to {where}: {why}") from None
         # Nagle's algorithm costs ~40 ms per small request/response exchange on a channel.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        _quickack(sock)
-        return sock
+        acking = _AckingSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        acking.settimeout(cfg.connect_timeout)
+        _quickack(acking)
+        return acking
 
 
 def _quickack(sock: object) -> None:
     """Send the pending ACK now (Linux); harmless elsewhere and on jump channels."""
     if isinstance(sock, socket.socket) and hasattr(socket, "TCP_QUICKACK"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+
+
+class _AckingSocket(socket.socket):
+    """Acks each read at once (TCP_QUICKACK does not stick): sshd sends a step's answer in
+    several small writes and, Nagle on (no pty), holds the rest until the first is acked; a
+    delayed ACK here would add up to 40 ms to a step on a real link."""
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data = super().recv(bufsize, flags)
+        _quickack(self)
+        return data
 
 
 class _Transport(paramiko.Transport):

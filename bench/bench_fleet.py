@@ -1,0 +1,192 @@
+"""Fleet benchmark (not a test): 200 hosts, 3 steps, wall time and peak memory, against Ansible
+(pipelining, forks 50) and a Fabric ThreadingGroup doing the same work in the same run.
+
+The 200 hosts are aliases of a few test sshds (tests/sshd.py; ``--servers``, 4 by default, so
+one sshd's pre-auth forks are not the bottleneck), written into one ssh config that every tool
+reads. Peak memory is the largest sum of the resident sizes of the tool's process tree (sampled
+every 20 ms: Ansible's forks and ssh clients count, as they are its cost). Ansible and Fabric are
+not project dependencies: ``pip install ansible-core fabric`` to measure them (else skipped).
+
+Run: ``python bench/bench_fleet.py [--hosts 200] [--servers 4]`` (appends to RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import sshd  # noqa: E402
+
+TASKS = ("uname -n", "cd /tmp && export X=1", 'echo "$X"; pwd')
+BIN = Path(sys.executable).parent  # ansible-playbook next to this interpreter (a venv)
+
+
+def fleet_config(servers: list[sshd.SSHServer], hosts: int, work: Path) -> tuple[Path, list[str]]:
+    """One ssh config naming ``hosts`` aliases spread over the servers; one known_hosts."""
+    names = [f"node{i:03d}" for i in range(1, hosts + 1)]
+    known = work / "known_hosts"
+    known.write_text("".join(server.known_hosts_line for server in servers))
+    blocks = []
+    for k, server in enumerate(servers):
+        mine = names[k::len(servers)]
+        blocks.append(
+            f"Host {' '.join(mine)}\n  HostName 127.0.0.1\n  Port {server.port}\n"
+            f"  User {server.user}\n  IdentityFile {server.key_path}\n  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {known}\n")
+    config = work / "ssh_config"
+    config.write_text("\n".join(blocks))
+    return config, names
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants."""
+    total = 0
+    for child in [pid, *sshd._descendants(pid)]:
+        try:
+            status = Path(f"/proc/{child}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def measure(argv: list[str], env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> tuple[float, int]:
+    """Wall seconds and peak tree RSS (bytes) of a command that must succeed."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[:3]} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return wall, peak
+
+
+def ours(config: Path, names: list[str], work: Path, forks: int) -> tuple[float, int]:
+    book = work / "fleet.md"
+    steps = "\n".join(f"```bash {{on=fleet}}\n{task}\n```\n" for task in TASKS)
+    book.write_text(f"---\ntitle: fleet\nhosts:\n  fleet: [{', '.join(names)}]\n---\n"
+                    f"# Fleet\n\n{steps}")
+    return measure([sys.executable, "-m", "runbook_engine", "run", "--yes", "--forks",
+                    str(forks), "--ssh-config", str(config), "--transcript",
+                    str(work / f"t-{time.monotonic_ns()}.jsonl"), str(book)], cwd=ROOT)
+
+
+def ansible(config: Path, names: list[str], work: Path) -> tuple[float, int] | None:
+    program = shutil.which("ansible-playbook") or str(BIN / "ansible-playbook")
+    if not os.path.exists(program):
+        return None
+    (work / "inventory.ini").write_text("[fleet]\n" + "\n".join(names) + "\n")
+    tasks = "".join(f"    - shell: {task!r}\n" for task in TASKS)
+    (work / "play.yml").write_text(f"- hosts: fleet\n  gather_facts: false\n  tasks:\n{tasks}")
+    control = Path(tempfile.mkdtemp(prefix="rb-acp-"))
+    (work / "ansible.cfg").write_text(
+        "[defaults]\nforks = 50\nhost_key_checking = True\ninterpreter_python = "
+        "/usr/bin/python3\n[ssh_connection]\npipelining = True\n"
+        f"ssh_args = -F {config} -o ControlMaster=auto -o ControlPersist=5s\n"
+        f"control_path_dir = {control}\n")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(work / "ansible.cfg")}
+    try:
+        return measure([program, "-i", str(work / "inventory.ini"), str(work / "play.yml")],
+                       env=env, cwd=work)
+    finally:
+        shutil.rmtree(control, ignore_errors=True)
+
+
+FABRIC = """
+import sys
+from fabric import Config, ThreadingGroup
+config = Config(runtime_ssh_path=sys.argv[1])
+group = ThreadingGroup(*sys.argv[3:], config=config)
+for task in {tasks!r}:
+    results = group.run(task, hide=True)
+    assert len(results) == len(sys.argv) - 3 and all(r.ok for r in results.values())
+group.close()
+"""
+
+
+def fabric(config: Path, names: list[str], work: Path) -> tuple[float, int] | None:
+    probe = subprocess.run([sys.executable, "-c", "import fabric"], capture_output=True)
+    if probe.returncode != 0:
+        return None
+    script = work / "fab.py"
+    script.write_text(FABRIC.format(tasks=TASKS))
+    return measure([sys.executable, str(script), str(config), "-", *names])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", type=int, default=200)
+    parser.add_argument("--servers", type=int, default=4)
+    args = parser.parse_args()
+    servers = [sshd.start_server() for _ in range(args.servers)]
+    work = Path(tempfile.mkdtemp(prefix="rb-fleet-"))
+    lines: list[str] = []
+    try:
+        config, names = fleet_config(servers, args.hosts, work)
+        ours(config, names[:5], work, 5)  # warm-up: bytecode, page cache
+        figures = {f"runbook run --yes --forks {f}": ours(config, names, work, f)
+                   for f in (50, args.hosts)}
+        figures["ansible-playbook (pipelining, forks 50, ControlPersist)"] = ansible(
+            config, names, work)  # type: ignore[assignment]
+        figures["Fabric ThreadingGroup (paramiko, a thread a host)"] = fabric(
+            config, names, work)  # type: ignore[assignment]
+        best = min(v[0] for k, v in figures.items() if k.startswith("runbook") and v)
+        base = {k: v for k, v in figures.items() if v and not k.startswith("runbook")}
+        for name, got in figures.items():
+            if got is None:
+                lines.append(f"- {name}: not installed, not measured")
+                continue
+            wall, rss = got
+            lines.append(f"- {name}: {wall:.2f} s, peak RSS {rss / 2**20:.0f} MiB")
+        for name, (wall, _) in base.items():
+            target = 0.05 if name.startswith("ansible") else 1.0
+            verdict = "PASS" if best / wall <= target else "FAIL"
+            lines.append(f"- runbook (best) / {name.split(' (')[0]}: {best / wall:.3f}x "
+                         f"(target <= {target}x) {verdict}")
+        peak = max(v[1] for k, v in figures.items() if k.startswith("runbook") and v)
+        lines.append(f"- runbook peak RSS {peak / 2**20:.0f} MiB (target <= 150 MiB) "
+                     f"{'PASS' if peak <= 150 * 2**20 else 'FAIL'}")
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    for line in lines:
+        print(line, flush=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    with (ROOT / "bench" / "RESULTS.md").open("a") as handle:
+        handle.write(f"\n## Fleet: {args.hosts} hosts x {len(TASKS)} steps ({stamp}, "
+                     f"bench/bench_fleet.py, {os.cpu_count()} CPUs, load average "
+                     f"{os.getloadavg()[0]:.1f}, {args.servers} sshds on 127.0.0.1, one run "
+                     "each)\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
