@@ -84,8 +84,8 @@ def cli() -> None:
 @click.option("--format", "fmt",
               type=click.Choice(["text", "markdown", "json", "mermaid", "html"]),
               default="text", show_default=True)
-@click.option("--inventory", type=click.Path(dir_okay=False),
-              help="An Ansible inventory file (its groups, for --limit).")
+@click.option("--inventory", type=click.Path(),
+              help="An Ansible inventory: file, folder, plugin (its groups, for --limit).")
 @click.option("--limit", metavar="PATTERN",
               help="Only these hosts (Ansible patterns: names, groups, globs, ~regex, @FILE; "
                    "a,b union, !x leaves out, &x keeps only those also in x).")
