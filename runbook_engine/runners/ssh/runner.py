@@ -93,7 +93,8 @@ class SSHRunner(Runner):
                                  stale=self.tmp, serve=self.persistent_shell)
         except (paramiko.SSHException, OSError, EOFError, ValueError) as exc:
             self._drop()
-            raise TargetError(self.name, f"remote setup failed: {exc}") from None
+            why = " ".join(str(exc).split()) or type(exc).__name__  # the remote's stderr: 1 line
+            raise TargetError(self.name, f"remote setup failed: {why}") from None
         self.tmp = remote.tmp
         self._login_bash = os.path.basename(remote.login_shell) == "bash"
         self.base_env = remote.env
