@@ -226,7 +226,7 @@ class Engine:
         if len(targets) < 2 or not ok or (step.capture and step.secret):
             return {}  # a secret capture is not in the transcript: run everywhere again
         record = self.state.steps[step.id]
-        return {t.name: kept_run(t, record, step.capture) for t in targets if t.name in ok}
+        return {t.name: kept_run(step, t, record) for t in targets if t.name in ok}
 
     def _prepared(self, step: Step) -> Prepared | None:
         """Values asked, ``when`` checked, the command rendered; None when the step ends here

@@ -418,16 +418,18 @@ class Executor:
         return sessions
 
 
-def kept_run(target: HostTarget, record: StepState, capture: str | None) -> HostRun:
+def kept_run(step: Step, target: HostTarget, record: StepState) -> HostRun:
     """A host an earlier session ran the step on well, as this session's result there: its
-    exit code and duration, its capture and ``$RUNBOOK_OUTPUT`` values as recorded."""
+    exit code, duration and output as recorded; its capture read again from that output (a
+    failed step records no captures), its ``$RUNBOOK_OUTPUT`` values when the step recorded
+    them."""
     host = record.hosts[target.name]
-    values = {name: value.get(target.name) for name, value in record.captured.items()
-              if isinstance(value, dict)}
-    outputs = {k: str(v) for k, v in values.items() if k != capture and v is not None}
-    result = Result(host.exit_code, "ok", host.duration_s or 0.0, outputs=outputs)
-    return HostRun(target, "ok", result, capture=values.get(capture) if capture else None,
-                   kept=True)
+    outputs = {name: str(value[target.name]) for name, value in record.captured.items()
+               if name != step.capture and isinstance(value, dict)
+               and value.get(target.name) is not None}
+    result = Result(host.exit_code, "ok", host.duration_s or 0.0, stdout=host.stdout.text,
+                    stderr=host.stderr.text, outputs=outputs)
+    return replace(_judge(step, target, result, []), status="ok", reason="", kept=True)
 
 
 def _until_deadline(step: Step) -> float | None:

@@ -122,8 +122,9 @@ def test_resume_reruns_a_fanned_out_step_only_where_it_failed(tmp_path: Path,
                                                               sshd_server) -> None:  # type: ignore[no-untyped-def]
     folder = shared_dir()
     book = tmp_path / "resume.md"
-    book.write_text(HOSTS + "# Resume\n\n" + FLAKY.format(dir=folder)
-                    + "\n```bash {#after on=web}\necho after >> /dev/null\n```\n")
+    flaky = FLAKY.format(dir=folder).replace("{#deploy on=web}", "{#deploy on=web capture=v}")
+    book.write_text(HOSTS + "# Resume\n\n" + flaky.replace("```\n", "echo v-$RUNBOOK_HOST\n```\n")
+                    + "\n```bash {#after}\necho '{{ v | tojson }}'\n```\n")
     transcript = tmp_path / "t.jsonl"
     first = runbook(str(book), "--ssh-config", str(sshd_server.ssh_config), cwd=tmp_path)
     assert first.returncode == 1 and "--resume" in first.stderr
@@ -141,7 +142,10 @@ def test_resume_reruns_a_fanned_out_step_only_where_it_failed(tmp_path: Path,
     assert finished[-1]["status"] == "ok"
     assert {h: r["status"] for h, r in finished[-1]["hosts"].items()} == dict.fromkeys(
         ["web1", "web2", "web3", "web4"], "ok")
-    assert "web[1-4]  ✓       ✓" in second.stdout  # the grid: every host done, both sessions
+    assert "web[1-4]  ✓" in second.stdout  # the grid: every host done, both sessions
+    # the capture maps every host, those kept from the first session too (read from its output)
+    assert '{"web1": "v-web1", "web2": "v-web2", "web3": "v-web3", "web4": "v-web4"}' \
+        in second.stdout
 
 
 def failing(book: Path, tmp_path: Path, ssh_config: Path) -> pexpect.spawn:
