@@ -4,7 +4,9 @@ Each runbook of tests/corpus is loaded through the user-facing plan (the same do
 `runbook plan --format json`) and compared, block by block, with tests/corpus/labels.jsonl.
 Counted steps are those a person can run or copy: `executable` ones and `manual` ones with code.
 A block spans from its fence line to the line before the next labelled block (or the end).
-Scoring: a block agrees when its steps start exactly at the labelled command lines; a labelled
+Scoring: a block agrees when its steps start exactly at the labelled command lines (the line of
+an `ssh host` / `psql ...` opener or an `exit` closer counts when a step of the block runs in
+that session, its `session_lines`: the tool read it as the target or interpreter); a labelled
 command runs in the last counted step of its block starting at or before it, and is warned about
 when that step has `danger`; a placeholder counts as found in a step's `placeholders` or as a
 `<name>` in its `targets`; a target matches a step target as written (or its host part, when the
@@ -155,7 +157,7 @@ def _score_block(name: str, label: dict[str, Any], steps: list[dict[str, Any]],
                  tally: Tally) -> None:
     where = f"{name}:{label['line']}"
     expected = set(label["command_lines"])
-    got = {s["line"] for s in steps}
+    got = {s["line"] for s in steps} | _session_lines(label, steps)
     tally.blocks += 1
     tally.blocks_agreeing += expected == got and tally.failed is None
     tally.labelled_commands += len(expected)
@@ -170,8 +172,17 @@ def _score_block(name: str, label: dict[str, Any], steps: list[dict[str, Any]],
     _score_fed_to(where, label, steps, tally)
 
 
+def _session_lines(label: dict[str, Any], steps: list[dict[str, Any]]) -> set[int]:
+    """Lines of the block that opened or closed the session its steps run in (`ssh host`,
+    `psql ...`, `exit`): read by the tool as the steps' target or interpreter, so commands read."""
+    code = {line for s in steps for line in s.get("session_lines") or ()}
+    return {line for line in code if line > label["line"]} - {s["line"] for s in steps} \
+        if code else set()
+
+
 def _containing(steps: list[dict[str, Any]], line: int) -> dict[str, Any] | None:
-    """The step a command line runs in: the last counted step starting at or before it."""
+    """The step a command line runs in: the last counted step starting at or before it (a
+    session opener before the first step runs in none: opening a session changes nothing)."""
     before = [s for s in steps if s["line"] <= line]
     return before[-1] if before else None
 

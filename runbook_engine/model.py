@@ -164,6 +164,9 @@ class Step:
     #: only part of the output (a sample: the output may hold more lines, keys or items)
     expected_from: str | None = None
     expected_sample: bool = False
+    #: file lines of the ``ssh host`` / ``psql …`` line that opened the session this step runs
+    #: in (its target or interpreter), and of the ``exit`` that closed it
+    session_lines: tuple[int, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown attributes, kept for lint
 
     @property

@@ -217,23 +217,24 @@ def test_a_runbook_the_tool_cannot_load_counts_as_all_wrong(tmp_path: Path) -> N
     assert any("failed to load" in line for line in doc["disagreements"])
 
 
-#: thresholds the reading meets today (issue 9); the others stay expected failures below
-READING = ("block_agreement", "command_precision", "placeholder_recall", "target_hits",
-           "fed_to_hits")
+#: the reading's thresholds (issue 9); the danger rules' are in the test after this one
+READING = ("block_agreement", "command_precision", "command_recall", "placeholder_recall",
+           "target_hits", "fed_to_hits")
+
+
+def _misses(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    fidelity = _fidelity()
+    overall, _ = fidelity.measure(CORPUS, None)
+    misses = [m for m in fidelity.meets_thresholds(overall) if m.split()[0] in names]
+    return misses, overall.disagreements
 
 
 def test_reading_fidelity_meets_its_issue_9_thresholds() -> None:
-    fidelity = _fidelity()
-    overall, _ = fidelity.measure(CORPUS, None)
-    misses = [m for m in fidelity.meets_thresholds(overall) if m.split()[0] in READING]
-    assert misses == [], "\n".join(overall.disagreements[:80])
+    misses, disagreements = _misses(READING)
+    assert misses == [], "\n".join(disagreements[:80])
 
 
-@pytest.mark.xfail(strict=False, reason="danger rules: the danger helper's part of issue 9; "
-                   "command recall: the labels count session openers (`ssh host`, `psql ...` "
-                   "before the lines fed to it) as commands, the reader turns them into the "
-                   "target or the interpreter of the steps that follow")
-def test_reading_fidelity_meets_the_issue_9_thresholds() -> None:
-    fidelity = _fidelity()
-    overall, _ = fidelity.measure(CORPUS, None)
-    assert fidelity.meets_thresholds(overall) == [], "\n".join(overall.disagreements[:80])
+@pytest.mark.xfail(strict=False, reason="danger rules: the danger helper's part of issue 9")
+def test_danger_fidelity_meets_its_issue_9_thresholds() -> None:
+    misses, disagreements = _misses(("danger_recall", "false_alarms"))
+    assert misses == [], "\n".join(disagreements[:80])

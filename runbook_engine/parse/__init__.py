@@ -293,6 +293,8 @@ def _expand(draft: dict[str, Any], path: str, problems: list[Problem],
         )
         if frag.title and not title:
             step["description"] = frag.title
+        if frag.session:
+            step["session_lines"] = tuple(draft["_code_line"] + k for k in frag.session)
         if frag.target:
             step["on"] = (frag.target,)
         if frag.interpreter:
@@ -331,7 +333,7 @@ def _make_step(fields: dict[str, Any], index: int) -> Step:
     kwargs = {k: v for k, v in fields.items() if k in _STEP_FIELDS}
     kwargs["index"] = index
     kwargs["id"] = str(kwargs["id"])
-    for key in ("on", "needs", "tags", "env", "section"):
+    for key in ("on", "needs", "tags", "env", "section", "session_lines"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     return Step(**kwargs)

@@ -34,6 +34,7 @@ class Assembler:
         self.title: str | None = None
         self.or_pending = False
         self.target: str | None = None
+        self.opened: int | None = None  # the line of the `ssh dest` that set the target
         self.last_cmd: int | None = None
         self.choices = 0
 
@@ -100,12 +101,17 @@ class Assembler:
         nxt = next((x for x in self.items[idx + 1 :] if x.kind in ("cmd", "console", "ssh")), None)
         if nxt is not None and nxt.kind != "ssh":
             self.target, self.title, self.or_pending = item.extra["dest"], None, False
+            self.opened = item.start
             return
         self._on_cmd(idx, item)
 
     def _on_cmd(self, idx: int, item: Item) -> None:
         if self.target and item.text.strip() in ("exit", "logout"):
             self.target, self.title = None, None  # the ssh session ends here
+            if self.last_cmd is not None and self.opened is not None:
+                prev = self.out[self.last_cmd]
+                self.out[self.last_cmd] = replace(prev, session=(*prev.session, item.start))
+            self.opened = None
             return
         if item.start == item.end and line_shape(item.text, self.known).score <= -1.5:
             # a table header, a log line, `Error: ...`: what the command above printed
@@ -117,11 +123,12 @@ class Assembler:
 
     def _on_console(self, idx: int, item: Item) -> None:
         interp = item.extra["interpreter"]
-        self._emit(
-            Fragment("command", item.text, item.start, self.title, None, self.target, interp)
-        )
+        self._emit(Fragment("command", item.text, item.start, self.title, None, self.target,
+                            interp, session=(item.start,)))
 
     def _emit(self, frag: Fragment) -> None:
+        if self.target and self.opened is not None and frag.target == self.target:
+            frag = replace(frag, session=(self.opened, *frag.session))
         if frag.kind == "command":
             if self.or_pending and self.last_cmd is not None:
                 prev = self.out[self.last_cmd]

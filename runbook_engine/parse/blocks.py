@@ -242,7 +242,7 @@ def _per_statement(frags: list[Fragment], code: str) -> list[Fragment]:
             if piece.kind == "doc":
                 continue
             out.append(replace(piece, line_offset=offset, target=frag.target,
-                               interpreter=frag.interpreter, lang=None if lang == "redis" else
+                               interpreter=frag.interpreter, session=frag.session, lang=None if lang == "redis" else
                                piece.lang, title=piece.title or (frag.title if offset ==
                                                                  offsets[0] else None)))
     return out

@@ -25,6 +25,9 @@ class Fragment:
     #: that look printed after the command), transcript (after a prompt); sample: it shows part
     expected_from: str | None = None
     expected_sample: bool = False
+    #: block lines (0-based) of the session this runs in: the ``ssh host`` or ``psql …`` line
+    #: that opened it and the ``exit`` that closed it, read as its target or interpreter
+    session: tuple[int, ...] = ()
 
 
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][\w-]*)\2")

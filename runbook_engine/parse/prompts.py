@@ -10,7 +10,7 @@ clearly is a command whose prompt the author forgot (right after a command that 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .lines import Fragment, comment_text, dedent, is_comment, logical_line_end
 from .shapes import Known, first_word, line_shape
@@ -213,17 +213,20 @@ def _pop_title(output: list[str]) -> str | None:
 def prompt_fragments(code: str, root_hash: bool) -> list[Fragment]:
     """Transcript -> one fragment per prompted command (its language and expected output)."""
     entries = read_transcript(code, root_hash)
-    frags = []
+    frags: list[Fragment] = []
     title: str | None = None
+    opened: dict[str | None, int] = {}  # a console or ssh session -> the line that opened it
     for k, entry in enumerate(entries[1:], 2):
         nxt = entries[k] if k < len(entries) else None
         text = "\n".join(entry.command).strip()
         if nxt is not None and nxt.opener == text and entry.lang == "shell" and not entry.output:
             title = entry.title  # `$ psql ...` whose prompts follow: the fed lines are the steps
+            opened[text] = entry.line
             continue
         entry.title, title = entry.title or title, None
         if entry.ssh and not entry.output:
             title = entry.title  # the session is the steps' target, not a step
+            _open_or_close(frags, opened, entry)
             continue
         out = dedent("\n".join(entry.output)).strip() or None
         if not text:
@@ -233,14 +236,28 @@ def prompt_fragments(code: str, root_hash: bool) -> list[Fragment]:
                 r"^(?:def|class|async\s+def|function|module)\b", text):
             frags.append(Fragment("doc", text, entry.line, entry.title))  # a definition
             continue
+        session = tuple(opened[key] for key in (entry.opener, entry.target)
+                        if key is not None and key in opened)
         frags.append(Fragment("command", text, entry.line, entry.title, expected_output=out,
                               target=entry.target, interpreter=entry.opener, lang=lang,
-                              expected_from="transcript" if out else None))
+                              expected_from="transcript" if out else None, session=session))
     lead = dedent("\n".join(entries[0].output)).strip()
     if lead and not frags:
         first = next(i for i, x in enumerate(code.split("\n")) if x.strip())
         return [Fragment("doc", lead, first)]
     return frags
+
+
+def _open_or_close(frags: list[Fragment], opened: dict[str | None, int], entry: Entry) -> None:
+    """An ``ssh host`` entry opens the session of the entries after it; ``exit`` closes it (the
+    closing line joins the session of the last step run in it)."""
+    host = _ssh_session("\n".join(entry.command).strip())
+    if host is not None:
+        opened[host] = entry.line
+        return
+    line = opened.pop(entry.target, None)
+    if line is not None and frags and frags[-1].target == entry.target:
+        frags[-1] = replace(frags[-1], session=(*frags[-1].session, entry.line))
 
 
 def console_commands(code: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .consoles import client_line
+from .consoles import client_language, client_line, shell_words
 from .lines import PSQL_META, SQL_START, is_comment
 from .prompts import any_prompt
 from .shapes import Known, LineShape, line_shape
@@ -78,6 +78,7 @@ _OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|sympto
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
 _HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
                            r"(?:/|\?|$|\s*$))")
+_CLIENT_WORD = re.compile(r"\b(?:psql|mysql|mariadb|sqlite3|redis-cli|valkey-cli|mongosh|mongo)\b")
 _SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")")
 
 
@@ -216,6 +217,9 @@ def _content_signals(lines: list[str], known: Known) -> list[Signal]:
     if output:
         found.append(Signal(f"{output}/{n} lines read as output", "output",
                             round(4.0 * output / n, 2)))
+    opened = _opens_console(logical)
+    if opened:
+        found.append(Signal(f"opens {opened} and types into it", "commands", 4.0))
     if shapes[0].score >= 2.5 and n > 1 and output:
         # `kubectl get pods` followed by its table: the command is still to be run
         found.append(Signal(f"opens with the command {shapes[0].word}", "commands", 3.0))
@@ -224,6 +228,18 @@ def _content_signals(lines: list[str], known: Known) -> list[Signal]:
     if sentences / n >= 0.5:
         found.append(Signal("sentences", "prose", 3.0 * sentences / n))
     return found
+
+
+def _opens_console(logical: list[str]) -> str | None:
+    """The client a block's first line opens when the next line is written in its language
+    (``mysql -h db app`` then ``SHOW PROCESSLIST;``)."""
+    if len(logical) < 2 or not _CLIENT_WORD.search(logical[0]):
+        return None
+    words = shell_words(logical[0])
+    lang = client_language(words) if words else None
+    if lang is None or lang == "shell" or not client_line(lang, logical[1].strip()):
+        return None
+    return words[0] if words else None
 
 
 def _structured_signals(lines: list[str]) -> list[Signal]:
@@ -243,7 +259,8 @@ def _structured_signals(lines: list[str]) -> list[Signal]:
         "INI": sum(bool(_INI_SECTION.match(x) or _INI_PAIR.match(x)) for x in lines) / n,
         "XML": sum(bool(_XML.match(x)) for x in lines) / n,
         "Dockerfile": sum(bool(_DOCKERFILE.match(x)) for x in lines) / n,
-        "server config": sum(bool(_CONF_LINE.match(x)) for x in lines) / n,
+        "server config": sum(bool(_CONF_LINE.match(x) and not _SQL_LINE.match(x))
+                             for x in lines) / n,
     }
     for name, share in ratio.items():
         if share >= 0.6 and (name != "INI" or any(_INI_SECTION.match(x) for x in lines)
