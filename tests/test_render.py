@@ -17,7 +17,7 @@ from runbook_engine.variables import Variable, initial_variables, parse_var_args
 STEP_KEYS = {"index", "id", "title", "section", "line", "lang", "kind", "executable", "code",
              "targets", "needs", "confirm", "danger", "placeholders", "env", "capture", "when",
              "timeout", "parent", "choice", "interpreter", "description", "expected_output", "tags",
-             "interactive", "needs_terminal", "runs_until_stopped"}
+             "interactive", "needs_terminal", "runs_until_stopped", "session_lines"}
 
 DEMO = """---
 title: Demo

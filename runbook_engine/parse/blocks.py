@@ -241,10 +241,10 @@ def _per_statement(frags: list[Fragment], code: str) -> list[Fragment]:
         for piece, offset in zip(pieces, offsets, strict=True):
             if piece.kind == "doc":
                 continue
+            title = piece.title or (frag.title if offset == offsets[0] else None)
             out.append(replace(piece, line_offset=offset, target=frag.target,
-                               interpreter=frag.interpreter, session=frag.session, lang=None if lang == "redis" else
-                               piece.lang, title=piece.title or (frag.title if offset ==
-                                                                 offsets[0] else None)))
+                               interpreter=frag.interpreter, session=frag.session,
+                               lang=None if lang == "redis" else piece.lang, title=title))
     return out
 
 
