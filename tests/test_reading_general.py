@@ -38,3 +38,95 @@ def test_transcript_sessions_name_the_prompted_opener_and_closer() -> None:
                  "$ psql -U app orders\norders=> \\dt\norders=> \\q", "console")
     found = steps(book)
     assert [(s.line, s.session_lines) for s in found] == [(7, (6, 9)), (11, (10,)), (12, (10,))]
+
+
+# ---------------------------------------------------------------- consoles beyond psql/mysql
+
+
+def test_sqlplus_and_rman_prompts_are_fed_to_the_console_the_transcript_opened() -> None:
+    book = fence("C:\\> sqlplus / as sysdba\nSQL> select open_mode from v$database;\n\n"
+                 "OPEN_MODE\n----------\nREAD WRITE\nSQL> exit", "")
+    found = steps(book)
+    assert [(s.line, s.interpreter, s.session_lines) for s in found] == [
+        (7, "sqlplus / as sysdba", (6,)), (12, "sqlplus / as sysdba", (6,))]
+    assert found[0].expected_output is not None and "READ WRITE" in found[0].expected_output
+    rman = steps(fence("RMAN> list backup summary;\nRMAN> crosscheck archivelog all;", ""))
+    assert [(s.kind, s.interpreter) for s in rman] == [("manual", "rman"), ("manual", "rman")]
+
+
+def test_sqlcmd_numbered_lines_make_one_batch_up_to_go() -> None:
+    book = fence("C:\\> sqlcmd -S db01 -E\n1> SELECT name\n2> FROM sys.databases\n3> GO\n"
+                 "name\n----\nmaster\n1> exit", "")
+    found = steps(book)
+    assert [(s.line, s.code) for s in found] == [
+        (7, "SELECT name\nFROM sys.databases\nGO"), (13, "exit")]
+    assert {s.interpreter for s in found} == {"sqlcmd -S db01 -E"}
+
+
+def test_cql_zookeeper_and_clickhouse_consoles() -> None:
+    cql = steps(fence("cqlsh 10.1.1.5\n# in the cqlsh shell\ndescribe keyspaces;\n"
+                      "use <keyspace>;", ""))
+    assert [(s.line, s.interpreter) for s in cql] == [(8, "cqlsh 10.1.1.5"),
+                                                       (9, "cqlsh 10.1.1.5")]
+    zk = steps(fence("$ zkCli.sh -server zk2:2181\n[zk: zk2:2181(CONNECTED) 0] ls /brokers\n"
+                     "[ids, topics]\n[zk: zk2:2181(CONNECTED) 1] quit", ""))
+    assert [(s.line, s.code, s.interpreter) for s in zk] == [
+        (7, "ls /brokers", "zkCli.sh -server zk2:2181"), (9, "quit", "zkCli.sh -server zk2:2181")]
+    ch = steps(fence("olap-2 :) SELECT count() FROM hits\n\n┌─count()─┐\n│   42 │\n└─────────┘",
+                     ""))
+    assert [(s.kind, s.interpreter, s.code) for s in ch] == [
+        ("manual", "clickhouse-client", "SELECT count() FROM hits")]
+
+
+def test_a_client_opened_earlier_receives_a_later_sql_block() -> None:
+    book = ("# Book\n\n```\nclickhouse-client --host olap-2\n```\n\nThen:\n\n"
+            "```sql\nOPTIMIZE TABLE hits FINAL;\nSELECT 1;\n```\n")
+    found = steps(book)
+    assert [(s.line, s.interpreter) for s in found] == [
+        (4, None), (10, "clickhouse-client --host olap-2"),
+        (11, "clickhouse-client --host olap-2")]
+
+
+def test_a_language_tag_on_shell_lines_gives_way_to_the_content() -> None:
+    body = ("--- start the listener\nlsnrctl start\n\n--- then the console\nsqlplus /nolog\n"
+            "connect / as sysdba\nselect status from v$instance;")
+    found = steps(fence(body, "sql", "Log in to `ora-7` as oracle, then:"))
+    assert [(s.line, s.code, s.interpreter) for s in found] == [
+        (7, "lsnrctl start", None),
+        (11, "connect / as sysdba", "sqlplus /nolog"),
+        (12, "select status from v$instance;", "sqlplus /nolog")]
+    assert {s.on for s in found} == {("ora-7",)}
+    # a statement whose first word is also a program stays SQL
+    assert [(s.kind, s.lang) for s in steps(fence("truncate table jobs;", "sql"))] == [
+        ("manual", "sql")]
+
+
+def test_sql_statements_known_by_their_semicolon() -> None:
+    found = steps(fence("DBCC CHECKDB ('Billing') WITH NO_INFOMSGS;\n"
+                        "RESTORE TABLE t FROM Disk('b', 'x.zip');\nshared_buffers = 2GB", "sql"))
+    assert [(s.kind, s.line) for s in found] == [("manual", 6), ("manual", 7)]
+
+
+# ---------------------------------------------------------------- blocks and prose
+
+
+def test_an_ini_drop_in_after_put_this_in_is_configuration() -> None:
+    body = "[Service]\nRestart=on-failure\nRestartSec=30s"
+    assert steps(fence(body, "", "Run `systemctl edit app` and put this in the drop-in:")) == []
+    assert steps(fence(body, "")) == []
+    assert len(steps(fence("APP_ENV=prod ./migrate.sh", "", "Put this in the terminal:"))) == 1
+
+
+def test_windows_programs_read_as_commands() -> None:
+    found = steps(fence("sc.exe qfailure spooler\nrobocopy C:\\a D:\\b /MIR", ""))
+    assert [s.line for s in found] == [6, 7]
+
+
+def test_log_in_is_no_promise_of_log_output() -> None:
+    found = steps(fence("uptime\nwho", "", "Log in to `app-3` first, then:"))
+    assert [(s.line, s.on) for s in found] == [(6, ("app-3",)), (7, ("app-3",))]
+
+
+def test_a_host_in_parentheses_is_the_target() -> None:
+    found = steps(fence("hostname", "", "On the standby (`db-dr-01`) run:"))
+    assert [s.on for s in found] == [("db-dr-01",)]

@@ -9,7 +9,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..model import SHELL_LANGS
-from .consoles import client_language, interactive_off_tty, shell_words, ssh_dest
+from .consoles import (
+    CLIENT_WORD,
+    client_language,
+    interactive_off_tty,
+    shell_words,
+    ssh_dest,
+)
 from .languages import SPLITTERS, split_lines
 from .lines import Fragment
 from .reading import Reading, read_block
@@ -19,15 +25,18 @@ from .vocabulary import CLIENT_OF_TAG
 #: the language of a console -> the client program that reads it
 CLIENT_OF_LANG = {"psql": "psql", "sql": "mysql", "mysql": "mysql", "sqlite": "sqlite3",
                   "redis": "redis-cli", "mongo": "mongosh", "cql": "cqlsh", "python": "python",
+                  "sqlplus": "sqlplus", "rman": "rman", "sqlcmd": "sqlcmd",
+                  "clickhouse": "clickhouse-client", "zk": "zkCli.sh",
                   "ruby": "rails"}
 #: a client the prose before a block names ("in psql:", "from the rails console")
 _PROSE_CLIENT = re.compile(
-    r"\b(psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo shell|cqlsh|rails console"
+    r"\b(psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo shell|cqlsh|sqlplus|sqlcmd"
+    r"|clickhouse-client|rails console"
     r"|gitlab-rails|django shell|python shell|manage\.py shell|irb)\b", re.IGNORECASE)
 _PROSE_CLIENTS = {"mariadb": "mysql", "mongo shell": "mongosh", "rails console": "rails",
                   "gitlab-rails": "rails", "django shell": "python", "python shell": "python",
                   "manage.py shell": "python", "irb": "rails"}
-_SQL_CLIENTS = ("psql", "mysql", "sqlite3")
+_SQL_CLIENTS = ("psql", "mysql", "sqlite3", "sqlplus", "sqlcmd", "clickhouse-client", "cqlsh")
 _CUT = re.compile(r"\s(?:-c|-e|-f|--command|--execute|--eval|--file)(?:[=\s]|$)")
 _MONGO_CODE = re.compile(r"^\s*(?:(?:db|rs|sh)\.|use\s+\w+|show\s+\w+)")
 #: how PowerShell reads a step on stdin
@@ -94,7 +103,8 @@ _REPLS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-_ANY_CLIENT = re.compile(r"psql|mysql|mariadb|sqlite3|redis-cli|mongo|cqlsh|python|ipython|manage"
+_ANY_CLIENT = re.compile(r"psql|mysql|mariadb|sqlite3|redis-cli|mongo|cqlsh|sqlplus|rman|sqlcmd"
+                         r"|clickhouse|zkCli|python|ipython|manage"
                          r"\.py|django-admin|flask|rails|irb")
 
 
@@ -108,7 +118,7 @@ def client_invocation(line: str) -> tuple[str, str] | None:
     for client, pattern in _REPLS:
         if pattern.search(text):
             return client, _off_tty(text.strip())
-    if not re.search(r"\b(?:psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo|cqlsh)\b", text):
+    if not CLIENT_WORD.search(text):
         return None
     cut = _CUT.search(text)
     opener = _redis_options(text) if re.match(r"^\s*(?:\S*/)?(?:redis|valkey)-cli\s", text) \
@@ -135,7 +145,7 @@ def _off_tty(opener: str) -> str:
 
 _HOST_SPAN = re.compile(
     r"\b(?:on|from|at|in|inside|log\s+(?:in|on)\s+to|connect\s+to|ssh\s+(?:in)?to)\s+"
-    r"(?:the\s+|each\s+)?(?:[\w-]+\s+){0,3}?`((?:[\w.-]+@)?[A-Za-z0-9][\w.-]*)`", re.I)
+    r"(?:the\s+|each\s+)?(?:[\w-]+\s+){0,3}?\(?`((?:[\w.-]+@)?[A-Za-z0-9][\w.-]*)`", re.I)
 _PLACE = re.compile(r"\b(?:on|from|at|in)\s+(?:the\s+|your\s+|a\s+|any\s+|each\s+)?"
                     r"(?:\w+\s+){0,2}?(?:host|server|node|machine|box|member|primary|replica"
                     r"|secondary|bastion|laptop|workstation|pod|container|cluster|leader)s?\b"
@@ -222,7 +232,8 @@ def _split(code: str, tag: str, reading: Reading, ctx: Context) -> list[Fragment
 
 
 _CONSOLE_SPLIT = {"psql": "sql", "mysql": "sql", "sqlite3": "sql", "redis-cli": "redis",
-                  "mongosh": "javascript"}
+                  "mongosh": "javascript", "sqlplus": "sql", "rman": "sql", "sqlcmd": "sql",
+                  "cqlsh": "sql", "clickhouse-client": "sql", "zkCli.sh": "redis"}
 
 
 def _per_statement(frags: list[Fragment], code: str) -> list[Fragment]:

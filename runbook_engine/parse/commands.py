@@ -12,6 +12,7 @@ from tree_sitter import Node, Parser
 from ..placeholders import mask_placeholders
 from .assemble import Assembler, Item
 from .consoles import (
+    CLIENT_WORD,
     client_language,
     console_code,
     console_end,
@@ -150,13 +151,12 @@ def _tokens(masked: str, original: str) -> list[str] | None:
 # ---------------------------------------------------------------- openers
 
 
-_OPENER_WORD = re.compile(r"(?<![\w-])(?:ssh|psql|mysql|mariadb|redis-cli|valkey-cli|mongosh"
-                          r"|mongo|sqlite3|docker|docker-compose|podman|kubectl|oc)(?![\w-])")
+_OPENER_WORD = re.compile(r"(?<![\w-])(?:ssh|docker|docker-compose|podman|kubectl|oc)(?![\w-])")
 
 
 def _opener(lines: list[str], masked: list[str], i: int, end: int) -> Item | None:
     """An ``ssh dest`` session line or a client console followed by lines it should read."""
-    if not _OPENER_WORD.search(lines[i]):
+    if not (_OPENER_WORD.search(lines[i]) or CLIENT_WORD.search(lines[i])):
         return None  # the common case: no lexing needed
     orig = "\n".join(lines[i : end + 1])
     words = _tokens(re.sub(r"\\\n", " ", "\n".join(masked[i : end + 1])), orig.replace("\\\n", " "))

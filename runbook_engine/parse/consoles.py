@@ -20,6 +20,23 @@ _REDIS_LOWER = word_set(
     "zrange incr slowlog mget del"
 )
 _MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|collections)\b)")
+#: programs whose console reads typed lines (a line naming one may open a session)
+CLIENT_WORD = re.compile(
+    r"(?<![\w-])(?:psql|gitlab-psql|mysql|mariadb|sqlite3|redis-cli|valkey-cli|mongosh|mongo"
+    r"|cqlsh|sqlplus|rman|sqlcmd|clickhouse-client|clickhouse\s+client|zkCli(?:\.sh)?)(?![\w-])")
+#: console commands other than SQL statements, one a line (SQL*Plus, RMAN, cqlsh, zkCli)
+_CONSOLE_WORDS = {
+    "sqlplus": word_set("connect conn startup shutdown archive recover spool host prompt "
+                        "whenever define column col set show desc describe exit quit alter "
+                        "select @ @@ start execute exec"),
+    "rman": word_set("restore recover backup list crosscheck delete report run configure "
+                     "catalog validate show sql shutdown startup alter connect exit quit "
+                     "duplicate switch set allocate release change"),
+    "cql": word_set("describe desc use consistency tracing copy expand paging capture show "
+                    "source login exit quit"),
+    "zk": word_set("ls ls2 get set create delete deleteall rmr stat getAcl setAcl sync "
+                   "addauth config reconfig history redo close connect quit whoami"),
+}
 _SHELLS = frozenset({"sh", "bash", "ash", "zsh", "dash", "/bin/sh", "/bin/bash", "/bin/ash"})
 
 
@@ -184,10 +201,43 @@ def _db_client(name: str, args: list[str]) -> str | None:
         )  # fmt: skip
         ok = pos is not None and len(pos) <= 1 and not any(p.endswith(".js") for p in pos)
         return "mongo" if ok else None
+    more = _oracle_or_other_client(name, args)
+    if more is not None:
+        return more or None
     if name == "sqlite3":
         pos = [a for a in args if not a.startswith("-")]
         stop = any(a in ("-version", "-help", "--version", "--help") for a in args)
         return "sqlite" if len(pos) == 1 and not stop and "-cmd" not in args else None
+    return None
+
+
+def _oracle_or_other_client(name: str, args: list[str]) -> str | None:
+    """SQL*Plus, RMAN, sqlcmd, cqlsh, clickhouse-client, zkCli and gitlab-psql: the console's
+    language when ``args`` leave it interactive, "" when they run something and exit, None when
+    ``name`` is none of them."""
+    if name == "gitlab-psql":
+        return _db_client("psql", args) or ""
+    if name == "sqlplus":
+        return "" if any(a.startswith("@") for a in args) or "-v" in args else "sqlplus"
+    if name == "rman":
+        batch = {"cmdfile", "@", "script"} & {a.split("=")[0].lower() for a in args}
+        return "" if batch or any(a.startswith("@") for a in args) else "rman"
+    if name == "sqlcmd":
+        return "" if {"-Q", "-i", "-?"} & set(args) else "sqlcmd"
+    if name == "cqlsh":
+        stop = {"-e", "--execute", "-f", "--file", "--version", "--help"}
+        return "" if stop & {a.split("=")[0] for a in args} else "cql"
+    if name in ("clickhouse-client", "clickhouse"):
+        if name == "clickhouse":
+            if args[:1] != ["client"]:
+                return ""
+            args = args[1:]
+        stop = {"-q", "--query", "--queries-file", "--version", "--help"}
+        return "" if stop & {a.split("=")[0] for a in args} else "clickhouse"
+    if name in ("zkCli.sh", "zkCli"):  # `zkCli.sh -server h:2181 ls /` runs one command
+        valued = [a for k, a in enumerate(args) if k and args[k - 1] in ("-server", "-timeout")]
+        rest = [a for a in args if not a.startswith("-") and a not in valued]
+        return "" if rest else "zk"
     return None
 
 
@@ -198,6 +248,9 @@ def client_line(lang: str, s: str) -> bool:
         return word in _REDIS_WORDS or (word.upper() in _REDIS_WORDS and word in _REDIS_LOWER)
     if lang == "mongo":
         return bool(_MONGO.match(s))
+    words = _CONSOLE_WORDS.get(lang)
+    if words is not None and (s.split()[0].lower().rstrip(";") in words or s[:1] == "@"):
+        return True
     if SQL_START.match(s) or SQL_START.match(s.upper()):
         return True
     return (lang == "psql" and bool(PSQL_META.match(s))) or (lang == "sqlite" and s[:1] == ".")

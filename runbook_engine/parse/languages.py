@@ -19,7 +19,13 @@ _SQL_MORE = re.compile(
     r"^(?:CALL|DO|EXEC|EXECUTE|MERGE|START|STOP|RESET|LOAD|OPTIMIZE|FLUSH|KILL|CHECKPOINT|DECLARE"
     r"|PREPARE|DEALLOCATE|NOTIFY|LISTEN|DISCARD|CHANGE|PURGE|INSTALL|UNINSTALL|REPAIR|CHECK|DESC"
     r"|RENAME|REPLACE|SOURCE|CONNECT|SAVEPOINT|RELEASE|ABORT|END|TABLE|VALUES|COMMENT|IMPORT"
-    r"|FETCH|CLOSE|SECURITY|REASSIGN|CLUSTER|KEYS|STATUS)\b", re.IGNORECASE)
+    r"|FETCH|CLOSE|SECURITY|REASSIGN|CLUSTER|KEYS|STATUS|DBCC|BACKUP|RESTORE|SYSTEM|RECOVER"
+    r"|DETACH|ATTACH|GO)\b", re.IGNORECASE)
+#: console commands typed without a ``;`` (SQL*Plus, cqlsh, psql/mysql clients): one a line
+_LINE_COMMANDS = re.compile(
+    r"^(?:conn(?:ect)?|startup|shutdown|archive\s+log|spool|host|prompt|whenever|define|exit"
+    r"|quit|desc(?:ribe)?|show|use|source|set\s+(?:serveroutput|linesize|pagesize|timing"
+    r"|echo|feedback|heading)|@@?\S*)\b(?![^;]*;\s*$)", re.IGNORECASE)
 
 
 _BEGIN = re.compile(r"^(?:BEGIN|START\s+TRANSACTION)\b\s*(?:TRANSACTION|WORK)?\s*;", re.I)
@@ -96,14 +102,16 @@ def split_sql(code: str) -> list[Fragment]:
             _attach_output(out, dedent("\n".join(lines[i:j + 1])), i)
             i = j + 1
             continue
-        if not is_sql_start(s) and not s.startswith("."):
+        if not is_sql_start(s) and not s.startswith(".") and not _LINE_COMMANDS.match(s) \
+                and not _terminated(code, line_starts[i]):
             j = i  # not SQL: a setting, a note; documentation up to a blank line or SQL
             while j + 1 < len(lines) and lines[j + 1].strip() and not is_sql_start(lines[j + 1]):
                 j += 1
             out.append(Fragment("doc", dedent("\n".join(lines[i:j + 1])), i, title))
             title, i = None, j + 1
             continue
-        if PSQL_META.match(s) or s.startswith(".") or s.lower() in ("exit", "quit", "\\q"):
+        if PSQL_META.match(s) or s.startswith(".") or s.lower() in ("exit", "quit", "\\q") or \
+                _LINE_COMMANDS.match(s):
             out.append(Fragment("command", s, i, title, lang="sql"))
             title, i = None, i + 1
             continue
@@ -121,6 +129,16 @@ def split_sql(code: str) -> list[Fragment]:
         title = None
         i = last + 1
     return out
+
+
+def _terminated(code: str, start: int) -> bool:
+    """A statement the client does not know by its first word that still reads as one: a word,
+    then text up to a ``;`` before any blank line (``DBCC CHECKDB ('x');``, ``OPTIMIZE ...;``)."""
+    if not re.match(r"[A-Za-z_]\w*\s", code[start:]) or re.match(r"[\w.]+\s*[=:]", code[start:]):
+        return False  # `shared_buffers = 2GB`: a setting
+    end = _statement_end(code, start)
+    text = code[start:end]
+    return text.rstrip().endswith(";") and "\n\n" not in text.strip()
 
 
 def _attach_output(out: list[Fragment], text: str, line: int) -> None:

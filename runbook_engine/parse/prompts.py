@@ -32,6 +32,12 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("python+", r"^\.\.\. ?"),
         ("ruby", r"^(?:irb\([^)]*\):\d+:\d+|\[\d+\] pry\([^)]*\))[>*] ?"),
         ("cql", r"^cqlsh(?::[\w-]+)?> ?"),
+        ("sqlplus", r"^(?:SQL|\w+ @ \w+ ?)> ?"),  # SQL*Plus; `SYS @ orcl > ` with a login.sql
+        ("rman", r"^RMAN> ?"),
+        ("sqlcmd", r"^1> ?"),
+        ("sqlcmd+", r"^(?:[2-9]|[1-9]\d+)> ?"),  # sqlcmd numbers the lines of a batch
+        ("zk", r"^\[zk: [^\]\n]*\] ?"),
+        ("clickhouse", r"^[\w.-]+ :\) ?"),
         ("powershell", r"^\s*PS(?: [^>\n]*)?> ?"),
         ("cmd", r"^[A-Z]:\\[^>\n]*> ?"),
         ("shell", r"^\s*(?:\([\w.-]+\) )?(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]+\]\s?"
@@ -45,7 +51,11 @@ _MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|
 _CLIENT_LANG = {"psql": "psql", "mysql": "mysql", "mariadb": "mysql", "sqlite3": "sqlite",
                 "redis-cli": "redis", "valkey-cli": "redis", "mongo": "mongo", "mongosh": "mongo",
                 "python": "python", "python3": "python", "node": "javascript", "irb": "ruby",
-                "cqlsh": "cql", "pwsh": "powershell", "powershell": "powershell"}
+                "cqlsh": "cql", "pwsh": "powershell", "powershell": "powershell",
+                "sqlplus": "sqlplus", "rman": "rman", "sqlcmd": "sqlcmd",
+                "clickhouse-client": "clickhouse", "zkCli.sh": "zk"}
+#: prompts of the machine's own shells, where a client console may be opened
+_HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
 #: typing one of these at a client prompt ends the client session
 _QUIT = frozenset({"\\q", "exit", "exit;", "quit", "quit;", "quit()", "exit()", ".quit", ".exit",
                    "\\quit", "bye"})
@@ -167,15 +177,15 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
         if client and lang == client[0]:
             entry.opener = client[1]
         entry.target = target
-        if typed.strip() in _QUIT and lang not in ("shell", "powershell", "cmd"):
+        if typed.strip() in _QUIT and lang not in _HOST_SHELLS:
             client = None
-        elif lang == "shell":
+        elif lang in _HOST_SHELLS:  # `$ psql ...`, `C:\> sqlcmd -S db -E`
             typed_text = "\n".join(cmd_lines).strip()
             opened = _client_of(typed_text)
             client = (opened, typed_text) if opened else client
-            if typed_text in ("exit", "logout") and target:
+            if lang == "shell" and typed_text in ("exit", "logout") and target:
                 target, entry.ssh = None, True
-            elif _ssh_session(typed_text):
+            elif lang == "shell" and _ssh_session(typed_text):
                 target, entry.ssh = _ssh_session(typed_text), True
         entries.append(entry)
     return entries
@@ -219,7 +229,8 @@ def prompt_fragments(code: str, root_hash: bool) -> list[Fragment]:
     for k, entry in enumerate(entries[1:], 2):
         nxt = entries[k] if k < len(entries) else None
         text = "\n".join(entry.command).strip()
-        if nxt is not None and nxt.opener == text and entry.lang == "shell" and not entry.output:
+        if nxt is not None and nxt.opener == text and entry.lang in _HOST_SHELLS \
+                and not entry.output:
             title = entry.title  # `$ psql ...` whose prompts follow: the fed lines are the steps
             opened[text] = entry.line
             continue

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .consoles import client_language, client_line, shell_words
+from .consoles import CLIENT_WORD, client_language, client_line, shell_words
 from .lines import PSQL_META, SQL_START, is_comment
 from .prompts import any_prompt
 from .shapes import Known, LineShape, line_shape
@@ -78,7 +78,6 @@ _OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|sympto
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
 _HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
                            r"(?:/|\?|$|\s*$))")
-_CLIENT_WORD = re.compile(r"\b(?:psql|mysql|mariadb|sqlite3|redis-cli|valkey-cli|mongosh|mongo)\b")
 _SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")")
 
 
@@ -102,11 +101,22 @@ def _sql_lines(logical: list[str]) -> set[int]:
     return found
 
 
+def _holds_shell(lines: list[str], known: Known) -> bool:
+    """A block tagged with another language that holds shell: half of its lines run programs,
+    or its first line opens a client console that the next lines are typed into."""
+    code = [x for x in lines if not x.strip().startswith("--")]  # SQL comments
+    if not code:
+        return False
+    return _shell_lines(code, known) >= 0.5 or _opens_console(_logical(code)) is not None
+
+
 def _shell_lines(lines: list[str], known: Known) -> float:
     """Share of lines that start with a known program or a path (not keywords that other
     languages share, such as ``for`` or ``if``)."""
     found = 0
     for line in lines:
+        if _SQL_LINE.match(line.strip().upper()):
+            continue  # `truncate table jobs;`: SQL, although `truncate` is also a program
         shape = line_shape(line, known)
         found += shape.score >= 2.5 and shape.reasons[0].startswith(("known program", "path"))
     return found / len(lines)
@@ -131,9 +141,12 @@ def _logical(lines: list[str]) -> list[str]:
     return out
 
 
+_DASH_COMMENT = re.compile(r"^\s*-{2,3}\s+[A-Za-z]")  # `-- check the lag`, `--- as sysdba`
+
+
 def _content_lines(code: str) -> list[str]:
     return [x for x in code.split("\n") if x.strip() and not is_comment(x)
-            and not x.strip().startswith("//")]
+            and not x.strip().startswith("//") and not _DASH_COMMENT.match(x)]
 
 
 def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
@@ -150,8 +163,8 @@ def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
     if prompted:
         return Reading("transcript", (Signal(f"prompts ({prompted})", "transcript", 6.0),))
     language = LANGUAGE_OF.get(tag)
-    if language in ("javascript", "python", "ruby") and _shell_lines(lines, known) >= 0.5:
-        language = None  # `mongodump ...` under a js tag: the content is shell
+    if language not in (None, "http") and _holds_shell(lines, known):
+        language = None  # `mongodump ...` under a js tag, `lsnrctl start` under sql: shell
     if language is not None:
         return Reading(language, (Signal(f"tag:{tag}", language, 6.0),))
     if _HTTP_REQUEST.match(lines[0]):
@@ -233,7 +246,7 @@ def _content_signals(lines: list[str], known: Known) -> list[Signal]:
 def _opens_console(logical: list[str]) -> str | None:
     """The client a block's first line opens when the next line is written in its language
     (``mysql -h db app`` then ``SHOW PROCESSLIST;``)."""
-    if len(logical) < 2 or not _CLIENT_WORD.search(logical[0]):
+    if len(logical) < 2 or not CLIENT_WORD.search(logical[0]):
         return None
     words = shell_words(logical[0])
     lang = client_language(words) if words else None
@@ -268,6 +281,10 @@ def _structured_signals(lines: list[str]) -> list[Signal]:
             if name == "YAML" and not _yaml_ok(text):
                 continue
             found.append(Signal(f"reads as {name}", "data", round(4.0 * share, 2)))
+    if _INI_SECTION.match(lines[0]) and n > 1 and all(
+            _INI_SECTION.match(x) or _INI_PAIR.match(x) or x.lstrip().startswith(";")
+            for x in lines):
+        found.append(Signal("an [section] header and key=value lines", "data", 3.0))
     if all(re.match(r"^[A-Z][A-Z0-9_]*=", x.strip()) for x in lines):
         found.append(Signal("NAME=value lines (an env file)", "data", 1.5))
     diagram = sum(bool(_DIAGRAM.search(x)) for x in lines)

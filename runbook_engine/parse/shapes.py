@@ -114,6 +114,8 @@ def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
     if known.program(word) or (bare != word and known.program(bare)) or (
             "." in word and known.program(word.split(".")[0])):  # mkfs.ext4, fsck.xfs
         return 3.0, [f"known program {word}"]
+    if re.match(r"^[\w.-]+\.(?:exe|cmd|bat|ps1)$", word, re.IGNORECASE):
+        return 2.5, [f"Windows program {word}"]
     if _PATHLIKE.match(word):
         return 2.5, [f"path {word}"]
     if re.search(r"\d{4}[.-]\d\d[.-]\d\d|^\d|\d+\.\d+\.\d+", word):

@@ -40,8 +40,26 @@ OPS_TOOLS = word_set(
     "kafka-consumer-groups.sh kafka-console-consumer kafka-console-producer kafka-configs "
     "rabbitmqctl rabbitmq-diagnostics rabbitmq-plugins rabbitmq-queues rabbitmqadmin nats "
     "elasticsearch-plugin zkCli.sh memcached-tool "
+    "sqlplus rman lsnrctl srvctl crsctl asmcmd dgmgrl expdp impdp tnsping sqlcmd bcp "
+    "clickhouse-client clickhouse clickhouse-backup mysqlsh pt-kill pt-online-schema-change "
+    "gh-ost orchestrator-client pgbouncer kcat kafkacat pulsar-admin nats-server "
+    "ceph rados rbd radosgw-admin ceph-volume cephadm gluster drbdadm pcs crm "
+    "gitlab-ctl gitlab-rake gitlab-rails gitlab-psql gitlab-backup gitaly "
+    "mc restic borg kopia duplicity s3cmd b2 "
+    "socat keepalived rndc named-checkconf postqueue postsuper postfix doveadm exim "
+    "fail2ban-client wg wg-quick tailscale step cfssl nmcli resolvectl chronyc ntpq "
+    "vgchange lvremove pvcreate vgextend xfs_growfs growpart e2fsck btrfs iscsiadm exportfs "
+    "ldapsearch ldapmodify kinit klist realm sssctl a2ensite a2dissite a2enmod "
+    "celery gunicorn uwsgi pumactl passenger-status tctl temporal argo tkn skaffold "
     # source control and CI
     "git gh glab hub svn gpg cosign jq yq xq envsubst sops age"
+)
+
+#: Windows programs people type at `cmd` or PowerShell prompts (also as `sc.exe`)
+WINDOWS = word_set(
+    "sc net netsh ipconfig robocopy xcopy del copy dir reg wmic schtasks tasklist taskkill "
+    "certutil icacls dism sfc chkdsk bcdedit iisreset diskpart wevtutil gpupdate gpresult "
+    "winrm setspn nltest dcdiag repadmin klist w32tm msiexec powershell pwsh cmd"
 )
 
 #: everyday Unix programs
@@ -68,7 +86,7 @@ BUILTINS = word_set(
     "umask unalias unset until wait while . : [ [[ !"
 )
 
-KNOWN_COMMANDS = OPS_TOOLS | UNIX | BUILTINS
+KNOWN_COMMANDS = OPS_TOOLS | UNIX | BUILTINS | WINDOWS
 
 #: commands that print nothing when they work: a line right after one, with no prompt, is
 #: more likely a command whose prompt the author forgot than output
@@ -90,7 +108,8 @@ OUTPUT_CUES = re.compile(
     r"(?:like|similar|:|$)"
     r"|\bresult\s+(?:looks|should|is|will)|\blooks?\s+(?:like|similar)\b"
     r"|\bresponse\b.*:?\s*$|\boutput\b\s*:?\s*$|\bresult\s*:?\s*$|\berror\b.*:\s*$"
-    r"|\blog(?:s| lines| entries)?\b.*:\s*$|\bsymptoms?\b|\bmessage\b.*:\s*$)",
+    r"|\blog(?:s| lines| entries)?\b(?!\s+(?:in|on|into|onto)\b).*:\s*$"
+    r"|\bsymptoms?\b|\bmessage\b.*:\s*$)",
     re.IGNORECASE,
 )
 #: the paragraph before asks the reader to type or run something
@@ -112,7 +131,9 @@ DATA_CUES = re.compile(
     r"|\b(?:add|put|append|insert|paste)\b.*\b(?:to|in|into)\s+\S*/\S+"
     r"|\b(?:keep|have)\b.*\bin\s+(?:the|your)\s+(?:profile|config|\.\w+)"
     r"|\b(?:lives?|is|are|goes|go|belongs?)\s+in\s+`?\S*/\S+"
-    r"|\b(?:skeleton|template|boilerplate)\b|\bwrite\s+it\s+as\b)",
+    r"|\b(?:skeleton|template|boilerplate)\b|\bwrite\s+it\s+as\b"
+    r"|\b(?:put|add|append|insert)\s+(?:this|these|the\s+following)\s+(?:lines?\s+)?"
+    r"(?:in|into|to)\b(?!\s+(?:the\s+|a\s+|your\s+)?(?:terminal|shell|console|prompt)))",
     re.IGNORECASE,
 )
 
