@@ -46,6 +46,7 @@ CLIENT_NAMES: dict[str, tuple[str, ...]] = {
     "mongosh": ("mongosh", "mongo"),
     "python": ("python", "python3", "manage.py"),
     "rails": ("rails", "gitlab-rails", "irb"),
+    "zkCli.sh": ("zkCli.sh", "zkCli"),
 }
 
 # Thresholds of issue 9 ("Done when"), as fractions.

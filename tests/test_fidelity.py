@@ -25,7 +25,8 @@ KINDS = {"commands", "transcript", "output", "config", "code", "prose"}
 RUNNABLE = {"commands", "transcript"}
 FIELDS = {"file", "line", "kind", "command_lines", "dangerous", "placeholders", "target",
           "fed_to"}
-CLIENTS = {"psql", "mysql", "sqlite3", "redis-cli", "mongosh", "python", "rails"}
+CLIENTS = {"psql", "mysql", "sqlite3", "redis-cli", "mongosh", "python", "rails", "sqlplus",
+           "rman", "sqlcmd", "cqlsh", "clickhouse-client", "zkCli.sh"}
 
 
 @dataclass(frozen=True)
