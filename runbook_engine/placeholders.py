@@ -8,6 +8,8 @@ Forms, most explicit first (an earlier form wins where two overlap):
 
 - ``angle``: ``<PID>``, ``<pod-name>``, ``<your db name>`` (spaces allowed inside, never a split
   point); not ``<<EOF``, ``<(cmd)``, ``< file`` or ``<-`` redirections;
+- ``curly``: ``{namespace}``, ``{resource-group}`` (one pair of braces around a name);
+- ``bracket``: ``[DB_USERNAME]``, ``[your-bucket]``, ``[db name]`` (not globs, tests, arrays);
 - ``your``: ``YOUR_API_TOKEN``, ``your-domain.com``, ``your_password``, ``yourdomain.com``;
 - ``changeme``: ``CHANGEME``, ``change-me``, ``REPLACE_ME``, ``REPLACE_WITH_TOKEN``;
 - ``xxx``: ``xxx``, ``XXXXXXXX``, ``i-xxxxxxxx``, ``sk_live_xxxx`` (three or more x's as a word or
@@ -49,6 +51,13 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     # <name> / <two words>: a letter first, no '<' before (heredoc), no '(' after (process subst.)
     ("angle", re.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.:/@ -]{0,60}?[A-Za-z0-9_.])>"), 1),
     ("angle", re.compile(r"(?<!<)<([A-Za-z])>"), 1),
+    # {namespace}, {resource-group}: one brace pair around a name, as a word or path part (not
+    # ${var}, {{ template }}, {a,b} expansions, find's {} nor awk's {print $1})
+    ("curly", re.compile(r"(?<![\w${])\{([A-Za-z][A-Za-z0-9_-]{0,40})\}(?![\w}])"), 1),
+    # [DB_USERNAME], [your-bucket], [db name]: a bracketed name that no glob or test reads as
+    # written (capitals joined by '_', or lowercase words joined by '-', '_' or a space)
+    ("bracket", re.compile(r"(?<![\w$\[])\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
+                           r"|[a-z]{2,}(?:[-_ ][a-z]{2,})+)\](?![\w\](])"), 1),
     ("your", re.compile(
         r"(?<![\w$./-])((?:YOUR|MY)_[A-Z0-9]+(?:_[A-Z0-9]+)*"
         r"|(?:[a-z0-9-]+\.)*your[-_][a-z0-9]+(?:[-_.][a-z0-9]+)*"
@@ -79,7 +88,7 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
         r"|DEVICE|VOLUME|SNAPSHOT|BRANCH|COMMIT|SHA|TICKET|INSTANCE|VM|SERVER))(?![\w=(])"), 1),
 )
 # a form's pattern is tried only when one of its marks is in the text (plan time matters)
-_MARKS = {"angle": ("<",), "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX"),
+_MARKS = {"angle": ("<",), "curly": ("{",), "bracket": ("[",), "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX"),
           "changeme": ("CHANGE", "change", "REPLACE", "replace", "PUT_"),
           "example-host": ("example.",), "ip": ("x.", "X."), "version": ("X.", "x."),
           "date": ("YYYY",), "caps": ("_",)}
@@ -92,6 +101,9 @@ for _form, _marks in _MARKS.items():
         _MARK_FORMS.setdefault(_mark, set()).add(_form)
 #: where a bare capitals placeholder stands: the value of an option, or the end of a path
 _CAPS_PLACE = re.compile(r"(?:(?:^|\s)--?[A-Za-z][\w-]*[ =]|/)$")
+#: a capitals placeholder later on the line, in its usual place (after `/` or an option)
+_CAPS_LATER = re.compile(r"(?:/|\s--?[A-Za-z][\w-]*[ =])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:NAME|ID"
+                         r"|DISK|DEVICE|HOST|IP|USER|TOKEN|KEY|PASSWORD)\b")
 _SQL = re.compile(r"^\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|GRANT)\b",
                   re.M | re.I)
 
@@ -117,11 +129,24 @@ def _find(text: str) -> tuple[PlaceholderSpan, ...]:
                 continue  # a real address
             if form == "angle" and not _angle_ok(text, start, end, name):
                 continue
-            if form == "caps" and not _CAPS_PLACE.search(text, max(0, start - 40), start):
+            if form == "caps" and not _CAPS_PLACE.search(text, max(0, start - 40), start) \
+                    and not _in_company(found, text, start):
                 continue  # `cat BUILD_ID` reads a file: only an option's value or a path part
+            if form in ("curly", "bracket") and _SQL.search(text):
+                continue  # `[dbo].[orders]`, `{fn NOW()}`: SQL's own brackets
             taken.append((start, end))
             found.append(PlaceholderSpan(name, start, end, form))
     return tuple(sorted(found, key=lambda s: s.start)) if len(found) > 1 else tuple(found)
+
+
+def _in_company(found: list[PlaceholderSpan], text: str, start: int) -> bool:
+    """A bare capitals word on a line that already asks for a placeholder (``zpool replace tank
+    OLD_DISK_ID /dev/disk/by-id/DISK_NAME``): placeholders come together."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    return any(line_start <= span.start < line_end for span in found) or bool(
+        _CAPS_LATER.search(text, start + 1, line_end))
 
 
 def _angle_ok(text: str, start: int, end: int, name: str) -> bool:

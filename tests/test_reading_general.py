@@ -130,3 +130,30 @@ def test_log_in_is_no_promise_of_log_output() -> None:
 def test_a_host_in_parentheses_is_the_target() -> None:
     found = steps(fence("hostname", "", "On the standby (`db-dr-01`) run:"))
     assert [s.on for s in found] == [("db-dr-01",)]
+
+
+# ---------------------------------------------------------------- placeholders
+
+
+def test_curly_and_bracket_placeholders_are_asked_and_filled() -> None:
+    from runbook_engine.placeholders import placeholder_names
+    from runbook_engine.template import substitute_placeholders
+
+    assert placeholder_names("kubectl -n {namespace} get pods") == ["namespace"]
+    assert placeholder_names("gsutil ls gs://[your-bucket]/ && mysql -u [DB_USER] -p") == [
+        "your-bucket", "DB_USER"]
+    for literal in ("echo ${HOME}", "find . -exec rm {} +", "awk '{print $1}'", "cp a.{c,h} b",
+                    "ls [a-z]*", "[ -f x ] && [[ -n y ]]", "SELECT * FROM [dbo].[my_table];",
+                    "docker ps --format '{{.Names}}'"):
+        assert placeholder_names(literal) == [], literal
+    filled = substitute_placeholders("kubectl -n {namespace} delete pod [pod name]",
+                                     {"namespace": "shop", "pod name": "api 1"})
+    assert filled == "kubectl -n shop delete pod 'api 1'"
+
+
+def test_a_bare_capitals_word_next_to_a_placeholder_is_one_too() -> None:
+    from runbook_engine.placeholders import placeholder_names
+
+    assert placeholder_names("zpool replace tank OLD_DISK_ID /dev/disk/by-id/NEW_DISK_ID") == [
+        "OLD_DISK_ID", "NEW_DISK_ID"]
+    assert placeholder_names("cat BUILD_ID") == []
