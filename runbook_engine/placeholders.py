@@ -88,7 +88,8 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
         r"|DEVICE|VOLUME|SNAPSHOT|BRANCH|COMMIT|SHA|TICKET|INSTANCE|VM|SERVER))(?![\w=(])"), 1),
 )
 # a form's pattern is tried only when one of its marks is in the text (plan time matters)
-_MARKS = {"angle": ("<",), "curly": ("{",), "bracket": ("[",), "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX"),
+_MARKS = {"angle": ("<",), "curly": ("{",), "bracket": ("[",),
+          "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX"),
           "changeme": ("CHANGE", "change", "REPLACE", "replace", "PUT_"),
           "example-host": ("example.",), "ip": ("x.", "X."), "version": ("X.", "x."),
           "date": ("YYYY",), "caps": ("_",)}

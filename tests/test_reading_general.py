@@ -157,3 +157,18 @@ def test_a_bare_capitals_word_next_to_a_placeholder_is_one_too() -> None:
     assert placeholder_names("zpool replace tank OLD_DISK_ID /dev/disk/by-id/NEW_DISK_ID") == [
         "OLD_DISK_ID", "NEW_DISK_ID"]
     assert placeholder_names("cat BUILD_ID") == []
+
+
+def test_ipython_hbase_and_fish_prompts() -> None:
+    ipy = steps(fence("In [1]: from shop.models import Order\n\nIn [2]: Order.objects.count()\n"
+                      "Out[2]: 17", ""))
+    assert [(s.line, s.lang, s.expected_output) for s in ipy] == [
+        (6, "python", None), (8, "python", "Out[2]: 17")]
+    hbase = steps(fence("hbase(main):001:0> list\nTABLE\nevents\nhbase(main):002:0> count 'events'",
+                        ""))
+    assert [(s.line, s.interpreter) for s in hbase] == [(6, "hbase shell"), (9, "hbase shell")]
+    fish = steps(fence("> set -x KUBECONFIG ~/.kube/prod\n> kubectl get nodes", ""))
+    assert [(s.line, s.code) for s in fish] == [(6, "set -x KUBECONFIG ~/.kube/prod"),
+                                                (7, "kubectl get nodes")]
+    continued = steps(fence("$ for h in a b; do\n>   ping -c1 $h\n> done", "console"))
+    assert [(s.line, s.code) for s in continued] == [(6, "for h in a b; do\n  ping -c1 $h\ndone")]

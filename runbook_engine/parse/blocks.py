@@ -26,7 +26,7 @@ from .vocabulary import CLIENT_OF_TAG
 CLIENT_OF_LANG = {"psql": "psql", "sql": "mysql", "mysql": "mysql", "sqlite": "sqlite3",
                   "redis": "redis-cli", "mongo": "mongosh", "cql": "cqlsh", "python": "python",
                   "sqlplus": "sqlplus", "rman": "rman", "sqlcmd": "sqlcmd",
-                  "clickhouse": "clickhouse-client", "zk": "zkCli.sh",
+                  "clickhouse": "clickhouse-client", "zk": "zkCli.sh", "hbase": "hbase shell",
                   "ruby": "rails"}
 #: a client the prose before a block names ("in psql:", "from the rails console")
 _PROSE_CLIENT = re.compile(

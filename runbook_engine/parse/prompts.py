@@ -30,7 +30,10 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("mongo", r"^(?:[\w-]+ )?\[(?:direct: )?(?:primary|secondary|mongos)\] [\w-]+> ?"),
         ("python", r"^>>> ?"),
         ("python+", r"^\.\.\. ?"),
+        ("python", r"^In \[\d+\]: ?"),  # IPython, Django's shell_plus
+        ("python+", r"^\s+\.\.\.: ?"),
         ("ruby", r"^(?:irb\([^)]*\):\d+:\d+|\[\d+\] pry\([^)]*\))[>*] ?"),
+        ("hbase", r"^hbase\([^)]*\):\d+:\d+[>*] ?"),  # the HBase shell (JRuby's irb)
         ("cql", r"^cqlsh(?::[\w-]+)?> ?"),
         ("sqlplus", r"^(?:SQL|\w+ @ \w+ ?)> ?"),  # SQL*Plus; `SYS @ orcl > ` with a login.sql
         ("rman", r"^RMAN> ?"),
@@ -53,7 +56,8 @@ _CLIENT_LANG = {"psql": "psql", "mysql": "mysql", "mariadb": "mysql", "sqlite3":
                 "python": "python", "python3": "python", "node": "javascript", "irb": "ruby",
                 "cqlsh": "cql", "pwsh": "powershell", "powershell": "powershell",
                 "sqlplus": "sqlplus", "rman": "rman", "sqlcmd": "sqlcmd",
-                "clickhouse-client": "clickhouse", "zkCli.sh": "zk"}
+                "clickhouse-client": "clickhouse", "zkCli.sh": "zk", "ipython": "python",
+                "ipython3": "python"}
 #: prompts of the machine's own shells, where a client console may be opened
 _HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
 #: typing one of these at a client prompt ends the client session
@@ -166,7 +170,9 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
         start, cmd_lines = i, [typed]
         i += 1
         if lang == "shell":
-            while i < len(lines) and (_needs_more(cmd_lines) or lines[i].startswith("> ")):
+            # `> ` continues a `$ ` command; where `> ` is the prompt itself, it starts the next
+            more = "> " if not line.startswith("> ") else None
+            while i < len(lines) and (_needs_more(cmd_lines) or more and lines[i].startswith(more)):
                 cmd_lines.append(re.sub(r"^> ?", "", lines[i]))
                 i += 1
         elif lang == "powershell":
