@@ -172,3 +172,15 @@ def test_ipython_hbase_and_fish_prompts() -> None:
                                                 (7, "kubectl get nodes")]
     continued = steps(fence("$ for h in a b; do\n>   ping -c1 $h\n> done", "console"))
     assert [(s.line, s.code) for s in continued] == [(6, "for h in a b; do\n  ping -c1 $h\ndone")]
+
+
+def test_prose_names_targets_and_clients_in_everyday_words() -> None:
+    assert {s.on for s in steps(fence("uptime", "", "Connect to the primary, `pg-1`:"))} == {
+        ("pg-1",)}
+    assert {s.on for s in steps(fence("uptime", "", "Log into `web-3` as root:"))} == {
+        ("web-3",)}
+    sql = steps(fence("SELECT status FROM v$instance;", "sql",
+                      "Open a SQL*Plus session as SYSDBA and run:"))
+    assert [(s.kind, s.interpreter) for s in sql] == [("manual", "sqlplus")]
+    pg = steps(fence("SELECT 1;", "sql", "In the Postgres shell:"))
+    assert [(s.kind, s.interpreter) for s in pg] == [("manual", "psql")]

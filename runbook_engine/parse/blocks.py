@@ -30,10 +30,16 @@ CLIENT_OF_LANG = {"psql": "psql", "sql": "mysql", "mysql": "mysql", "sqlite": "s
                   "ruby": "rails"}
 #: a client the prose before a block names ("in psql:", "from the rails console")
 _PROSE_CLIENT = re.compile(
-    r"\b(psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo shell|cqlsh|sqlplus|sqlcmd"
-    r"|clickhouse-client|rails console"
-    r"|gitlab-rails|django shell|python shell|manage\.py shell|irb)\b", re.IGNORECASE)
+    r"\b(psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo shell|cqlsh|sqlplus|sql\*plus"
+    r"|sqlcmd|clickhouse-client|clickhouse client|rails console|postgres(?:ql)? (?:shell|console)"
+    r"|redis (?:cli|shell|console)|gitlab-rails|django shell|python shell|manage\.py shell"
+    r"|irb)(?![\w-])", re.IGNORECASE)
 _PROSE_CLIENTS = {"mariadb": "mysql", "mongo shell": "mongosh", "rails console": "rails",
+                  "sql*plus": "sqlplus", "clickhouse client": "clickhouse-client",
+                  "postgres shell": "psql", "postgres console": "psql",
+                  "postgresql shell": "psql", "postgresql console": "psql",
+                  "redis cli": "redis-cli", "redis shell": "redis-cli",
+                  "redis console": "redis-cli",
                   "gitlab-rails": "rails", "django shell": "python", "python shell": "python",
                   "manage.py shell": "python", "irb": "rails"}
 _SQL_CLIENTS = ("psql", "mysql", "sqlite3", "sqlplus", "sqlcmd", "clickhouse-client", "cqlsh")
@@ -144,8 +150,8 @@ def _off_tty(opener: str) -> str:
 
 
 _HOST_SPAN = re.compile(
-    r"\b(?:on|from|at|in|inside|log\s+(?:in|on)\s+to|connect\s+to|ssh\s+(?:in)?to)\s+"
-    r"(?:the\s+|each\s+)?(?:[\w-]+\s+){0,3}?\(?`((?:[\w.-]+@)?[A-Za-z0-9][\w.-]*)`", re.I)
+    r"\b(?:on|from|at|in|inside|log\s*(?:in|on)\s*to|connect\s+to|ssh\s+(?:in)?to)\s+"
+    r"(?:the\s+|each\s+)?(?:[\w-]+,?\s+){0,3}?\(?`((?:[\w.-]+@)?[A-Za-z0-9][\w.-]*)`", re.I)
 _PLACE = re.compile(r"\b(?:on|from|at|in)\s+(?:the\s+|your\s+|a\s+|any\s+|each\s+)?"
                     r"(?:\w+\s+){0,2}?(?:host|server|node|machine|box|member|primary|replica"
                     r"|secondary|bastion|laptop|workstation|pod|container|cluster|leader)s?\b"
