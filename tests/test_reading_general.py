@@ -184,3 +184,17 @@ def test_prose_names_targets_and_clients_in_everyday_words() -> None:
     assert [(s.kind, s.interpreter) for s in sql] == [("manual", "sqlplus")]
     pg = steps(fence("SELECT 1;", "sql", "In the Postgres shell:"))
     assert [(s.kind, s.interpreter) for s in pg] == [("manual", "psql")]
+
+
+def test_lint_says_what_would_run_a_manual_step() -> None:
+    from runbook_engine.parse import parse_text
+
+    def advice(markdown: str) -> list[str]:
+        problems = parse_text(markdown, "book.md", None).problems
+        return [p.message for p in problems if p.code == "RB111"]
+
+    ps = advice(fence("Get-Service Spooler", "powershell"))  # none where pwsh is installed
+    assert all("install pwsh" in message for message in ps)
+    assert advice(fence("SQL> select 1 from dual;", "")) == [
+        "sqlplus steps are left to the operator (manual): open `sqlplus` with an earlier "
+        "command, or name it in front matter engines"]

@@ -240,12 +240,23 @@ def _fragments(draft: dict[str, Any], path: str, problems: list[Problem],
     if reading.close:
         problems.append(Problem("info", path, draft["line"], f"read as {reading.kind}, not "
                                 f"{reading.runner_up} (a close call): {reading.why()}", "RB110"))
-    if any(f.kind == "manual" for f in frags):
-        lang = next(f.lang for f in frags if f.kind == "manual")
-        problems.append(Problem("info", path, draft["line"], f"{lang} steps are left to the "
-                                "operator (manual): name the client with an earlier command or "
-                                "front matter engines to run them", "RB111"))
+    manual = next((f for f in frags if f.kind == "manual"), None)
+    if manual is not None:
+        problems.append(Problem("info", path, draft["line"], f"{manual.lang} steps are left to "
+                                f"the operator (manual): {_how_to_run(manual)}", "RB111"))
     return frags
+
+
+def _how_to_run(manual: Any) -> str:
+    """What would let the engine run a manual step itself (lint's RB111 advice)."""
+    if manual.lang == "powershell":
+        return "install pwsh, or name a runner in front matter engines"
+    if manual.lang == "cmd":
+        return "run them at a Windows command prompt"
+    if manual.lang == "http":
+        return "send them from the console they are written for, or write them as curl calls"
+    client = f"`{manual.interpreter}`" if manual.interpreter else "the client"
+    return f"open {client} with an earlier command, or name it in front matter engines"
 
 
 def _step_lang(tag: str, frag: Any) -> str:
