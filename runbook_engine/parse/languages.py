@@ -136,9 +136,9 @@ def _terminated(code: str, start: int) -> bool:
     then text up to a ``;`` before any blank line (``DBCC CHECKDB ('x');``, ``OPTIMIZE ...;``)."""
     if not re.match(r"[A-Za-z_]\w*\s", code[start:]) or re.match(r"[\w.]+\s*[=:]", code[start:]):
         return False  # `shared_buffers = 2GB`: a setting
-    end = _statement_end(code, start)
-    text = code[start:end]
-    return text.rstrip().endswith(";") and "\n\n" not in text.strip()
+    stop = code.find("\n\n", start)  # a statement never spans a blank line here
+    chunk = code[start:stop if stop >= 0 else len(code)][:4000]  # bounded: plan time stays linear
+    return chunk[:_statement_end(chunk, 0)].rstrip().endswith(";")
 
 
 def _attach_output(out: list[Fragment], text: str, line: int) -> None:
