@@ -198,3 +198,10 @@ def test_lint_says_what_would_run_a_manual_step() -> None:
     assert advice(fence("SQL> select 1 from dual;", "")) == [
         "sqlplus steps are left to the operator (manual): open `sqlplus` with an earlier "
         "command, or name it in front matter engines"]
+
+
+def test_kubectl_exec_with_options_after_the_pod_opens_the_client() -> None:
+    book = ("# Book\n\n```\nkubectl exec -it mongo-0 -n data -- mongosh\n```\n\n"
+            "```js\nrs.status()\n```\n")
+    assert [(s.line, s.kind, s.interpreter) for s in steps(book)] == [
+        (4, "shell", None), (8, "engine", "kubectl exec -i mongo-0 -n data -- mongosh")]

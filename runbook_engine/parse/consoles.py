@@ -164,7 +164,8 @@ def _container_client(args: list[str], value_short: str, value_long: frozenset[s
     pos = _positionals(args, value_short, "d", value_long, frozenset({"--detach"}), first_only=True)
     if not pos or len(pos) < 2:
         return None
-    inner = pos[2:] if pos[1] == "--" else pos[1:]  # kubectl exec POD -- CMD
+    # kubectl exec POD -- CMD (options such as `-n ns` may follow the pod: `--` ends them)
+    inner = pos[pos.index("--") + 1:] if "--" in pos else pos[1:]
     if not inner:
         return None
     if inner[0] in _SHELLS and inner[1:] in ([], ["-l"], ["-i"]):
