@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from runbook_engine.model import Step
 from runbook_engine.parse import parse_text
 
@@ -205,3 +207,16 @@ def test_kubectl_exec_with_options_after_the_pod_opens_the_client() -> None:
             "```js\nrs.status()\n```\n")
     assert [(s.line, s.kind, s.interpreter) for s in steps(book)] == [
         (4, "shell", None), (8, "engine", "kubectl exec -i mongo-0 -n data -- mongosh")]
+
+
+@pytest.mark.parametrize("lead", ["Expected:", "It should say:", "The state should be:",
+                                  "You get:", "Something like this comes back:", "Healthy:",
+                                  "On success:", "It answers with", "Look for:", "The reply:"])
+def test_prose_that_promises_an_answer_makes_a_bare_word_output(lead: str) -> None:
+    assert steps(fence("active", "", f"Run `systemctl is-active app`. {lead}")) == []
+
+
+def test_an_answer_cue_does_not_hide_real_commands() -> None:
+    found = steps(fence("kubectl -n shop exec -it api-0 -- bash", "",
+                        "This should give you a shell in the pod:"))
+    assert [s.line for s in found] == [6]
