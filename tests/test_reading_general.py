@@ -220,3 +220,11 @@ def test_an_answer_cue_does_not_hide_real_commands() -> None:
     found = steps(fence("kubectl -n shop exec -it api-0 -- bash", "",
                         "This should give you a shell in the pod:"))
     assert [s.line for s in found] == [6]
+
+
+@pytest.mark.parametrize("prompt", ["MacBook:~ alice$ ", "➜  infra git:(main) ✗ ", "❯ ",
+                                    "[ops@bastion ~]$ ", "deploy@web-2:/srv/app$ "])
+def test_everyday_shell_prompts(prompt: str) -> None:
+    found = steps(fence(f"{prompt}kubectl get nodes\nNAME     STATUS\nnode-1   Ready", ""))
+    assert [(s.line, s.code, s.expected_output) for s in found] == [
+        (6, "kubectl get nodes", "NAME     STATUS\nnode-1   Ready")]

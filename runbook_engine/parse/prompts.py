@@ -46,6 +46,9 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("shell", r"^\s*(?:\([\w.-]+\) )?(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]+\]\s?"
                   r"|(?:bash|sh|zsh|ksh|ash)-\d[\d.]*|[\w.-]+:[~/][^\s$#]*\s?)[$#] ?"),
         ("shell", r"^\s*(?:~[^\s$#]*\s?)?\$(?: |$)"),
+        # macOS bash `MacBook:~ alice$ `, oh-my-zsh `➜  repo git:(main) ✗ `, pure/starship `❯ `
+        ("shell", r"^[\w.-]+:[~/][^\s]*\s[\w.-]+\$ |^➜\s+\S+(?:\s+git:\([^)]*\))?(?:\s+✗)?\s+"
+                  r"|^[❯λ] "),
         # `patroni-01-db-gprd $ cmd`: a host name (dots or dashes in it) before the prompt sign
         ("shell", r"^[a-z][\w]*(?:[.-][\w]+)+ +[$#] |^[a-z][\w.-]*  +[$#] "),
     )
