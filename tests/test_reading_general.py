@@ -228,3 +228,19 @@ def test_everyday_shell_prompts(prompt: str) -> None:
     found = steps(fence(f"{prompt}kubectl get nodes\nNAME     STATUS\nnode-1   Ready", ""))
     assert [(s.line, s.code, s.expected_output) for s in found] == [
         (6, "kubectl get nodes", "NAME     STATUS\nnode-1   Ready")]
+
+
+@pytest.mark.parametrize(("prose", "host"), [
+    ("SSH into `<node-name>` and run:", "<node-name>"),
+    ("On db-prod-01, as root:", "db-prod-01"),
+    ("Then. On 10.0.4.7:", "10.0.4.7"),
+    ("Log into ops@bastion-2:", "ops@bastion-2"),
+])
+def test_hosts_the_prose_names(prose: str, host: str) -> None:
+    assert {s.on for s in steps(fence("uptime", "", prose))} == {(host,)}
+
+
+@pytest.mark.parametrize("prose", ["On Ubuntu 22.04, install it with:", "On k8s 1.29:",
+                                   "Works on version 1.2.3, run:"])
+def test_versions_and_systems_are_no_hosts(prose: str) -> None:
+    assert {s.on for s in steps(fence("uptime", "", prose))} == {()}

@@ -151,7 +151,13 @@ def _off_tty(opener: str) -> str:
 
 _HOST_SPAN = re.compile(
     r"\b(?:on|from|at|in|inside|log\s*(?:in|on)\s*to|connect\s+to|ssh\s+(?:in)?to)\s+"
-    r"(?:the\s+|each\s+)?(?:[\w-]+,?\s+){0,3}?\(?`((?:[\w.-]+@)?[A-Za-z0-9][\w.-]*)`", re.I)
+    r"(?:the\s+|each\s+)?(?:[\w-]+,?\s+){0,3}?\(?`((?:[\w.-]+@)?(?:[A-Za-z0-9][\w.-]*"
+    r"|<[\w .-]+>))`", re.I)
+#: a host written plainly where a sentence starts: "On db-prod-01, as root:", "On 10.0.4.7:"
+_PLAIN_HOST = re.compile(
+    r"(?:^|[.!?]\s+)(?:on|from|log\s*(?:in|on)\s*to|ssh\s+(?:in)?to)\s+(?:the\s+[a-z]+\s+)?"
+    r"((?:[\w.-]+@)?(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-?\d[\w-]*(?:\.[\w-]+)*"
+    r"|\d{1,3}(?:\.\d{1,3}){3}))\s*[:,]", re.I)
 _PLACE = re.compile(r"\b(?:on|from|at|in)\s+(?:the\s+|your\s+|a\s+|any\s+|each\s+)?"
                     r"(?:\w+\s+){0,2}?(?:host|server|node|machine|box|member|primary|replica"
                     r"|secondary|bastion|laptop|workstation|pod|container|cluster|leader)s?\b"
@@ -166,8 +172,11 @@ def prose_target(prose: str) -> str | None | bool:
     last = prose.strip()[-240:]
     for match in reversed(list(_HOST_SPAN.finditer(last))):
         host = match.group(1)
-        if not _NOT_HOST.search(host) and re.search(r"[\d.-]", host):
-            return host
+        if host.startswith("<") or not _NOT_HOST.search(host) and re.search(r"[\d.-]", host):
+            return host  # `<node-name>` is asked before the connection
+    plain = list(_PLAIN_HOST.finditer(last))
+    if plain:
+        return plain[-1].group(1)
     return False if _PLACE.search(last) else None
 
 
