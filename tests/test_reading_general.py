@@ -244,3 +244,14 @@ def test_hosts_the_prose_names(prose: str, host: str) -> None:
                                    "Works on version 1.2.3, run:"])
 def test_versions_and_systems_are_no_hosts(prose: str) -> None:
     assert {s.on for s in steps(fence("uptime", "", prose))} == {()}
+
+
+def test_unknown_words_right_under_a_command_are_what_it_printed() -> None:
+    found = steps(fence("systemctl is-enabled nginx\nenabled\ngit status\nOn branch main\n"
+                        "nothing to commit, working tree clean\ncd /srv/app\nmigrate-db --check",
+                        "bash"))
+    assert [(s.line, s.expected_output) for s in found] == [
+        (6, "enabled"), (8, "On branch main\nnothing to commit, working tree clean"),
+        (11, None), (12, None)]
+    # after a blank line, an unknown word is a command of its own
+    assert [s.line for s in steps(fence("uptime\n\nrotate-logs", "bash"))] == [6, 8]

@@ -9,7 +9,8 @@ from typing import Any
 
 from .languages import split_sql
 from .lines import Fragment
-from .shapes import Known, line_shape
+from .shapes import Known, first_word, line_shape
+from .vocabulary import SILENT
 
 _OR = re.compile(r"^(?:or|alternatively)\b[\s,:.\-]*(.*)$", re.IGNORECASE)
 
@@ -113,13 +114,28 @@ class Assembler:
                 self.out[self.last_cmd] = replace(prev, session=(*prev.session, item.start))
             self.opened = None
             return
-        if item.start == item.end and line_shape(item.text, self.known).score <= -1.5:
+        if item.start == item.end and self._printed_line(idx, item):
             # a table header, a log line, `Error: ...`: what the command above printed
             self._on_expected(idx, Item("expected", item.start - 1, item.end, item.text,
                                         {"from": "printed"}))
             return
         title = self.title or item.extra.get("trailing")
         self._emit(Fragment("command", item.text, item.start, title, target=self.target))
+
+    def _printed_line(self, idx: int, item: Item) -> bool:
+        """A line that reads as output, or one whose first word is no program this reader knows
+        (``enabled``, ``nothing to commit, working tree clean``) right under a command that
+        prints (no blank line between, and not ``cd``/``export``)."""
+        shape = line_shape(item.text, self.known)
+        if shape.score <= -1.5:
+            return True
+        if shape.score >= 1.5 or idx == 0 or self.last_cmd != len(self.out) - 1:
+            return False
+        above = self.items[idx - 1]
+        if above.kind not in ("cmd", "expected") or above.end != item.start - 1:
+            return False
+        word = first_word(self.out[-1].code)[0]
+        return word not in SILENT and not self.out[-1].code.rstrip().endswith("&")
 
     def _on_console(self, idx: int, item: Item) -> None:
         interp = item.extra["interpreter"]
