@@ -53,7 +53,8 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("angle", re.compile(r"(?<!<)<([A-Za-z])>"), 1),
     # {namespace}, {resource-group}: one brace pair around a name, as a word or path part (not
     # ${var}, {{ template }}, {a,b} expansions, find's {} nor awk's {print $1})
-    ("curly", re.compile(r"(?<![\w${])\{([A-Za-z][A-Za-z0-9_-]{0,40})\}(?![\w}])"), 1),
+    ("curly", re.compile(r"(?<![\w${'])\{([A-Za-z][A-Za-z0-9_-]{0,40}(?: [A-Za-z0-9_-]{1,20})"
+                         r"{0,3})\}(?![\w}])"), 1),
     # [DB_USERNAME], [your-bucket], [db name]: a bracketed name that no glob or test reads as
     # written (capitals joined by '_', or lowercase words joined by '-', '_' or a space)
     ("bracket", re.compile(r"(?<![\w$\[])\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
@@ -176,10 +177,15 @@ def placeholder_names(text: str) -> list[str]:
     return list(dict.fromkeys(span.name for span in _find(text)))
 
 
+#: forms whose brackets a shell parser would read (redirection, grouping, globs)
+_WORDLIKE = frozenset({"angle", "curly", "bracket"})
+
+
 def mask_placeholders(text: str) -> str:
-    """The text with each ``<…>`` placeholder as a same-length word (``_xxxx_``), so a shell
-    parser sees one word where bash would read a redirection or split at a space."""
-    spans = [s for s in _find(text) if s.form == "angle"]
+    """The text with each ``<…>``, ``{…}`` and ``[…]`` placeholder as a same-length word
+    (``_xxxx_``), so a shell parser sees one word where bash would read a redirection, a group
+    or a glob, or split at a space."""
+    spans = [s for s in _find(text) if s.form in _WORDLIKE]
     if not spans:
         return text
     out, pos = [], 0

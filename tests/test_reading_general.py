@@ -255,3 +255,37 @@ def test_unknown_words_right_under_a_command_are_what_it_printed() -> None:
         (11, None), (12, None)]
     # after a blank line, an unknown word is a command of its own
     assert [s.line for s in steps(fence("uptime\n\nrotate-logs", "bash"))] == [6, 8]
+
+
+def test_the_same_program_again_and_windows_options_are_commands() -> None:
+    found = steps(fence("vendorctl alert query\nvendorctl alert query severity=critical\n"
+                        "schtasks /query /fo LIST\ncmdkey /list", ""))
+    assert [s.line for s in found] == [6, 7, 8, 9]
+
+
+def test_an_aside_about_coming_back_is_no_promise_of_output() -> None:
+    found = steps(fence("vendorctl silence expire --all", "",
+                        "Expire them all (careful, alerts come back at once):"))
+    assert [s.line for s in found] == [6]
+
+
+def test_addresses_to_open_in_a_browser_are_manual_steps() -> None:
+    body = "https://ci.example.org/job/{job name}/{build number}/stop\nhttps://ci.example.org/kill"
+    found = steps(fence(body, "", "Open these in the browser, one after the other:"))
+    assert [(s.line, s.kind, s.lang) for s in found] == [(6, "manual", "url"),
+                                                         (7, "manual", "url")]
+    assert steps(fence(body, "", "The job pages:")) == []
+
+
+def test_script_console_calls_are_one_manual_script() -> None:
+    assert [(s.line, s.kind) for s in steps(fence("Jenkins.instance.queue.clear()", ""))] == [
+        (6, "manual")]
+    script = "def q = Jenkins.instance.queue\nq.items.each { q.cancel(it.task) }"
+    assert [(s.line, s.kind, s.code) for s in steps(fence(script, "groovy"))] == [
+        (6, "manual", script)]
+
+
+def test_placeholders_with_spaces_in_braces_keep_a_line_whole() -> None:
+    found = steps(fence("curl -X POST https://ci/job/{job name}/build\nuptime", "bash"))
+    assert [(s.line, s.code) for s in found] == [
+        (6, "curl -X POST https://ci/job/{job name}/build"), (7, "uptime")]

@@ -12,6 +12,8 @@ from .lines import Fragment
 from .shapes import Known, first_word, line_shape
 from .vocabulary import SILENT
 
+#: words and commas, nothing a shell would act on: "nothing to commit, working tree clean"
+_SENTENCE = re.compile(r"^[a-z][a-z' ]*,(?: [a-z'()]+)+\.?$")
 _OR = re.compile(r"^(?:or|alternatively)\b[\s,:.\-]*(.*)$", re.IGNORECASE)
 
 
@@ -135,7 +137,9 @@ class Assembler:
         if above.kind not in ("cmd", "expected") or above.end != item.start - 1:
             return False
         word = first_word(self.out[-1].code)[0]
-        return word not in SILENT and not self.out[-1].code.rstrip().endswith("&")
+        if word == shape.word or word in SILENT or self.out[-1].code.rstrip().endswith("&"):
+            return False  # `amtool ...` twice: the same program again is a command
+        return shape.score < 1.0 or _SENTENCE.match(item.text.strip()) is not None
 
     def _on_console(self, idx: int, item: Item) -> None:
         interp = item.extra["interpreter"]

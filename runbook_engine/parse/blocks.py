@@ -241,8 +241,11 @@ def _split(code: str, tag: str, reading: Reading, ctx: Context) -> list[Fragment
         return SPLITTERS[kind](code, fed)  # type: ignore[call-arg]
     if kind in SPLITTERS:
         return SPLITTERS[kind](code)
-    if kind in ("redis", "cmd"):
+    if kind in ("redis", "cmd", "url"):
         return split_lines(code, kind)
+    if kind == "groovy":  # a script console runs what is pasted as one script
+        first = next(i for i, x in enumerate(code.split("\n")) if x.strip())
+        return [Fragment("command", code.strip("\n"), first, lang="groovy")]
     return []  # documentation: the block stays whole
 
 

@@ -45,7 +45,8 @@ def shell_words(text: str) -> list[str] | None:
     from ..placeholders import find_placeholders
 
     protected = text
-    for span in reversed([s for s in find_placeholders(text) if s.form == "angle"]):
+    for span in reversed([s for s in find_placeholders(text)
+                          if s.form in ("angle", "curly", "bracket")]):
         inner = text[span.start:span.end].replace(" ", "\x01")
         protected = protected[:span.start] + inner + protected[span.end:]
     try:

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from ..placeholders import mask_placeholders
 from .consoles import CLIENT_WORD, client_language, client_line, shell_words
 from .lines import PSQL_META, SQL_START, is_comment
 from .prompts import any_prompt
@@ -22,7 +23,7 @@ from .vocabulary import COMMAND_CUES, DATA_CUES, LANGUAGE_OF, OUTPUT_CUES, TAG_L
 CLOSE = 1.5
 #: readings that become steps (the others are documentation)
 RUNNABLE = frozenset({"commands", "transcript", "sql", "powershell", "javascript", "python",
-                      "redis", "cmd", "ruby", "http"})
+                      "redis", "cmd", "ruby", "http", "url", "groovy"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ _OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|sympto
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
 _HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
                            r"(?:/|\?|$|\s*$))")
+_URL_LINE = re.compile(r"^\s*https?://\S+\s*$")
+#: prose that sends the reader to a browser: the addresses below are things to do
+_BROWSE = re.compile(r"\b(?:open|visit|browse\s+to|navigate\s+to|go\s+to|load|hit)\b", re.I)
+#: `Jenkins.instance.queue.clear()`: a call on an object path, as typed into a script console
+_CALL_CHAIN = re.compile(r"^\s*[A-Z]\w*(?:\.\w+(?:\([^()]*\))?)+\([^()]*\)\s*;?\s*$")
 _SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")")
 
 
@@ -169,6 +175,12 @@ def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
         return Reading(language, (Signal(f"tag:{tag}", language, 6.0),))
     if _HTTP_REQUEST.match(lines[0]):
         return Reading("http", (Signal("HTTP requests (METHOD path)", "http", 6.0),))
+    if all(_URL_LINE.match(mask_placeholders(x)) for x in lines) and \
+            _BROWSE.search(last_sentence(prose)):
+        return Reading("url", (Signal("addresses the prose says to open", "url", 6.0),))
+    if tag == "groovy" or tag == "" and all(_CALL_CHAIN.match(x) for x in lines):
+        # a script console (Jenkins): what is pasted runs as one script
+        return Reading("groovy", (Signal("script console calls", "groovy", 4.0),))
     signals = _tag_signals(tag) + _prose_signals(prose, heading) + _content_signals(lines, known)
     if code.lstrip().startswith("#!"):
         signals.append(Signal("a script with a shebang (a file to save)", "data", 6.5))

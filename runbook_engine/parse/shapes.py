@@ -108,6 +108,8 @@ def line_shape(line: str, known: Known = Known()) -> LineShape:  # noqa: B008 (f
 
 
 def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
+    if _URL_START.match(word):
+        return -3.0, [f"'{word}' is an address, not a program"]
     bare = word.rsplit("/", 1)[-1] if "/" in word and not word.endswith("/") else word
     if word in BUILTINS or word in ("if", "for", "while", "until", "case", "function", "[[", "["):
         return 3.0, [f"builtin {word}"]
@@ -144,7 +146,7 @@ def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
         return -2.5, [f"'{word} {rest[:1]} ...' is a setting"]
     if _EXEC_SHAPE.match(word):
         score, reasons = 0.5, [f"program-shaped word {word}"]
-        if re.match(r"^--?[A-Za-z]", rest):
+        if re.match(r"^--?[A-Za-z]|^/[a-z?]{1,12}(?:[:\s]|$)", rest):  # also Windows `/list`
             score += 1.0
             reasons.append("options follow")
         elif re.match(r"^[a-z][\w-]*(?:\s|$)", rest):

@@ -110,12 +110,14 @@ OUTPUT_CUES = re.compile(
     r"|\bresponse\b.*:?\s*$|\boutput\b\s*:?\s*$|\bresult\s*:?\s*$|\berror\b.*:\s*$"
     r"|\blog(?:s| lines| entries)?\b(?!\s+(?:in|on|into|onto)\b).*:\s*$"
     r"|\bsymptoms?\b|\bmessage\b.*:\s*$"
-    # what a check should come back with: "Expected:", "It should say:", "Healthy:", "Look for:"
+    # what a check should come back with, ending the sentence: "Expected:", "It should say:",
+    # "You get:", "Healthy:", "Look for:" ("it will list the pods:" asks to run something)
     r"|\bexpected\s*:?\s*$|\b(?:should|will|would|must)\s+(?:now\s+)?(?:say|read|be|contain"
-    r"|include|report|answer|give|list|match|come\s+back)\b"
-    r"|\byou(?:'ll|\s+will|\s+should)?\s+get(?:\s+back)?\b|\bcomes?\s+back\b"
-    r"|\banswers?\s+with\b|\b(?:the\s+)?repl(?:y|ies)\b.*:\s*$|\b(?:says?|reads)\s*:?\s*$"
-    r"|\blook\s+for\b|^(?:good|bad|healthy|unhealthy|broken|on\s+success|on\s+failure"
+    r"|include|report|answer|match|come\s+back(?:\s+with)?)\s*(?:something\s+)?(?:like"
+    r"(?:\s+this)?)?\s*:?\s*$|\byou(?:'ll|\s+will|\s+should)?\s+get(?:\s+back)?\s*"
+    r"(?:something\s+like(?:\s+this)?)?\s*:?\s*$|\bcomes?\s+back(?:\s+with)?\s*:?\s*$"
+    r"|\banswers?\s+with\s*:?\s*$|\b(?:the\s+)?repl(?:y|ies)\b.*:\s*$|\b(?:says?|reads)\s*:?\s*$"
+    r"|\blook\s+for\s*:?\s*$|^(?:good|bad|healthy|unhealthy|broken|on\s+success|on\s+failure"
     r"|if\s+all\s+is\s+well|when\s+it\s+works)\s*:\s*$)",
     re.IGNORECASE,
 )
