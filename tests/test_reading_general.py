@@ -289,3 +289,9 @@ def test_placeholders_with_spaces_in_braces_keep_a_line_whole() -> None:
     found = steps(fence("curl -X POST https://ci/job/{job name}/build\nuptime", "bash"))
     assert [(s.line, s.code) for s in found] == [
         (6, "curl -X POST https://ci/job/{job name}/build"), (7, "uptime")]
+
+
+def test_calls_after_a_rails_console_was_opened_are_fed_to_it() -> None:
+    book = ("# Book\n\n```\nsudo gitlab-rails console\n```\n\n```\nUser.find(42).block()\n```\n")
+    assert [(s.line, s.interpreter) for s in steps(book)] == [
+        (4, None), (8, "sudo gitlab-rails console")]

@@ -178,7 +178,13 @@ def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
     if all(_URL_LINE.match(mask_placeholders(x)) for x in lines) and \
             _BROWSE.search(last_sentence(prose)):
         return Reading("url", (Signal("addresses the prose says to open", "url", 6.0),))
-    if tag == "groovy" or tag == "" and all(_CALL_CHAIN.match(x) for x in lines):
+    consoles = known.clients & {"python", "rails", "mongosh"}
+    calls = not tag and all(_CALL_CHAIN.match(x) for x in lines)
+    if calls and consoles in ({"python"}, {"rails"}):  # typed into the console opened earlier
+        lang = "python" if consoles == {"python"} else "ruby"
+        return Reading(lang, (Signal(f"calls, and the runbook opened a {lang} console", lang,
+                                     5.0),))
+    if tag == "groovy" or calls and not consoles:
         # a script console (Jenkins): what is pasted runs as one script
         return Reading("groovy", (Signal("script console calls", "groovy", 4.0),))
     signals = _tag_signals(tag) + _prose_signals(prose, heading) + _content_signals(lines, known)
