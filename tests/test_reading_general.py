@@ -295,3 +295,10 @@ def test_calls_after_a_rails_console_was_opened_are_fed_to_it() -> None:
     book = ("# Book\n\n```\nsudo gitlab-rails console\n```\n\n```\nUser.find(42).block()\n```\n")
     assert [(s.line, s.interpreter) for s in steps(book)] == [
         (4, None), (8, "sudo gitlab-rails console")]
+
+
+def test_unknown_tools_lean_to_commands_unless_output_is_promised() -> None:
+    assert [s.kind for s in steps(fence("appctl restart web", "", "If you see an error, "
+                                        "restart it:"))] == ["shell"]
+    assert steps(fence("appctl restart web", "", "The error looks like:")) == []
+    assert steps(fence("nothing to commit", "", "Output:")) == []

@@ -248,6 +248,13 @@ def _content_signals(lines: list[str], known: Known) -> list[Signal]:
     if output:
         found.append(Signal(f"{output}/{n} lines read as output", "output",
                             round(4.0 * output / n, 2)))
+    # `appctl restart web`: a tool this reader does not know, shaped like one (a lowercase
+    # program word and its arguments, nothing printed-looking) still leans to commands
+    unknown = sum(s.score >= 1.0 and s.score < 1.5 and s.reasons[:1] != ["a sentence"]
+                  and s.word[:1].islower() for s in shapes)
+    if unknown and not output:
+        found.append(Signal(f"{unknown}/{n} lines shaped like unknown tools", "commands",
+                            round(2.0 * unknown / n, 2)))
     opened = _opens_console(logical)
     if opened:
         found.append(Signal(f"opens {opened} and types into it", "commands", 4.0))

@@ -107,7 +107,7 @@ OUTPUT_CUES = re.compile(
     r"|\b(?:returns?|prints?|displays?|outputs?|shows?|produces?)\s*(?:something\s+)?"
     r"(?:like|similar|:|$)"
     r"|\bresult\s+(?:looks|should|is|will)|\blooks?\s+(?:like|similar)\b"
-    r"|\bresponse\b.*:?\s*$|\boutput\b\s*:?\s*$|\bresult\s*:?\s*$|\berror\b.*:\s*$"
+    r"|\bresponse\b.*:?\s*$|\boutput\b\s*:?\s*$|\bresult\s*:?\s*$|\berror\b[^,]*:\s*$"
     r"|\blog(?:s| lines| entries)?\b(?!\s+(?:in|on|into|onto)\b).*:\s*$"
     r"|\bsymptoms?\b|\bmessage\b.*:\s*$"
     # what a check should come back with, ending the sentence: "Expected:", "It should say:",
