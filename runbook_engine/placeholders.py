@@ -49,7 +49,7 @@ class PlaceholderSpan(NamedTuple):
 # (form, pattern, group holding the name); order is priority where matches overlap
 _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     # <name> / <two words>: a letter first, no '<' before (heredoc), no '(' after (process subst.)
-    ("angle", re.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.:/@ -]{0,60}?[A-Za-z0-9_.])>"), 1),
+    ("angle", re.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.:/@ -]{0,60}?[A-Za-z0-9_.#])>"), 1),
     ("angle", re.compile(r"(?<!<)<([A-Za-z])>"), 1),
     # {namespace}, {resource-group}: one brace pair around a name, as a word or path part (not
     # ${var}, {{ template }}, {a,b} expansions, find's {} nor awk's {print $1})

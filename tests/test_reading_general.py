@@ -302,3 +302,34 @@ def test_unknown_tools_lean_to_commands_unless_output_is_promised() -> None:
                                         "restart it:"))] == ["shell"]
     assert steps(fence("appctl restart web", "", "The error looks like:")) == []
     assert steps(fence("nothing to commit", "", "Output:")) == []
+
+
+def test_export_of_several_variables_is_a_command() -> None:
+    found = steps(fence("export A_CACERT=/etc/pki/ca.crt A_CERT=/etc/pki/admin.crt\nenv | grep A_",
+                        "sh"))
+    assert [s.line for s in found] == [6, 7]
+
+
+def test_lines_typed_into_a_console_whose_prompt_is_not_shown() -> None:
+    found = steps(fence("$ bin/zookeeper-shell.sh zk1.lan:2181\nls /admin/delete_topics\n"
+                        "delete /admin/delete_topics/tmp-1", ""))
+    assert [(s.line, s.interpreter) for s in found] == [
+        (7, "bin/zookeeper-shell.sh zk1.lan:2181"), (8, "bin/zookeeper-shell.sh zk1.lan:2181")]
+
+
+def test_vendor_console_prompts_in_capitals() -> None:
+    found = steps(fence("C:\\> diskpart\nDISKPART> list disk\nDISKPART> select disk 2\n"
+                        "DISKPART> exit", ""))
+    assert [(s.line, s.code) for s in found] == [(6, "diskpart"), (7, "list disk"),
+                                                 (8, "select disk 2"), (9, "exit")]
+
+
+def test_an_unknown_tool_with_a_path_under_another_command_is_a_command() -> None:
+    found = steps(fence("vgremove vg_data\npvremovex /dev/md0", "bash"))
+    assert [s.line for s in found] == [6, 7]
+
+
+def test_a_hash_ends_an_angle_placeholder() -> None:
+    from runbook_engine.placeholders import placeholder_names
+
+    assert placeholder_names("ALTER SYSTEM KILL SESSION '<sid>,<serial#>'") == ["sid", "serial#"]

@@ -23,7 +23,8 @@ _MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|
 #: programs whose console reads typed lines (a line naming one may open a session)
 CLIENT_WORD = re.compile(
     r"(?<![\w-])(?:psql|gitlab-psql|mysql|mariadb|sqlite3|redis-cli|valkey-cli|mongosh|mongo"
-    r"|cqlsh|sqlplus|rman|sqlcmd|clickhouse-client|clickhouse\s+client|zkCli(?:\.sh)?)(?![\w-])")
+    r"|cqlsh|sqlplus|rman|sqlcmd|clickhouse-client|clickhouse\s+client|zkCli(?:\.sh)?"
+    r"|zookeeper-shell(?:\.sh)?)(?![\w-])")
 #: console commands other than SQL statements, one a line (SQL*Plus, RMAN, cqlsh, zkCli)
 _CONSOLE_WORDS = {
     "sqlplus": word_set("connect conn startup shutdown archive recover spool host prompt "
@@ -236,6 +237,8 @@ def _oracle_or_other_client(name: str, args: list[str]) -> str | None:
             args = args[1:]
         stop = {"-q", "--query", "--queries-file", "--version", "--help"}
         return "" if stop & {a.split("=")[0] for a in args} else "clickhouse"
+    if name in ("zookeeper-shell.sh", "zookeeper-shell"):  # `zookeeper-shell.sh host:2181`
+        return "zk" if len([a for a in args if not a.startswith("-")]) == 1 else ""
     if name in ("zkCli.sh", "zkCli"):  # `zkCli.sh -server h:2181 ls /` runs one command
         valued = [a for k, a in enumerate(args) if k and args[k - 1] in ("-server", "-timeout")]
         rest = [a for a in args if not a.startswith("-") and a not in valued]

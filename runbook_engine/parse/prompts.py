@@ -37,6 +37,7 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("cql", r"^cqlsh(?::[\w-]+)?> ?"),
         ("sqlplus", r"^(?:SQL|\w+ @ \w+ ?)> ?"),  # SQL*Plus; `SYS @ orcl > ` with a login.sql
         ("rman", r"^RMAN> ?"),
+        ("console", r"^[A-Z][A-Z0-9_]{2,15}> "),  # DISKPART>, DGMGRL>, ASMCMD>: a vendor console
         ("sqlcmd", r"^1> ?"),
         ("sqlcmd+", r"^(?:[2-9]|[1-9]\d+)> ?"),  # sqlcmd numbers the lines of a batch
         ("zk", r"^\[zk: [^\]\n]*\] ?"),
@@ -59,7 +60,8 @@ _CLIENT_LANG = {"psql": "psql", "mysql": "mysql", "mariadb": "mysql", "sqlite3":
                 "python": "python", "python3": "python", "node": "javascript", "irb": "ruby",
                 "cqlsh": "cql", "pwsh": "powershell", "powershell": "powershell",
                 "sqlplus": "sqlplus", "rman": "rman", "sqlcmd": "sqlcmd",
-                "clickhouse-client": "clickhouse", "zkCli.sh": "zk", "ipython": "python",
+                "clickhouse-client": "clickhouse", "zkCli.sh": "zk", "zookeeper-shell.sh": "zk",
+                "zookeeper-shell": "zk", "ipython": "python",
                 "ipython3": "python"}
 #: prompts of the machine's own shells, where a client console may be opened
 _HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
@@ -165,6 +167,8 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
             continue
         if found is None and _forgotten(last, line):
             found = ("shell", line.strip())
+        if found is None and client and _typed_into(last, line, client):
+            found = (client[0], line.strip())  # the client's prompt left out, as its lines are
         if found is None:
             last.output.append(line)
             i += 1
@@ -215,6 +219,20 @@ def _forgotten(last: Entry, line: str) -> bool:
         return False
     word, _ = first_word("\n".join(last.command))
     return word in SILENT and line_shape(line, Known()).score >= 2.5
+
+
+def _typed_into(last: Entry, line: str, client: tuple[str, str]) -> bool:
+    """A line in the console's language right under the command that opened it, or under a
+    line already typed into it, with nothing printed between (``$ zookeeper-shell.sh zk1:2181``
+    then ``ls /brokers`` with no prompt shown)."""
+    from .consoles import client_line
+
+    if last.line < 0 or last.output or not line.strip() or line[:1].isspace():
+        return False
+    opened_here = last.lang in _HOST_SHELLS and "\n".join(last.command).strip() == client[1]
+    if not (opened_here or last.opener == client[1]):
+        return False
+    return client_line(client[0], line.strip())
 
 
 def _pop_title(output: list[str]) -> str | None:

@@ -18,7 +18,7 @@ from .vocabulary import BUILTINS, KNOWN_COMMANDS
 
 _LEAD = re.compile(  # what may stand before the program name
     r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+(?!-)\S+)?)*\s+|(?:env|nohup|time|exec|command"
-    r"|builtin)\s+|[A-Za-z_]\w*=\S*\s+)+"
+    r"|builtin)\s+(?=[\w./~$-])|[A-Za-z_]\w*=\S*\s+)+"
 )
 _ASSIGN = re.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?[A-Za-z_]\w*"
                      r"(?:\[[^\]]*\])?\+?=")
@@ -92,7 +92,8 @@ def line_shape(line: str, known: Known = Known()) -> LineShape:  # noqa: B008 (f
     if assign:
         value = s[assign.end():]
         word = value.split(None, 1)[1].split()[0] if len(value.split(None, 1)) > 1 else ""
-        typed = known.program(word) or _PATHLIKE.match(word) or _EXEC_SHAPE.match(word)
+        typed = known.program(word) or _PATHLIKE.match(word) or _EXEC_SHAPE.match(word) or \
+            re.match(r"^[A-Za-z_]\w*=", word)  # `export A=1 B=2`, `A=1 B=2 cmd`
         if re.match(r"^[^'\"$(`\s]+\s", value) and not typed:
             reasons = ["key=value with spaces"]  # `issuer=C = US`: printed, not typed
             return LineShape(-1.5 + _output_marks(s, reasons), reasons)
@@ -149,6 +150,9 @@ def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
         if re.match(r"^--?[A-Za-z]|^/[a-z?]{1,12}(?:[:\s]|$)", rest):  # also Windows `/list`
             score += 1.0
             reasons.append("options follow")
+        elif re.match(r"^(?:~|\.{0,2})/[\w.-]", rest):
+            score += 0.5
+            reasons.append("a path follows")
         elif re.match(r"^[a-z][\w-]*(?:\s|$)", rest):
             score += 0.5
             reasons.append("a subcommand may follow")

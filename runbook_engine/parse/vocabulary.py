@@ -49,6 +49,8 @@ OPS_TOOLS = word_set(
     "socat keepalived rndc named-checkconf postqueue postsuper postfix doveadm exim "
     "fail2ban-client wg wg-quick tailscale step cfssl nmcli resolvectl chronyc ntpq "
     "vgchange lvremove pvcreate vgextend xfs_growfs growpart e2fsck btrfs iscsiadm exportfs "
+    "pvremove vgremove vgcreate lvresize lvreduce pvmove vgreduce pvscan vgscan lvscan "
+    "pvdisplay vgdisplay lvdisplay zookeeper-shell zookeeper-shell.sh "
     "ldapsearch ldapmodify kinit klist realm sssctl a2ensite a2dissite a2enmod "
     "celery gunicorn uwsgi pumactl passenger-status tctl temporal argo tkn skaffold "
     # source control and CI
