@@ -298,10 +298,12 @@ def test_calls_after_a_rails_console_was_opened_are_fed_to_it() -> None:
 
 
 def test_unknown_tools_lean_to_commands_unless_output_is_promised() -> None:
-    assert [s.kind for s in steps(fence("appctl restart web", "", "If you see an error, "
+    assert [s.kind for s in steps(fence("appctl restart web --now", "", "If you see an error, "
                                         "restart it:"))] == ["shell"]
-    assert steps(fence("appctl restart web", "", "The error looks like:")) == []
+    assert [s.kind for s in steps(fence("appctl restart web --now", "", "## Logs"))] == ["shell"]
+    assert steps(fence("appctl restart web --now", "", "The error looks like:")) == []
     assert steps(fence("nothing to commit", "", "Output:")) == []
+    assert steps(fence("tmp is writable", "", "### Example output")) == []
 
 
 def test_export_of_several_variables_is_a_command() -> None:

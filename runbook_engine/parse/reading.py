@@ -79,6 +79,7 @@ _OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|sympto
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
 _HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
                            r"(?:/|\?|$|\s*$))")
+_TECHNICAL = re.compile(r"\s(?:--?[A-Za-z]|[~.]?/\w|\S*=\S|\S+:\d)")
 _URL_LINE = re.compile(r"^\s*https?://\S+\s*$")
 #: prose that sends the reader to a browser: the addresses below are things to do
 _BROWSE = re.compile(r"\b(?:open|visit|browse\s+to|navigate\s+to|go\s+to|load|hit)\b", re.I)
@@ -248,10 +249,11 @@ def _content_signals(lines: list[str], known: Known) -> list[Signal]:
     if output:
         found.append(Signal(f"{output}/{n} lines read as output", "output",
                             round(4.0 * output / n, 2)))
-    # `appctl restart web`: a tool this reader does not know, shaped like one (a lowercase
-    # program word and its arguments, nothing printed-looking) still leans to commands
-    unknown = sum(s.score >= 1.0 and s.score < 1.5 and s.reasons[:1] != ["a sentence"]
-                  and s.word[:1].islower() for s in shapes)
+    # `appctl restart web --now`: a tool this reader does not know, shaped like one (a lowercase
+    # program word and an argument no sentence has: an option, a path, key=value, host:port)
+    # still leans to commands; `tmp is writable` does not
+    unknown = sum(1.0 <= s.score < 1.5 and s.word[:1].islower() and _TECHNICAL.search(x)
+                  is not None for x, s in zip(logical, shapes, strict=True))
     if unknown and not output:
         found.append(Signal(f"{unknown}/{n} lines shaped like unknown tools", "commands",
                             round(2.0 * unknown / n, 2)))
