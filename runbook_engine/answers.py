@@ -14,8 +14,15 @@ from .redact import looks_secret
 
 STEP_HELP = """y  run this step
 n  skip it
-e  edit the command first (in $EDITOR), then run the edited text
+e  edit the command first (in $EDITOR, or typed here when it is not set), then run it
 a  run this and all remaining steps without asking (dangerous steps still ask)
+q  quit the run
+?  this help
+#  a line starting with # is recorded as a note in the transcript"""
+
+DANGER_HELP = """{id}  type the step's id to run it (nothing else runs a dangerous step)
+e  edit the command first; the edited command asks for the id again
+n  skip it (s too)
 q  quit the run
 ?  this help
 #  a line starting with # is recorded as a note in the transcript"""
@@ -25,19 +32,22 @@ a  retry on all its hosts, those it went well on too
 e  edit the command, then retry (where it failed)
 s  skip it and go on
 q  quit the run
+?  this help
 #  a line starting with # is recorded as a note"""
 
-MANUAL_HELP = """d  done
+MANUAL_HELP = """d  done (y too)
 n  not done (it stays an open item)
 s  skip
 q  quit the run
+?  this help
 #  a line starting with # is recorded as a note"""
 
-DRIFT_HELP = """g  go on: the output is fine as it is
+DRIFT_HELP = """g  go on: the output is fine as it is (y too)
 n  go on, and write a note about it for the transcript (why it differs, what to update)
 r  run the step again
 e  edit the command, then run it again
 q  quit the run
+?  this help
 #  a line starting with # is recorded as a note"""
 
 DRIFT_PROMPT = "Output differs from the runbook. Go on? [g/n/r/e/q/?]"
@@ -64,13 +74,18 @@ class Reading:
 
 
 def step_prompt(view: StepView) -> str:
-    """The question a step asks: its own ``confirm`` text, and how to answer."""
+    """The question a step asks: its own ``confirm`` text (values filled in), how to answer."""
     step = view.step
-    custom = step.confirm if isinstance(step.confirm, str) and step.confirm else ""
+    custom = view.confirm or (step.confirm if isinstance(step.confirm, str) else "")
     if view.danger:
         return (f"{custom + ' ' if custom else ''}Type {step.id} to run this dangerous step "
                 f"(n skip, e edit, q quit):")
     return f"{custom or 'Run this step?'} [y/n/e/a/q/?]"
+
+
+def step_help(view: StepView) -> str:
+    """The help of a step's prompt: exactly the keys that prompt takes."""
+    return DANGER_HELP.format(id=view.step.id) if view.danger else STEP_HELP
 
 
 def read_step(view: StepView, typed: str) -> Reading:
@@ -148,13 +163,25 @@ def var_value(spec: VarSpec, typed: str) -> str:
     return typed
 
 
-def env_label(name: str) -> str:
-    return f"Set {name} for this run (empty: leave unset):"
+def env_label(spec: VarSpec) -> str:
+    """How an unset environment variable is offered: the runbook's prompt when it has one."""
+    if spec.prompt:
+        return f"{spec.prompt} (sets ${spec.name} for this run; empty: leave unset):"
+    return f"Set {spec.name} for this run (empty: leave unset):"
 
 
-def env_is_secret(name: str) -> bool:
+def env_is_secret(spec: VarSpec) -> bool:
     """An environment variable whose value is read without echo (and masked once set)."""
-    return looks_secret(name)
+    return spec.secret or looks_secret(spec.name)
+
+
+def empty_problem(spec: VarSpec, value: str) -> str | None:
+    """Why an empty answer is refused: a placeholder (or a required value) left empty would
+    run the command with a hole in it (``kill -9 ''``)."""
+    if value or not (spec.placeholder or spec.required):
+        return None
+    shown = f"<{spec.name}>" if spec.placeholder else spec.name
+    return f"{shown} needs a value: the command would run with an empty one"
 
 
 def env_values(typed: Mapping[str, str]) -> dict[str, str]:

@@ -53,6 +53,21 @@ def _selection(only: tuple[str, ...], from_: str | None, until: str | None,
                      granularity=granularity)
 
 
+def _prompt_keys() -> str:
+    """What `run --help` says about the keys each prompt takes (answers.py's help texts)."""
+    from .answers import DANGER_HELP, DRIFT_HELP, FAILURE_HELP, MANUAL_HELP, STEP_HELP
+
+    parts = [("At each step [y/n/e/a/q/?]", STEP_HELP),
+             ("At a dangerous step (type its id)", DANGER_HELP.format(id="ID")),
+             ("After a failure [r/e/s/q/?] (on some hosts of a fleet [r/a/e/s/q/?])",
+              FAILURE_HELP),
+             ("At a manual step [d/n/s/q/?]", MANUAL_HELP),
+             ("When the output differs [g/n/r/e/q/?]", DRIFT_HELP)]
+    # \b keeps click from re-wrapping each block into one paragraph
+    return "\n\n".join(f"\b\n{title}:\n" + "\n".join(f"  {line}" for line in text.splitlines())
+                       for title, text in parts)
+
+
 def plan_doc(loaded: Loaded) -> dict[str, Any]:
     from .render import plan_document
 
@@ -98,6 +113,8 @@ def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: st
     loaded = load(book, var_items, _selection(only, from_, until, tags, sections, granularity))
     if limit:
         loaded = _limited(loaded, inventory, limit)
+    for warning in loaded.warnings():
+        click.echo(warning, err=True)
     doc = plan_doc(loaded)
     if fmt == "text":
         if sys.stdout.isatty():
@@ -172,7 +189,7 @@ def lint(books: tuple[str, ...], fmt: str, granularity: str | None, strict: bool
         sys.exit(EXIT_FAILED)
 
 
-@cli.command()
+@cli.command(epilog=_prompt_keys())
 @click.argument("book", type=click.Path(dir_okay=False))
 @selection_options
 @click.option("-y", "--yes", is_flag=True, help="Run every step without asking.")

@@ -33,6 +33,7 @@ class StepView:
     # What `e` opens in the editor: the command, or its template when the command holds a
     # secret (never put a secret in a temp file; the edited template is rendered afterwards).
     editable: str = ""
+    confirm: str = ""  # the step's own ``confirm`` question, its values filled in
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class Controller(Protocol):
     """How the engine asks: ui.interactive (a terminal) and AutoController (--yes). Showing what
     happens is not its job: the display observes the events."""
 
+    def begin_step(self, step: Step) -> None:
+        """A step comes next: its values, placeholders and environment may be asked for before
+        ``ask_step`` (a terminal shows the step's header first, so the operator knows what for)."""
+        ...
+
     def ask_step(self, view: StepView) -> Answer: ...
 
     def ask_failure(self, view: FailureView) -> Answer: ...
@@ -93,13 +99,17 @@ class Controller(Protocol):
 
     def ask_var(self, spec: VarSpec) -> str: ...
 
-    def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
-        """Offer to set unset environment variables a step reads; return those set."""
+    def ask_env(self, specs: Sequence[VarSpec]) -> Mapping[str, str]:
+        """Offer to set unset environment variables a step reads (each as a VarSpec: its name,
+        the runbook's prompt when it declares one, secret or not); return those set."""
         ...
 
 
 class AutoController:
     """--yes: run everything, first alternative, manual steps recorded as skipped."""
+
+    def begin_step(self, step: Step) -> None:
+        return None
 
     def ask_step(self, view: StepView) -> Answer:
         return Answer("run", prompt="--yes")
@@ -119,5 +129,5 @@ class AutoController:
     def ask_var(self, spec: VarSpec) -> str:
         raise RunbookError(f"variable '{spec.name}' has no value: pass --var {spec.name}=VALUE")
 
-    def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
+    def ask_env(self, specs: Sequence[VarSpec]) -> Mapping[str, str]:
         return {}

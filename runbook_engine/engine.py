@@ -23,7 +23,7 @@ from .events import (
 )
 from .execution import Executor, HostRun, StopRun, TargetRunners, kept_run
 from .folding import fold_names
-from .inputs import Inputs, Prepared, recorded
+from .inputs import Inputs, Prepared, flags_of, recorded
 from .model import HostTarget, Runbook, Step
 from .recording import Recorder
 from .runners.base import Runner
@@ -185,6 +185,7 @@ class Engine:
             return self._finish(step, "blocked", f"needs {', '.join(blocked)}")
         if step.kind == "manual":
             return self._manual(step)
+        self.controller.begin_step(step)
         prepared = self._prepared(step)
         if prepared is None:
             return
@@ -200,6 +201,12 @@ class Engine:
                                 open_item=f"{step.id}: {step.title} (run it by hand)")
         if terminal:
             prepared = replace(prepared, command=replace(prepared.command, interactive=True))
+        if (terminal or follows or step.interactive) and step.timeout_default:
+            # the terminal is the operator's, and `tail -f` never ends: a runbook-wide
+            # timeout does not apply (only one the step sets itself)
+            step = replace(step, timeout=None, timeout_default=False)
+            prepared = replace(prepared, command=replace(prepared.command, timeout=None),
+                               view=replace(prepared.view, step=step, flags=flags_of(step)))
         if kept:
             done = f"done earlier on {fold_names(kept)}: runs on the other hosts only"
             prepared = replace(prepared, view=replace(prepared.view,
@@ -264,7 +271,8 @@ class Engine:
         if answer.answer == "edit" and answer.command is not None:
             self._decision(step, answer.prompt, "edit", original=view.editable,
                            edited=answer.command)
-            return "run", self.inputs.apply_edit(step, view.editable, answer.command)
+            edited = self.inputs.apply_edit(step, view.editable, answer.command)
+            return self.inputs.confirm_edit(step, code, edited, view.targets)
         self._decision(step, answer.prompt, answer.answer)
         return ("skip" if answer.answer == "skip" else "run"), code
 

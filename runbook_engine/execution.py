@@ -29,6 +29,7 @@ from .outputs import LineBuffer
 from .recording import Recorder
 from .redact import MASK, looks_secret
 from .runners.base import Command, Result, Runner, Session
+from .runners.script import blame, code_first_line
 from .stamps import code_sha256
 from .state import RunState, StepState
 
@@ -141,12 +142,14 @@ class Executor:
                 line=step.line, lang=step.lang, targets=tuple(hosts),
                 hosts=tuple(t.name for t in pending) if len(pending) < len(hosts) else (),
                 command=command.code, attempt=attempts, code_sha256=code_sha,
-                interactive=step.interactive))
+                interactive=command.interactive))
             self._attempt(step, command, pending, hosts, remote)
             drift = self._checked(step, attempts, pending, hosts, remote)
             failed = [h for h in hosts.values() if not h.ok]
             if not failed:
-                again = self._drift(step, command, drift, attempts)
+                asked = time.monotonic()
+                again = self._drift(step, command, drift, attempts, tuple(hosts))
+                started += time.monotonic() - asked  # the operator's time is not the step's
                 if again is None:
                     return self._record(step, hosts, attempts, started, "ok", "")
                 if again == "quit":
@@ -181,16 +184,28 @@ class Executor:
                                failed_hosts=tuple(h.target.name for h in failed) if remote
                                else (), hosts=len(hosts) if remote else 0)
             try:
+                asked = time.monotonic()
                 answer = self.controller.ask_failure(view)
             except KeyboardInterrupt:
                 self._record(step, hosts, attempts, started, status, reason)
                 raise
+            started += time.monotonic() - asked  # the operator's time is not the step's
             self.ctrl_c = False
             if answer.answer == "edit" and answer.command is not None:
                 self.emit(Decision(step=step.id, prompt=answer.prompt, answer="edit",
                                    original=view.editable, edited=answer.command))
-                command = replace(command, code=self.inputs.apply_edit(step, view.editable,
-                                                                       answer.command))
+                edited = self.inputs.apply_edit(step, view.editable, answer.command)
+                try:
+                    verdict, edited = self.inputs.confirm_edit(step, command.code, edited,
+                                                               tuple(hosts))
+                except QuitRun:
+                    self._record(step, hosts, attempts, started, status, reason)
+                    raise
+                if verdict == "skip":
+                    self._record(step, hosts, attempts, started, status,
+                                 reason + "; skipped by operator")
+                    return None
+                command = replace(command, code=edited)
             else:
                 self.emit(Decision(step=step.id, prompt=answer.prompt, answer=answer.answer))
             if answer.answer == "retry_all":  # the hosts that went well run again too
@@ -224,7 +239,7 @@ class Executor:
         return drift
 
     def _drift(self, step: Step, command: Command, drift: list[OutputChecked],
-               attempts: int) -> str | None:
+               attempts: int, targets: tuple[str, ...]) -> str | None:
         """The output differs from what was expected: ask. None: go on; "quit"; else the code
         to run again (retry, or the edited command)."""
         if not drift or self.yes:
@@ -235,7 +250,12 @@ class Executor:
         if answer.answer == "edit" and answer.command is not None:
             self.emit(Decision(step=step.id, prompt=answer.prompt, answer="edit",
                                original=view.editable, edited=answer.command))
-            return self.inputs.apply_edit(step, view.editable, answer.command)
+            edited = self.inputs.apply_edit(step, view.editable, answer.command)
+            try:
+                verdict, edited = self.inputs.confirm_edit(step, command.code, edited, targets)
+            except QuitRun:
+                return "quit"
+            return edited if verdict == "run" else None
         self.emit(Decision(step=step.id, prompt=answer.prompt, answer=answer.answer))
         if answer.answer == "quit":
             return "quit"
@@ -340,9 +360,12 @@ class Executor:
         # was copied from (kept only when there is an output to compare)
         combined: list[str] | None = [] if self.checker.wants_combined(step) else None
         kept = [0]
+        first = code_first_line(command, self.runner(target).session)
 
         def on_output(stream: str, text: str) -> None:
             ready = lines[stream].feed(text)
+            if ready and stream == "stderr":
+                ready = blame(ready, first, lambda n: _code_line(step, n))
             if ready:
                 self._output(step.id, stream, ready, host, held)
             if combined is not None and kept[0] < COMBINED_CHARS:
@@ -466,6 +489,13 @@ def _judge(step: Step, target: HostTarget, result: Result, checks: list[Check]) 
     except re.error as exc:
         return HostRun(target, "failed", result, f"bad regular expression: {exc}", checks=checks)
     return HostRun(target, "ok", result, capture=capture, checks=checks)
+
+
+def _code_line(step: Step, n: int) -> str:
+    """Where line ``n`` of a step's code is in its runbook (an error bash reported there)."""
+    if n < 1:  # the wrapper's set-up: the step's cwd or env
+        return f"{step.location} (setting up step {step.id})"
+    return f"{step.path}:{step.code_line + n - 1} (line {n} of step {step.id})"
 
 
 def _worst(failed: list[HostRun]) -> tuple[str, str]:

@@ -7,14 +7,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import safety, template
-from .control import Controller, StepView
-from .events import Invalid, VarRecord, VarSet
+from . import answers, safety, template
+from .control import Controller, QuitRun, StepView
+from .events import Decision, Invalid, VarRecord, VarSet
 from .graph import RESERVED, outputs_of, step_templates
 from .model import HostTarget, Runbook, RunbookError, Step, VarSpec
 from .recording import Recorder
 from .redact import MASK, looks_secret
 from .runners.base import Command, Runner
+from .stamps import spell_duration
 from .state import RunState
 from .variables import Variable, validate
 
@@ -44,8 +45,13 @@ def danger_of(step: Step, code: str) -> list[str]:
 
 def flags_of(step: Step) -> tuple[str, ...]:
     flags = [name for name in FLAG_NAMES if getattr(step, name)]
-    flags += [f"{name}={getattr(step, name)}" for name in VALUE_FLAGS if getattr(step, name)]
+    flags += [f"{name}={_flag_value(name, getattr(step, name))}" for name in VALUE_FLAGS
+              if getattr(step, name)]
     return tuple(flags)
+
+
+def _flag_value(name: str, value: Any) -> str:
+    return spell_duration(value) if name == "timeout" else str(value)
 
 
 def runnable(steps: Sequence[Step], state: RunState, only: Sequence[str]) -> list[Step]:
@@ -181,6 +187,9 @@ class Inputs:
         spec = declared or VarSpec(name, placeholder=placeholder, secret=looks_secret(name))
         if placeholder and declared is not None:
             spec = replace(declared, placeholder=True)
+        earlier = self.state.variables.get(name)
+        if earlier is not None and earlier.secret:
+            spec = replace(spec, secret=True)  # a secret (a capture) whose value is lost
         if spec.prompt is None and step is not None:
             # the step is shown after its values are known: say which step asks, and where
             shown = f"<{name}>" if placeholder else name
@@ -194,7 +203,7 @@ class Inputs:
                     raise
                 line = spec.line if declared is not None else (step.line if step else None)
                 raise RunbookError(exc.message, self.runbook.path, line) from None
-            problem = validate(spec, value)
+            problem = answers.empty_problem(spec, value) or validate(spec, value)
             if problem is not None:
                 self.emit(Invalid(text=problem))
                 continue  # ask again
@@ -216,15 +225,33 @@ class Inputs:
                 else:
                     known[name] = value  # exported by an earlier step
         missing = [n for n in reads if n not in known]
+        specs = {name: self.env_spec(name) for name in reads}
         if missing:
-            given = self.controller.ask_env(missing)
+            given = self.controller.ask_env([specs[n] for n in missing])
             for name, value in given.items():
+                if specs[name].secret:
+                    self.emit.secret(value)  # before anything (the variable's record) shows it
                 self.extra_env[name] = value
                 known[name] = value
+                declared = self.declared_for_env(name)
+                if declared is not None and not self.known(declared.name):
+                    self.set_var(declared.name, value, "prompt", specs[name].secret)
         for name in reads:
-            if looks_secret(name) and name in known:
+            if specs[name].secret and name in known:
                 self.emit.secret(known[name])
         return [n for n in missing if n not in self.extra_env]
+
+    def declared_for_env(self, name: str) -> VarSpec | None:
+        """The front matter variable read from environment variable ``name``, if any."""
+        return next((v for v in self.runbook.vars if v.env == name), None)
+
+    def env_spec(self, name: str) -> VarSpec:
+        """How an environment variable is asked: the runbook's prompt and secrecy when it
+        declares the variable, secret when its name looks like one."""
+        declared = self.declared_for_env(name)
+        secret = looks_secret(name) or (declared is not None and declared.secret)
+        prompt = declared.prompt if declared is not None else None
+        return VarSpec(name, prompt=prompt, secret=secret)
 
     # -- the command ----------------------------------------------------------------------------
 
@@ -276,9 +303,41 @@ class Inputs:
             step=step, command=self.emit.mask(code), targets=tuple(t.name for t in targets),
             danger=tuple(danger_of(step, code)), flags=flags_of(step),
             missing_env=tuple(missing), expected_output=step.expected_output,
-            editable=self.editable(step, code),
+            editable=self.editable(step, code), confirm=self.confirm_text(step, ctx),
         )
         return Prepared(command, view, targets)
+
+    def confirm_text(self, step: Step, ctx: dict[str, Any]) -> str:
+        """The step's own question with its values filled in (``Stop process 4242?``)."""
+        if not isinstance(step.confirm, str) or not step.confirm:
+            return ""
+        text = template.render_lenient(step.confirm, ctx) if has_template(step.confirm) \
+            else step.confirm
+        return self.emit.mask(text)
+
+    def confirm_edit(self, step: Step, before: str, code: str,
+                     targets: Sequence[str]) -> tuple[str, str]:
+        """An edited command runs at once unless it, or what it replaces, is dangerous: then
+        it is shown and runs only on the step's typed id, like the step itself (it may be
+        edited again). Returns ("run" or "skip", the code); QuitRun when the operator quits."""
+        while True:
+            danger = tuple(danger_of(step, code) or danger_of(step, before))
+            if not danger:
+                return "run", code
+            view = StepView(step=step, command=self.emit.mask(code), targets=tuple(targets),
+                            danger=danger, flags=flags_of(step),
+                            editable=self.editable(step, code),
+                            confirm=self.confirm_text(step, self.context()))
+            answer = self.controller.ask_step(view)
+            if answer.answer == "edit" and answer.command is not None:
+                self.emit(Decision(step=step.id, prompt=answer.prompt, answer="edit",
+                                   original=view.editable, edited=answer.command))
+                code = self.apply_edit(step, view.editable, answer.command)
+                continue
+            self.emit(Decision(step=step.id, prompt=answer.prompt, answer=answer.answer))
+            if answer.answer == "quit":
+                raise QuitRun
+            return ("skip" if answer.answer == "skip" else "run"), code
 
     def preview(self, step: Step) -> StepView:
         """An alternative as offered for choosing (rendered leniently: nothing is asked yet)."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .model import SHELL_LANGS, GraphError, LoadError, Problem, Runbook, Step
+
+COMMAND_HINT = "`--granularity command`"
 
 
 def lint_book(path: str, granularity: str | None = None, strict: bool = False) -> list[Problem]:
@@ -23,9 +27,41 @@ def lint_book(path: str, granularity: str | None = None, strict: bool = False) -
         problems.append(Problem("error", exc.path or path, exc.line or 1, exc.message, "RB300"))
     for step in runbook.steps:
         problems.extend(_shell_problems(runbook, step))
+    if granularity != "command" and any(step.parent is None and step.kind == "shell"
+                                        for step in runbook.steps):
+        problems = _command_hints(runbook, problems)
     if strict:
         problems.extend(_missing_programs(runbook))
     return sorted(_unique(problems), key=lambda p: (p.path, p.line, p.column))
+
+
+def _command_hints(runbook: Runbook, problems: list[Problem]) -> list[Problem]:
+    """Blocks read whole (annotated, or a runbook with its own front matter) that read right
+    command by command: a syntax error that goes away, or a client (``psql``) whose lines would
+    run as shell. Each says so, with ``--granularity command``."""
+    from .parse import load_runbook
+
+    try:
+        commands = load_runbook(runbook.path, granularity="command")
+    except LoadError:
+        return problems
+    spans = {s.id: range(s.line, s.line + s.code.count("\n") + 2) for s in runbook.steps}
+    unread = [p.line for p in lint_book(runbook.path, "command")
+              if p.code in ("RB105", "RB200", "RB220")]  # what command by command still fails
+    hinted = []
+    for problem in problems:
+        span = next((lines for lines in spans.values() if problem.line in lines), None)
+        if problem.code == "RB200" and span and not any(line in span for line in unread):
+            problem = replace(problem, message=problem.message + f" ({COMMAND_HINT} parses it)")
+        hinted.append(problem)
+    for step in commands.steps:
+        if step.parent in spans and step.interpreter and step.kind == "engine":
+            hinted.append(Problem("info", step.path, step.line, f"block '{step.parent}' runs as "
+                                  f"one shell script, so the lines meant for {step.interpreter} "
+                                  f"would run as shell: {COMMAND_HINT} feeds them to it",
+                                  "RB120"))
+            spans.pop(step.parent)  # once a block
+    return hinted
 
 
 def _declared(runbook: Runbook) -> set[str]:

@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import Graph, build_graph, select
+from .graph import RESERVED, Graph, build_graph, select, step_templates
 from .model import Runbook, Step
 from .parse import load_runbook
+from .safety import placeholders
+from .template import variables_used
 from .variables import Variable, initial_variables, parse_var_args
 
 
@@ -40,6 +42,16 @@ class Loaded:
     graph: Graph
     steps: list[Step]
     cli_vars: dict[str, str]
+
+    def warnings(self) -> list[str]:
+        """``--var`` names nothing in the runbook uses (a typo would otherwise go unnoticed)."""
+        used = {spec.name for spec in self.runbook.vars} | RESERVED
+        for step in self.runbook.steps:
+            used |= {name for text in step_templates(step) if "{" in text
+                     for name in variables_used(text)}
+            used.update(placeholders(step.code), *(placeholders(t) for t in step.on))
+        return [f"warning: --var {name}: nothing in {self.runbook.path} uses it"
+                for name in self.cli_vars if name not in used]
 
 
 def load(book: str, var_items: Sequence[str] = (), selection: Selection = Selection(),

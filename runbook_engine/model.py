@@ -143,6 +143,7 @@ class Step:
     expect_exit: int = 0
     # timing
     timeout: float | None = None
+    timeout_default: bool = False  # the timeout is the front matter's ``defaults``, not its own
     retries: int = 0
     delay: float = 0.0
     until: bool = False

@@ -14,6 +14,7 @@ from .mdtext import md_fence
 from .model import Step
 from .redact import Redactor
 from .safety import env_reads, placeholders, step_danger
+from .stamps import spell_duration
 from .template import render_lenient, substitute_placeholders
 from .variables import Variable
 from .variables import context as template_context
@@ -35,6 +36,7 @@ def plan_document(graph: Graph, steps: Sequence[Step], variables: Mapping[str, V
         "title": runbook.title,
         "path": runbook.path,
         "granularity": runbook.granularity,
+        "default_targets": default_targets(runbook.defaults.get("on")),
         "variables": _variables(graph, steps, variables, placeholder_values),
         "steps": step_docs,
         "edges": [[a, b] for a, b in graph.edges if a in selected and b in selected],
@@ -67,6 +69,13 @@ def _variables(graph: Graph, steps: Sequence[Step], variables: Mapping[str, Vari
     return rows
 
 
+def default_targets(on: Any) -> list[str]:
+    """Where a step runs when it does not say: the front matter's ``defaults: on``, or here."""
+    if isinstance(on, str):
+        return [on]
+    return [str(target) for target in on] if on else ["local"]
+
+
 def _placeholders(step: Step) -> list[str]:
     """Placeholders of the code and of the targets (``ssh deploy@<production-ip>``)."""
     names = placeholders(step.code)
@@ -86,6 +95,10 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
     if step.interpreter:
         env = sorted({*env, *env_reads(step.interpreter)})
     shell = step.kind == "shell"
+    terminal = needs_terminal(step.code, step.lang) if shell else None
+    follows = runs_until_stopped(step.code, step.lang) if shell else None
+    # as the run does: a runbook-wide timeout leaves the terminal's steps and `tail -f` alone
+    untimed = step.timeout_default and (step.interactive or terminal or follows)
     return {
         "index": step.index,
         "id": step.id,
@@ -104,7 +117,7 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
         "env": env,
         "capture": step.capture,
         "when": step.when,
-        "timeout": step.timeout,
+        "timeout": None if untimed else step.timeout,
         "parent": step.parent,
         "choice": step.choice,
         "interpreter": step.interpreter,
@@ -113,8 +126,8 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
         "expected_output": step.expected_output,
         "tags": list(step.tags),
         "interactive": step.interactive,
-        "needs_terminal": needs_terminal(step.code, step.lang) if shell else None,
-        "runs_until_stopped": runs_until_stopped(step.code, step.lang) if shell else None,
+        "needs_terminal": terminal,
+        "runs_until_stopped": follows,
     }
 
 
@@ -143,7 +156,7 @@ def _flags(step: Mapping[str, Any]) -> list[str]:
         flags.append("⚠ DANGER: " + "; ".join(step["danger"]))
     for key in ("capture", "when", "timeout", "interpreter"):
         if step[key] not in (None, ""):
-            value = f"{step[key]:g}s" if key == "timeout" else step[key]
+            value = spell_duration(step[key]) if key == "timeout" else step[key]
             flags.append(f"{key}: `{value}`")
     if step["needs"]:
         flags.append("after: " + ", ".join(f"`{n}`" for n in step["needs"]))

@@ -140,6 +140,8 @@ def prepare(request: RunRequest) -> tuple[Loaded, RunState, tuple[str, ...]]:
     from .load import load
 
     loaded = load(request.book, request.var_items, request.selection)
+    for warning in loaded.warnings():
+        print(warning, file=sys.stderr)
     if request.limit:  # a step left without a host is not selected (nor asked about)
         limit, targets_for = host_targets(request, loaded)
         loaded = replace(loaded, steps=limit.steps(loaded.steps, targets_for))

@@ -35,3 +35,14 @@ def parse_ts(ts: object) -> datetime | None:
 def code_sha256(code: str) -> str:
     """The fingerprint of a step's raw code, recorded when it starts (resume compares it)."""
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+
+def spell_duration(seconds: float) -> str:
+    """A duration as runbooks write it, the one spelling everywhere: ``30s``, ``0.5s``, ``5m``,
+    ``1m30s``, ``1h30m`` (what ``timeout=`` reads back)."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    hours, rest = divmod(int(round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)

@@ -67,8 +67,12 @@ class Scripted:
         self.asked.append(("var", spec))
         return self.vars.pop(0)
 
-    def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
-        self.asked.append(("env", list(names)))
+    def begin_step(self, step: Step) -> None:
+        return None
+
+    def ask_env(self, specs: Sequence[VarSpec]) -> Mapping[str, str]:
+        names = [spec.name for spec in specs]
+        self.asked.append(("env", names))
         return {n: self.env[n] for n in names if n in self.env}
 
 

@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 import time
 from pathlib import Path
 
 import pexpect
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "120", "EDITOR": "",
-       "TERM": "dumb"}
-STEP_PROMPT = r"\[y/n/e/a/q/\?\]"
-FAIL_PROMPT = r"\[r/e/s/q/\?\]"
-
-
-def spawn(book: Path, *args: str, tmp_path: Path) -> pexpect.spawn:
-    child = pexpect.spawn(sys.executable, ["-m", "runbook_engine", "run", str(book),
-                                           "--transcript", str(tmp_path / "t.jsonl"), *args],
-                          cwd=str(tmp_path), env=ENV, encoding="utf-8", timeout=20,
-                          dimensions=(40, 120))
-    return child
-
-
-def events(tmp_path: Path) -> list[dict]:
-    return [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
-
-
-def finished(tmp_path: Path) -> dict[str, str]:
-    return {e["step"]: e["status"] for e in events(tmp_path) if e["event"] == "step_finished"}
-
-
-def book(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "book.md"
-    path.write_text(text)
-    return path
+from ptyrun import FAIL_PROMPT, STEP_PROMPT, book, events, finished, spawn
 
 
 def test_yes_no_and_quit(tmp_path: Path) -> None:

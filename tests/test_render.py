@@ -56,7 +56,8 @@ def demo_doc(cli: dict[str, str] | None = None, env: dict[str, str] | None = Non
 
 def test_plan_document_shape() -> None:
     doc = demo_doc()
-    assert set(doc) == {"title", "path", "granularity", "variables", "steps", "edges", "problems"}
+    assert set(doc) == {"title", "path", "granularity", "default_targets", "variables", "steps",
+                        "edges", "problems"}
     assert (doc["title"], doc["path"], doc["granularity"]) == ("Demo", "demo.md", "auto")
     assert all(set(s) == STEP_KEYS for s in doc["steps"])
     assert [s["id"] for s in doc["steps"]] == [

@@ -176,6 +176,7 @@ def _draft(raw: RawBlock, n: int, path: str, engines: dict[str, str],
         merged["extra"] = {**raw.comment["extra"], **attrs["extra"]}
     fields = {**defaults, **merged, "lang": lang, "code": raw.content, "path": path,
               "line": raw.line, "section": raw.section, "_code_line": raw.code_line}
+    fields["timeout_default"] = "timeout" in defaults and "timeout" not in merged
     fields["_granularity"] = merged.get("granularity")
     fields["_annotated"] = bool(merged)
     fields["_raw_code"], fields["_prose"] = raw.content, raw.prose

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from .base import SHELL_OWNED_VARS, Command, Session
 
@@ -78,6 +79,28 @@ def wrap(command: Command, session: Session, *, state_path: str, output_path: st
     # The user's code runs in this shell (not a subshell) so that cd/export carry over.
     lines.append(command.interpreter if command.interpreter else command.code)
     return "\n".join(lines) + "\n"
+
+
+#: bash's own error prefix for a line of the wrapper: ``…/script: line 14: `` (sourced by the
+#: local shell server) or ``bash: line 16: `` (``bash -c``, sudo, a channel of its own)
+_BASH_ERROR = re.compile(r"^(?:[^\s:]*/script|bash): line (\d+): ", re.MULTILINE)
+
+
+def code_first_line(command: Command, session: Session) -> int:
+    """The wrapper's line the step's code starts on; 0 when bash does not run the code itself
+    (it is fed to an interpreter, whose errors are its own)."""
+    if command.interpreter:
+        return 0
+    head = wrap(replace(command, code=""), session, state_path="s", output_path="o")
+    return head.count("\n")
+
+
+def blame(text: str, first: int, where: Callable[[int], str]) -> str:
+    """bash's errors in ``text`` (stderr lines) renamed from the wrapper's line to the step's
+    own: ``where(n)`` names line ``n`` of the step's code (n < 1: the wrapper's set-up)."""
+    if not first or ": line " not in text:
+        return text
+    return _BASH_ERROR.sub(lambda m: where(int(m.group(1)) - first + 1) + ": ", text)
 
 
 def parse_state(data: bytes, base_env: Mapping[str, str]) -> Session:

@@ -7,6 +7,7 @@ once; into a pipe (CI, a log) lines are flushed at most FLUSH_S late, not one wr
 
 from __future__ import annotations
 
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from .fleet import HostOutputs, grid_lines
 from .highlight import Styled, sgr
 
 RESULT_STYLES = {"ok": ("✓", "green"), "skipped": ("↷", "yellow")}
+#: output keeps the terminal's own colour; stderr is told apart without red (kept for failures)
+STDERR_STYLE = "yellow"
 FLUSH_S = 0.1  # how late a line written into a pipe may show
 
 
@@ -60,6 +63,7 @@ class TerminalDisplay:
         self._progress: Progress | None = None
         # (host, stream) of output whose last line is not finished yet, else None
         self._open: tuple[str | None, str] | None = None
+        self._on_terminal: set[str] = set()  # steps that have the terminal: not echoed again
         self._lock = threading.Lock()
         self._show: dict[type[Event], Callable[[TerminalDisplay, Any], None]] = {
             RunStarted: TerminalDisplay._run_started, StepStarted: TerminalDisplay._step_started,
@@ -127,7 +131,8 @@ class TerminalDisplay:
         self.console.print(Rule(Text(event.title, style="bold")))
         lines = []
         if event.description:
-            lines.append(Styled(event.description.strip(), "italic"))
+            lines.append(Styled(textwrap.fill(" ".join(event.description.split()),
+                                              self.console.width), "italic"))
         lines.append(Styled(event.path, "dim"))
         if self.state is not None and self.state.segments:
             counts = ", ".join(f"{n} {s}" for s, n in self.state.counts.items())
@@ -150,18 +155,20 @@ class TerminalDisplay:
     def _step_started(self, event: StepStarted) -> None:
         self._stop_spinner()
         self._folded()
+        if event.interactive:
+            self._on_terminal.add(event.step)
         if self.fold and len(event.running_on) > 1 and not event.interactive:
             self._fleet = HostOutputs(event.step, event.running_on)
         if self.unattended:
             line = Styled(f"▶ {event.index}. {event.title or event.step}", "bold")
             if event.targets and event.targets != ("local",):
-                line.append(f"  on {fold_names(event.running_on)}", "magenta")
+                line.append(f"  on {fold_names(event.running_on)}", "dim")
                 if event.hosts:  # a retry where it failed, or a resume where it did not end well
                     line.append(f" ({len(event.hosts)} of {len(event.targets)} hosts)", "dim")
             self._write(line)
             return
-        if event.interactive or not self.console.is_terminal:
-            return
+        if event.interactive or not self.console.is_terminal or self.console.is_dumb_terminal:
+            return  # the step has the terminal, or the terminal cannot draw a spinner
         self._progress = Progress(SpinnerColumn(), TextColumn(f"running {event.step}"),
                                   TimeElapsedColumn(), console=self.console, transient=True)
         self._progress.add_task(event.step, total=None)
@@ -170,6 +177,8 @@ class TerminalDisplay:
     def _output(self, event: Output) -> None:
         """A chunk of output is written as it came, in one write: styled with a few string
         replaces, not line by line (a step's output must not be slowed by its display)."""
+        if event.step in self._on_terminal:
+            return  # a remote pty's output: the terminal showed it as it came (recorded only)
         if self._fleet is not None and event.host and event.step == self._fleet.step:
             self._fleet.add(event.host, event.stream, event.text)  # shown folded at its end
             return
@@ -181,7 +190,7 @@ class TerminalDisplay:
         text = event.text
         self._open = None if text.endswith("\n") else key
         prefix = f"{event.host} | " if event.host else ""
-        style = "red" if event.stream == "stderr" else ""
+        style = STDERR_STYLE if event.stream == "stderr" else ""
         self._emit(shape_output(text, prefix, style, self.colour, continuing))
 
     def _output_checked(self, event: OutputChecked) -> None:
@@ -209,11 +218,12 @@ class TerminalDisplay:
     def _step_finished(self, event: StepFinished) -> None:
         self._stop_spinner()
         self._folded()
+        self._on_terminal.discard(event.step)
         mark, style = RESULT_STYLES.get(event.status, ("✗", "red"))
         line = Styled(f"{mark} {event.step} {event.status}", f"bold {style}")
         if event.exit_code is not None:
             line.append(f"  exit {event.exit_code}", "dim")
-        if event.duration_s is not None:
+        if event.duration_s and event.exit_code is not None:  # not for what never ran
             line.append(f"  {event.duration_s:.2f}s", "dim")
         if event.attempts > 1:
             line.append(f"  {event.attempts} attempts", "dim")
@@ -232,7 +242,8 @@ class TerminalDisplay:
         lines = [Styled(), *grid, *([Styled()] if grid else []),
                  Styled(f"Run {event.status}: {summary or 'nothing run'}", style)]
         lines += [Styled(f"  open item: {item}", "yellow") for item in event.open_items]
-        drift = self.state.drift if self.state is not None else {}
+        drift = [step for step in self.state.drift if self.state.status_of(step) == "ok"] \
+            if self.state is not None else []  # a failed step says so already
         if drift:
             lines.append(Styled(f"  output differs from what was expected: {', '.join(drift)}",
                                 "yellow"))
@@ -252,7 +263,7 @@ def shape_output(text: str, prefix: str, style: str, colour: bool, continuing: b
     terminal; ``continuing`` when the first line goes on from an unfinished one (no prefix)."""
     if colour:
         start, end = sgr(style), ("\x1b[0m" if style else "")
-        prefix = f"{sgr('magenta')}{prefix}\x1b[0m" if prefix else ""
+        prefix = f"{sgr('dim')}{prefix}\x1b[0m" if prefix else ""
     else:
         start = end = ""
     if not (prefix or start):
@@ -267,7 +278,7 @@ def checked_lines(event: OutputChecked) -> list[Styled]:
     """An output check as a few lines: matched, or differs and the diff (a failed ``expect`` is
     already the step's failure reason: not said twice)."""
     where = f"{event.host}: " if event.host else ""
-    source = event.source_label
+    source = "the step's expect" if event.source == "expect" else event.source_label
     if event.verdict == "matches":
         return [Styled(f"  ✓ {where}output as expected ({source}, {event.mode})", "green")]
     if event.strict:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shlex
 import subprocess
 import tempfile
+import termios
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -14,8 +16,8 @@ from rich.console import Console
 from rich.text import Text
 
 from .. import answers
-from ..answers import DRIFT_HELP, FAILURE_HELP, MANUAL_HELP, STEP_HELP, Reading
-from ..control import Answer, DriftView, FailureView, StepView
+from ..answers import DRIFT_HELP, FAILURE_HELP, MANUAL_HELP, Reading
+from ..control import Answer, DriftView, FailureView, QuitRun, StepView
 from ..model import Step, VarSpec
 from .display import TerminalDisplay
 from .highlight import code_block, flag_text
@@ -45,16 +47,31 @@ class InteractiveController:
         self.note = note
         self.editor = editor if editor is not None else os.environ.get("EDITOR", "")
         self._step: str | None = None  # the step being asked about, for notes
+        self._headed: str | None = None  # the step whose header is on the screen
+        self._described: str | None = None  # ... and whose description is
+        self._shown: str | None = None  # ... and whose command is
+        self._section: tuple[str, ...] = ()  # the breadcrumbs shown last
+        self._all = False  # the operator answered "all": steps get their one-line header only
 
     # -- reading ---------------------------------------------------------------------------
-    def _read(self, prompt: str) -> str:
-        """One line from the operator; '#' lines become notes; EOF means quit."""
+    def _discard_typeahead(self) -> None:
+        """What was typed before a question showed is no answer to it: a ``y`` typed while a
+        step ran must not answer the next step (it would show no prompt, or run it)."""
+        fileno = getattr(self.input, "fileno", None)
+        if fileno is None or not self.input.isatty():
+            return
+        with contextlib.suppress(OSError, ValueError, termios.error):
+            termios.tcflush(fileno(), termios.TCIFLUSH)
+
+    def _read(self, prompt: str) -> str | None:
+        """One line from the operator ('#' lines become notes); None at end of input."""
         while True:
+            self._discard_typeahead()
             self.console.print(Text(prompt, style="bold"), end=" ")
             line = self.input.readline()
             if not line:
                 self.console.print()
-                return "q"
+                return None
             note = answers.note_text(line)
             if note is not None:
                 self.note(note, self._step)
@@ -63,9 +80,11 @@ class InteractiveController:
             return line.strip()
 
     def _ask(self, prompt: str, read: Callable[[str], Reading], help_text: str) -> str:
-        """Ask until ``read`` (the shared rules of answers.py) finds an answer in the line."""
+        """Ask until ``read`` (the shared rules of answers.py) finds an answer in the line; the
+        end of input quits."""
         while True:
-            reading = read(self._read(prompt))
+            typed = self._read(prompt)
+            reading = read("q" if typed is None else typed)
             if reading.answer is not None:
                 return reading.answer
             if reading.help:
@@ -73,25 +92,50 @@ class InteractiveController:
             else:
                 self.console.print(Text(f"  {reading.problem}", style="yellow"))
 
-    def _secret(self, prompt: str) -> str:
-        if self.input.isatty():
-            return getpass.getpass(prompt + " ")
-        self.console.print(Text(prompt, style="bold"), end=" ")
-        return self.input.readline().rstrip("\n")
+    def _value(self, prompt: str, secret: bool) -> str:
+        """A value: typed without echo when it is (or will be) a secret; the end of input
+        quits the run (never a value of "q")."""
+        if not secret:
+            typed = self._read(prompt)
+        elif self.input.isatty():
+            self._discard_typeahead()
+            try:
+                typed = getpass.getpass(prompt + " ")
+            except EOFError:
+                typed = None
+        else:
+            self.console.print(Text(prompt, style="bold"), end=" ")
+            line = self.input.readline()
+            typed = line.rstrip("\n") if line else None
+        if typed is None:
+            raise QuitRun
+        return typed
 
     # -- showing ---------------------------------------------------------------------------
+    def _header(self, step: Step, mark: str = "") -> None:
+        """The step's one-line header (its section's breadcrumbs above it when they change)."""
+        self.console.print()
+        if step.section and step.section != self._section:
+            self.console.print(Text(" › ".join(step.section), style="dim italic"))
+        self._section = step.section
+        head = Text()
+        head.append(f"{step.index}. {mark}{step.title}", style="bold")
+        head.append(f"  #{step.id}  {step.location}", style="dim")
+        self.console.print(head, soft_wrap=True)  # one line, whatever rich thinks the width is
+        self._headed = step.id
+
     def _show_step(self, view: StepView) -> None:
         step = view.step
-        self.console.print()
-        if step.section:
-            self.console.print(Text(" › ".join(step.section), style="dim italic"))
-        head = Text()
-        head.append(f"{step.index}. {step.title}", style="bold")
-        head.append(f"  #{step.id}  {step.location}", style="dim")
-        self.console.print(head)
-        if step.description and step.description != step.title:
+        if self._headed != step.id:
+            self._header(step)
+        elif self._shown == step.id:  # asked again after an edit: what runs now
+            self.console.print(Text("edited:", style="bold"))
+        self._shown = step.id
+        if step.description and step.description != step.title and self._described != step.id:
             self.console.print(Text(step.description, style="italic"))
-        self.console.print(Text(f"on {', '.join(view.targets) or 'local'}", style="magenta"))
+        self._described = step.id
+        if view.targets and view.targets != ("local",):
+            self.console.print(Text(f"on {', '.join(view.targets)}", style="bold"))
         flags = list(view.flags) + [f"danger: {reason}" for reason in view.danger]
         if flags:
             self.console.print(flag_text(flags).to_rich())
@@ -107,51 +151,85 @@ class InteractiveController:
                                     style="yellow"))
 
     # -- Controller protocol ----------------------------------------------------------------
+    def begin_step(self, step: Step) -> None:
+        """The header first: any value asked for the step comes after it (after ``a`` too,
+        where it is all there is of the step before its output)."""
+        self.display.pause()
+        self._step = step.id
+        self._header(step)
+        if step.description and step.description != step.title and not self._all:
+            self.console.print(Text(step.description, style="italic"))
+            self._described = step.id
+
     def ask_step(self, view: StepView) -> Answer:
         self.display.pause()
         self._step = view.step.id
         self._show_step(view)
         prompt = answers.step_prompt(view)
         while True:
-            answer = self._ask(prompt, lambda typed: answers.read_step(view, typed), STEP_HELP)
+            answer = self._ask(prompt, lambda typed: answers.read_step(view, typed),
+                               answers.step_help(view))
             if answer != "edit":
+                self._all = self._all or answer == "all"
                 return Answer(answer, prompt=prompt)
-            edited = answers.edited_command(self._edit_text(view.editable or view.command))
+            edited = self._edit(view.editable or view.command)
             if edited is not None:
                 return Answer("edit", command=edited, prompt=prompt)
-            self.console.print(Text(f"  {answers.EMPTY_EDIT}", style="yellow"))
 
-    def _edit_text(self, text: str) -> str | None:
+    def _edit(self, text: str) -> str | None:
+        """The edited command, or None (said why in one line) when the step stays as it was:
+        the editor failed or is missing, or nothing is left of the command."""
         if self.editor:
-            with tempfile.NamedTemporaryFile("w+", suffix=".sh", delete=False) as handle:
-                handle.write(text)
-                name = handle.name
+            edited, problem = self._in_editor(text)
+        else:
+            edited, problem = self._inline(), "nothing typed"
+        result = answers.edited_command(edited)
+        if result is None:
+            self.console.print(Text(f"  {problem or answers.EMPTY_EDIT}: the step is unchanged",
+                                    style="yellow"))
+        return result
+
+    def _in_editor(self, text: str) -> tuple[str | None, str]:
+        with tempfile.NamedTemporaryFile("w+", suffix=".sh", delete=False) as handle:
+            handle.write(text)
+            name = handle.name
+        try:
+            argv = [*shlex.split(self.editor), name]
             try:
-                subprocess.run([*shlex.split(self.editor), name], check=False)
-                with open(name, encoding="utf-8") as handle:
-                    return handle.read()
-            finally:
-                os.unlink(name)
-        self.console.print(Text("Enter the command to run; end with an empty line:", style="bold"))
+                done = subprocess.run(argv, check=False)
+            except OSError as exc:
+                return None, f"cannot start the editor {argv[0]!r} ($EDITOR): {exc.strerror}"
+            if done.returncode != 0:
+                return None, f"the editor {argv[0]!r} exited with status {done.returncode}"
+            with open(name, encoding="utf-8") as handle:
+                return handle.read(), ""
+        finally:
+            os.unlink(name)
+
+    def _inline(self) -> str | None:
+        self.console.print(Text("Enter the command to run; end with an empty line "
+                                "(an empty first line keeps the step as it is):", style="bold"))
         lines: list[str] = []
         while True:
             line = self.input.readline()
             if not line or not line.strip():
                 break
             lines.append(line.rstrip("\n"))
-        return "\n".join(lines) + "\n" if lines else text
+        return "\n".join(lines) + "\n" if lines else None
 
     def ask_failure(self, view: FailureView) -> Answer:
         self.display.pause()
         self._step = view.step.id
-        reason = view.reason or view.status
-        self.console.print(Text(f"✗ {view.step.id} {view.status}: {reason}", style="bold red"))
+        said = f": {view.reason}" if view.reason and view.reason != view.status else ""
+        self.console.print(Text(f"✗ {view.step.id} {view.status}{said}", style="bold red"))
         prompt = answers.failure_prompt(view)
-        answer = self._ask(prompt, answers.read_failure, FAILURE_HELP)
-        if answer == "edit":
-            edited = self._edit_text(view.editable or view.step.code)
-            return Answer("edit", command=edited, prompt=prompt)
-        return Answer(answer, prompt=prompt)
+        while True:
+            answer = self._ask(prompt, answers.read_failure, FAILURE_HELP)
+            if answer != "edit":
+                return Answer(answer, prompt=prompt)
+            edited = self._edit(view.editable or view.step.code)
+            if edited is not None:
+                return Answer("edit", command=edited, prompt=prompt)
 
     def ask_drift(self, view: DriftView) -> Answer:
         """The step ran well but printed something else than its runbook shows (the diff is on
@@ -159,26 +237,23 @@ class InteractiveController:
         self.display.pause()
         self._step = view.step.id
         prompt = answers.DRIFT_PROMPT
-        answer = self._ask(prompt, answers.read_drift, DRIFT_HELP)
-        if answer == "note":
-            text = self._read("Note:").strip()
-            if text and text.lower() != "q":
-                self.note(text, view.step.id)
-                self.console.print(Text("  note recorded", style="dim"))
-        if answer == "edit":
-            edited = answers.edited_command(self._edit_text(view.editable or view.step.code))
+        while True:
+            answer = self._ask(prompt, answers.read_drift, DRIFT_HELP)
+            if answer == "note":
+                text = (self._read("Note:") or "").strip()
+                if text and text.lower() != "q":
+                    self.note(text, view.step.id)
+                    self.console.print(Text("  note recorded", style="dim"))
+            if answer != "edit":
+                return Answer(answer, prompt=prompt)
+            edited = self._edit(view.editable or view.step.code)
             if edited is not None:
                 return Answer("edit", command=edited, prompt=prompt)
-            return Answer("retry", prompt=prompt)
-        return Answer(answer, prompt=prompt)
 
     def ask_manual(self, step: Step) -> Answer:
         self.display.pause()
         self._step = step.id
-        self.console.print()
-        if step.section:
-            self.console.print(Text(" › ".join(step.section), style="dim italic"))
-        self.console.print(Text(f"{step.index}. ☐ {step.title}", style="bold"))
+        self._header(step, mark="☐ ")
         if step.code.strip():  # code the operator types or pastes (SQL without a client...)
             where = f" (in {step.interpreter})" if step.interpreter else ""
             self.console.print(Text(f"Do this yourself{where}:", style="dim"))
@@ -197,21 +272,19 @@ class InteractiveController:
         prompt = answers.choice_prompt(len(options))
         while True:
             try:
-                return answers.read_choice(self._read(prompt), len(options))
+                return answers.read_choice(self._read(prompt) or "q", len(options))
             except ValueError as problem:
                 self.console.print(Text(f"  {problem}", style="yellow"))
 
     def ask_var(self, spec: VarSpec) -> str:
         self.display.pause()
-        label = answers.var_label(spec)
-        return answers.var_value(spec, self._secret(label) if spec.secret else self._read(label))
+        return answers.var_value(spec, self._value(answers.var_label(spec), spec.secret))
 
-    def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
+    def ask_env(self, specs: Sequence[VarSpec]) -> Mapping[str, str]:
         self.display.pause()
-        self.console.print(Text(f"This step reads unset environment variables: {', '.join(names)}",
+        names = ", ".join(spec.name for spec in specs)
+        self.console.print(Text(f"This step reads unset environment variables: {names}",
                                 style="yellow"))
-        typed = {}
-        for name in names:
-            label = answers.env_label(name)
-            typed[name] = self._secret(label) if answers.env_is_secret(name) else self._read(label)
+        typed = {spec.name: self._value(answers.env_label(spec), answers.env_is_secret(spec))
+                 for spec in specs}
         return answers.env_values(typed)

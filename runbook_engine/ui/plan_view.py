@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..stamps import spell_duration
 from .highlight import Styled, code_block, flag_text
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def step_flags(step: Mapping[str, Any]) -> list[str]:
     if step.get("when"):
         flags.append(f"when {step['when']}")
     if step.get("timeout") and step.get("executable", True):
-        flags.append(f"timeout {step['timeout']:g}s")
+        flags.append(f"timeout {spell_duration(step['timeout'])}")
     if step.get("choice"):
         flags.append(f"choice {step['choice']}")
     if step.get("interpreter"):
@@ -62,14 +63,17 @@ def _variables_text(variables: Sequence[Mapping[str, Any]]) -> Styled:
     return text
 
 
-def _step_text(step: Mapping[str, Any]) -> Styled:
+def _step_text(step: Mapping[str, Any], section: str, default: Sequence[str]) -> Styled:
+    """One step; ``section`` only when it differs from the step before, the target only when
+    it is not the runbook's default (said once in the header)."""
     text = Styled()
-    section = " › ".join(step.get("section") or [])
     if section:
-        text.append(section + "\n", "dim italic")
+        text.append(section + "\n", "bold")
     text.append(f"{step['index']}. {step.get('title') or step['id']}", "bold")
-    text.append(f"  #{step['id']}  line {step['line']}\n", "dim")
-    text.append(f"on {targets_text(step)}", "magenta")
+    text.append(f"  #{step['id']}  line {step['line']}", "dim")
+    targets = step.get("targets") or ["local"]
+    if list(targets) != list(default):
+        text.append(f"  on {', '.join(targets)}", "bold")
     if step.get("needs"):
         text.append(f"  needs {', '.join(step['needs'])}", "dim")
     text.append("\n")
@@ -98,12 +102,17 @@ def plan_text(doc: Mapping[str, Any]) -> Styled:
     # than parsing the runbook (the plan of a seed must start as fast as a bare import).
     out = Styled()
     out.append((doc.get("title") or doc.get("path", "")) + "\n", "bold underline")
-    out.append(f"{doc.get('path')} · {len(doc['steps'])} steps\n\n", "dim")
+    default = doc.get("default_targets") or ["local"]
+    out.append(f"{doc.get('path')} · {len(doc['steps'])} steps · "
+               f"steps run on {', '.join(default)} unless they say otherwise\n\n", "dim")
     if doc.get("variables"):
         out.extend(_variables_text(doc["variables"]))
         out.append("\n")
+    shown: str | None = None
     for step in doc["steps"]:
-        out.extend(_step_text(step))
+        section = " › ".join(step.get("section") or [])
+        out.extend(_step_text(step, section if section != shown else "", default))
+        shown = section
         out.append("\n")
     problems = doc.get("problems") or []
     if problems:

@@ -79,11 +79,14 @@ class WebController:
 
     # -- the Controller protocol -----------------------------------------------------------
 
+    def begin_step(self, step: Step) -> None:
+        return None  # the page shows every step's cell already
+
     def ask_step(self, view: StepView) -> Answer:
         prompt = answers.step_prompt(view)
 
         def decide(reply: Mapping[str, Any]) -> Answer:
-            answer = self._read(answers.read_step(view, _text(reply)), answers.STEP_HELP)
+            answer = self._read(answers.read_step(view, _text(reply)), answers.step_help(view))
             return self._edited(reply, prompt) if answer == "edit" else Answer(answer,
                                                                               prompt=prompt)
 
@@ -113,10 +116,8 @@ class WebController:
                 note = _text(reply, "note").strip()
                 if note:
                     self.note(note, view.step.id)
-            if answer == "edit":
-                edited = answers.edited_command(_text(reply, "command"))
-                return Answer("retry" if edited is None else "edit", command=edited,
-                              prompt=prompt)
+            if answer == "edit":  # an empty edit asks again: nothing unedited runs
+                return self._edited(reply, prompt)
             return Answer(answer, prompt=prompt)
 
         return self._ask("drift", view.step.id, {
@@ -155,14 +156,16 @@ class WebController:
             lambda reply: answers.var_value(spec, _text(reply)),
             notes=not spec.secret)  # a secret is never read as a note (nor shown)
 
-    def ask_env(self, names: Sequence[str]) -> Mapping[str, str]:
+    def ask_env(self, specs: Sequence[VarSpec]) -> Mapping[str, str]:
+        names = [spec.name for spec in specs]
+
         def decide(reply: Mapping[str, Any]) -> Mapping[str, str]:
             values = reply.get("values")
             typed = values if isinstance(values, dict) else {}
             return answers.env_values({name: str(typed.get(name) or "") for name in names})
 
         return self._ask("env", None, {
-            "names": [{"name": n, "label": answers.env_label(n),
-                       "secret": answers.env_is_secret(n)} for n in names],
+            "names": [{"name": s.name, "label": answers.env_label(s),
+                       "secret": answers.env_is_secret(s)} for s in specs],
             "prompt": f"This step reads unset environment variables: {', '.join(names)}"},
             decide)

@@ -191,6 +191,23 @@ class PtyProcess(Process):
         if self.local is not None:
             tty.setraw(self.local)
         self.hung_up = False
+        self.size = self._local_size()
+
+    def _local_size(self) -> os.terminal_size | None:
+        if self.local is None:
+            return None
+        try:
+            return os.get_terminal_size(self.local)
+        except OSError:
+            return None
+
+    def _follow_resize(self) -> None:
+        """Our window was resized: the remote pty follows (``resize_pty``, the SIGWINCH of the
+        program on it). Polled at each read, so it works from any thread (no signal handler)."""
+        size = self._local_size()
+        if size is not None and size != self.size:
+            self.size = size
+            self.chan.resize_pty(width=size.columns, height=size.lines)
 
     def read(self, wait: float) -> list[Chunk]:
         chan, chunks = self.chan, list[Chunk]()
@@ -199,6 +216,7 @@ class PtyProcess(Process):
             watch: list[paramiko.Channel | int] = [] if ended else [chan]
             if self.local is not None:
                 watch.append(self.local)
+            self._follow_resize()
             ready, _, _ = select.select(watch, [], [], wait) if watch else ([], [], [])
             if not watch:
                 chan.status_event.wait(wait)
