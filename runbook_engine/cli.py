@@ -181,6 +181,7 @@ def lint(books: tuple[str, ...], fmt: str, granularity: str | None, strict: bool
     else:
         for problem in problems:
             click.echo(str(problem))
+        sys.stdout.flush()  # on one terminal the summary comes after the last problem
         errors = sum(1 for p in problems if p.severity == "error")
         warnings = sum(1 for p in problems if p.severity == "warning")
         click.echo(f"{len(books)} runbook(s): {errors} error(s), {warnings} warning(s)", err=True)

@@ -160,8 +160,9 @@ class Executor:
                 auto_left, deadline = step.retries, _until_deadline(step)
                 continue
             status, reason = _worst(failed)
-            if self.ctrl_c and follows:
-                # `tail -f` and friends end with Ctrl-C: that is success, not a failure
+            if follows and (self.ctrl_c or (command.interactive and _ended_by_ctrl_c(failed))):
+                # `tail -f` and friends end with Ctrl-C: that is success, not a failure (on the
+                # terminal the Ctrl-C reaches the step, not us: its exit status tells)
                 for run in failed:
                     run.status, run.reason = "ok", "stopped by the operator"
                 return self._record(step, hosts, attempts, started, "ok",
@@ -178,6 +179,11 @@ class Executor:
                 self._record(step, hosts, attempts, started, status, reason)
                 if self.ctrl_c or not (self.continue_on_error or step.continue_on_error):
                     raise StopRun(status)
+                return None
+            if step.continue_on_error and not self.ctrl_c:
+                # the runbook expects this may fail ("exits 1 when the port is free"): no menu
+                self._record(step, hosts, attempts, started, status,
+                             f"{reason}; going on (continue_on_error)")
                 return None
             view = FailureView(step, status, _exit_code(failed), reason, attempts,
                                editable=self.inputs.editable(step, command.code),
@@ -489,6 +495,11 @@ def _judge(step: Step, target: HostTarget, result: Result, checks: list[Check]) 
     except re.error as exc:
         return HostRun(target, "failed", result, f"bad regular expression: {exc}", checks=checks)
     return HostRun(target, "ok", result, capture=capture, checks=checks)
+
+
+def _ended_by_ctrl_c(runs: list[HostRun]) -> bool:
+    """Every run ended on SIGINT (exit status 130, as a shell reports it)."""
+    return all(run.result is not None and run.result.exit_code == 130 for run in runs)
 
 
 def _code_line(step: Step, n: int) -> str:

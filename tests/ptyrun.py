@@ -57,3 +57,10 @@ def finished(tmp_path: Path) -> dict[str, str]:
 def screen(text: str) -> str:
     """What a pty showed, without colours and with the pty's CRLF as LF."""
     return ANSI.sub("", text).replace("\r\n", "\n")
+
+
+def dialog(child: pexpect.spawn, *turns: tuple[str, str]) -> None:
+    """Answer each expected prompt (a regex) with its line, in order."""
+    for prompt, answer in turns:
+        child.expect(prompt)
+        child.sendline(answer)

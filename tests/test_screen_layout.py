@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pexpect
-from ptyrun import FAIL_PROMPT, STEP_PROMPT, book, events, finished, screen, shown, spawn
+from ptyrun import FAIL_PROMPT, STEP_PROMPT, book, dialog, events, finished, screen, shown, spawn
 
 COLOUR = {"NO_COLOR": None, "TERM": "xterm-256color"}
 
@@ -157,3 +157,31 @@ def test_an_explicit_timeout_still_applies_to_a_console(tmp_path: Path) -> None:
     child.sendline("s")
     child.expect(pexpect.EOF)
     assert finished(tmp_path) == {"console": "timeout"}
+
+
+def test_ctrl_c_ends_a_server_on_the_terminal_as_a_success(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("SERVING\n")
+    path = book(tmp_path, f"# T\n\n```bash {{#serve interactive}}\ntail -f {log}\n```\n")
+    child = spawn(path, tmp_path=tmp_path)
+    child.expect("Ctrl-C ends it")  # what the screen promised ...
+    child.expect(STEP_PROMPT)
+    child.sendline("y")
+    child.expect("SERVING")
+    child.sendintr()  # the terminal's Ctrl-C reaches the step, not the runbook
+    child.expect(pexpect.EOF)
+    assert "Step failed" not in child.before  # ... is what it did
+    assert finished(tmp_path) == {"serve": "ok"}
+
+
+def test_a_step_allowed_to_fail_goes_on_without_the_failure_menu(tmp_path: Path) -> None:
+    path = book(tmp_path, "# T\n\n```bash {#probe continue_on_error}\nexit 1\n```\n\n"
+                          "```bash {#next}\necho NEXT-RAN\n```\n")
+    child = spawn(path, tmp_path=tmp_path)
+    dialog(child, (STEP_PROMPT, "y"))
+    child.expect(r"✗ probe failed  exit 1 [^\n]*\(going on \(continue_on_error\)\)")
+    child.expect(STEP_PROMPT)
+    assert "Step failed" not in child.before
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    assert finished(tmp_path) == {"probe": "failed", "next": "ok"}

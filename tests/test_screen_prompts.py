@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pexpect
-from ptyrun import STEP_PROMPT, book, events, finished, screen, spawn
+from ptyrun import STEP_PROMPT, book, dialog, events, finished, screen, spawn
 
 SECRET = "hunter2-S3CRET"
 
@@ -179,8 +179,19 @@ def test_confirm_text_shows_its_values(tmp_path: Path) -> None:
     path = book(tmp_path, "# T\n\n```bash {#pid capture=pid}\necho 4242\n```\n\n"
                           "```bash {#stop confirm=\"Stop process {{ pid }}?\"}\necho stop\n```\n")
     child = spawn(path, tmp_path=tmp_path)
+    dialog(child, (STEP_PROMPT, "y"), (r"Stop process 4242\? \[y/n/e/a/q/\?\]", "n"))
+    child.expect(pexpect.EOF)
+
+
+def test_an_answer_typed_while_a_step_runs_does_not_answer_the_next(tmp_path: Path) -> None:
+    path = book(tmp_path, "# T\n\n```bash {#slow}\necho SLOW-STARTED; sleep 1.5\n```\n\n"
+                          "```bash {#next}\necho NEXT-RAN\n```\n")
+    child = spawn(path, tmp_path=tmp_path)
+    # the second "y" is typed ahead, before step 2 is even shown
+    dialog(child, (STEP_PROMPT, "y"), ("SLOW-STARTED", "y"))
+    child.expect(r"2\. T  #next")
     child.expect(STEP_PROMPT)
-    child.sendline("y")
-    child.expect(r"Stop process 4242\? \[y/n/e/a/q/\?\]")
+    assert child.expect([r"NEXT-RAN\r\n", pexpect.TIMEOUT], timeout=2) == 1  # still asking
     child.sendline("n")
     child.expect(pexpect.EOF)
+    assert finished(tmp_path) == {"slow": "ok", "next": "skipped"}

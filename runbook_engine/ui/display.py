@@ -218,7 +218,9 @@ class TerminalDisplay:
     def _step_finished(self, event: StepFinished) -> None:
         self._stop_spinner()
         self._folded()
-        self._on_terminal.discard(event.step)
+        if event.step in self._on_terminal:  # the step may leave the cursor mid-line (^C)
+            self._on_terminal.discard(event.step)
+            self._write(Styled())
         mark, style = RESULT_STYLES.get(event.status, ("✗", "red"))
         line = Styled(f"{mark} {event.step} {event.status}", f"bold {style}")
         if event.exit_code is not None:
@@ -227,8 +229,11 @@ class TerminalDisplay:
             line.append(f"  {event.duration_s:.2f}s", "dim")
         if event.attempts > 1:
             line.append(f"  {event.attempts} attempts", "dim")
-        if event.reason:
-            line.append(f"  ({event.reason})", "dim")
+        reason = event.reason
+        if event.exit_code is not None:  # said already: "exit 2"
+            reason = reason.removeprefix(f"exit code {event.exit_code}").lstrip("; ")
+        if reason:
+            line.append(f"  ({reason})", "dim")
         rows = fold_rows({host: (r.status, str(r.exit_code)) for host, r in event.hosts.items()})
         self._write(line, *(Styled(f"    {hosts}: {status} exit {code}", "dim")
                             for hosts, (status, code) in rows))
