@@ -140,8 +140,8 @@ def test_chunks_keep_host_prefixes_and_colours_on_every_line() -> None:
     # an unfinished line goes on without a second prefix
     assert shape_output("rest\nc", "web1 | ", "", False, True) == "rest\nweb1 | c"
     coloured = shape_output("e1\ne2\n", "h | ", "red", True, False)
-    assert coloured == ("\x1b[35mh | \x1b[0m\x1b[31me1\x1b[0m\n"
-                        "\x1b[35mh | \x1b[0m\x1b[31me2\x1b[0m\n")
+    assert coloured == ("\x1b[2mh | \x1b[0m\x1b[31me1\x1b[0m\n"  # the host dim, not magenta
+                        "\x1b[2mh | \x1b[0m\x1b[31me2\x1b[0m\n")
 
 
 def test_an_unfinished_line_is_ended_before_the_next_thing_shown() -> None:
