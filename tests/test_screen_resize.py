@@ -20,10 +20,10 @@ def _resized(child: pexpect.spawn, tmp_path: Path) -> None:
     child.expect(r"READY 40 120")
     child.setwinsize(31, 97)
     child.expect(r"WINCH 31 97", timeout=10)
-    child.sendintr()
-    child.expect(FAIL_PROMPT, timeout=20)
-    child.sendline("s")
-    child.expect(pexpect.EOF, timeout=20)
+    child.sendintr()  # ends the step (its loop may also have ended first on a loaded machine)
+    if child.expect([FAIL_PROMPT, pexpect.EOF], timeout=20) == 0:
+        child.sendline("s")
+        child.expect(pexpect.EOF, timeout=20)
 
 
 def test_a_resize_reaches_a_local_interactive_step(tmp_path: Path) -> None:
