@@ -446,11 +446,10 @@ class _Analysis:
         if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS:
             return  # tool describe delete-policy: a query about what the words name
         if kind is None:
-            kind, sub = _generic_subcommand(name, parsed.positionals)
-        if kind is None:  # --delete, --purge-all, --delete-untagged: not --no-delete
+            kind, sub = _generic_subcommand(name, parsed)
+        if kind is None:  # --delete, --purge-all, --gpu-reset, -deleteUser: not --no-delete
             flag = next((f for f in sorted(parsed.flags) if f in GENERIC_FLAGS or (
-                f.startswith("--") and f not in parsed.values and not f.startswith(_KEEPING)
-                and destructive_name(f.split("-")[2]) is not None)), None)
+                f not in parsed.values and _destructive_flag(f))), None)
             if flag:
                 kind = destructive_name(flag) or subcommand_kind(flag[2:]) or "delete"
                 sub = f"{name} {flag}"
@@ -477,17 +476,21 @@ class _Analysis:
             self.found[before:] = [f for f in self.found[before:] if f.family != "named"]
 
 
-_SUBCOMMAND_RE = re.compile(r"[a-z][a-z0-9-]*\Z")
+_SUBCOMMAND_RE = re.compile(r"[a-z][a-zA-Z0-9-]*\Z")
 
 
-def _generic_subcommand(name: str, positionals: list[str]) -> tuple[str | None, str]:
-    """The kind of destruction the first words after an unknown tool name, and the words
-    (``mc admin user svcacct rm``): any of the first three may be a script or task named so
-    (``drop_cache.sh``); deeper, and for whole verbs like ``rb`` or ``disable``, only while
-    every word so far is shaped like a subcommand. ``removenode status`` only reads."""
+def _generic_subcommand(name: str, parsed: Parsed) -> tuple[str | None, str]:
+    """The kind of destruction the first words after an unknown tool name say, and those
+    words (``mc admin user svcacct rm``): any of the first three may be a script or task named
+    so (``drop_cache.sh``); deeper, and for whole verbs like ``rb`` or ``disable``, only while
+    every word so far is shaped like a subcommand (a path right after an unknown option is
+    that option's value: ``reprepro -b /srv/repo remove``). ``removenode status`` only reads."""
     shaped = True
+    positionals = parsed.positionals
     for k, word in enumerate(positionals[:5]):
-        shaped = shaped and _SUBCOMMAND_RE.match(word) is not None
+        word_shaped = _SUBCOMMAND_RE.match(word) is not None
+        if word_shaped or not parsed.ambiguous[k]:
+            shaped = shaped and word_shaped
         if k >= 3 and not shaped:
             break
         if "/" in word and SCRIPT_FILE_RE.search(word):  # playbooks/db-rollback.yml
@@ -502,6 +505,16 @@ def _generic_subcommand(name: str, positionals: list[str]) -> tuple[str | None, 
             before = [w for w in positionals[:k] if _SUBCOMMAND_RE.match(w)]
             return kind, " ".join([name, *before, word])
     return None, name
+
+
+def _destructive_flag(flag: str) -> bool:
+    """``--purge-all``, ``--gpu-reset`` (any word of a long option that keeps nothing) and
+    single-dash words (``-delete``, ``-deleteUser``: macOS and BSD tools)."""
+    if flag.startswith("--"):
+        return not flag.startswith(_KEEPING) and any(
+            destructive_name(word) for word in flag[2:].split("-") if word)
+    return len(flag) > 4 and flag[1].isalpha() and (
+        destructive_name(flag[1:]) is not None or subcommand_kind(flag[1:]) == "delete")
 
 
 def _looks_like_command(name: str) -> bool:

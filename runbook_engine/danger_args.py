@@ -80,6 +80,8 @@ def parse_args(args: Sequence[str], grammar: Grammar) -> Parsed:
                     out.values.setdefault(key, []).append(args[i])  # and still a positional
             continue
         out.flags.add(name)
+        # a lone unknown short option (``-b /srv/repo``) may take the next word as its value
+        unknown_before = len(name) == 2 and name not in values and not _is_known_flag(name)
         for pos in range(1, len(name)):
             short = "-" + name[pos]
             out.flags.add(short)

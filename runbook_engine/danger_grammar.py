@@ -437,7 +437,7 @@ DESTRUCTIVE_WORDS = {
 #: ``npm unpublish``, ``gh workflow disable``); unlike the words above they never count as
 #: parts of a name (``fix.rb``) or of an option (``--disable-cache``)
 SUBCOMMAND_WORDS = {
-    "delete": word_set("rb del rmdir unpublish revoke"),
+    "delete": word_set("rb del rmdir unpublish revoke gc"),
     "stop": word_set("disable deactivate suspend cancel"),
 }
 #: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``):

@@ -37,7 +37,8 @@ RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|m
                             r"/proc/sysrq-trigger")
 
 
-_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel)\b")
+_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel)\b|"
+                             r"\b-?(?:delete|erase|destroy|purge|wipe)[a-z]{3,}")
 
 
 def _name_parts(name: str) -> list[str]:
@@ -189,9 +190,15 @@ def _admin_body(parsed: Parsed) -> str | None:
     return None
 
 
+_VERB_FIRST_RE = re.compile(r"(delete|erase|destroy|purge|wipe)[a-z]{3,}\Z")
+
+
 def subcommand_kind(word: str) -> str | None:
     """The kind of a subcommand word that only destroys as a verb (``rb``, ``disable``), whole
-    or as a part of a hyphenated compound (``user-del``, ``host-disable``)."""
+    or as a part of a hyphenated compound (``user-del``, ``host-disable``), or a verb glued to
+    its object (``deleteunreferenced``, ``eraseVolume``, ``deleteUser``)."""
+    if _VERB_FIRST_RE.match(word.lower()):
+        return "delete"
     for part in word.split("-"):
         kind = next((kind for kind, words in SUBCOMMAND_WORDS.items() if part in words), None)
         if kind:

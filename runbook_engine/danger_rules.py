@@ -171,6 +171,7 @@ _r("network", "nft", "flush|delete", H, "{cmd} {sub} removes firewall rules")
 _r("network", "ufw", "disable|reset|delete", H, "{cmd} {sub} removes the firewall rules")
 _r("network", "ip", "link|l set|s", H, "ip link set ... down takes a network interface down",
    operand=r"^down$")
+_r("network", "ip", "link|l delete|del", H, "ip link delete removes a network interface")
 _r("network", "ip", "addr|address|a|route|r|ro flush|del|delete|f", H,
    "ip {sub} removes addresses or routes")
 _r("network", "ifdown", "", H, "{cmd} takes a network interface down")

@@ -606,6 +606,13 @@ FIRES: list[tuple[str, str, str]] = [
      "neo4j-admin database load --overwrite-destination replaces"),
     ("powershell", "Set-ADAccountPassword -Identity svc-backup -Reset -NewPassword $pw",
      "Set-ADAccountPassword -Reset replaces"),
+    ("bash", "reprepro -b /srv/repo deleteunreferenced", "reprepro deleteunreferenced may delete"),
+    ("bash", "diskutil apfs deleteVolume disk3s5", "diskutil apfs deleteVolume may delete"),
+    ("bash", "sudo sysadminctl -deleteUser jdoe -secure", "sysadminctl -deleteUser may delete"),
+    ("bash", "sudo dscl . -delete /Users/jdoe", "dscl -delete may delete"),
+    ("bash", "sudo nvidia-smi --gpu-reset -i 3", "nvidia-smi --gpu-reset may reset"),
+    ("bash", "dvc gc --workspace --cloud --force", "dvc gc may delete"),
+    ("bash", "sudo ip link delete veth-test", "ip link delete removes a network interface"),
     # generic verbs of tools without rules: whole subcommand words, deeper subcommand paths
     ("bash", "rclonex rb remote:bucket", "rclonex rb may delete"),
     ("bash", "vendorctl cluster node pool del pool-a",
@@ -617,6 +624,12 @@ FIRES: list[tuple[str, str, str]] = [
 # (language, code) that must stay quiet
 QUIET: list[tuple[str, str]] = [
     ("bash", "nodetool removenode status"),
+    ("bash", "diskutil list internal"),
+    ("bash", "sudo dscl . -list /Users"),
+    ("bash", "nvidia-smi --query-gpu=name,memory.used --format=csv"),
+    ("bash", "dvc status --cloud"),
+    ("bash", "mytool --no-delete-source sync a b"),
+    ("bash", "mytool run --keep-reset-counters"),
     ("bash", "java -jar jenkins-cli.jar -s https://ci.corp/ list-jobs Archive"),
     ("bash", "java -Xmx2g -jar app.jar --server.port=8080"),
     ("bash", "ipa user-show jdoe --all"),
