@@ -48,6 +48,7 @@ from .danger_match import (
     RAW_DEVICE_RE,
     SCRIPT_FILE_RE,
     Stdin,
+    admin_url,
     best_match,
     destructive_name,
     may_be_dangerous,
@@ -55,7 +56,7 @@ from .danger_match import (
     rules_for,
     subcommand_kind,
 )
-from .danger_rules import MEDIUM
+from .danger_rules import HIGH, MEDIUM
 from .danger_text import METHOD_HINT, TEXT_TRIGGERS, text_findings
 from .model import SHELL_LANGS
 from .placeholders import mask_placeholders
@@ -140,6 +141,7 @@ _LANGS = {
     "wire": "wire",
     "nsupdate": "nsupdate",
     "ldif": "ldif",
+    "url": "url uri link",
     "mongo": "mongo mongodb mongosh js javascript node nodejs typescript ts",
     "powershell": "powershell pwsh ps1 ps posh psm1",
     "cmd": "cmd bat batch dos winbatch cmd.exe",
@@ -156,6 +158,7 @@ _FAMILY = {name: family for family, names in _LANGS.items() for name in names.sp
 def language_family(lang: str | None) -> str:
     """``shell``, ``sql``, ``redis``, ``mongo``, ``powershell``, ``cmd``, ``http``, ``python``,
     ``ruby``, ``zk`` (ZooKeeper console lines), ``diskpart``, ``wire`` (text sent to a socket),
+    ``url`` (a page the operator opens),
     ``data`` (never analysed) or ``other`` (statement rules only)."""
     name = (lang or "").strip().lower()
     if not name or name in SHELL_LANGS or name in ("shell-session", "sh-session", "terminal",
@@ -210,6 +213,10 @@ class _Analysis:
             self.statements(text, family, own_only=family != "wire")
         elif family == "http":
             self.http_lines(text, depth)
+        elif family == "url":  # a URL the operator opens: the action is in its path
+            self.found.extend(Finding(f"opening {line.strip()} triggers an admin action", HIGH,
+                                      "http") for line in text.splitlines()
+                              if "://" in line and admin_url(line.strip()))
         elif family == "sql":
             self.sql(text, depth)
         elif family != "data":

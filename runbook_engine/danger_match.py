@@ -181,6 +181,11 @@ def _admin_url(operand: str) -> bool:
     return not ADMIN_PATH_WORDS.isdisjoint(words)
 
 
+def admin_url(url: str) -> bool:
+    """A URL whose path says it changes or destroys state (``.../job/x/42/stop``)."""
+    return _admin_url(url)
+
+
 def _admin_body(parsed: Parsed) -> str | None:
     for option in ("-d", "--data", "--data-raw", "--data-binary", "--json", "--body-data",
                    "--post-data", "--body"):

@@ -273,6 +273,8 @@ _r("kubernetes", "helm", "uninstall|delete|del|un", H, "helm {sub} removes a rel
    "resources")
 _r("kubernetes", "helm", "rollback", M, "helm rollback rolls a release back to an earlier "
    "revision")
+_r("kubernetes", "mv", "", H, "mv of a static pod manifest out of /etc/kubernetes/manifests "
+   "stops that pod", operand=r"^/etc/kubernetes/manifests/[^/]+\.(ya?ml|json)$")
 _r("kubernetes", "kubeadm", "reset", C, "kubeadm reset wipes the node's Kubernetes state")
 _r("kubernetes", "velero", "backup|schedule|restore delete", H, "velero {sub} deletes backups")
 _r("kubernetes", "velero", "restore create", H, "velero restore create restores resources "

@@ -613,6 +613,12 @@ FIRES: list[tuple[str, str, str]] = [
     ("bash", "sudo nvidia-smi --gpu-reset -i 3", "nvidia-smi --gpu-reset may reset"),
     ("bash", "dvc gc --workspace --cloud --force", "dvc gc may delete"),
     ("bash", "sudo ip link delete veth-test", "ip link delete removes a network interface"),
+    ("bash", "sudo mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/manifests.off/",
+     "mv of a static pod manifest out of /etc/kubernetes/manifests stops"),
+    ("groovy", "Jenkins.instance.queue.clear()", ".clear() deletes or stops"),
+    ("groovy", "q.items.findAll { it.task.name == 'x' }.each { q.cancel(it.task) }",
+     ".cancel() deletes or stops"),
+    ("url", "https://ci.corp.example/job/nightly/42/stop", "triggers an admin action"),
     # generic verbs of tools without rules: whole subcommand words, deeper subcommand paths
     ("bash", "rclonex rb remote:bucket", "rclonex rb may delete"),
     ("bash", "vendorctl cluster node pool del pool-a",
@@ -624,6 +630,9 @@ FIRES: list[tuple[str, str, str]] = [
 # (language, code) that must stay quiet
 QUIET: list[tuple[str, str]] = [
     ("bash", "nodetool removenode status"),
+    ("bash", "sudo mv /etc/kubernetes/manifests.off/etcd.yaml /etc/kubernetes/manifests/"),
+    ("python", "seen.clear()"),
+    ("url", "https://ci.corp.example/job/nightly/42/console"),
     ("bash", "diskutil list internal"),
     ("bash", "sudo dscl . -list /Users"),
     ("bash", "nvidia-smi --query-gpu=name,memory.used --format=csv"),
