@@ -316,12 +316,11 @@ def follow(file: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 def transcript(file: str, fmt: str, output: str | None) -> None:
     """Render a run's transcript as an incident report."""
-    from .transcript.formats import render_transcript
+    from .transcript.formats import render_transcript, write_private
 
     text = render_transcript(file, fmt)
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_private(output, text)
     else:
         click.echo(text, nl=False)
 

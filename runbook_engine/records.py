@@ -50,7 +50,8 @@ def _coerce(kind: Any, raw: Any, default: Any) -> Any:
         if not isinstance(raw, (list, tuple)):
             return default
         items = (_coerce(item, v, None) for v in raw)
-        return tuple(v for v in items if v is not None) if _is_record(item) else tuple(items)
+        # an item that cannot be one (``null`` among strings) is left out, not kept as None
+        return tuple(items) if _nullable(item) else tuple(v for v in items if v is not None)
     if origin is dict:
         value_kind = typing.get_args(kind)[1]
         if not isinstance(raw, Mapping):
@@ -60,6 +61,11 @@ def _coerce(kind: Any, raw: Any, default: Any) -> Any:
     if _is_record(kind):
         return kind.from_json(raw) if isinstance(raw, Mapping) else default
     return raw
+
+
+def _nullable(kind: Any) -> bool:
+    return kind is Any or (typing.get_origin(kind) in (Union, types.UnionType)
+                           and type(None) in typing.get_args(kind))
 
 
 def _is_record(kind: Any) -> bool:

@@ -22,6 +22,7 @@ from .load import Loaded, Selection
 from .model import HostTarget, Problem, RunbookError, Step, UsageError
 from .runners.base import Runner
 from .state import RunState
+from .termination import Termination
 
 if TYPE_CHECKING:
     from .checking import Reference
@@ -71,10 +72,13 @@ class RunRequest:
 
 
 class Runners:
-    """One runner per target for the whole run; SSH is imported only when a host is remote."""
+    """One runner per target for the whole run; SSH is imported only when a host is remote.
+    ``hold``: open files a local runner's reaper keeps open until the steps of a run that died
+    are stopped (the transcript, whose lock then keeps a resume waiting)."""
 
-    def __init__(self, request: RunRequest) -> None:
+    def __init__(self, request: RunRequest, hold: tuple[int, ...] = ()) -> None:
         self.request = request
+        self.hold = hold
         self._runners: dict[str, Runner] = {}
         self._prompt_lock = threading.Lock()  # fan-out threads must not prompt at once
 
@@ -90,7 +94,7 @@ class Runners:
         if target.is_local:
             from .runners.local import LocalRunner
 
-            return LocalRunner()
+            return LocalRunner(hold=self.hold)
         from .runners.ssh import SSHRunner
 
         ask = self._secret_prompt
@@ -191,12 +195,18 @@ def _where(problem: Problem) -> str:
 
 
 def _resumed_state(request: RunRequest, loaded: Loaded) -> tuple[RunState, list[str]]:
+    from .transcript.lock import check_free
     from .transcript.resume import changed_finished_steps, check_same_runbook, load_state
 
     assert request.resume_path is not None
+    check_free(request.resume_path)  # another run writes it, or a dead run's steps still stop
     state, warnings = load_state(request.resume_path)
     check_same_runbook(state, loaded.runbook, request.resume_path)
-    for warning in warnings:  # a torn last line, a secret that must be set again
+    if state.running is not None:
+        warnings.append(f"{request.resume_path}: step '{state.running.step}' was running when "
+                        "the earlier session ended without its result (killed?); it was stopped "
+                        "with it, and runs again from its start")
+    for warning in warnings:  # a torn last line, a secret that must be set again, a step cut
         print(warning, file=sys.stderr)
     changed = changed_finished_steps(state, loaded.runbook) \
         if state.sha256 != loaded.runbook.sha256 else []
@@ -289,10 +299,16 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
     from .engine import Engine, RunOptions, RunPlan
     from .recording import Recorder
     from .redact import Redactor
-    from .transcript.log import TranscriptWriter
+    from .transcript.log import TranscriptWriter, discard_reserved
 
     runbook = loaded.runbook
-    limit, targets_for = host_targets(request, loaded)
+    try:
+        limit, targets_for = host_targets(request, loaded)
+        writer = TranscriptWriter(path, append=bool(request.resume_path))
+    except BaseException:  # refused before the run started: leave no empty transcript behind
+        if not request.resume_path:
+            discard_reserved(path)
+        raise
     selection = request.selection.recorded(runbook.granularity)
     if request.limit:
         selection = {**selection, "limit": request.limit}
@@ -302,17 +318,21 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
         forks=request.forks, selection=selection,
         only=request.selection.only, operator=operator(), hostname=socket.gethostname(),
         version=__version__, transcript=str(path), overrides=overrides, terminal=terminal)
-    writer = TranscriptWriter(path, append=bool(request.resume_path))
     emit = Recorder(state, writer, Redactor(), display=display, kept=kept)
-    runners = Runners(request)
+    runners = Runners(request, hold=(writer.fileno(),))
     plan = RunPlan(runbook, tuple(limit.steps(loaded.steps, targets_for)), targets_for,
                    loaded.variables, against=against, skip_if=skip_if)
-    engine = Engine(plan, options, state=state, emit=emit, controller=controller(emit),
-                    runners=runners, environ=os.environ)
+    termination = Termination()  # SIGTERM and SIGHUP end the run as Ctrl-C does under --yes
+    engine = Engine(plan, options, state=state, emit=emit,
+                    controller=termination.controller(controller(emit)), runners=runners,
+                    environ=os.environ)
     if started is not None:
         started(engine)
     try:
-        return engine.run()
+        with termination.handled():
+            outcome = engine.run()
+        outcome.exit_code = termination.exit_code or outcome.exit_code
+        return outcome
     finally:
         runners.close()
         writer.close()

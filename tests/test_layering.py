@@ -36,7 +36,8 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     # the notebook page and the live run in a browser: the only Starlette/uvicorn importer
     "web": (frozenset({"web"}), ("foundation", "reading", "events", "engine", "transcript", "ui")),
     # the command line on top: wires everything
-    "app": (frozenset({"runcmd", "servecmd", "followcmd", "cli", "__main__", "testing"}),
+    "app": (frozenset({"runcmd", "termination", "servecmd", "followcmd", "cli", "__main__",
+                       "testing"}),
             ("foundation", "reading", "events", "runners", "engine", "transcript", "ui", "web")),
 }
 

@@ -44,11 +44,14 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_now_ts_and_default_path() -> None:
+def test_now_ts_and_default_path(tmp_path: Path) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now_ts())
     when = datetime(2026, 11, 27, 21, 5, 4, tzinfo=UTC)
-    path = default_transcript_path("books/Deploy the API!.md", "out", when)
-    assert path == Path("out/20261127T210504Z-deploy-the-api.jsonl")
+    path = default_transcript_path("books/Deploy the API!.md", str(tmp_path / "out"), when)
+    assert path == tmp_path / "out/20261127T210504Z-deploy-the-api.jsonl"
+    assert path.stat().st_size == 0 and stat.S_IMODE(path.stat().st_mode) == 0o600  # reserved
+    again = default_transcript_path("books/Deploy the API!.md", str(tmp_path / "out"), when)
+    assert again == tmp_path / "out/20261127T210504Z-deploy-the-api-2.jsonl"
 
 
 def test_writer_makes_private_files_and_compact_lines(tmp_path: Path) -> None:
@@ -86,7 +89,8 @@ def test_output_is_synced_at_the_next_decision_point(tmp_path: Path) -> None:
 
 def test_refuses_to_overwrite_and_reports_unwritable_places(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
-    TranscriptWriter(path).close()
+    with TranscriptWriter(path) as writer:  # an empty file is a reserved name, taken as new
+        writer.record(RunStarted(run_id="r1"))
     with pytest.raises(RunbookError, match="already exists") as err:
         TranscriptWriter(path)
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)

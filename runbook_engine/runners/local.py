@@ -10,21 +10,34 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import cast
 
 from ..outputs import parse_outputs
 from .base import Command, Process, Runner
 from .process import ChildProcess
+from .reaper import Reaper, register_line, sweep_stale
 from .script import next_session, wrap
-from .shell_server import ShellServer
+from .shell_server import ServedProcess, ShellServer
+
+PREFIX = "runbook-"
 
 
 def _private_tmp() -> str:
-    """A 0700 directory, on tmpfs when there is one: the per-step files are written every step."""
-    for base in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+    """A 0700 directory, on tmpfs when there is one: the per-step files are written every step.
+    Named after our pid, so a later run can tell (and remove) the folders of runs that died."""
+    prefix = f"{PREFIX}{os.getpid()}-"
+    for base in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm", tempfile.gettempdir()):
         if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            sweep_stale(base, PREFIX)
             with contextlib.suppress(OSError):
-                return tempfile.mkdtemp(prefix="runbook-", dir=base)
-    return tempfile.mkdtemp(prefix="runbook-")
+                return tempfile.mkdtemp(prefix=prefix, dir=base)
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 class LocalRunner(Runner):
@@ -43,6 +56,7 @@ class LocalRunner(Runner):
         workdir: str | None = None,
         spill_dir: str | None = None,
         use_server: bool = True,
+        hold: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.base_env = dict(os.environ if base_env is None else base_env)
@@ -51,12 +65,17 @@ class LocalRunner(Runner):
         self.use_server = use_server
         self._tmp: str | None = None
         self._server: ShellServer | None = None
+        self._hold = hold  # kept open by the reaper until our steps are stopped (see reaper.py)
+        self._reaper: Reaper | None = None
 
     # -- temp files, one private directory reused for every step --------------------------------
 
     def _dir(self) -> str:
         if self._tmp is None or not os.path.isdir(self._tmp):
+            if self._reaper is not None:
+                self._reaper.close()
             self._tmp = _private_tmp()
+            self._reaper = Reaper(self._tmp, self._hold)
         return self._tmp
 
     def _path(self, name: str) -> str:
@@ -66,6 +85,9 @@ class LocalRunner(Runner):
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self._reaper is not None:
+            self._reaper.close()
+            self._reaper = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -83,25 +105,31 @@ class LocalRunner(Runner):
             command = replace(command, interpreter=feed)
         script = wrap(command, self.session, state_path=state_path, output_path=output_path)
         if command.interpreter:
-            with open(stdin_path, "w", encoding="utf-8") as handle:
-                handle.write(command.code)
+            _write_private(stdin_path, command.code)
         prefix = _sudo_prefix(command)
         argv = [*prefix, command.shell or "bash", "-c", script]
         env, cwd = self.base_env, self.workdir
-        if command.interactive:
-            return ChildProcess(argv, env=env, cwd=cwd, terminal=True)
-        if self.use_server and not prefix and argv[0] == "bash":
+        if self.use_server and not prefix and argv[0] == "bash" and not command.interactive:
             if self._server is None or not self._server.alive():
                 if self._server is not None:
                     self._server.close()
                 self._server = ShellServer(self.base_env, self.workdir, self._dir())
-            return self._server.start(script, with_stdin=bool(command.interpreter))
+            # the step's subshell registers its own group with the reaper before anything runs
+            served = f"{register_line(self._dir())}\n{script}"
+            return self._server.start(served, with_stdin=bool(command.interpreter))
+        # a step started on its own registers itself, then becomes the step (same pid and group)
+        argv = ["bash", "-c", f'{register_line(self._dir())}; exec "$@"', "runbook", *argv]
+        if command.interactive:
+            return ChildProcess(argv, env=env, cwd=cwd, terminal=True)
         if not command.interpreter:
             return ChildProcess(argv, env=env, cwd=cwd)
         with open(stdin_path, "rb") as stdin:
             return ChildProcess(argv, env=env, cwd=cwd, stdin=stdin)
 
     def finish(self, command: Command, process: Process) -> dict[str, str]:
+        if self._reaper is not None:
+            self._reaper.forget(process.pgid if isinstance(process, ServedProcess)
+                                else cast(ChildProcess, process).proc.pid)
         with open(self._path("state"), "rb") as handle:
             data = handle.read()
         if data:  # empty: exec'd away, own EXIT trap, or killed: the session stays as it was

@@ -86,7 +86,9 @@ class ShellServer:
 
     def start(self, script: str, with_stdin: bool) -> ServedProcess:
         """Fork the next step running ``script``; raises OSError when the server does not."""
-        with open(os.path.join(self.folder, "script"), "w", encoding="utf-8") as handle:
+        script_fd = os.open(os.path.join(self.folder, "script"),
+                            os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # secrets in exports
+        with open(script_fd, "w", encoding="utf-8") as handle:
             handle.write(script)
         self.count += 1
         fifos = [os.path.join(self.folder, f"{name}.{self.count}") for name in ("out", "err")]

@@ -68,7 +68,9 @@ def rehearse(request: TestRequest, out: TextIO = sys.stdout) -> int:
         _write(out, f"{len(results)} runbooks: {_counts(results)}")
     if request.junit:
         Path(request.junit).parent.mkdir(parents=True, exist_ok=True)
-        Path(request.junit).write_text(to_junit(results), encoding="utf-8")
+        from ..transcript.formats import write_private
+
+        write_private(request.junit, to_junit(results))
         _write(out, f"JUnit report: {request.junit}")
     if any(r.error and r.exit_code == 2 for r in results):
         return 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,16 @@ def _read_runbook(transcript: Path, recorded: str) -> tuple[str | None, str]:
         except (OSError, UnicodeDecodeError):
             continue
     return None, f"cannot read {recorded}"
+
+
+def write_private(path: str, text: str) -> None:
+    """A report written as the transcript is kept: mode 0600 (an existing file's mode tightened
+    too); a write that fails (a full disk) is one line naming the file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as handle:
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # not a device or a pipe
+                os.fchmod(fd, 0o600)
+            handle.write(text)
+    except OSError as exc:
+        raise RunbookError(f"cannot write: {exc.strerror or exc}", path) from None

@@ -3,10 +3,12 @@ spilled to side files."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from ..events import Event, Output, OutputSpilled, OutputTail, StepFinished, Ste
 from ..model import RunbookError
 from ..stamps import now_ts
 from ..state import TAIL_CHARS, last_chars
+from .lock import lock
 
 #: inline output kept in ``output`` events per (step, host, stream); the rest goes to a side file
 INLINE_LIMIT = 1024 * 1024
@@ -39,43 +42,79 @@ def slugify(text: str) -> str:
 def default_transcript_path(
     runbook_path: str, directory: str = "transcripts", when: datetime | None = None
 ) -> Path:
-    """``<directory>/<UTC YYYYmmddTHHMMSSZ>-<runbook slug>.jsonl``, with -2, -3... when taken."""
+    """``<directory>/<UTC YYYYmmddTHHMMSSZ>-<runbook slug>.jsonl``, with -2, -3... when taken.
+
+    The name is reserved: created empty (0600) with O_EXCL, so runs started in the same second,
+    even at the same instant, each get their own (the writer takes an empty file as new)."""
     stamp = (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     base = f"{stamp}-{slugify(Path(runbook_path).stem)}"
-    path = Path(directory) / f"{base}.jsonl"
-    number = 2
-    while path.exists():  # two runs in the same second must not collide
-        path = Path(directory) / f"{base}-{number}.jsonl"
-        number += 1
-    return path
+    folder = Path(directory)
+    _make_private_dir(folder)
+    for number in range(1, 10_000):
+        path = folder / (f"{base}.jsonl" if number == 1 else f"{base}-{number}.jsonl")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunbookError(f"cannot write the transcript: {exc.strerror}", str(path)) from None
+        return path
+    raise RunbookError("no free transcript name", str(folder / base))
+
+
+def discard_reserved(path: Path) -> None:
+    """Remove a reserved transcript that was never written (the run stopped before starting)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
 
 
 def _safe_part(text: str) -> str:
     return _UNSAFE_NAME.sub("_", text).strip("._") or "_"
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _open_private(path: Path, append: bool) -> int:
-    """Open for appending with mode 0600; a new transcript never overwrites an existing file."""
+def _open_private(path: Path) -> int:
+    """Open for appending with mode 0600 (an existing file made with another umask too)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-    if not append:
-        flags |= os.O_EXCL
     try:
         fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise RunbookError(
-            "transcript already exists; pass --resume to continue it", str(path)
-        ) from None
     except OSError as exc:
         raise RunbookError(f"cannot write the transcript: {exc.strerror}", str(path)) from None
-    os.fchmod(fd, 0o600)  # an appended file made by someone else's umask gets tightened too
+    if stat.S_ISREG(os.fstat(fd).st_mode):  # never chmod a device (--transcript /dev/...)
+        os.fchmod(fd, 0o600)
     return fd
+
+
+def _open_transcript(path: Path, append: bool) -> int:
+    """Open and lock it (one writer at a time); a new transcript never overwrites a written file
+    (an empty one is a reserved name: see ``default_transcript_path``)."""
+    fd = _open_private(path)
+    try:
+        lock(fd, path)
+        if not append and os.fstat(fd).st_size:
+            raise RunbookError("transcript already exists; pass --resume to continue it",
+                               str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    view = memoryview(data)
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError as exc:  # disk full, quota, a file size limit: name the file
+        raise RunbookError(f"cannot write: {exc.strerror or exc}", str(path)) from None
+
+
+def _fsync(fd: int, path: Path) -> None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise RunbookError(f"cannot write: {exc.strerror or exc}", str(path)) from None
 
 
 def _make_private_dir(folder: Path) -> None:
@@ -96,7 +135,7 @@ class _Spill:
 
     def __init__(self, path: Path, tail_chars: int) -> None:
         self.path = path
-        self.fd = _open_private(path, append=True)
+        self.fd = _open_private(path)
         self.bytes = 0
         self.chars = 0
         self.tail = ""
@@ -105,7 +144,7 @@ class _Spill:
 
     def write(self, text: str) -> None:
         data = text.encode("utf-8", "replace")
-        _write_all(self.fd, data)
+        _write_all(self.fd, data, self.path)
         self.bytes += len(data)
         self.chars += len(text)
         self.tail = last_chars(self.tail, text, self.tail_chars)
@@ -130,7 +169,7 @@ class TranscriptWriter:
         self.inline_limit = inline_limit
         self.tail_chars = tail_chars
         _make_private_dir(self.path.parent)
-        self._fd: int | None = _open_private(self.path, append)
+        self._fd: int | None = _open_transcript(self.path, append)
         self._lock = threading.Lock()
         self._unsynced = False
         self._inline: dict[Key, int] = {}
@@ -147,7 +186,7 @@ class TranscriptWriter:
         with open(self.path, "rb") as handle:
             handle.seek(size - 1)
             if handle.read(1) != b"\n":
-                _write_all(self._require_fd(), b"\n")
+                _write_all(self._require_fd(), b"\n", self.path)
 
     def _require_fd(self) -> int:
         if self._fd is None:
@@ -161,7 +200,7 @@ class TranscriptWriter:
             kept = self._route(event)
             for item in kept:
                 line = _ENCODER.encode(item.to_json())
-                _write_all(fd, line.encode("utf-8", "replace") + b"\n")
+                _write_all(fd, line.encode("utf-8", "replace") + b"\n", self.path)
             if kept and not isinstance(kept[-1], _SYNCED_LATER):
                 self._sync()
             elif kept:
@@ -203,7 +242,7 @@ class TranscriptWriter:
         tails: list[Event] = []
         for key in [k for k in self._spills if k[0] == step]:
             spill = self._spills.pop(key)
-            os.fsync(spill.fd)
+            _fsync(spill.fd, spill.path)
             os.close(spill.fd)
             tails.append(OutputTail(step=step, stream=key[2], host=key[1] or None,
                                     file=spill.path.name, bytes=spill.bytes, chars=spill.chars,
@@ -213,9 +252,9 @@ class TranscriptWriter:
     def _sync(self) -> None:
         for spill in self._spills.values():
             if spill.dirty:
-                os.fsync(spill.fd)
+                _fsync(spill.fd, spill.path)
                 spill.dirty = False
-        os.fsync(self._require_fd())
+        _fsync(self._require_fd(), self.path)
         self._unsynced = False
 
     def _spill_path(self, key: Key) -> Path:
@@ -229,17 +268,23 @@ class TranscriptWriter:
             parts.append(str(attempt))
         return self.path.with_name(".".join([*parts, "log"]))
 
+    def fileno(self) -> int:
+        """The transcript's open file, which holds its lock (a process reaper inherits it)."""
+        return self._require_fd()
+
     def close(self) -> None:
         with self._lock:
             if self._fd is None:
                 return
-            if self._unsynced or any(s.dirty for s in self._spills.values()):
-                self._sync()
-            for spill in self._spills.values():
-                os.close(spill.fd)
-            self._spills.clear()
-            os.close(self._fd)
-            self._fd = None
+            try:
+                if self._unsynced or any(s.dirty for s in self._spills.values()):
+                    self._sync()
+            finally:
+                for spill in self._spills.values():
+                    os.close(spill.fd)
+                self._spills.clear()
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> TranscriptWriter:
         return self

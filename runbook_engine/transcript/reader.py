@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..events import Event, RunStarted, SchemaError, check_schema, event_from_json
 from ..model import RunbookError
@@ -110,8 +111,8 @@ def _check(event: Event, path: str | Path, number: int, first: bool) -> None:
 
 def _parse_line(line: bytes) -> Event | None:
     try:
-        value = json.loads(line.decode("utf-8", "replace"))
-    except ValueError:
+        value = json.loads(line.decode("utf-8", "replace"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # not JSON, NaN or Infinity, nested too deep
         return None
     if not isinstance(value, dict) or not isinstance(value.get("event"), str):
         return None
@@ -119,6 +120,10 @@ def _parse_line(line: bytes) -> Event | None:
         return event_from_json(value)
     except (TypeError, ValueError):  # a known event whose fields cannot be read at all
         return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _name(event: Event) -> str:
