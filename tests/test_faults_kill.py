@@ -31,7 +31,7 @@ def kill_during_slow(tmp_path: Path, book: Path) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.mark.parametrize("shell", ["", "sh"], ids=["served", "own-process"])
+@pytest.mark.parametrize("shell", ["", "sh"], ids=["bash", "sh-fed-its-code"])
 def test_sigkill_of_runbook_stops_the_step_and_its_background_job(tmp_path: Path,
                                                                   shell: str) -> None:
     token = f"3{random.randrange(10**6)}.5"  # a unique sleep, to find the step's processes
