@@ -95,7 +95,7 @@ def serve(request: ServeRequest) -> int:
             hub.interrupt = None
             hub.session_ended()
             _report(status, state.counts, run, path)
-            if code == 130:  # Ctrl-C at a question: the server stops with the run
+            if code >= 128:  # Ctrl-C at a question, SIGTERM, SIGHUP: the server stops with the run
                 return code
             loaded, state, overrides = _wait_for_resume(hub, run, path)
             run = replace(run, resume_path=str(path))
