@@ -190,10 +190,14 @@ class Engine:
         if prepared is None:
             return
         step = prepared.view.step
-        # interactive=true hands the terminal over: with --yes nobody is there to use it, and a
-        # step reading an idle standard input would wait for ever (left to do by hand instead)
-        terminal = "interactive=true needs the operator's terminal" if step.interactive else \
-            liveness.needs_terminal(prepared.command.code, step.lang)
+        if step.interactive and not self.options.terminal:
+            # interactive=true hands the terminal over: without one (--yes with a pipe, a page),
+            # a step reading an idle standard input would wait for ever: left to do by hand
+            return self._finish(step, "skipped", "interactive=true needs the operator's "
+                                "terminal: not run unattended",
+                                open_item=f"{step.id}: {step.title} (run it by hand)")
+        terminal = None if step.interactive else liveness.needs_terminal(prepared.command.code,
+                                                                         step.lang)
         follows = liveness.runs_until_stopped(prepared.command.code, step.lang)
         if self.options.yes and (terminal or follows):
             return self._finish(step, "skipped", f"{terminal or follows}: not run unattended",

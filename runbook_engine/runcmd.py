@@ -266,7 +266,8 @@ def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[
     finished = False
     try:
         outcome = run_loaded(request, loaded, state, path=path, display=display,
-                             controller=controller, overrides=overrides)
+                             controller=controller, overrides=overrides,
+                             terminal=sys.stdin.isatty())  # else interactive=true cannot run
         finished = outcome.status == "ok"
     finally:
         if not finished:  # quit, Ctrl-C, a failed step, an unreachable host...
