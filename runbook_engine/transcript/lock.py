@@ -35,10 +35,13 @@ def lock(fd: int, path: Path) -> None:
         except OSError:  # a file system without locks: one writer is then up to the operator
             return
         pid = holder(fd)
-        if pid is None or _alive(pid):
+        if pid is not None and _alive(pid):
             break
+        # a dead holder's reaper (or one /proc/locks does not show): wait a little for it
         deadline = deadline or time.monotonic() + DEAD_HOLDER_WAIT_S
         if time.monotonic() >= deadline:
+            if pid is None:
+                break
             raise RunbookError(f"still locked by the steps of a run that died (runbook pid {pid} "
                                f"on {socket.gethostname()}); check that they are stopped",
                                str(path))
