@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..events import Output, OutputSpilled, StepStarted
+from ..model import RunbookError
 from ..transcript.reader import read_events
 
 
 def full_output(transcript: Path, step: str, stream: str, host: str | None) -> str | None:
     """The text of ``stream`` of ``step``'s last attempt on ``host`` (None: the step never ran)."""
-    events, _ = read_events(transcript)
+    try:
+        events, _ = read_events(transcript)
+    except RunbookError:  # not written yet (a reserved, still empty transcript): nothing ran
+        return None
     starts = [i for i, e in enumerate(events) if isinstance(e, StepStarted) and e.step == step]
     if not starts:
         return None
