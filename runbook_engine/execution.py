@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import regexes
 from .checking import COMBINED_CHARS, Check, OutputChecker, shown_expectation
 from .control import Controller, DriftView, FailureView, QuitRun
 from .events import (
@@ -487,13 +488,14 @@ def _judge(step: Step, target: HostTarget, result: Result, checks: list[Check]) 
         if step.capture:
             capture = result.stdout.strip()
             if step.extract:
-                match = re.search(step.extract, result.stdout, re.M)
-                if match is None:
+                capture = regexes.search(step.extract, result.stdout, re.M)
+                if capture is None:
                     return HostRun(target, "failed", result, f"extract {step.extract} not found",
                                    checks=checks)
-                capture = match.group(1) if match.re.groups else match.group(0)
     except re.error as exc:
         return HostRun(target, "failed", result, f"bad regular expression: {exc}", checks=checks)
+    except regexes.PatternTimeout as exc:
+        return HostRun(target, "failed", result, f"extract: {exc}", checks=checks)
     return HostRun(target, "ok", result, capture=capture, checks=checks)
 
 

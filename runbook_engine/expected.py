@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import regexes
+
 Verdict = Literal["matches", "differs", "no expectation"]
 Mode = Literal["json", "text", "regex", "none"]
 
@@ -129,9 +131,11 @@ def compare(expected: str | None, actual: str, *, sample: bool = False) -> Compa
 def search(pattern: str, actual: str) -> Comparison:
     """The ``expect`` annotation: a regular expression the output must contain (strict)."""
     try:
-        found = re.search(pattern, actual, re.M)
+        found = regexes.search(pattern, actual, re.M) is not None
     except re.error as exc:
         return Comparison("differs", "regex", f"bad regular expression: {exc}")
+    except regexes.PatternTimeout as exc:
+        return Comparison("differs", "regex", str(exc))
     if found:
         return Comparison("matches", "regex")
     return Comparison("differs", "regex", f"output does not match expect {pattern}")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import regexes
 from .model import Runbook, RunbookError, UsageError, VarSpec
 from .redact import MASK, looks_secret
 
@@ -52,9 +53,11 @@ def validate(spec: VarSpec, value: str) -> str | None:
         return f"variable '{spec.name}' must be one of {', '.join(map(str, spec.choices))}{got}"
     if spec.pattern:
         try:
-            matched = re.fullmatch(spec.pattern, text)
+            matched = regexes.search(spec.pattern, text, whole=True) is not None
         except re.error as exc:
             return f"variable '{spec.name}' has a bad pattern {spec.pattern!r}: {exc}"
+        except regexes.PatternTimeout as exc:
+            return f"variable '{spec.name}': {exc}"
         if not matched:
             return f"variable '{spec.name}' must match {spec.pattern!r}{got}"
     return None
