@@ -29,7 +29,7 @@ from .recording import Recorder
 from .runners.base import Runner
 from .stamps import code_sha256
 from .state import FAILED, RunState
-from .variables import Variable
+from .variables import Variable, keep_secret
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,7 @@ class Engine:
 
     def _run_started(self) -> None:
         runbook, options = self.plan.runbook, self.options
+        keep_secret(self.plan.variables, (n for n, v in self.state.variables.items() if v.secret))
         self.inputs.mask_secrets(self.plan.variables)
         self.emit(RunStarted(
             schema=SCHEMA, run_id=options.run_id, title=runbook.title,

@@ -361,7 +361,10 @@ class Executor:
         host = target.name if remote else None
         if remote:  # so a step on many hosts can tell them apart (Ansible's inventory_hostname)
             command = replace(command, env={**command.env, "RUNBOOK_HOST": target.name})
-        held: list[tuple[str, str]] | None = [] if step.secret and step.capture else None
+        # a secret the step makes (a capture, an export, $RUNBOOK_OUTPUT) is known only when it
+        # ends: until then its output is held, then shown masked
+        held: list[tuple[str, str]] | None = \
+            [] if self.inputs.may_create_secret(step, command.code) else None
         lines = {s: LineBuffer(safe_end=self.emit.safe_end) for s in ("stdout", "stderr")}
         # both streams as they came, as a terminal shows them: what a runbook's expected output
         # was copied from (kept only when there is an output to compare)
@@ -394,12 +397,22 @@ class Executor:
                                         "".join(combined) if combined is not None else None)
         run = _judge(step, target, result, checks)
         if held is not None:
-            # A secret capture is known only now: its output was held back until it is masked.
-            if run.capture is not None:
-                self.emit.secret(run.capture)
+            self._secrets_made(step, target, result, run)
             for stream, text in held:
                 self._output(step.id, stream, text, host, None)
         return run
+
+    def _secrets_made(self, step: Step, target: HostTarget, result: Result, run: HostRun) -> None:
+        """Mask what the step made secret before its held output is shown."""
+        if run.capture is not None and step.secret:
+            self.emit.secret(run.capture)
+        for name, value in result.outputs.items():
+            if value and self.inputs.output_is_secret(step, name):
+                self.emit.secret(value)
+        if result.status != "error":
+            for name, env_value in self.runner(target).session.env.items():
+                if env_value and looks_secret(name):
+                    self.emit.secret(env_value)
 
     def _output(self, step_id: str, stream: str, text: str, host: str | None,
                 held: list[tuple[str, str]] | None) -> None:
@@ -423,8 +436,9 @@ class Executor:
             for name in dict.fromkeys(k for h in runs if h.result for k in h.result.outputs):
                 values = {n: h.result.outputs.get(name) for n, h in hosts.items() if h.result}
                 value = values if multi else values[runs[0].target.name]
-                self.inputs.set_var(name, value, "output", looks_secret(name))
-                captured[name] = MASK if looks_secret(name) else value
+                secret = self.inputs.output_is_secret(step, name)
+                self.inputs.set_var(name, value, "output", secret)
+                captured[name] = MASK if secret else value
         per_host = {n: HostResult(status=h.status, exit_code=h.result.exit_code if h.result
                                   else None,
                                   duration_s=round(h.result.duration_s, 3) if h.result else 0.0,

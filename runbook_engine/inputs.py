@@ -3,6 +3,7 @@ the rendered command, and what the operator is shown about it (danger, flags).""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,7 +14,7 @@ from .events import Decision, Invalid, VarRecord, VarSet
 from .graph import RESERVED, outputs_of, step_templates
 from .model import HostTarget, Runbook, RunbookError, Step, VarSpec
 from .recording import Recorder
-from .redact import MASK, looks_secret
+from .redact import MASK, looks_secret, may_create_secret, secret_env_values
 from .runners.base import Command, Runner
 from .stamps import spell_duration
 from .state import RunState
@@ -144,10 +145,28 @@ class Inputs:
                 "env": {**self.environ, **self.extra_env}}
 
     def mask_secrets(self, variables: Mapping[str, Variable]) -> None:
-        """Before anything is emitted: the secret values known up front are masked everywhere."""
+        """Before anything is emitted: the secret values known up front are masked everywhere,
+        with the values of the secret-looking environment variables, whatever reads them."""
         for var in variables.values():
             if var.secret:
                 self.emit.secret(var.value)
+        for value in secret_env_values(self.environ):
+            self.emit.secret(value)
+
+    @functools.cached_property
+    def secret_names(self) -> frozenset[str]:
+        """Names the runbook says hold secrets: declared ``secret`` vars, secret captures."""
+        return frozenset({v.name for v in self.runbook.vars if v.secret}
+                         | {s.capture for s in self.runbook.steps if s.secret and s.capture})
+
+    def output_is_secret(self, step: Step, name: str) -> bool:
+        """A ``name=value`` the step wrote to $RUNBOOK_OUTPUT is a secret."""
+        return step.secret or looks_secret(name) or name in self.secret_names
+
+    def may_create_secret(self, step: Step, code: str) -> bool:
+        """The step may make a secret that its own output shows: hold that output until the
+        step ends (when the value is known), then show it masked."""
+        return step.secret or may_create_secret(code, self.secret_names)
 
     def keep(self, variables: Mapping[str, Variable]) -> None:
         """After ``run_started``: hold on to the values its record had to mask."""

@@ -23,6 +23,34 @@ def looks_secret(name: str) -> bool:
     return bool(SECRET_NAME_RE.search(name))
 
 
+# values a secret-looking name may hold that are settings, not secrets (masking them would shred
+# every output that says "true")
+_NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "unset"})
+
+
+def secret_env_values(environ: Mapping[str, str]) -> list[str]:
+    """The values of the secret-looking variables of an environment, whatever reads them later
+    (``$NAME``, ``printenv NAME``, ``env``, a program, ``{{ env.NAME }}``)."""
+    return [value for name, value in environ.items()
+            if looks_secret(name) and len(value.strip()) >= MIN_SECRET_LEN
+            and value.strip().lower() not in _NOT_SECRETS]
+
+
+_CREATES_RE = re.compile(r"\bexport\b|\bdeclare\b|\btypeset\b|\breadonly\b|RUNBOOK_OUTPUT")
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def may_create_secret(code: str, secret_names: Iterable[str] = ()) -> bool:
+    """True when ``code`` may export a secret-looking variable, or write one (or one of
+    ``secret_names``) to ``$RUNBOOK_OUTPUT``: its value is known only when the step ends, so the
+    step's output is held until then and shown masked."""
+    if not _CREATES_RE.search(code):
+        return False
+    names = frozenset(secret_names)
+    return any(looks_secret(word) or word in names for word in set(_WORD_RE.findall(code))
+               if word != "RUNBOOK_OUTPUT")
+
+
 class Redactor:
     """Knows every secret value of the run and replaces each occurrence with ``****``."""
 

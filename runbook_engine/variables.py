@@ -77,11 +77,22 @@ def initial_variables(runbook: Runbook, cli_vars: Mapping[str, str],
             origin = {"cli": "--var", "env": f"${spec.env}", "default": "the default"}[source]
             raise RunbookError(f"{problem} from {origin}", path=runbook.path, line=spec.line)
         result[spec.name] = Variable(spec.name, value, source, secret=spec.secret)
+    secret_captures = {s.capture for s in runbook.steps if s.secret and s.capture}
     for name, value in cli_vars.items():
-        # placeholders and names the runbook does not declare are still settable
+        # placeholders and names the runbook does not declare are still settable; a secret
+        # capture given again (say, on --resume) stays a secret
         if name not in result:
-            result[name] = Variable(name, value, "cli", secret=looks_secret(name))
+            secret = looks_secret(name) or name in secret_captures
+            result[name] = Variable(name, value, "cli", secret=secret)
     return result
+
+
+def keep_secret(variables: Mapping[str, Variable], secret_names: Iterable[str]) -> None:
+    """Variables an earlier session of the run recorded as secrets stay secrets when given again
+    (a ``$RUNBOOK_OUTPUT`` secret passed with ``--var`` on ``--resume``)."""
+    for name in secret_names:
+        if name in variables:
+            variables[name].secret = True
 
 
 def _resolve(spec: VarSpec, cli_vars: Mapping[str, str],
