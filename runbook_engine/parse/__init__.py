@@ -329,14 +329,20 @@ def _expand(draft: dict[str, Any], path: str, problems: list[Problem],
 def _assign_ids(drafts: list[dict[str, Any]], taken: set[str]) -> None:
     """Explicit ids stay as written (duplicates too: the graph reports them); others get slugs."""
     used = set(taken) | {str(d["id"]) for d in drafts if d.get("id") and d.get("_explicit", True)}
+    # per base, the next suffix to try: every smaller one is taken already (``used`` only grows),
+    # so thousands of steps under one title stay linear
+    next_suffix: dict[str, int] = {}
     for n, draft in enumerate(drafts, 1):
         if draft.get("id"):
             draft.setdefault("_explicit", True)
             continue
         base = draft.pop("_slug", None) or slugify(draft["title"]) or f"step-{n}"
-        candidate, k = base, 2
+        candidate, k = base, next_suffix.get(base, 2)
+        if k > 2:
+            candidate, k = f"{base}-{k}", k + 1
         while candidate in used:
             candidate, k = f"{base}-{k}", k + 1
+        next_suffix[base] = k
         used.add(candidate)
         draft["id"], draft["_explicit"] = candidate, False
 
