@@ -234,9 +234,10 @@ def _seed_transcripts(workdir: Path) -> list[bytes]:
     book = workdir / "seed.md"
     book.write_text(SEED_BOOK, encoding="utf-8")
     out = workdir / "seed.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     subprocess.run([sys.executable, "-m", "runbook_engine", "run", "--yes", str(book),
                     "--transcript", str(out)], cwd=workdir, capture_output=True, timeout=120,
-                   check=False)
+                   check=False, env=env)
     return [out.read_bytes()] if out.exists() else []
 
 
