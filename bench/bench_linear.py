@@ -125,7 +125,7 @@ def main() -> None:
         print(line, flush=True)
         lines.append(line)
     if args.results:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as handle:
             handle.write(f"\n## Linear planning ({stamp}, bench/bench_linear.py, {small_mb:g} MB "
                          f"vs {large_mb:g} MB, {os.cpu_count()} CPUs; target <= 9x time, RSS <= "
