@@ -23,6 +23,21 @@ def parse_spec(name: str) -> HostTarget:
                       port=int(port) if port else None)
 
 
+# What OpenSSH refuses in a host or user name (ssh.c: valid_hostname, valid_ruser): a name from a
+# runbook or an inventory reaches the operator's ssh config, where `Match exec "... %h"` hands it
+# to a shell, so such a name is refused before the config is read.
+_SSH_REFUSED = re.compile(r"""['`"$\\;&<>|(){}\s\x00-\x1f\x7f]""")
+
+
+def ssh_name_problem(target: HostTarget) -> str | None:
+    """Why OpenSSH would refuse this target's host or user name, or None."""
+    for what, value in (("host name", target.hostname or target.name), ("user name", target.user)):
+        if value and (value.startswith("-") or _SSH_REFUSED.search(value)):
+            return (f"{what} {value!r} is not one OpenSSH accepts (no quotes, spaces, $ ; & | < > "
+                    "( ) { } or backslash, and no leading -)")
+    return None
+
+
 def _expand(runbook: Runbook, name: str, inventory: Inventory | None) -> list[HostTarget]:
     if name in ("local", "localhost"):
         return [LOCAL]

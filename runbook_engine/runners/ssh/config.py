@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import paramiko
 
 from ...model import HostTarget
-from ...targets import parse_spec
+from ...targets import parse_spec, ssh_name_problem
+from ..base import TargetError
 
 Prompt = Callable[[str], str]
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"  # OpenSSH's default
@@ -55,6 +56,9 @@ def host_config(target: HostTarget, config: paramiko.SSHConfig, timeout: float) 
         target = HostTarget(name=target.name, hostname=spec.hostname,
                             user=target.user or spec.user, port=target.port or spec.port,
                             key_file=target.key_file)
+    problem = ssh_name_problem(target)  # before `Match exec %h` in the config sees the name
+    if problem:
+        raise TargetError(target.name, problem)
     entry = config.lookup(target.hostname or target.name)
     files = [os.path.expanduser(f) for f in entry.get("identityfile", [])]
     if target.key_file:
