@@ -260,21 +260,17 @@ def _parse_run(units: list[Item], lines: list[str], masked: list[str]) -> list[I
     """Parse adjacent shell units; an error turns its unit into a doc and parsing resumes after."""
     results: list[Item] = []
     first = 0
-    solo_until = -1  # after an error, the rest of its window is parsed a unit at a time
     while first < len(units):
         last = first  # units are whole constructs, so a window may end after any of them
-        while first > solo_until and last + 1 < len(units) \
-                and units[last + 1].end - units[first].start < _WINDOW:
+        while last + 1 < len(units) and units[last + 1].end - units[first].start < _WINDOW:
             last += 1
         a, b = units[first].start, units[last].end
         src = "\n".join(masked[a : b + 1]).encode()
         orig = "\n".join(lines[a : b + 1]).encode()
         groups, error_row = _top_level(_parser().parse(src).root_node, a)
-        bad, bad_at = None, last
+        bad = None
         if error_row is not None:
-            bad_at = next((i for i in range(first, last + 1)
-                           if units[i].start <= error_row <= units[i].end), last)
-            bad = units[bad_at]
+            bad = next((u for u in units[first:] if u.start <= error_row <= u.end), units[last])
         for g in groups:
             if bad is None or g["start"] < bad.start:
                 text = orig[g["sb"] : g["eb"]].decode("utf-8", "replace")
@@ -285,8 +281,7 @@ def _parse_run(units: list[Item], lines: list[str], masked: list[str]) -> list[I
         results.append(
             Item("doc", bad.start, bad.end, dedent("\n".join(lines[bad.start : bad.end + 1])))
         )
-        # re-parsing the window's rest with each error would be quadratic in its errors
-        first, solo_until = bad_at + 1, max(solo_until, last)
+        first = units.index(bad) + 1
     return results
 
 
