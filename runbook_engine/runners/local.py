@@ -114,8 +114,9 @@ class LocalRunner(Runner):
                 if self._server is not None:
                     self._server.close()
                 self._server = ShellServer(self.base_env, self.workdir, self._dir())
-            # the step's subshell registers its own group with the reaper before anything runs
-            served = f"{register_line(self._dir())}\n{script}"
+            # the step's subshell registers its own group with the reaper before anything runs;
+            # on the script's first line, so bash's line numbers still match code_first_line
+            served = f"{register_line(self._dir())}; {script}"
             return self._server.start(served, with_stdin=bool(command.interpreter))
         # a step started on its own registers itself, then becomes the step (same pid and group)
         argv = ["bash", "-c", f'{register_line(self._dir())}; exec "$@"', "runbook", *argv]
