@@ -46,3 +46,16 @@ def spell_duration(seconds: float) -> str:
     hours, rest = divmod(int(round(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
     return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
+
+
+def spell_elapsed(seconds: float) -> str:
+    """How long something took, the one spelling on screen and in reports: ``0.42s``, ``12.3s``,
+    ``3m02s``, ``1h05m`` (seconds are shown to the precision that matters at that scale)."""
+    if round(seconds, 2) < 10:
+        return f"{seconds:.2f}s"
+    if round(seconds, 1) < 60:  # 59.96 is 1m00s, not 60.0s
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"

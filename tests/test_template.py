@@ -138,7 +138,7 @@ def test_report_environment(tmp_path: Path) -> None:
     (tmp_path / "r.html.j2").write_text("<p>{{ text }}</p>")
     env = report_environment(str(tmp_path), filters)
     out = env.get_template("r.md").render(d=125, ts="2026-01-02T03:04:05.678Z", cell="a|b")
-    assert out == "2 min 05 s 03:04:05 a\\|b\n"
+    assert out == "2m05s 03:04:05 a\\|b\n"
     assert env.get_template("r.html").render(text="<b>") == "<p>&lt;b&gt;</p>"
     assert env.get_template("r.html.j2").render(text="<b>") == "<p>&lt;b&gt;</p>"
     assert env.from_string("{{ c | fence }}bash").render(c="echo ```") == "````bash"
@@ -168,3 +168,14 @@ def test_go_templates_in_commands_pass_through() -> None:
     assert variables_used(code) == {"name"}
     loop = "{{range .Mounts}}{{.Source}}{{end}}"
     assert render(loop, {}) == loop
+
+
+@pytest.mark.parametrize(("seconds", "spelt"), [
+    (0.416, "0.42s"), (9.994, "9.99s"), (12.34, "12.3s"), (59.9, "59.9s"), (59.96, "1m00s"), (9.999, "10.0s"), (125, "2m05s"),
+    (3599, "59m59s"), (3900, "1h05m")])
+def test_one_spelling_of_elapsed_time_on_screen_and_in_reports(seconds: float, spelt: str) -> None:
+    from runbook_engine.stamps import spell_elapsed
+    from runbook_engine.transcript.filters import fmt_duration
+    assert spell_elapsed(seconds) == spelt
+    assert fmt_duration(seconds) == spelt
+    assert fmt_duration(True) == "" and fmt_duration(None) == ""

@@ -28,7 +28,7 @@ from ..load import Loaded, Selection, load
 from ..model import Runbook, RunbookError, Step, UsageError
 from ..recording import Recorder
 from ..runcmd import RunRequest, run_loaded
-from ..stamps import parse_ts
+from ..stamps import parse_ts, spell_elapsed
 from ..state import RunState
 from .cases import BookResult, Case, judge
 from .junit import to_junit
@@ -265,7 +265,7 @@ class Progress:
         self.shown.add(case.step.id)
         line = f"  {MARKS[case.outcome]} {case.step.id}"
         if case.outcome == "passed":
-            line += f"  {case.duration_s:.2f}s"
+            line += f"  {spell_elapsed(case.duration_s)}"
             if case.reason:
                 line += f"  ({case.reason})"
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..stamps import parse_ts
+from ..stamps import parse_ts, spell_elapsed
 
 NOT_RUN = "not run"
 UNFINISHED = "unfinished"
@@ -16,15 +16,10 @@ STATUS_ICONS = {
 
 
 def fmt_duration(seconds: Any) -> str:
-    """``0.42 s``, ``12.3 s``, ``3 min 02 s``, ``1 h 05 min``."""
-    if not isinstance(seconds, (int, float)):
+    """``0.42s``, ``12.3s``, ``3m02s``, ``1h05m``: as the terminal shows them."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         return ""
-    if seconds < 60:
-        return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+    return spell_elapsed(seconds)
 
 
 def fmt_time(ts: Any) -> str:

@@ -31,6 +31,7 @@ from ..events import (
     StepStarted,
 )
 from ..folding import fold_names, fold_rows
+from ..stamps import spell_elapsed
 from ..state import RunState
 from .fleet import HostOutputs, grid_lines
 from .highlight import Styled, sgr
@@ -226,7 +227,7 @@ class TerminalDisplay:
         if event.exit_code is not None:
             line.append(f"  exit {event.exit_code}", "dim")
         if event.duration_s and event.exit_code is not None:  # not for what never ran
-            line.append(f"  {event.duration_s:.2f}s", "dim")
+            line.append(f"  {spell_elapsed(event.duration_s)}", "dim")
         if event.attempts > 1:
             line.append(f"  {event.attempts} attempts", "dim")
         reason = event.reason

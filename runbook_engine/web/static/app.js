@@ -25,6 +25,15 @@ const dirty = new Set();
 
 // -- small DOM helpers -----------------------------------------------------------------------
 
+// How long a step took, spelt as the terminal and the reports spell it (stamps.spell_elapsed).
+function elapsed(seconds) {
+  if (seconds < 10) return seconds.toFixed(2) + "s";
+  if (seconds < 60) return seconds.toFixed(1) + "s";
+  const total = Math.round(seconds), minutes = Math.floor(total / 60);
+  if (minutes < 60) return minutes + "m" + String(total % 60).padStart(2, "0") + "s";
+  return Math.floor(minutes / 60) + "h" + String(minutes % 60).padStart(2, "0") + "m";
+}
+
 function el(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -162,7 +171,7 @@ function drawStep(view) {
     result.append(el("span", "status " + view.status, view.status));
     const facts = [];
     if (view.exit_code !== null && view.exit_code !== undefined) facts.push("exit " + view.exit_code);
-    if (view.duration_s) facts.push(view.duration_s.toFixed(2) + "s");
+    if (view.duration_s) facts.push(elapsed(view.duration_s));
     if (view.attempts > 1) facts.push(view.attempts + " attempts");
     if (view.reason) facts.push(view.reason);
     if (facts.length) result.append(el("span", "muted", "  " + facts.join(" · ")));
