@@ -30,7 +30,7 @@ from .outputs import LineBuffer
 from .recording import Recorder
 from .redact import MASK, looks_secret
 from .runners.base import Command, Result, Runner, Session
-from .runners.script import blame, code_first_line
+from .runners.script import blame
 from .stamps import code_sha256
 from .state import RunState, StepState
 
@@ -370,12 +370,14 @@ class Executor:
         # was copied from (kept only when there is an output to compare)
         combined: list[str] | None = [] if self.checker.wants_combined(step) else None
         kept = [0]
-        first = code_first_line(command, self.runner(target).session)
+        first: list[int] = []  # known once the runner has started the step (served or not)
 
         def on_output(stream: str, text: str) -> None:
             ready = lines[stream].feed(text)
             if ready and stream == "stderr":
-                ready = blame(ready, first, lambda n: _code_line(step, n))
+                if not first:
+                    first.append(self.runner(target).code_first_line(command))
+                ready = blame(ready, first[0], lambda n: _code_line(step, n))
             if ready:
                 self._output(step.id, stream, ready, host, held)
             if combined is not None and kept[0] < COMBINED_CHARS:

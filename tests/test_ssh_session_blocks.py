@@ -91,3 +91,17 @@ def test_the_session_runs_over_ssh_end_to_end(tmp_path: Path, sshd_server) -> No
     assert f"REMOTE-USER={sshd_server.user} VIA=ssh" in done.stdout
     assert "REMOTE-CWD=/tmp" in done.stdout
     assert "AFTER-EXIT VIA=local" in done.stdout and "HOME-SECTION VIA=local" in done.stdout
+
+
+def test_a_remote_bash_error_names_the_runbook_line(tmp_path: Path, sshd_server) -> None:  # type: ignore[no-untyped-def]
+    book = tmp_path / "remote.md"
+    book.write_text("# T\n\n```bash {#broken target=testhost}\necho before\nno-such-command-rb11\n"
+                    "```\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "runbook_engine", "run", str(book), "--yes", "--ssh-config",
+         str(sshd_server.ssh_config), "--transcript", str(tmp_path / "t.jsonl")],
+        capture_output=True, text=True, env=ENV, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert "remote.md:5 (line 2 of step broken): no-such-command-rb11: command not found" in said
+    assert "bash: line" not in said

@@ -171,8 +171,8 @@ def test_go_templates_in_commands_pass_through() -> None:
 
 
 @pytest.mark.parametrize(("seconds", "spelt"), [
-    (0.416, "0.42s"), (9.994, "9.99s"), (12.34, "12.3s"), (59.9, "59.9s"), (59.96, "1m00s"), (9.999, "10.0s"), (125, "2m05s"),
-    (3599, "59m59s"), (3900, "1h05m")])
+    (0.416, "0.42s"), (9.994, "9.99s"), (9.999, "10.0s"), (12.34, "12.3s"), (59.9, "59.9s"),
+    (59.96, "1m00s"), (125, "2m05s"), (3599, "59m59s"), (3900, "1h05m")])
 def test_one_spelling_of_elapsed_time_on_screen_and_in_reports(seconds: float, spelt: str) -> None:
     from runbook_engine.stamps import spell_elapsed
     from runbook_engine.transcript.filters import fmt_duration

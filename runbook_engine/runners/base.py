@@ -254,6 +254,11 @@ class Runner(ABC):
     def finish(self, command: Command, process: Process) -> dict[str, str]:
         """After the step: carry its cwd/env into ``self.session``; return its $RUNBOOK_OUTPUT."""
 
+    def code_first_line(self, command: Command) -> int:
+        """The line on which bash runs the step's first line, as bash's own errors number it
+        (``bash: line N:``); 0 when bash does not run the code itself (no renaming)."""
+        return 0
+
     def lost(self) -> None:  # noqa: B027 - optional hook
         """The way to the target broke (ProcessLost): forget it, so the next step reconnects."""
 

@@ -16,7 +16,7 @@ from ..outputs import parse_outputs
 from .base import Command, Process, Runner
 from .process import ChildProcess
 from .reaper import Reaper, register_line, sweep_stale
-from .script import next_session, wrap
+from .script import code_first_line, next_session, wrap
 from .shell_server import ServedProcess, ShellServer
 
 PREFIX = "runbook-"
@@ -126,6 +126,9 @@ class LocalRunner(Runner):
             return ChildProcess(argv, env=env, cwd=cwd)
         with open(stdin_path, "rb") as stdin:
             return ChildProcess(argv, env=env, cwd=cwd, stdin=stdin)
+
+    def code_first_line(self, command: Command) -> int:
+        return code_first_line(command, self.session)
 
     def finish(self, command: Command, process: Process) -> dict[str, str]:
         if self._reaper is not None:

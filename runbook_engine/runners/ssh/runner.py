@@ -13,13 +13,13 @@ import paramiko
 from ...model import HostTarget
 from ...outputs import parse_outputs
 from ..base import Command, Process, ProcessLost, Runner, Session, TargetError
-from ..script import next_session, wrap
+from ..script import code_first_line, next_session, wrap
 from .auth import Prompts
 from .channel import FAULTS, LOST, ChannelProcess, PtyProcess, Signaller, wait_for
 from .config import Prompt, read_config
 from .connect import Connector
 from .protocol import Frames, epilogue, outer_script, signaller_script
-from .shell import SHELL_LOST, RemoteShell, ShellProcess, open_remote
+from .shell import SERVED_LINE_OFFSET, SHELL_LOST, RemoteShell, ShellProcess, open_remote
 
 SUDO_S = "sudo -k -S -p ''"  # password from stdin, no prompt text on stderr
 
@@ -134,7 +134,7 @@ class SSHRunner(Runner):
 
     def start(self, command: Command) -> Process:
         self.connect()  # reconnects when a retry follows a lost connection
-        if self._serves and not (command.interactive or command.sudo or command.user):
+        if self._served(command):
             process = self._start_served(command)
             if process is not None:
                 return process
@@ -157,6 +157,15 @@ class SSHRunner(Runner):
         except FAULTS:
             raise ProcessLost(LOST) from None
         return ChannelProcess(chan, Frames(self._mark_bytes), self._signals(command))
+
+    def _served(self, command: Command) -> bool:
+        """Whether the step runs in the persistent shell (else a channel of its own)."""
+        return self._serves and not (command.interactive or command.sudo or command.user)
+
+    def code_first_line(self, command: Command) -> int:
+        first = code_first_line(command, self.session)
+        # the persistent shell evals the script: bash numbers its lines from the eval's line
+        return first + SERVED_LINE_OFFSET if first and self._served(command) else first
 
     def _start_served(self, command: Command) -> ShellProcess | None:
         """The step in the persistent shell; None when it must take a channel of its own."""

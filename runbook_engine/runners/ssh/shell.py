@@ -93,6 +93,11 @@ done
 """
 
 
+#: how many lines bash's errors in a served step are off: eval numbers them from its own line
+SERVED_LINE_OFFSET = next(n for n, line in enumerate(_SERVER.splitlines())
+                          if 'eval "$__rb_s"' in line)
+
+
 def server_command(token: str, stale: str, serve: bool) -> str:
     """The exec command that sets the connection up and then serves its steps."""
     epilogue = epilogue_script('"$__rb_T"', '"$__rb_d/state"', '"$__rb_d/output"')
