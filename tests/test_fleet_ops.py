@@ -255,3 +255,24 @@ def test_limit_reads_the_inventory_groups(tmp_path: Path) -> None:
                    "--format", "json", verb="plan", cwd=tmp_path)
     assert [(s["id"], s["targets"]) for s in json.loads(both.stdout)["steps"]] == [
         ("web", ["web1"]), ("db", ["db1"])]
+
+
+def test_the_page_offers_the_same_retry_on_the_failed_hosts(tmp_path: Path,
+                                                            sshd_server) -> None:  # type: ignore[no-untyped-def]
+    from test_web_run import answer, wait_event
+    from webserve import Served
+    folder = shared_dir()
+    book = tmp_path / "retry.md"
+    book.write_text(HOSTS + "# Retry\n\n" + FLAKY.format(dir=folder))
+    served = Served(book, tmp_path, "--ssh-config", str(sshd_server.ssh_config))
+    try:
+        assert answer(served, "y")["step"] == "deploy"
+        failure = served.prompt()
+        assert failure["kind"] == "failure" and failure["failed_hosts"] == "web[2-3]"
+        assert "r retries there only" in failure["prompt"]
+        (folder / "fixed").touch()
+        answer(served, "r")
+        assert wait_event(served, "step_finished", "deploy")["status"] == "ok"
+        assert runs_per_host(folder) == {"web1": 1, "web2": 2, "web3": 2, "web4": 1}
+    finally:
+        served.stop()

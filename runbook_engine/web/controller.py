@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from .. import answers
 from ..answers import Reading
 from ..control import Answer, DriftView, FailureView, QuitRun, StepView
+from ..folding import fold_names
 from ..model import Step, VarSpec
 from .hub import Hub, Verdict
 from .markup import highlighted
@@ -103,6 +104,8 @@ class WebController:
         return self._ask("failure", view.step.id, {
             "title": view.step.title, "status": view.status, "exit_code": view.exit_code,
             "reason": view.reason, "attempts": view.attempts,
+            # some hosts of a fleet failed: retry there only, or on every host
+            "failed_hosts": fold_names(view.failed_hosts) if view.partial else "",
             "editable": view.editable or view.step.code, "prompt": prompt}, decide)
 
     def ask_drift(self, view: DriftView) -> Answer:

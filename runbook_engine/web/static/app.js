@@ -410,7 +410,10 @@ const BUILD = {
     root.append(el("div", "hint", `${data.status}${data.exit_code !== null ? " (exit " + data.exit_code + ")" : ""}: ${data.reason}`));
     const row = el("div", "row");
     root.append(row);
-    keys(row, KEYS.failure, editor(root, data.editable, "Retry edited"));
+    const choices = data.failed_hosts
+      ? [[`Retry on ${data.failed_hosts}`, "r", "primary"], ["Retry on all hosts", "a"], ...KEYS.failure.slice(1)]
+      : KEYS.failure;
+    keys(row, choices, editor(root, data.editable, "Retry edited"));
   },
   drift(data, root) {
     root.append(el("div", "hint", "The step succeeded; its output is shown above with how it differs."));
