@@ -257,13 +257,15 @@ def test_limit_reads_the_inventory_groups(tmp_path: Path) -> None:
         ("web", ["web1"]), ("db", ["db1"])]
 
 
-def test_the_page_offers_the_same_retry_on_the_failed_hosts(tmp_path: Path,
+def test_the_page_retries_the_failed_hosts_and_folds_output_as_the_terminal(tmp_path: Path,
                                                             sshd_server) -> None:  # type: ignore[no-untyped-def]
     from test_web_run import answer, wait_event
     from webserve import Served
     folder = shared_dir()
     book = tmp_path / "retry.md"
-    book.write_text(HOSTS + "# Retry\n\n" + FLAKY.format(dir=folder))
+    book.write_text(HOSTS + "# Retry\n\n" + FLAKY.format(dir=folder)
+                    + "\n```bash {#version on=web}\n"
+                    'echo nginx\ntest "$RUNBOOK_HOST" = web3 && echo 1.25.0 || echo 1.26.1\n```\n')
     served = Served(book, tmp_path, "--ssh-config", str(sshd_server.ssh_config))
     try:
         assert answer(served, "y")["step"] == "deploy"
@@ -274,5 +276,14 @@ def test_the_page_offers_the_same_retry_on_the_failed_hosts(tmp_path: Path,
         answer(served, "r")
         assert wait_event(served, "step_finished", "deploy")["status"] == "ok"
         assert runs_per_host(folder) == {"web1": 1, "web2": 2, "web3": 2, "web4": 1}
+        # the page folds a fan-out's output as the terminal does: the odd host as a diff
+        answer(served, "y")
+        wait_event(served, "step_finished", "version")
+        state = served.request(f"/{served.operator_token}/api/state").json()
+        assert state["steps"]["version"]["folded"] == [
+            {"hosts": "web[1-2,4]", "count": 3, "odd": False, "lines": ["nginx", "1.26.1"],
+             "diff": []},
+            {"hosts": "web3", "count": 1, "odd": True, "lines": [],
+             "diff": ["  nginx", "- 1.26.1", "+ 1.25.0"]}]
     finally:
         served.stop()

@@ -24,6 +24,7 @@ from ..events import (
     StepStarted,
     VarSet,
 )
+from ..folding import compact_diff, fold_outputs
 from ..state import RunState
 
 #: lines of one output stream a page holds; the whole output is a link away
@@ -124,7 +125,22 @@ class LiveRun:
                         hosts={name: {"status": h.status, "exit_code": h.exit_code,
                                       "reason": h.reason}
                                for name, h in step.hosts.items()} if len(step.hosts) > 1 else {})
+            if not running and len(step.hosts) > 1:
+                view["folded"] = self._folded(step_id)
         return view
+
+    def _folded(self, step_id: str) -> list[dict[str, Any]]:
+        """A fan-out step's output once it ended, as the terminal folds it: hosts that printed the
+        same lines once under their folded names, the others as a diff against the majority."""
+        printed = {key[1]: tuple(tail.lines) for key, tail in self.tails.items()
+                   if key[0] == step_id and key[1] is not None and key[2] == "stdout"}
+        if len(printed) < 2:
+            return []
+        folds, majority = fold_outputs(printed)
+        return [{"hosts": fold.label, "count": len(fold.hosts), "odd": fold.odd,
+                 "lines": list(fold.key) if not fold.odd or majority is None else [],
+                 "diff": compact_diff(majority.key, fold.key) if fold.odd and majority else []}
+                for fold in folds]
 
     def run_view(self) -> dict[str, Any]:
         """The run as the page's header and side panel show it."""

@@ -65,7 +65,7 @@ function liveArea(step) {
   if (!root) return null;
   const live = root.querySelector(".cell-live");
   if (!live.dataset.ready) {
-    for (const part of ["result", "ran", "decision", "hosts", "outputs", "checks", "prompt-slot"]) {
+    for (const part of ["result", "ran", "decision", "hosts", "folded", "outputs", "checks", "prompt-slot"]) {
       live.append(el("div", part));
     }
     live.dataset.ready = "1";
@@ -197,6 +197,28 @@ function drawStep(view) {
   for (const [name, host] of Object.entries(view.hosts || {})) {
     hosts.append(el("div", "run-line", `${name}: ${host.status || "running"}` +
       (host.exit_code !== null && host.exit_code !== undefined ? ` (exit ${host.exit_code})` : "")));
+  }
+
+  // a fan-out step that ended: its hosts' output folded (identical once, the odd ones as a diff);
+  // each host's own stream stays a click away
+  const folded = live.querySelector(".folded");
+  folded.replaceChildren();
+  for (const fold of view.folded || []) {
+    const box = el("div", "stream");
+    const head = el("div", "stream-head");
+    head.append(el("span", "", `${fold.hosts} (${fold.count} host${fold.count > 1 ? "s" : ""})` +
+      (fold.odd ? " · differs from the majority" : "")));
+    box.append(head, codeBlock([[(fold.odd ? fold.diff : fold.lines).join("\n"), ""]]));
+    folded.append(box);
+  }
+  live.querySelector(".outputs").hidden = false;
+  if (view.folded && view.folded.length) {
+    const all = el("details", "per-host");
+    all.append(el("summary", "", "each host's output"));
+    const outputs = live.querySelector(".outputs");
+    folded.append(all);
+    all.addEventListener("toggle", () => { outputs.hidden = !all.open; });
+    outputs.hidden = true;
   }
 
   const checks = live.querySelector(".checks");
