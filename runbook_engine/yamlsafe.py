@@ -40,6 +40,17 @@ def _event_loader() -> type[Any]:
 
 def check(text: str) -> None:
     """Refuse a document too deep or expanding too much, before anything is built."""
+    try:
+        _check_events(text)
+    except yaml.MarkedYAMLError as exc:
+        # newer libyaml bundles (PyYAML 6.0.4) have their own depth limit and may meet it while
+        # scanning ahead of the events: the same refusal, in our words
+        if "nesting depth" not in str(exc.problem):
+            raise
+        raise YamlRefused(f"nested deeper than {MAX_DEPTH} levels", exc.problem_mark) from None
+
+
+def _check_events(text: str) -> None:
     limit = expansion_limit(text)
     anchors: dict[str, int] = {}
     stack: list[tuple[str | None, int]] = []  # (anchor, size so far) of each open collection
