@@ -111,3 +111,20 @@ def test_input_with_a_nul_byte_takes_a_channel_of_its_own(runner: SSHRunner) -> 
     result = run(runner, "a\0b", interpreter="od -An -c")
     assert result.status == "ok" and result.stdout.split() == ["a", "\\0", "b"]
     assert run(runner, "echo $$").status == "ok"
+
+
+def channels_opened(runner: SSHRunner) -> int:
+    """How many channels the connection has opened so far (paramiko's counter, read only)."""
+    return int(getattr(runner._chain[-1], "_channel_counter"))  # noqa: B009 - private, no API
+
+
+def test_a_step_end_in_pieces_costs_no_channel(runner: SSHRunner) -> None:
+    # ~200 KB of state after every step: its epilogue reaches us in many packets, and the
+    # step is over only when the last came, without a second exchange (which was a channel
+    # opened to stop relays that had already ended: 2 round trips more a step)
+    assert run(runner, "export BIG=$(printf '%*s' 200000 '' | tr ' ' x)").status == "ok"
+    before = channels_opened(runner)
+    results = [run(runner, f'echo {i} "${{#BIG}}"') for i in range(5)]
+    assert [r.stdout for r in results] == [f"{i} 200000\n" for i in range(5)]
+    assert runner.session.env["BIG"] == "x" * 200000
+    assert channels_opened(runner) == before

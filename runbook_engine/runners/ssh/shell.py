@@ -201,14 +201,17 @@ class ShellProcess(Process):
 
     def read(self, wait: float) -> list[Chunk]:
         try:
+            ended = self.done
             chunks, self.early = self.early + self._drain(), []
             if not chunks and not self.done:
                 if self.chan.eof_received or self.chan.closed:
                     self._lost()
                 select.select([self.chan], [], [], wait)
                 chunks = self._drain()
-            elif not chunks:
-                self.signaller.wait(wait)  # ended: wait for the group's end, if we stop it
+            elif not chunks and ended:
+                # nothing new since the end: wait for the group's end, if we stop it (an end
+                # that came just now returns at once: the step loop sees it and stops)
+                self.signaller.wait(wait)
             self.signaller.send(self.err.pid)
         except FAULTS:
             raise ProcessLost(LOST) from None
@@ -220,7 +223,13 @@ class ShellProcess(Process):
 
     @property
     def reading(self) -> bool:
-        return bool(self.early) or self.out.post is None or self.err.post is None
+        """Until the epilogue is whole: its end mark may come a packet before the state."""
+        return bool(self.early) or not self.done
+
+    @property
+    def relays_ended(self) -> bool:
+        """The server writes its end marks only once both relays have ended."""
+        return self.out.post is not None or self.err.post is not None
 
     def exited(self) -> bool:
         return "X" in self.err.records
@@ -245,8 +254,9 @@ class ShellProcess(Process):
         if self.done or self.shell.broken:
             return
         try:
-            if self.exited():  # a background job holds the output: stop the relays
-                self._stop_relays()
+            if self.exited():
+                if not self.relays_ended:  # a background job holds the output: stop them
+                    self._stop_relays()
                 end = time.monotonic() + SETTLE_S
                 while not self.done and time.monotonic() < end:
                     if self.chan.eof_received or self.chan.closed:
