@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -98,11 +99,23 @@ def test_shell_killed_between_steps(runner: SSHRunner) -> None:
     assert runner.tmp != old_tmp and not Path(old_tmp).exists()  # the dead shell's dir removed
 
 
+def test_a_step_runs_once_when_the_shell_died_while_waiting_for_it(runner: SSHRunner) -> None:
+    # the step's process is forked before the step comes: it must not run a step for a dead
+    # server (nobody would report its end), only the new shell does
+    ran = Path(tempfile.mkdtemp()) / "ran"
+    ran.parent.chmod(0o777)  # the test sshd's user writes there
+    os.kill(int(run(runner, "echo $$").stdout), signal.SIGKILL)
+    time.sleep(0.2)
+    result = run(runner, f"echo once >> {ran}; echo $$")
+    assert result.status == "ok"
+    assert ran.read_text() == "once\n"
+
+
 def test_nothing_is_left_behind(sshd_server: Server) -> None:
     runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(sshd_server.ssh_config))
     assert run(runner, "true").status == "ok"
     tmp = runner.tmp
-    assert wait_until(lambda: len(holding(tmp)) == 3)  # the shell and the next step's 2 relays
+    assert wait_until(lambda: len(holding(tmp)) == 3)  # the next step's process and its 2 relays
     runner.close()
     assert wait_until(lambda: not holding(tmp) and not Path(tmp).exists())
 

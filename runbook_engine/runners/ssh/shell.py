@@ -6,17 +6,20 @@ ends it removes the remote temp dir.
 
 Per step the client sends ``"<script bytes> <stdin bytes>\\n"``, the script, then the stdin bytes
 (an interpreter step's code); ``read -N`` under ``LC_ALL=C`` counts bytes, so neither may hold a
-NUL byte (such steps take a channel of their own). The server forks the step into its own process
-group with stdout and stderr on two FIFOs, already being read by two ``cat`` relays started after
-the previous step (so their start costs no time on the step's way); the relays copy the FIFOs to
+NUL byte (such steps take a channel of their own). The step runs in its own process group, forked
+before it came (after the previous step, with two ``cat`` relays: their start costs no time on the
+step's way, which matters on a link of some RTT): that child reads the step, checks that the
+server still runs, and runs it with stdout and stderr on two FIFOs; the relays copy the FIFOs to
 the channel's stdout and stderr until every writer (the step and its background jobs) is done:
 the same end of output a channel of its own gives. The server opens every FIFO end itself (a
-read-write open first, so no open ever blocks) and hands the relays theirs: were it killed at any
-moment, its own ends close, the relays end, and with them the channel.
+read-write open first, so no open ever blocks) and hands the relays and the child theirs: were
+it killed at any moment, its own ends close; the child, finding it gone, runs nothing and exits
+(at the next step, or at the connection's end), the relays end, and with them the channel.
 
-On stderr, among the step's bytes, the server writes ``<mark>P<pid> <relay> <relay>\\n`` when the
-step starts and ``<mark>X<status>\\n`` when it exits; once both relays ended, ``<mark>D`` on stdout
-and ``<mark>S<state><mark>O<outputs><mark>E`` on stderr (see protocol.Frames). A background job
+On stderr, among the step's bytes, the child writes ``<mark>P<pid> <relay> <relay>\\n`` when the
+step starts and the server ``<mark>X<status>\\n`` when it exits; once both relays ended,
+``<mark>D`` on stdout and ``<mark>S<state><mark>O<outputs><mark>E`` on stderr (see
+protocol.Frames). A background job
 that keeps the output open after the step's drain time is cut off: the client kills the relays
 (``close``), and the server moves on to new FIFOs, so the job's later output never reaches
 another step.
@@ -67,21 +70,28 @@ while :; do
   cat <&6 >&4 3>&- 4>&- 5>&- 6>&- 7>&- &
   __rb_r2=$!
   exec 8>"$__rb_e" 5>&- 6<&-
-  LC_ALL=C IFS=' ' read -r __rb_sl __rb_il || break
-  LC_ALL=C IFS= read -r -N "$__rb_sl" __rb_s || break
-  __rb_in=/dev/null
-  if (( __rb_il > 0 )); then
-    LC_ALL=C IFS= read -r -N "$__rb_il" __rb_x || break
-    printf '%s' "$__rb_x" >"$__rb_d/stdin"
-    __rb_x= __rb_in=$__rb_d/stdin
-  fi
   : >"$__rb_d/state"; : >"$__rb_d/output"
-  ( set +m; eval "$__rb_s" ) >&7 2>&8 <"$__rb_in" 3>&- 4>&- 7>&- 8>&- &
+  (
+    __rb_in=/dev/null
+    if ! { LC_ALL=C IFS=' ' read -r __rb_sl __rb_il &&
+           LC_ALL=C IFS= read -r -N "$__rb_sl" __rb_s &&
+           { (( __rb_il == 0 )) || LC_ALL=C IFS= read -r -N "$__rb_il" __rb_x; } &&
+           kill -0 $$ 2>/dev/null; }; then
+      : >"$__rb_d/end"; exit
+    fi
+    if (( __rb_il > 0 )); then
+      printf '%s' "$__rb_x" >"$__rb_d/stdin"
+      __rb_x= __rb_in=$__rb_d/stdin
+    fi
+    printf '%sP%s %s %s\n' "$__rb_T" "$BASHPID" "$__rb_r1" "$__rb_r2" >&4
+    exec >&7 2>&8 <"$__rb_in" 3>&- 4>&- 7>&- 8>&-
+    set +m; eval "$__rb_s"
+  ) &
   __rb_p=$!
   exec 7>&- 8>&-
-  printf '%sP%s %s %s\n' "$__rb_T" "$__rb_p" "$__rb_r1" "$__rb_r2" >&4
-  wait "$__rb_p"
-  printf '%sX%s\n' "$__rb_T" "$?" >&4
+  wait "$__rb_p"; __rb_c=$?
+  [[ -e $__rb_d/end ]] && break
+  printf '%sX%s\n' "$__rb_T" "$__rb_c" >&4
   wait "$__rb_r1"; __rb_k=$?; wait "$__rb_r2"; __rb_k=$((__rb_k + $?))
   printf '%sD' "$__rb_T" >&3
   { @EPILOGUE@} >&4
