@@ -12,13 +12,14 @@ import contextlib
 import datetime
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,9 +36,10 @@ from runbook_engine.runners.ssh import SSHRunner  # noqa: E402
 STEP = "echo step $RANDOM"
 TASKS = ("uname -n", "cd /tmp && export X=1", 'echo "$X"; pwd')
 REPEATS = 5
+Timer = Callable[[int], float]
 
 
-def marginals(*timers: Callable[[int], float], low: int = 10, high: int = 60) -> list[float]:
+def marginals(*timers: Timer, low: int = 10, high: int = 60) -> list[float]:
     """Per timer, the median over REPEATS of (t(high) - t(low)) / (high - low), seconds per step;
     the timers take turns in every round, so that load from other work hits them alike."""
     samples: list[list[float]] = [[] for _ in timers]
@@ -47,12 +49,15 @@ def marginals(*timers: Callable[[int], float], low: int = 10, high: int = 60) ->
     return [statistics.median(mine) for mine in samples]
 
 
-def per_step(server: sshd.SSHServer) -> tuple[float, float]:
-    runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config))
+@contextlib.contextmanager
+def step_timers(config: Path, alias: str) -> Iterator[tuple[Timer, Timer]]:
+    """Two timers of ``n`` steps on ``alias``: an SSHRunner (connected first) and ``ssh``
+    through a ControlMaster (started first); both closed on the way out."""
+    runner = SSHRunner(HostTarget(alias), ssh_config_path=str(config))
     runner.connect()
     cancel = threading.Event()
 
-    def paramiko_steps(n: int) -> float:
+    def ours(n: int) -> float:
         start = time.perf_counter()
         for i in range(n):
             result = runner.run(Command(STEP, f"s{i}", "bench"), lambda s, t: None, cancel)
@@ -60,23 +65,29 @@ def per_step(server: sshd.SSHServer) -> tuple[float, float]:
         return time.perf_counter() - start
 
     control = Path(tempfile.mkdtemp()) / "cm"
-    base = ["ssh", "-F", str(server.ssh_config), "-o", f"ControlPath={control}"]
-    subprocess.run([*base, "-o", "ControlMaster=yes", "-o", "ControlPersist=120", "-fN", "web1"],
+    base = ["ssh", "-F", str(config), "-o", f"ControlPath={control}"]
+    subprocess.run([*base, "-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-fN", alias],
                    check=True)
 
-    def controlmaster_steps(n: int) -> float:
+    def controlmaster(n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
-            subprocess.run([*base, "-o", "ControlMaster=no", "web1", STEP], check=True,
+            subprocess.run([*base, "-o", "ControlMaster=no", alias, STEP], check=True,
                            stdout=subprocess.DEVNULL)
         return time.perf_counter() - start
 
     try:
-        ours, theirs = marginals(paramiko_steps, controlmaster_steps)
+        yield ours, controlmaster
     finally:
-        subprocess.run([*base, "-O", "exit", "web1"], capture_output=True)
+        subprocess.run([*base, "-O", "exit", alias], capture_output=True)
         runner.close()
-    return ours, theirs
+        shutil.rmtree(control.parent, ignore_errors=True)
+
+
+def per_step(server: sshd.SSHServer) -> tuple[float, float]:
+    with step_timers(server.ssh_config, "web1") as (ours, theirs):
+        mine, cm = marginals(ours, theirs)
+    return mine, cm
 
 
 def write_book(path: Path, hosts: list[str]) -> None:
@@ -160,37 +171,46 @@ def link_config(server: sshd.SSHServer, work: Path, port: int) -> Path:
     return config
 
 
-def link_per_step(config: Path, alias: str) -> tuple[float, float]:
-    """Marginal seconds a step, SSHRunner vs ``ssh`` through a ControlMaster, same alias."""
-    runner = SSHRunner(HostTarget(alias), ssh_config_path=str(config))
-    runner.connect()
-    cancel = threading.Event()
+def link_per_step(server: sshd.SSHServer, config: Path) -> dict[str, float]:
+    """Marginal seconds a step, SSHRunner and ``ssh`` through a ControlMaster, each through the
+    proxy (alias ``slow``) and on loopback (``web1``), all four taking turns."""
+    with step_timers(config, "slow") as slow, step_timers(server.ssh_config, "web1") as loop:
+        got = marginals(*slow, *loop, low=5, high=25)
+    return dict(zip(("ours", "cm", "ours_loop", "cm_loop"), got, strict=True))
 
-    def ours(n: int) -> float:
-        start = time.perf_counter()
-        for i in range(n):
-            result = runner.run(Command(STEP, f"s{i}", "bench"), lambda s, t: None, cancel)
-            assert result.status == "ok", result
-        return time.perf_counter() - start
 
-    control = Path(tempfile.mkdtemp()) / "cm"
-    base = ["ssh", "-F", str(config), "-o", f"ControlPath={control}"]
-    subprocess.run([*base, "-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-fN", alias],
-                   check=True)
+def proxy_rtt(delay: float) -> float:
+    """Median seconds a 200-byte message takes through a delay proxy to an echo server and
+    back, its answer in two writes 0.3 ms apart (as sshd sends records then output): what the
+    proxy adds to a round trip of 2 x delay + 0.3 ms."""
+    listener = socket.create_server(("127.0.0.1", 0))
 
-    def controlmaster(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            subprocess.run([*base, "-o", "ControlMaster=no", alias, STEP], check=True,
-                           stdout=subprocess.DEVNULL)
-        return time.perf_counter() - start
+    def echo() -> None:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data[:100])
+                time.sleep(0.0003)
+                conn.sendall(data[100:])
 
+    threading.Thread(target=echo, daemon=True).start()
+    proxy, port, _ = tcprelay.spawn_delay_proxy(listener.getsockname()[1], delay)
+    samples = []
     try:
-        return tuple(marginals(ours, controlmaster, low=5, high=25))  # type: ignore[return-value]
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(50):
+                start, got = time.perf_counter(), 0
+                sock.sendall(b"x" * 200)
+                while got < 200:
+                    got += len(sock.recv(4096))
+                samples.append(time.perf_counter() - start)
     finally:
-        subprocess.run([*base, "-O", "exit", alias], capture_output=True)
-        runner.close()
-        shutil.rmtree(control.parent, ignore_errors=True)
+        proxy.kill()
+        proxy.wait()
+        listener.close()
+    return statistics.median(samples)
 
 
 def sql_file(path: Path, size: int = 1 << 20) -> int:
@@ -259,19 +279,31 @@ def link_figures(server: sshd.SSHServer, work: Path, delay: float) -> list[str]:
         f"{REPEATS}: SSHRunner console step {loop['ours']:.3f} s (target < 1 s "
         f"{'PASS' if loop['ours'] < 1 else 'FAIL'}), ssh through a ControlMaster "
         f"{loop['cm']:.3f} s, `ssh host sqlite3 db < file` {loop['ssh']:.3f} s")
-    proxy, port = tcprelay.spawn_delay_proxy(server.port, delay)
+    echo = proxy_rtt(delay)
+    proxy, port, fifo = tcprelay.spawn_delay_proxy(server.port, delay)
     try:
         config = link_config(server, work, port)
         rtt = 2 * delay
-        ours, cm = link_per_step(config, "slow")
+        how = "SCHED_FIFO" if fifo else "normal priority"
+        lines.append(
+            f"- the delay proxy alone ({delay * 1000:g} ms each way, {how}): a 200-byte "
+            f"message and its answer in 2 writes, median of 50: {echo * 1000:.2f} ms for "
+            f"{rtt * 1000 + 0.3:g} ms of delays")
+        step = link_per_step(server, config)
+        ours, cm = step["ours"], step["cm"]
         target = rtt + 0.005
         lines.append(
-            f"- per step through a delay proxy ({delay * 1000:g} ms each way, RTT "
-            f"{rtt * 1000:g} ms; marginal (25-5)/20, median of {REPEATS}): SSHRunner "
-            f"{ours * 1000:.1f} ms (target <= 1 RTT + 5 ms = {target * 1000:.0f} ms "
-            f"{'PASS' if ours <= target else 'FAIL'}), ssh through a ControlMaster on the same "
-            f"proxy {cm * 1000:.1f} ms -> {ours / cm:.2f}x (target <= 0.5x "
-            f"{'PASS' if ours / cm <= 0.5 else 'FAIL'})")
+            f"- per step through the delay proxy (RTT {rtt * 1000:g} ms; marginal (25-5)/20, "
+            f"median of {REPEATS}): SSHRunner {ours * 1000:.1f} ms (target <= 1 RTT + 5 ms = "
+            f"{target * 1000:.0f} ms {'PASS' if ours <= target else 'FAIL'}), ssh through a "
+            f"ControlMaster on the same proxy {cm * 1000:.1f} ms -> {ours / cm:.2f}x (target <= "
+            f"0.5x {'PASS' if ours / cm <= 0.5 else 'FAIL'})")
+        lines.append(
+            f"- the same steps on loopback in the same rounds: SSHRunner "
+            f"{step['ours_loop'] * 1000:.1f} ms, ControlMaster {step['cm_loop'] * 1000:.1f} ms; "
+            f"what the link added, in RTTs: SSHRunner "
+            f"{(ours - step['ours_loop']) / rtt:.2f}, ControlMaster "
+            f"{(cm - step['cm_loop']) / rtt:.2f}")
         slow = bulk_input(config, "slow", work)
         lines.append(
             f"- bulk input through the proxy, median of {REPEATS}: SSHRunner {slow['ours']:.3f} s,"

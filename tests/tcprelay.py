@@ -3,18 +3,20 @@ userspace delay proxy that adds a fixed latency each way (a realistic link on lo
 
 As a program: ``python tcprelay.py HOST PORT [LOG]`` relays stdin/stdout to HOST:PORT (what
 OpenSSH's ``ProxyCommand`` expects), appending ``HOST PORT`` to LOG first when given;
-``python tcprelay.py delay PORT SECONDS`` runs a DelayProxy to 127.0.0.1:PORT and prints its port.
+``python tcprelay.py delay PORT SECONDS`` runs a DelayProxy to 127.0.0.1:PORT and prints its port
+(and 1 when it runs with wire priority, else 0).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
+import queue
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 
 def relay_stdio(host: str, port: int) -> None:
@@ -33,94 +35,109 @@ def relay_stdio(host: str, port: int) -> None:
         os.write(1, data)
 
 
-def _quickack(sock: object) -> None:
+def _quickack(sock: socket.socket) -> None:
     """ACK what was read at once: the proxy stands for wire, not for a host with delayed ACKs
     (else the sender's Nagle waits up to 40 ms for our ACK, a cost no real link adds)."""
-    if hasattr(sock, "setsockopt") and hasattr(socket, "TCP_QUICKACK"):
+    if hasattr(socket, "TCP_QUICKACK"):
         with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)  # type: ignore[attr-defined]
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
 class DelayProxy:
     """Listens on 127.0.0.1:``port`` and forwards to ``target``; every chunk is delivered
     ``delay`` seconds after it arrived, in order, in both directions (so a round trip costs
-    2 x delay more), without limiting bandwidth. Runs an asyncio loop in a daemon thread."""
+    2 x delay more), without limiting bandwidth.
+
+    A thread reads each direction and a thread delivers it (``time.sleep`` to the due time:
+    an event loop's timers round up to the millisecond and cost a loop pass per chunk).
+    """
 
     def __init__(self, target: tuple[str, int], delay: float = 0.015) -> None:
         self.target, self.delay = target, delay
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        ready = threading.Event()
-        self.thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
-        ready.wait(10)
 
-    def _serve(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(
-            asyncio.start_server(self._client, "127.0.0.1", 0, backlog=1024))
-        self.port = server.sockets[0].getsockname()[1]
-        ready.set()
-        self.loop.run_forever()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        down_sock, up_sock = writer.get_extra_info("socket"), up_writer.get_extra_info("socket")
-        for sock in (down_sock, up_sock):
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await asyncio.gather(self._pipe(reader, up_writer, down_sock),
-                             self._pipe(up_reader, writer, up_sock), return_exceptions=True)
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    read_sock: object) -> None:
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-
-        async def deliver() -> None:
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # closed
             while True:
-                due, data = await queue.get()
-                if due > loop.time():
-                    await asyncio.sleep(due - loop.time())
-                if not data:
-                    with contextlib.suppress(OSError):
-                        writer.write_eof()
-                    return
-                writer.write(data)
-                await writer.drain()
+                conn, _ = self.listener.accept()
+                threading.Thread(target=self._client, args=(conn,), daemon=True).start()
 
-        task = asyncio.ensure_future(deliver())
+    def _client(self, down: socket.socket) -> None:
         try:
-            while data := await reader.read(262144):
-                queue.put_nowait((loop.time() + self.delay, data))
-                _quickack(read_sock)
-        finally:
-            queue.put_nowait((loop.time() + self.delay, b""))
-            with contextlib.suppress(Exception):
-                await task
-            writer.close()
+            up = socket.create_connection(self.target)
+        except OSError:
+            down.close()
+            return
+        for sock in (down, up):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        back = threading.Thread(target=self._pipe, args=(up, down), daemon=True)
+        back.start()
+        self._pipe(down, up)
+        back.join()
+        down.close()
+        up.close()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        """Copy ``src`` to ``dst`` ``delay`` late; pass the end of ``src`` on, as late."""
+        chunks: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+        deliverer = threading.Thread(target=self._deliver, args=(chunks, dst), daemon=True)
+        deliverer.start()
+        with contextlib.suppress(OSError):
+            while data := src.recv(262144):
+                chunks.put((time.monotonic() + self.delay, data))
+                _quickack(src)
+        chunks.put((time.monotonic() + self.delay, b""))
+        deliverer.join()
+
+    @staticmethod
+    def _deliver(chunks: queue.SimpleQueue[tuple[float, bytes]], dst: socket.socket) -> None:
+        while True:
+            due, data = chunks.get()
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(data)
+            except OSError:
+                return
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.listener.close()
 
 
-def spawn_delay_proxy(port: int, delay: float) -> tuple[subprocess.Popen[bytes], int]:
+def wire_priority() -> bool:
+    """Run this process before the machine's other work (SCHED_FIFO, when allowed): the proxy
+    stands for a wire, which does not wait for a CPU that the measured programs are using;
+    else its wake-ups, late under load, would be counted as theirs. Event-driven, it never
+    spins, and the kernel keeps 5% of each second for normal tasks anyway."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def spawn_delay_proxy(port: int, delay: float) -> tuple[subprocess.Popen[bytes], int, bool]:
     """A DelayProxy to 127.0.0.1:``port`` in a process of its own (so it takes no CPU time or
-    GIL from the measured process); returns the process and the port it listens on."""
+    GIL from the measured process); returns the process, the port it listens on, and whether
+    it got its wire priority (``wire_priority``)."""
     proc = subprocess.Popen([sys.executable, __file__, "delay", str(port), str(delay)],
                             stdout=subprocess.PIPE)
     assert proc.stdout is not None
-    return proc, int(proc.stdout.readline())
+    got, fifo = proc.stdout.readline().split()
+    return proc, int(got), fifo == b"1"
 
 
 if __name__ == "__main__" and sys.argv[1] == "delay":
+    fifo = wire_priority()
     proxy = DelayProxy(("127.0.0.1", int(sys.argv[2])), float(sys.argv[3]))
-    print(proxy.port, flush=True)
+    print(proxy.port, int(fifo), flush=True)
     proxy.thread.join()
 elif __name__ == "__main__":
     if len(sys.argv) > 3:
