@@ -19,10 +19,9 @@ it killed at any moment, its own ends close; the child, finding it gone, runs no
 On stderr, among the step's bytes, the child writes ``<mark>P<pid> <relay> <relay>\\n`` when the
 step starts and the server ``<mark>X<status>\\n`` when it exits; once both relays ended,
 ``<mark>D`` on stdout and ``<mark>S<state><mark>O<outputs><mark>E`` on stderr (see
-protocol.Frames). A background job
-that keeps the output open after the step's drain time is cut off: the client kills the relays
-(``close``), and the server moves on to new FIFOs, so the job's later output never reaches
-another step.
+protocol.Frames). A background job that keeps the output open after the step's drain time is
+cut off: the client kills the relays (``close``), and the server moves on to new FIFOs, so the
+job's later output never reaches another step.
 """
 
 from __future__ import annotations
