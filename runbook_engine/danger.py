@@ -28,16 +28,14 @@ from .danger_args import (
     tool_name,
     words,
 )
+from .danger_generic import generic_kind
 from .danger_grammar import (
     BENIGN,
-    GENERIC_FLAGS,
     GENERIC_REASONS,
     MESSAGE_OPTS,
     POWERSHELL_ALIASES,
     POWERSHELL_BENIGN,
     PSQL_META,
-    READ_ONLY_OPERANDS,
-    READ_VERBS,
     TEXT_COMMANDS,
     WRAPPERS,
     Grammar,
@@ -46,15 +44,12 @@ from .danger_grammar import (
 )
 from .danger_match import (
     RAW_DEVICE_RE,
-    SCRIPT_FILE_RE,
     Stdin,
     admin_url,
     best_match,
-    destructive_name,
+    control_file,
     may_be_dangerous,
-    name_suffix_kind,
     rules_for,
-    subcommand_kind,
 )
 from .danger_rules import HIGH, MEDIUM
 from .danger_text import METHOD_HINT, TEXT_TRIGGERS, text_findings
@@ -155,16 +150,22 @@ _LANGS = {
 _FAMILY = {name: family for family, names in _LANGS.items() for name in names.split()}
 
 
+#: consoles named by their prompt (``DGMGRL> ``, ``netsh> ``): each line is that program's
+#: command line (``DGMGRL> remove database standby2``)
+_CONSOLE_TOOLS = frozenset({"dgmgrl", "asmcmd", "netsh", "ftp", "sftp", "lftp", "nslookup"})
+
+
 def language_family(lang: str | None) -> str:
     """``shell``, ``sql``, ``redis``, ``mongo``, ``powershell``, ``cmd``, ``http``, ``python``,
     ``ruby``, ``zk`` (ZooKeeper console lines), ``diskpart``, ``wire`` (text sent to a socket),
+    a console named by its prompt (``dgmgrl``, ``netsh``: lines are its command lines),
     ``url`` (a page the operator opens),
     ``data`` (never analysed) or ``other`` (statement rules only)."""
     name = (lang or "").strip().lower()
     if not name or name in SHELL_LANGS or name in ("shell-session", "sh-session", "terminal",
                                                     "bash-session", "fish", "ksh"):
         return "shell"
-    return _FAMILY.get(name, "other")
+    return name if name in _CONSOLE_TOOLS else _FAMILY.get(name, "other")
 
 
 # ---------------------------------------------------------------- the walk
@@ -185,7 +186,6 @@ _MAX_DEPTH = 4
 #: languages whose destructive words are their own (diskpart ``clean``): no word prefilter
 _OWN_WORDS = ("diskpart", "wire", "nsupdate", "ldif")
 _BACKSLASH_LINE_RE = re.compile(r"^\s*\\(!|[A-Za-z_?]+)")
-_KEEPING = ("--no-", "--skip-", "--keep-", "--dry-", "--without-", "--ignore-")
 
 
 class _Analysis:
@@ -209,6 +209,8 @@ class _Analysis:
             self.redis_lines(text, depth)
         elif family == "zk":
             self.console_lines(text, "zkCli.sh", depth)
+        elif family in _CONSOLE_TOOLS:
+            self.console_lines(text, family, depth)
         elif family in _OWN_WORDS:
             self.statements(text, family, own_only=family != "wire")
         elif family == "http":
@@ -340,9 +342,16 @@ class _Analysis:
                 what = "the kernel's reboot trigger" if "sysrq" in target else "a raw disk device"
                 self.found.append(Finding(f"writing to {what} ({target}) can destroy data or "
                                           "take the machine down", 3, "disks"))
+            elif op in (">", ">>", ">|") and control_file(target):
+                self._control_write(target)
             elif op in (">", ">|") and _writes_nothing(command.words) and \
                     not target.startswith("/dev/") and target != "&1":
                 self.found.append(Finding(f"> {target} empties the file", 2, "files"))
+
+    def _control_write(self, target: str) -> None:
+        self.found.append(Finding(f"writing to {target} tells the kernel to "
+                                  f"{target.rsplit('/', 1)[-1].replace('_', ' ')}", HIGH,
+                                  "disks"))
 
     # -- one command and what it runs -----------------------------------------------------------
 
@@ -366,6 +375,9 @@ class _Analysis:
                 name, args = "service", [name.rsplit("/", 1)[-1], *args]
             name = name.rsplit("/", 1)[-1] if "/" in name and not name.endswith("/") else name
             lowered = name.lower()
+            if lowered == "tee":  # echo 1 | tee /sys/block/sdf/device/delete
+                for target in filter(control_file, args):
+                    self._control_write(target)
             if lowered in TEXT_COMMANDS or (powershell and lowered in POWERSHELL_BENIGN):
                 return
             grammar = grammar_for(name, powershell)
@@ -383,8 +395,8 @@ class _Analysis:
                     wrapper, offset = via
                     inner = self._follow(wrapper, args[offset:], stdin, depth)
                 else:
-                    if not known and lowered not in BENIGN:
-                        self._generic(name, parsed)
+                    if not known:
+                        self._generic(name, parsed, everyday=lowered in BENIGN)
                     self._loose_words(args, quoted[1:], depth)
             if inner is None:
                 return
@@ -445,22 +457,13 @@ class _Analysis:
             return None
         return rest or None
 
-    def _generic(self, name: str, parsed: Parsed) -> None:
-        """Tools we have no rules for: trust their names, their subcommands and their flags."""
-        kind = (destructive_name(name) or name_suffix_kind(name)) if _looks_like_command(name) \
-            else None
-        sub = name
-        if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS:
-            return  # tool describe delete-policy: a query about what the words name
-        if kind is None:
-            kind, sub = _generic_subcommand(name, parsed)
-        if kind is None:  # --delete, --purge-all, --gpu-reset, -deleteUser: not --no-delete
-            flag = next((f for f in sorted(parsed.flags) if f in GENERIC_FLAGS or (
-                f not in parsed.values and _destructive_flag(f))), None)
-            if flag:
-                kind = destructive_name(flag) or subcommand_kind(flag[2:]) or "delete"
-                sub = f"{name} {flag}"
-        if kind:
+    def _generic(self, name: str, parsed: Parsed, everyday: bool) -> None:
+        """Tools we have no rules for: trust their names, their subcommands and their options
+        (only their options for everyday commands: ``mkdir reset`` is quiet, ``tar
+        --remove-files`` is not)."""
+        found = generic_kind(name, parsed, named=_looks_like_command(name), everyday=everyday)
+        if found:
+            kind, sub = found
             self.found.append(Finding(GENERIC_REASONS[kind].format(cmd=sub, sub="").replace(
                 "  ", " "), MEDIUM, "named"))
 
@@ -481,47 +484,6 @@ class _Analysis:
             before = len(self.found)
             self.shell(text, _MAX_DEPTH - 1)
             self.found[before:] = [f for f in self.found[before:] if f.family != "named"]
-
-
-_SUBCOMMAND_RE = re.compile(r"[a-z][a-zA-Z0-9-]*\Z")
-
-
-def _generic_subcommand(name: str, parsed: Parsed) -> tuple[str | None, str]:
-    """The kind of destruction the first words after an unknown tool name say, and those
-    words (``mc admin user svcacct rm``): any of the first three may be a script or task named
-    so (``drop_cache.sh``); deeper, and for whole verbs like ``rb`` or ``disable``, only while
-    every word so far is shaped like a subcommand (a path right after an unknown option is
-    that option's value: ``reprepro -b /srv/repo remove``). ``removenode status`` only reads."""
-    shaped = True
-    positionals = parsed.positionals
-    for k, word in enumerate(positionals[:5]):
-        word_shaped = _SUBCOMMAND_RE.match(word) is not None
-        if word_shaped or not parsed.ambiguous[k]:
-            shaped = shaped and word_shaped
-        if k >= 3 and not shaped:
-            break
-        if "/" in word and SCRIPT_FILE_RE.search(word):  # playbooks/db-rollback.yml
-            word = word.rsplit("/", 1)[-1]
-        kind = destructive_name(word) if len(word) < 40 and not \
-            any(c in word for c in "/ \n") else None
-        if kind is None and shaped:
-            kind = subcommand_kind(word)
-        if kind:
-            if positionals[k + 1:k + 2] and positionals[k + 1] in READ_ONLY_OPERANDS:
-                return None, name
-            before = [w for w in positionals[:k] if _SUBCOMMAND_RE.match(w)]
-            return kind, " ".join([name, *before, word])
-    return None, name
-
-
-def _destructive_flag(flag: str) -> bool:
-    """``--purge-all``, ``--gpu-reset`` (any word of a long option that keeps nothing) and
-    single-dash words (``-delete``, ``-deleteUser``: macOS and BSD tools)."""
-    if flag.startswith("--"):
-        return not flag.startswith(_KEEPING) and any(
-            destructive_name(word) for word in flag[2:].split("-") if word)
-    return len(flag) > 4 and flag[1].isalpha() and (
-        destructive_name(flag[1:]) is not None or subcommand_kind(flag[1:]) == "delete")
 
 
 def _looks_like_command(name: str) -> bool:

@@ -148,7 +148,7 @@ def _grammars() -> dict[str, Grammar]:
         "--tag --host --target --include --exclude -o --option")
     add("zkCli.sh zkcli zookeeper-shell", clusters=False, value_opts="-server -timeout")
     add("GET POST PUT PATCH DELETE PURGE", value_opts="--body")  # request lines and their bodies
-    add("zfs zpool", dry_run="-n")  # zfs destroy -nv prints what would go
+    add("zpool", dry_run="-n")  # zfs destroy -nv prints what would go
     add("ansible", value_opts="-i --inventory -m --module-name -u --user -e --extra-vars -f "
         "--forks -l --limit -t --tree --become-user --become-method -c --connection "
         "--private-key -a --args")
@@ -191,6 +191,13 @@ def _grammars() -> dict[str, Grammar]:
     add("supervisorctl", value_opts="-c --configuration -s --serverurl -u --username "
         "-p --password")
     add("ip", value_opts="-n -netns -f -family -b -batch -rc -rcvbuf")
+    add("iscsiadm", value_opts="-m --mode -o --op -T --targetname -p --portal -I --interface "
+        "-n --name -v --value -t --type -r --sid")
+    add("chage usermod", value_opts="-E -e --expiredate -d --lastday -I --inactive -m "
+        "--mindays -M --maxdays -W --warndays -g --gid -G --groups -s --shell -c --comment "
+        "-l --login -u --uid -R --root -P --prefix")
+    add("vgchange lvchange", value_opts="-a --activate -A --autobackup --addtag --deltag")
+    add("zfs", dry_run="-n", value_opts="-o -t -s -S -d")
     add("nmcli", value_opts="-f --fields -e --escape -c --colors -w --wait")
     add("shutdown reboot poweroff halt", slash_flags=True, value_opts="/t /c /m /d")
     add("del erase rd rmdir format robocopy taskkill schtasks sc net reg bcdedit vssadmin wmic "
@@ -202,7 +209,10 @@ def _grammars() -> dict[str, Grammar]:
 GRAMMARS: dict[str, Grammar] = _grammars()
 POWERSHELL_GRAMMAR = Grammar(clusters=False, ci=True, dry_run=word_set("-whatif"),
                              greedy_values=True)
-DEFAULT_GRAMMAR = Grammar()
+#: a tool we know nothing about: only options named for an action take the next word
+#: (``--action STOP``), so any other word after an option may still be a subcommand
+DEFAULT_GRAMMAR = Grammar(value_opts=word_set(
+    "--action --op --operation --power --power-state --power-action"))
 #: long options that make any command a rehearsal (``--dry-run=client`` too; ``=none`` is real)
 DRY_RUN_FLAGS = word_set("--dry-run --dryrun --what-if -whatif --simulate --noop --check")
 
@@ -434,15 +444,45 @@ DESTRUCTIVE_WORDS = {
                       "downgrade wipeout reinit reinitialize cleanup expunge"),
 }
 #: whole subcommand words that say an unknown tool destroys or stops (``mc rb``, ``s3cmd del``,
-#: ``npm unpublish``, ``gh workflow disable``); unlike the words above they never count as
-#: parts of a name (``fix.rb``) or of an option (``--disable-cache``)
+#: ``npm unpublish``, ``gh workflow disable``, ``doveadm kick``, ``realm leave``, ``pvesm free``,
+#: ``pulsar-admin ... clear-backlog``); unlike the words above they never count as parts of a
+#: name (``fix.rb``) or of an option (``--disable-cache``)
 SUBCOMMAND_WORDS = {
-    "delete": word_set("rb del rmdir unpublish revoke gc"),
-    "stop": word_set("disable deactivate suspend cancel"),
+    "delete": word_set("rb del rmdir unpublish revoke gc free"),
+    "stop": word_set("disable deactivate suspend cancel kick leave offline"),
+    "reset": word_set("clear"),
 }
-#: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``):
-#: the name is verb-last, so the suffix is the verb
-NAME_SUFFIX_VERBS = {"delete": ("delete", "destroy", "purge", "wipe"), "stop": ("kill", "cancel")}
+#: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``,
+#: ``swapoff``, Proxmox's ``qmrestore``): the name is verb-last, so the suffix is the verb
+NAME_SUFFIX_VERBS = {"delete": ("delete", "destroy", "purge", "wipe"),
+                     "stop": ("kill", "cancel", "off"), "reset": ("restore",)}
+#: tools whose verbs are options (``conntrack -F``, ``pfctl -k host``, ``ipvsadm -C``): each short
+#: option -> its long name in the tool's manual, so the long name is judged like any long option
+#: (the ``GENERIC_FLAG_KINDS`` below, or a destructive word in it). A tool listed here needs no
+#: rule of its own; one with rules (``iptables -F``) is judged by them.
+OPTION_NAMES: dict[str, dict[str, str]] = {
+    tool: dict(pair.split("=") for pair in pairs.split())
+    for tools, pairs in (
+        ("ebtables arptables", "-F=--flush -X=--delete-chain -D=--delete"),
+        ("ipset", "-F=--flush -X=--destroy -D=--del"),
+        ("ipvsadm", "-C=--clear -D=--delete-service -d=--delete-server"),
+        ("conntrack", "-D=--delete -F=--flush"),
+        ("pfctl", "-F=--flush -k=--kill -K=--kill-nodes -d=--disable"),
+        ("multipath", "-f=--flush -F=--flush-all"),
+        ("tarsnap", "-d=--delete"),
+        ("smbpasswd", "-x=--delete -d=--disable"),
+        ("pdbedit", "-x=--delete"),
+        ("exportfs", "-u=--unexport"),
+        ("passwd", "-l=--lock -d=--delete -e=--expire"),
+        ("iscsiadm", "-u=--logout -U=--logoutall -o=--op"),
+        ("arp", "-d=--delete"),
+        ("at", "-r=--remove -d=--delete"),
+        ("losetup", "-D=--detach-all"),
+    )
+    for tool in tools.split()
+}
+#: options whose value is the action (``iscsiadm -o delete``, ``oci ... --action SOFTSTOP``)
+ACTION_OPTIONS = DEFAULT_GRAMMAR.value_opts
 #: words after a subcommand that make it a read-only query (``nodetool removenode status``)
 READ_ONLY_OPERANDS = word_set("status")
 #: a first subcommand that only reads: what follows is its object (``tool describe delete-policy``,
@@ -455,10 +495,17 @@ GENERIC_REASONS = {
     "stop": "{cmd} {sub} may stop a service or a machine: its name says so",
     "reset": "{cmd} {sub} may reset or overwrite state: its name says so",
 }
-#: long options that say an unknown tool deletes (``kafka-topics.sh --delete``)
-GENERIC_FLAGS = word_set("--delete --purge --destroy --wipe --drop --reset --erase --truncate "
-                         "--remove --zap-all --force-delete --delete-all --reset-offsets "
-                         "--disable --deactivate --revoke")
+#: long options that say an unknown tool deletes, stops or resets (``kafka-topics.sh --delete``,
+#: ``firewall-cmd --panic-on``, ``iscsiadm --logout``), by the kind of harm
+GENERIC_FLAG_KINDS = {
+    "delete": word_set("--delete --purge --destroy --wipe --drop --erase --remove "
+                       "--zap-all --force-delete --delete-all --revoke --del --delete-chain "
+                       "--delete-server --delete-service --unexport --expire"),
+    "stop": word_set("--disable --deactivate --kill --kill-nodes --lock --logout --logoutall "
+                     "--panic-on --detach-all"),
+    "reset": word_set("--reset --reset-offsets --flush --flush-all --clear --truncate"),
+}
+GENERIC_FLAGS = frozenset().union(*GENERIC_FLAG_KINDS.values())
 #: HTTP paths whose words say a POST changes or destroys state on an admin API
 ADMIN_PATH_WORDS = word_set(
     "wipe reset recover recovery failover force purge drop delete destroy shutdown restart "

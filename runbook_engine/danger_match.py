@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from .danger_args import Parsed, has_flag, match_path, option_value
 from .danger_grammar import (
+    ACTION_OPTIONS,
     ADMIN_BODY_WORDS,
     ADMIN_PATH_SAFE,
     ADMIN_PATH_WORDS,
     DESTRUCTIVE_WORDS,
     GENERIC_FLAGS,
     NAME_SUFFIX_VERBS,
+    OPTION_NAMES,
     READ_ONLY_OPERANDS,
     SUBCOMMAND_WORDS,
     Grammar,
@@ -37,8 +39,10 @@ RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|m
                             r"/proc/sysrq-trigger")
 
 
-_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel)\b|"
-                             r"\b-?(?:delete|erase|destroy|purge|wipe)[a-z]{3,}")
+#: ``del`` glued to its object (``delzone``, ``delsnapshot``, ``delnode``), not an English word
+_DEL = r"del(?!ay|ta|iver|egat|imit|ight|ica|inqu|ve|uge|phi|l)"
+_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel|restore|off)\b|"
+                             r"\b-?(?:delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}")
 
 
 def _name_parts(name: str) -> list[str]:
@@ -57,9 +61,11 @@ def _triggers() -> frozenset[str]:
             words.add(max(parts, key=len) if parts else tool.lower())
     for group in (*DESTRUCTIVE_WORDS.values(), *SUBCOMMAND_WORDS.values()):
         words |= group
-    for flag in GENERIC_FLAGS:
+    for flag in GENERIC_FLAGS:  # the verb of each: --delete-server -> delete
         parts = _name_parts(flag)
-        words.add(max(parts, key=len))
+        words |= {part for part in parts[1:] if destructive_name(part)} | set(parts[:1])
+    words |= {max(_name_parts(tool), key=len) for tool in OPTION_NAMES}
+    words |= {part for option in ACTION_OPTIONS for part in _name_parts(option)}
     words |= ADMIN_PATH_WORDS
     words |= {"del", "unlink", "hdel", "flushall", "flushdb", "exec", "sysrq"}
     words |= {"nc", "ncat", "netcat", "socat", "telnet", "diskpart"}  # what they are fed counts
@@ -195,13 +201,13 @@ def _admin_body(parsed: Parsed) -> str | None:
     return None
 
 
-_VERB_FIRST_RE = re.compile(r"(delete|erase|destroy|purge|wipe)[a-z]{3,}\Z")
+_VERB_FIRST_RE = re.compile(r"(delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}\Z")
 
 
 def subcommand_kind(word: str) -> str | None:
     """The kind of a subcommand word that only destroys as a verb (``rb``, ``disable``), whole
     or as a part of a hyphenated compound (``user-del``, ``host-disable``), or a verb glued to
-    its object (``deleteunreferenced``, ``eraseVolume``, ``deleteUser``)."""
+    its object (``deleteunreferenced``, ``eraseVolume``, ``deleteUser``, ``delzone``)."""
     if _VERB_FIRST_RE.match(word.lower()):
         return "delete"
     for part in word.split("-"):
@@ -216,6 +222,16 @@ def name_suffix_kind(name: str) -> str | None:
     lowered = name.lower()
     return next((kind for kind, verbs in NAME_SUFFIX_VERBS.items()
                  if any(lowered.endswith(verb) and lowered != verb for verb in verbs)), None)
+
+
+_CONTROL_FILE_RE = re.compile(r"/(?:sys|proc)/\S+/([\w-]+)\Z")
+
+
+def control_file(path: str) -> bool:
+    """A kernel control file named for what writing to it does (``/sys/block/sdf/device/delete``,
+    ``/sys/bus/pci/devices/.../remove``, ``/proc/sys/vm/drop_caches``)."""
+    match = _CONTROL_FILE_RE.match(path)
+    return match is not None and destructive_name(match.group(1)) is not None
 
 
 def destructive_name(name: str) -> str | None:

@@ -94,6 +94,18 @@ _r("disks", "lvremove vgremove pvremove lvreduce", "", C, "{cmd} removes LVM sto
 _r("disks", "zpool", "destroy|labelclear", C, "{cmd} {sub} destroys a ZFS pool")
 _r("disks", "zfs", "destroy", C, "{cmd} destroy deletes a dataset or snapshot")
 _r("disks", "zfs", "rollback", H, "{cmd} rollback discards changes since the snapshot")
+_r("disks", "zfs", "receive|recv", C, "{cmd} {sub} -F rolls the target back and overwrites it",
+   flags="-F")
+_r("disks", "zpool", "export|offline|detach|remove|split", H, "{cmd} {sub} takes a pool or its "
+   "disks out of service")
+_r("disks", "vgreduce vgexport", "", H, "{cmd} takes disks or a volume group out of service")
+_r("disks", "vgchange lvchange", "", H, "{cmd} -an deactivates volumes, so their filesystems go "
+   "away", values="-a|--activate=n|ln|en")
+_r("disks", "lvconvert", "", C, "lvconvert --merge reverts the volume to its snapshot",
+   flags="--merge|--mergesnapshot")
+_r("disks", "resize2fs", "", M, "resize2fs to a given size may shrink the filesystem",
+   operand=r"^\d+[KMGTs]?$")
+_r("disks", "swapoff", "", M, "{cmd} takes swap away from the running system")
 _r("disks", "btrfs", "subvolume|sub delete|del", C, "{cmd} subvolume delete deletes a "
    "subvolume")
 _r("disks", "mdadm", "", H, "{cmd} stops, fails or wipes a RAID member",
@@ -175,6 +187,9 @@ _r("network", "ip", "link|l delete|del", H, "ip link delete removes a network in
 _r("network", "ip", "addr|address|a|route|r|ro flush|del|delete|f", H,
    "ip {sub} removes addresses or routes")
 _r("network", "ifdown", "", H, "{cmd} takes a network interface down")
+_r("network", "wg", "set", H, "wg set ... remove removes a WireGuard peer", operand=r"^remove$")
+_r("network", "sysctl", "", M, "sysctl -w changes a kernel setting on the running system",
+   flags="-w|--write")
 _r("network", "ifconfig", "", H, "{cmd} ... down takes a network interface down",
    operand=r"^down$")
 _r("network", "nmcli", "connection|con|c|device|dev|d down|delete|disconnect|del", H,
@@ -182,6 +197,9 @@ _r("network", "nmcli", "connection|con|c|device|dev|d down|delete|disconnect|del
 _r("network", "nmcli", "networking|radio off", H, "nmcli {sub} turns networking off")
 # ---- users and directories
 _r("users", "userdel deluser groupdel delgroup", "", H, "{cmd} deletes an account")
+_r("users", "chage usermod", "", H, "{cmd} expiring the account on {value} locks everyone out",
+   values=r"-E|-e|--expiredate=~^(0|1|1970-01-0[12])$")
+_r("users", "usermod", "", H, "usermod -L locks the account", flags="-L|--lock")
 _r("users", "kadmin kadmin.local", "", H, "kadmin -q {value} deletes Kerberos principals or keys",
    values=r"-q|-query=~^\s*(delprinc|delete_principal|delpol|delete_policy|purgekeys|ktremove)\b")
 # ---- mail
@@ -629,6 +647,7 @@ _r("windows", "sc sc.exe", "stop|delete", H, "sc {sub} stops or deletes a servic
 _r("windows", "sc sc.exe", "config", M, "sc config start= disabled disables a service",
    operand=r"(?i)^disabled$")
 _r("windows", "net net.exe", "stop", H, "net stop stops a service")
+_r("windows", "net", "ads|rpc leave", H, "net {sub} takes the host out of its domain")
 _r("windows", "net net.exe", "user|localgroup|share", H, "net {sub} /delete deletes an "
    "account or share", flags="/delete|/del")
 _r("windows", "reg reg.exe", "delete", H, "reg delete deletes registry keys")
@@ -654,6 +673,8 @@ _r("powershell", "format-volume clear-disk initialize-disk remove-partition", ""
    "{cmd} erases a disk or volume")
 _r("powershell", "set-service", "", H, "Set-Service disables or stops a service",
    values="-startuptype=disabled;", unless="-status")
+_r("powershell", "move-addirectoryserveroperationmasterrole", "", H, "{cmd} moves (with "
+   "-Force: seizes) domain controller roles")
 _r("powershell", "set-adaccountpassword", "", H, "Set-ADAccountPassword -Reset replaces an "
    "account's password", flags="-reset")
 _r("powershell", "set-service", "", H, "Set-Service -Status Stopped stops a service",

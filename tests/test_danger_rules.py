@@ -625,6 +625,21 @@ FIRES: list[tuple[str, str, str]] = [
      "vendorctl cluster node pool del may delete"),
     ("bash", "openstack project set --disable acme", "openstack --disable may stop"),
     ("bash", "jf rt delete 'repo/cli/2.14.0/*' --quiet", "jf rt delete may delete"),
+    # storage, accounts and kernel settings (danger4's unseen batch)
+    ("bash", "zfs send -i @a pool/ds@b | ssh nas zfs recv -F tank/ds", "zfs recv -F rolls"),
+    ("bash", "zpool offline tank ata-disk-3", "zpool offline takes a pool or its disks out"),
+    ("bash", "sudo vgreduce vg_data /dev/sdd", "vgreduce takes disks or a volume group out"),
+    ("bash", "vgchange -an vg_archive", "vgchange -an deactivates volumes"),
+    ("bash", "lvconvert --merge vg0/root_snap", "lvconvert --merge reverts the volume"),
+    ("bash", "resize2fs /dev/vg0/home 40G", "resize2fs to a given size may shrink"),
+    ("bash", "swapoff -a", "swapoff takes swap away"),
+    ("bash", "wg set wg0 peer AbC= remove", "wg set ... remove removes a WireGuard peer"),
+    ("bash", "sysctl -w net.ipv4.ip_forward=0", "sysctl -w changes a kernel setting"),
+    ("bash", "net ads leave -U admin", "net ads leave takes the host out of its domain"),
+    ("bash", "chage -E 0 jdoe", "chage expiring the account on 0 locks everyone out"),
+    ("bash", "usermod -L jdoe", "usermod -L locks the account"),
+    ("powershell", "Move-ADDirectoryServerOperationMasterRole -Identity DC2 -OperationMasterRole "
+     "PDCEmulator -Force", "Move-ADDirectoryServerOperationMasterRole moves"),
 ]
 
 # (language, code) that must stay quiet
@@ -810,6 +825,13 @@ QUIET: list[tuple[str, str]] = [
     ("yaml", "command: [\"rm\", \"-rf\", \"/data\"]"),
     ("json", "{\"action\": \"DROP TABLE\"}"),
     ("text", "rm -rf / deleted everything, do not do that"),
+    ("bash", "zfs receive tank/restore < /backup/ds.zfs"),
+    ("bash", "zpool import -d /dev/disk/by-id tank"),
+    ("bash", "vgchange -ay vg_archive"),
+    ("bash", "resize2fs /dev/vg0/home"),
+    ("bash", "sysctl net.ipv4.ip_forward"),
+    ("bash", "chage -E -1 jdoe"),
+    ("bash", "usermod -aG docker jdoe"),
 ]
 
 

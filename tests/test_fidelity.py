@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-import pytest
 from markdown_it import MarkdownIt
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -235,9 +234,6 @@ def test_reading_fidelity_meets_its_issue_9_thresholds() -> None:
     assert misses == [], "\n".join(disagreements[:80])
 
 
-@pytest.mark.xfail(strict=False, reason="danger recall 99.8% (418/419): the one miss, "
-                   "d3_windows-file-server-retirement.md:64 `DISKPART> clean`, is read as a "
-                   "console step with no client, so nothing says it is diskpart's input")
 def test_danger_fidelity_meets_its_issue_9_thresholds() -> None:
     misses, disagreements = _misses(("danger_recall", "false_alarms"))
     assert misses == [], "\n".join(disagreements[:80])

@@ -18,6 +18,7 @@ from .consoles import (
 )
 from .languages import SPLITTERS, split_lines
 from .lines import Fragment
+from .prompts import NAMED_CONSOLES
 from .reading import Reading, read_block
 from .shapes import Known, default_path_lookup, words_defined
 from .vocabulary import CLIENT_OF_TAG
@@ -321,4 +322,4 @@ def _client_for(frag: Fragment, tag: str, ctx: Context, named: str | None) -> st
     if lang == "javascript":
         mongo = _MONGO_CODE.match(frag.code) or CLIENT_OF_TAG.get(tag) == "mongosh"
         return "mongosh" if mongo else None
-    return CLIENT_OF_LANG.get(lang)
+    return CLIENT_OF_LANG.get(lang) or (lang if lang in NAMED_CONSOLES else None)

@@ -63,6 +63,10 @@ _CLIENT_LANG = {"psql": "psql", "mysql": "mysql", "mariadb": "mysql", "sqlite3":
                 "clickhouse-client": "clickhouse", "zkCli.sh": "zk", "zookeeper-shell.sh": "zk",
                 "zookeeper-shell": "zk", "ipython": "python",
                 "ipython3": "python"}
+#: consoles whose prompt is their own name (``DISKPART> clean``, ``DGMGRL> ``, ``netsh> ``): a
+#: line typed at one is that program's input, a manual step that names it as its client
+NAMED_CONSOLES = frozenset({"diskpart", "dgmgrl", "asmcmd", "netsh", "ftp", "sftp", "lftp",
+                            "nslookup"})
 #: prompts of the machine's own shells, where a client console may be opened
 _HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
 #: typing one of these at a client prompt ends the client session
@@ -89,6 +93,9 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
     for lang, pattern in _PROMPTS:
         m = pattern.match(line)
         if m:
+            if lang == "console":  # DISKPART> : the console the prompt names, when we know it
+                name = m.group(0).rstrip("> ").lower()
+                lang = name if name in NAMED_CONSOLES else lang
             return lang, line[m.end():]
     if root_hash and line.startswith("# "):
         rest = line[2:]
@@ -103,6 +110,8 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
             return "mongo", rest
         if after in ("javascript", "redis"):
             return after, rest
+        if m.group(1) in NAMED_CONSOLES:
+            return m.group(1), rest
         if m.group(1) is None and line_shape(rest).score >= 1.5:
             return "shell", rest  # `> npm install`: a prompt some authors use
     return None
