@@ -348,6 +348,18 @@ class _Analysis:
                     not target.startswith("/dev/") and target != "&1":
                 self.found.append(Finding(f"> {target} empties the file", 2, "files"))
 
+    def _tee(self, args: list[str], stdin: Stdin | None) -> None:
+        """``echo 1 | tee /sys/.../delete`` writes a control file; ``: | tee file`` (nothing
+        piped in, no ``-a``) empties the file."""
+        files = [a for a in args if not a.startswith("-")]
+        for target in filter(control_file, files):
+            self._control_write(target)
+        empty = stdin is not None and ((stdin.kind == "text" and not stdin.text.strip()) or
+                                       (stdin.kind == "data" and stdin.text in (":", "true")))
+        if empty and not {"-a", "--append"} & set(args):
+            self.found.extend(Finding(f"tee {target} with nothing piped in empties the file", 2,
+                                      "files") for target in files)
+
     def _control_write(self, target: str) -> None:
         self.found.append(Finding(f"writing to {target} tells the kernel to "
                                   f"{target.rsplit('/', 1)[-1].replace('_', ' ')}", HIGH,
@@ -376,8 +388,7 @@ class _Analysis:
             name = name.rsplit("/", 1)[-1] if "/" in name and not name.endswith("/") else name
             lowered = name.lower()
             if lowered == "tee":  # echo 1 | tee /sys/block/sdf/device/delete
-                for target in filter(control_file, args):
-                    self._control_write(target)
+                self._tee(args, stdin)
             if lowered in TEXT_COMMANDS or (powershell and lowered in POWERSHELL_BENIGN):
                 return
             grammar = grammar_for(name, powershell)

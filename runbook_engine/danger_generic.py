@@ -22,6 +22,7 @@ from .danger_grammar import (
     OPTION_NAMES,
     READ_ONLY_OPERANDS,
     READ_VERBS,
+    SCALE_OPTIONS,
 )
 from .danger_match import (
     SCRIPT_FILE_RE,
@@ -62,7 +63,8 @@ def generic_kind(name: str, parsed: Parsed, named: bool,
             return kind, name
     if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS:
         return None  # tool describe delete-policy: a query about what the words name
-    return _generic_subcommand(name, parsed) or _option_action(name, parsed)
+    return _generic_subcommand(name, parsed) or _option_action(name, parsed) or \
+        _scaled_to_zero(name, parsed)
 
 
 def _generic_subcommand(name: str, parsed: Parsed) -> tuple[str, str] | None:
@@ -141,3 +143,12 @@ def _flag_kind(flag: str, valued: bool) -> str | None:
             destructive_name(flag[1:]) is not None or subcommand_kind(flag[1:]) == "delete"):
         return destructive_name(flag[1:]) or "delete"
     return None
+
+
+def _scaled_to_zero(name: str, parsed: Parsed) -> tuple[str, str] | None:
+    """``tool ... scale|resize ... --node-count 0``: every machine or replica stops."""
+    verb = next((w for w in parsed.positionals[:5] if w.split("-")[0] in ("scale", "resize")),
+                None)
+    option = next((o for o in sorted(SCALE_OPTIONS) if parsed.values.get(o, [""])[-1] == "0"),
+                  None)
+    return ("stop", f"{name} {verb} {option} 0") if verb and option else None

@@ -118,8 +118,9 @@ def _grammars() -> dict[str, Grammar]:
         "--limit --sort-by --page-size --num-nodes --size -o",
         scope=((word_set("--project"), " in project {}"),))
     add("az", value_opts="-g --resource-group -n --name --subscription -o --output --query "
-        "-l --location --ids", scope=((word_set("-g --resource-group"), " in resource group {}"),
-                                      (word_set("--subscription"), " (subscription {})")))
+        "-l --location --ids --node-count --count --instance-count --replicas --cluster-name",
+        scope=((word_set("-g --resource-group"), " in resource group {}"),
+               (word_set("--subscription"), " (subscription {})")))
     add("kadmin kadmin.local", value_opts="-q -p -k -r -s -w -c -d -e -x -t")
     add("hdfs hadoop", clusters=False, value_opts="-D -conf -fs -jt -files -libjars")
     add("ipmitool", value_opts="-H -U -P -I -p -L -f -k -y -t -b -T -B -C -N -R -o -O -c")
@@ -209,10 +210,13 @@ def _grammars() -> dict[str, Grammar]:
 GRAMMARS: dict[str, Grammar] = _grammars()
 POWERSHELL_GRAMMAR = Grammar(clusters=False, ci=True, dry_run=word_set("-whatif"),
                              greedy_values=True)
+#: options that size a group of machines or replicas (``tool scale ... --node-count 0``)
+_SCALE_OPTIONS = ("--replicas --node-count --count --desired-count --desired-capacity --num-nodes "
+                  "--instance-count --nodes --instances --size")
 #: a tool we know nothing about: only options named for an action take the next word
 #: (``--action STOP``), so any other word after an option may still be a subcommand
 DEFAULT_GRAMMAR = Grammar(value_opts=word_set(
-    "--action --op --operation --power --power-state --power-action"))
+    "--action --op --operation --power --power-state --power-action " + _SCALE_OPTIONS))
 #: long options that make any command a rehearsal (``--dry-run=client`` too; ``=none`` is real)
 DRY_RUN_FLAGS = word_set("--dry-run --dryrun --what-if -whatif --simulate --noop --check")
 
@@ -478,11 +482,13 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         ("arp", "-d=--delete"),
         ("at", "-r=--remove -d=--delete"),
         ("losetup", "-D=--detach-all"),
+        ("sysrc", "-x=--remove"),
     )
     for tool in tools.split()
 }
 #: options whose value is the action (``iscsiadm -o delete``, ``oci ... --action SOFTSTOP``)
-ACTION_OPTIONS = DEFAULT_GRAMMAR.value_opts
+ACTION_OPTIONS = DEFAULT_GRAMMAR.value_opts - word_set(_SCALE_OPTIONS)
+SCALE_OPTIONS = word_set(_SCALE_OPTIONS)
 #: words after a subcommand that make it a read-only query (``nodetool removenode status``)
 READ_ONLY_OPERANDS = word_set("status")
 #: a first subcommand that only reads: what follows is its object (``tool describe delete-policy``,
@@ -512,7 +518,7 @@ ADMIN_PATH_WORDS = word_set(
     "stop kill truncate clear remove terminate revoke rollback decommission demote promote "
     "evict flushall flushdb erase nuke unsafe step-down stepdown seal force-leave leave drain "
     "disable deregister unregister switchover reinitialize reinit resync rebalance restore "
-    "flush close freeze unpublish expire invalidate clean cleanup tombstones"
+    "flush close freeze unpublish expire invalidate clean cleanup tombstones cancel abort"
 )
 #: admin path segments that only look destructive: Elasticsearch's ``_flush`` persists data
 ADMIN_PATH_SAFE = word_set("_flush")

@@ -35,13 +35,17 @@ _PARTS_RE = re.compile(r"[a-z0-9]+")
 # `> file`, `: > file` at the start of a command: the file is emptied
 _EMPTYING_RE = re.compile(r"(?:^|[;&|(\n'\"])[ \t]*(?::|true|cat[ \t]+/dev/null|echo[ \t]+-n)?"
                           r"[ \t]*>\|?[ \t]*[^\s>&|]", re.MULTILINE)
+# `: | tee file`: nothing piped into tee, so the file is emptied
+_EMPTY_TEE_RE = re.compile(r"(?::|true|echo[ \t]+-n|cat[ \t]+/dev/null)[ \t]*\|[ \t]*"
+                           r"(?:sudo[ \t]+(?:-\S+[ \t]+)*)?tee\b")
 RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|md\d|mapper/)|"
                             r"/proc/sysrq-trigger")
 
 
 #: ``del`` glued to its object (``delzone``, ``delsnapshot``, ``delnode``), not an English word
 _DEL = r"del(?!ay|ta|iver|egat|imit|ight|ica|inqu|ve|uge|phi|l)"
-_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel|restore|off)\b|"
+_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel|restore|off|"
+                             r"remove)\b|"
                              r"\b-?(?:delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}")
 
 
@@ -66,6 +70,7 @@ def _triggers() -> frozenset[str]:
         words |= {part for part in parts[1:] if destructive_name(part)} | set(parts[:1])
     words |= {max(_name_parts(tool), key=len) for tool in OPTION_NAMES}
     words |= {part for option in ACTION_OPTIONS for part in _name_parts(option)}
+    words |= {"scale", "resize"}  # ... scale --node-count 0
     words |= ADMIN_PATH_WORDS
     words |= {"del", "unlink", "hdel", "flushall", "flushdb", "exec", "sysrq"}
     words |= {"nc", "ncat", "netcat", "socat", "telnet", "diskpart"}  # what they are fed counts
@@ -79,6 +84,8 @@ def may_be_dangerous(code: str) -> bool:
     if _SUFFIX_VERB_RE.search(lowered):  # ldapdelete, scancel
         return True
     if "/dev/" in lowered and RAW_DEVICE_RE.search(lowered):
+        return True
+    if "tee" in lowered and _EMPTY_TEE_RE.search(code):
         return True
     return ">" in code and bool(_EMPTYING_RE.search(code))
 
@@ -201,13 +208,15 @@ def _admin_body(parsed: Parsed) -> str | None:
     return None
 
 
-_VERB_FIRST_RE = re.compile(r"(delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}\Z")
+_VERB_FIRST_RE = re.compile(r"(delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}\Z|"
+                            r"[a-z]{3,}(?:delete|destroy|purge|remove|wipe)\Z")
 
 
 def subcommand_kind(word: str) -> str | None:
     """The kind of a subcommand word that only destroys as a verb (``rb``, ``disable``), whole
     or as a part of a hyphenated compound (``user-del``, ``host-disable``), or a verb glued to
-    its object (``deleteunreferenced``, ``eraseVolume``, ``deleteUser``, ``delzone``)."""
+    its object (``deleteunreferenced``, ``eraseVolume``, ``deleteUser``, ``delzone``,
+    ``autoremove``)."""
     if _VERB_FIRST_RE.match(word.lower()):
         return "delete"
     for part in word.split("-"):

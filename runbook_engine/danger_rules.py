@@ -244,9 +244,10 @@ _r("containers", "crictl", "rmi", H, "{cmd} rmi deletes images")
 _r("containers", "ctr", "** rm|delete|del|remove|kill", H, "{cmd} {sub} deletes or kills "
    "containers, images or tasks")
 _r("containers", "lxc incus", "delete|stop", H, "{cmd} {sub} stops or deletes an instance")
-_r("containers", "virsh", "destroy|undefine|shutdown|reboot|reset|vol-delete|pool-delete|"
-   "pool-destroy|snapshot-delete|net-destroy", H, "{cmd} {sub} stops or deletes a virtual "
-   "machine or its storage")
+_r("containers", "virsh", "destroy|undefine|shutdown|reboot|reset|vol-delete|vol-wipe|"
+   "pool-delete|pool-destroy|pool-undefine|snapshot-delete|snapshot-revert|net-destroy|"
+   "net-undefine|detach-disk|detach-interface|managedsave-remove", H, "{cmd} {sub} stops or "
+   "deletes a virtual machine, its storage or its network")
 _r("containers", "govc", "vm.power", H, "govc vm.power powers a VM off, resets or suspends it",
    flags="-off|-s|-r|-reset|-suspend")
 _r("containers", "govc", "vm.destroy|vm.unregister|snapshot.remove|datastore.rm|pool.destroy|"
@@ -512,6 +513,8 @@ _r("cloud", "az", "** delete*|purge|stop|deallocate|remove|revoke*|failover|depr
 _r("cloud", "az", "** restore|restore-*", H, "az {sub} puts back older data over what is there")
 _r("cloud", "az", "group delete", C, "az group delete deletes a resource group and everything "
    "in it")
+_r("cloud", "az", "** scale|update", H, "az {sub} to zero stops every node",
+   values="--node-count|--count|--instance-count|--replicas=0")
 _r("cloud", "az", "vm|vmss restart|reimage", H, "az {sub} reboots or reimages machines")
 _r("cloud", "azcopy", "remove|rm", H, "azcopy {sub} deletes blobs or files")
 _r("cloud", "azcopy", "sync", H, "azcopy sync --delete-destination deletes what the source "

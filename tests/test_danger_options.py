@@ -48,6 +48,11 @@ FIRES: list[tuple[str, str]] = [
     ("realm leave corp.example", "realm leave may stop"),
     ("pvesm free local-lvm:vm-120-disk-0", "pvesm free may delete"),
     ("pulsar-admin namespaces clear-backlog tenant/ns", "clear-backlog may reset"),
+    ("pkg autoremove -y", "pkg autoremove may delete"),
+    ("sysrc -x nginx_enable", "sysrc -x (--remove) may delete"),
+    ("gridctl pool resize workers --nodes 0", "gridctl resize --nodes 0 may stop"),
+    ("curl -X POST https://ci.example/api/v4/projects/7/pipelines/88/cancel", "admin path"),
+    (": | sudo tee /var/log/app/debug.log", "tee /var/log/app/debug.log with nothing piped in"),
     # kernel control files named for what a write does
     ("echo 1 | sudo tee /sys/block/sdc/device/delete", "tells the kernel to delete"),
     ("echo 1 > /sys/bus/pci/devices/0000:3b:00.0/remove", "tells the kernel to remove"),
@@ -77,6 +82,11 @@ QUIET: list[str] = [
     "mailer deliver --queue outbound",
     "dnscmd dc1 /enumrecords corp.example @",
     "echo 1 | sudo tee /sys/class/scsi_host/host0/scan",
+    "pkg info -x nginx",
+    "sysrc -a",
+    "gridctl pool resize workers --nodes 4",
+    "echo ok | tee /tmp/status",
+    ": | tee -a /tmp/status",
 ]
 
 

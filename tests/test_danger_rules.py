@@ -638,6 +638,9 @@ FIRES: list[tuple[str, str, str]] = [
     ("bash", "net ads leave -U admin", "net ads leave takes the host out of its domain"),
     ("bash", "chage -E 0 jdoe", "chage expiring the account on 0 locks everyone out"),
     ("bash", "usermod -L jdoe", "usermod -L locks the account"),
+    ("bash", "az aks nodepool scale -g rg1 --cluster-name k1 -n gpu --node-count 0",
+     "az aks nodepool scale to zero stops every node in resource group rg1"),
+    ("bash", "virsh net-undefine isolated-net", "virsh net-undefine stops or deletes"),
     ("powershell", "Move-ADDirectoryServerOperationMasterRole -Identity DC2 -OperationMasterRole "
      "PDCEmulator -Force", "Move-ADDirectoryServerOperationMasterRole moves"),
 ]
@@ -832,6 +835,8 @@ QUIET: list[tuple[str, str]] = [
     ("bash", "sysctl net.ipv4.ip_forward"),
     ("bash", "chage -E -1 jdoe"),
     ("bash", "usermod -aG docker jdoe"),
+    ("bash", "az aks nodepool scale -g rg1 --cluster-name k1 -n gpu --node-count 3"),
+    ("bash", "virsh net-list --all"),
 ]
 
 
