@@ -76,6 +76,7 @@ _r("files", "rclone", "sync", H, "{cmd} sync deletes destination files the sourc
 _r("files", "chmod", "", H, "{cmd} -R 777 makes files writable by everyone",
    flags="-R|--recursive", operand=r"^(0?777|a\+rwx|o\+w|a\+w|ugo\+rwx)$")
 _r("files", "crontab", "", H, "{cmd} -r deletes the crontab", flags="-r")
+_r("files", "atrm", "", M, "atrm deletes queued at jobs")
 _r("files", "journalctl", "", M, "{cmd} --vacuum deletes journal files",
    flags="--vacuum-size|--vacuum-time|--vacuum-files")
 # ---- disks and filesystems

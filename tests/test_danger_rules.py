@@ -27,6 +27,7 @@ FIRES: list[tuple[str, str, str]] = [
     ("bash", "rclone sync /data s3:backup/data", "rclone sync deletes destination files"),
     ("bash", "chmod -R 777 /srv/uploads", "chmod -R 777 makes files writable by everyone"),
     ("bash", "crontab -r", "crontab -r deletes the crontab"),
+    ("bash", "sudo atrm 14 15", "atrm deletes queued at jobs"),
     ("bash", "journalctl --vacuum-time=2d", "journalctl --vacuum deletes journal files"),
     # ---- disks
     ("bash", "dd if=/dev/sda of=/mnt/backup/disk.img bs=4M", "dd writes raw bytes and can"),

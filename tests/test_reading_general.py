@@ -257,6 +257,14 @@ def test_unknown_words_right_under_a_command_are_what_it_printed() -> None:
     assert [s.line for s in steps(fence("uptime\n\nrotate-logs", "bash"))] == [6, 8]
 
 
+def test_an_unknown_program_typed_through_sudo_under_a_command_is_a_command() -> None:
+    # nobody's output starts with `sudo atrm`: the line is typed, so its danger is judged too
+    found = steps(fence("sudo crontab -r -u jdoe\nsudo atrm 14 15\nsudo ipvsadm -C\n"
+                        "sudo ipvsadm-restore < /etc/ipvsadm.rules", "bash"))
+    assert [(s.line, s.expected_output) for s in found] == [(6, None), (7, None), (8, None),
+                                                             (9, None)]
+
+
 def test_the_same_program_again_and_windows_options_are_commands() -> None:
     found = steps(fence("vendorctl alert query\nvendorctl alert query severity=critical\n"
                         "schtasks /query /fo LIST\ncmdkey /list", ""))

@@ -20,6 +20,7 @@ _LEAD = re.compile(  # what may stand before the program name
     r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+(?!-)\S+)?)*\s+|(?:env|nohup|time|exec|command"
     r"|builtin)\s+(?=[\w./~$-])|[A-Za-z_]\w*=\S*\s+)+"
 )
+_PRIVILEGED = re.compile(r"^(?:sudo|doas)\s+(?:-[A-Za-z]+\s+)*[a-z][\w.-]*(?:\s|$)")
 _ASSIGN = re.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?[A-Za-z_]\w*"
                      r"(?:\[[^\]]*\])?\+?=")
 _PATHLIKE = re.compile(r"^(?:\.{1,2}/|~/|/|\$\w+/|\$\{\w+\}/)[\w.@+/-]*[\w]$"
@@ -104,6 +105,9 @@ def line_shape(line: str, known: Known = Known()) -> LineShape:  # noqa: B008 (f
     if not word:
         return LineShape(0.0)
     score, reasons = _word_score(word, rest, known)
+    if 0.0 < score < 1.5 and _PRIVILEGED.match(s):
+        score += 1.5  # `sudo atrm 14`: nobody's program prints a line that starts with sudo
+        reasons.append("typed through sudo")
     score += _output_marks(s, reasons)
     return LineShape(score, reasons, word)
 
