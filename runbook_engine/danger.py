@@ -361,9 +361,12 @@ class _Analysis:
                                       "files") for target in files)
 
     def _control_write(self, target: str) -> None:
+        """A write to ``.../device/delete`` removes a device (high); ``drop_caches`` and other
+        resets only cost performance (medium)."""
+        action = target.rsplit("/", 1)[-1]
+        severity = HIGH if action in ("delete", "remove") else MEDIUM
         self.found.append(Finding(f"writing to {target} tells the kernel to "
-                                  f"{target.rsplit('/', 1)[-1].replace('_', ' ')}", HIGH,
-                                  "disks"))
+                                  f"{action.replace('_', ' ')}", severity, "disks"))
 
     # -- one command and what it runs -----------------------------------------------------------
 
