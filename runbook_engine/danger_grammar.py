@@ -453,13 +453,14 @@ DESTRUCTIVE_WORDS = {
 #: name (``fix.rb``) or of an option (``--disable-cache``)
 SUBCOMMAND_WORDS = {
     "delete": word_set("rb del rmdir unpublish revoke gc free"),
-    "stop": word_set("disable deactivate suspend cancel kick leave offline"),
+    "stop": word_set("disable deactivate suspend cancel kick leave offline pause"),
     "reset": word_set("clear"),
 }
 #: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``,
-#: ``swapoff``, Proxmox's ``qmrestore``): the name is verb-last, so the suffix is the verb
+#: ``swapoff``, Proxmox's ``qmrestore``, ``Invoke-WsusServerCleanup``): the name is verb-last,
+#: so the suffix is the verb
 NAME_SUFFIX_VERBS = {"delete": ("delete", "destroy", "purge", "wipe"),
-                     "stop": ("kill", "cancel", "off"), "reset": ("restore",)}
+                     "stop": ("kill", "cancel", "off"), "reset": ("restore", "cleanup")}
 #: tools whose verbs are options (``conntrack -F``, ``pfctl -k host``, ``ipvsadm -C``): each short
 #: option -> its long name in the tool's manual, so the long name is judged like any long option
 #: (the ``GENERIC_FLAG_KINDS`` below, or a destructive word in it). A tool listed here needs no

@@ -45,7 +45,7 @@ RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|m
 #: ``del`` glued to its object (``delzone``, ``delsnapshot``, ``delnode``), not an English word
 _DEL = r"del(?!ay|ta|iver|egat|imit|ight|ica|inqu|ve|uge|phi|l)"
 _SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel|restore|off|"
-                             r"remove)\b|"
+                             r"remove|cleanup)\b|"
                              r"\b-?(?:delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}")
 
 

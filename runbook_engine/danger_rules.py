@@ -218,8 +218,9 @@ _r("containers", _DOCKER, "container rm|remove|prune|kill|stop", H, "{cmd} {sub}
    "deletes containers")
 _r("containers", _DOCKER, "image rm|remove|prune", H, "{cmd} {sub} deletes images")
 _r("containers", _DOCKER, "network rm|remove|prune", H, "{cmd} {sub} deletes networks")
-_r("containers", _DOCKER, "node|service|stack|secret|config|plugin|manifest|context "
-   "rm|remove|down", H, "{cmd} {sub} removes it from the engine or the swarm")
+_r("containers", _DOCKER, "node|service|stack|secret|config|plugin|manifest|context|pod|"
+   "machine|farm|artifact|quadlet|kube rm|remove|down|prune|kill|stop", H,
+   "{cmd} {sub} stops or removes it from the engine or the swarm")
 _r("containers", _DOCKER, "volume rm|remove|prune", C, "{cmd} {sub} deletes volume data")
 _r("containers", _DOCKER, "system|builder|buildx prune", H, "{cmd} {sub} deletes unused "
    "containers, images and networks")

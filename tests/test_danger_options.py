@@ -53,6 +53,8 @@ FIRES: list[tuple[str, str]] = [
     ("gridctl pool resize workers --nodes 0", "gridctl resize --nodes 0 may stop"),
     ("curl -X POST https://ci.example/api/v4/projects/7/pipelines/88/cancel", "admin path"),
     (": | sudo tee /var/log/app/debug.log", "tee /var/log/app/debug.log with nothing piped in"),
+    ("atlas clusters pause staging-0", "atlas clusters pause may stop"),
+    ("podman pod rm -f ci-cache", "podman pod rm stops or removes"),
     # kernel control files named for what a write does
     ("echo 1 | sudo tee /sys/block/sdc/device/delete", "tells the kernel to delete"),
     ("echo 1 > /sys/bus/pci/devices/0000:3b:00.0/remove", "tells the kernel to remove"),
@@ -87,6 +89,8 @@ QUIET: list[str] = [
     "gridctl pool resize workers --nodes 4",
     "echo ok | tee /tmp/status",
     ": | tee -a /tmp/status",
+    "atlas clusters start staging-0",
+    "podman pod ps",
 ]
 
 
@@ -99,6 +103,13 @@ def test_the_option_or_word_that_is_the_verb_is_flagged(code: str, phrase: str) 
 @pytest.mark.parametrize("code", QUIET)
 def test_reading_options_stay_quiet(code: str) -> None:
     assert danger_reasons(code, "bash") == []
+
+
+def test_a_cmdlet_whose_noun_ends_in_its_verb() -> None:
+    assert danger_reasons("Get-WsusServer | Invoke-WsusServerCleanup -CleanupObsoleteUpdates",
+                          "powershell") == [
+        "Invoke-WsusServerCleanup may reset or overwrite state: its name says so"]
+    assert danger_reasons("Get-WsusServer | Get-WsusComputer", "powershell") == []
 
 
 def test_a_tool_with_rules_is_judged_by_them_not_by_its_option_names() -> None:

@@ -108,7 +108,7 @@ FIRES: list[tuple[str, str, str]] = [
     ("bash", "docker container prune -f", "docker container prune stops or deletes containers"),
     ("bash", "docker image prune -a -f", "docker image prune deletes images"),
     ("bash", "docker network rm backend", "docker network rm deletes networks"),
-    ("bash", "docker service rm api", "docker service rm removes it from the engine"),
+    ("bash", "docker service rm api", "docker service rm stops or removes it from the engine"),
     ("bash", "docker volume rm pgdata", "docker volume rm deletes volume data"),
     ("bash", "docker system prune -af", "docker system prune deletes unused containers"),
     ("bash", "docker system prune -af --volumes", "also deletes volume data"),
