@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -521,3 +523,26 @@ def test_brace_before_an_astral_character_does_not_crash_the_parser() -> None:
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == 'echo "{\U0001F600}" done'
+
+
+def test_a_damaged_long_line_is_read_as_a_doc_in_linear_time(tmp_path: Path) -> None:
+    # The fuzzer's hang (issue 15): tree-sitter's error recovery is quadratic in a damaged
+    # line's length (100 KB of `|`: over a minute of CPU in `plan`), even inside parentheses
+    # where it signals no error until the end. Now a parse stops at the first error or past a
+    # budget, and that unit is a doc (the `|` line goes on to the next one, as in bash).
+    # CPU time of the children, so a loaded machine cannot fail it.
+    pipes = "|" * 100_000
+    parens = "echo ((" + "(" * 5000 + "1" + ")" * 2400 + "|" * 20_000 + ")" * 2600
+    book = tmp_path / "damaged.md"
+    code = f"echo hello\n{pipes}\necho bye\n{parens}\necho done"
+    book.write_text(f"# Damaged\n\n```bash\n{code}\n```\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for args in (["--format", "mermaid"], ["--granularity", "command", "--format", "json"]):
+        done = subprocess.run([sys.executable, "-m", "runbook_engine", "plan", *args, str(book)],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime < 10
+    steps = json.loads(done.stdout)["steps"]
+    assert [(s["kind"], s["code"][:10]) for s in steps] == [
+        ("shell", "echo hello"), ("doc", "|" * 10), ("doc", "echo ((((("), ("shell", "echo done")]

@@ -27,9 +27,6 @@ def _alarm() -> None:
     signal.signal(signal.SIGPROF, fuzz._alarm)
 
 
-@pytest.mark.xfail(reason="a known finding of this seed, not yet fixed: a fuzzed fence makes "
-                   "parse/commands.py:_parse_run spend over 30 s of CPU in tree-sitter (issue 15)",
-                   strict=False)
 def test_a_short_seeded_fuzz_run_finds_no_crash_and_nothing_slow() -> None:
     report = fuzz.fuzz(seed=20261202, count=300, time_limit=20, minimise_s=0)
     found = [f"{c.key} [{' '.join(c.target)}]: {c.message}; input {c.data[:200]!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from functools import cache
 from typing import Any
 
@@ -68,6 +69,47 @@ def _parser() -> Parser:
     from tree_sitter import Language
 
     return Parser(Language(tree_sitter_bash.language()))
+
+
+class _Stopped(Exception):
+    """Tree-sitter was stopped at ``row`` of its source: an error was signalled there, or the
+    parse ran past its budget."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__(row)
+        self.row = row
+
+
+# CPU seconds a parse may take: far above tree-sitter's pace on shell (~0.2 us a byte, an 8 MB
+# line in 1.5 s), far below its error recovery on damaged long lines, which can be quadratic
+# (100 KB of `|` inside parentheses: a minute) even before it signals an error.
+_BUDGET_S, _BUDGET_PER_BYTE_S = 0.05, 1e-6
+
+
+def _parse(src: bytes) -> Node:
+    """The root node of ``src``, or `_Stopped` at the first sign of an error or past the budget.
+
+    An error only makes a unit a doc, so there is no need to let tree-sitter recover from it;
+    one found only at the end (an unclosed ``if``) is in the returned tree as before.
+    """
+    view = memoryview(src)
+    deadline = time.thread_time() + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
+    stopped_at: list[int] = []
+
+    def progress(offset: int, has_error: bool) -> bool:
+        if has_error or time.thread_time() > deadline:
+            stopped_at.append(offset)
+            return True
+        return False
+
+    parser = _parser()
+    try:
+        return parser.parse(lambda at, _point: view[at:], progress_callback=progress).root_node
+    except ValueError:  # what the binding raises for a parse the callback stopped
+        parser.reset()  # or the next parse would resume this one
+        if not stopped_at:
+            raise
+        raise _Stopped(src.count(b"\n", 0, stopped_at[0])) from None
 
 
 # Characters outside the BMP (4 bytes in UTF-8). tree-sitter-bash 0.25 can read past its buffer
@@ -190,16 +232,31 @@ def _compound_end(masked: list[str], i: int, unit_end: int) -> int:
     """Last line of a loop, ``if``, function or group opened at line ``i`` (bodies stay whole)."""
     size = 8  # small windows first: an unrelated error further down cannot leak in
     while True:
-        tree = _parser().parse("\n".join(masked[i : i + size]).encode())
-        node = next((n for n in tree.root_node.children if n.type != "comment"), None)
+        try:
+            root, used = _clean_prefix(masked, i, size)
+        except _Stopped:
+            return unit_end
+        node = next((n for n in root.children if n.type != "comment"), None)
         if node is None or node.start_point.row != 0:
             return unit_end
-        cut = node.end_point.row >= size - 1 and i + size < len(masked)
+        cut = used == size and node.end_point.row >= size - 1 and i + size < len(masked)
         if not cut:  # complete within the window: clean, or really broken
             return unit_end if node.has_error else max(unit_end, i + node.end_point.row)
         if size >= _WINDOW * 5:
             return unit_end
         size *= 5
+
+
+def _clean_prefix(masked: list[str], i: int, size: int) -> tuple[Node, int]:
+    """The tree of lines ``i .. i+size-1``, cut before the line an error was signalled on
+    (and the number of lines it holds); `_Stopped` if that is the first line."""
+    while True:
+        try:
+            return _parse("\n".join(masked[i : i + size]).encode()), size
+        except _Stopped as stop:
+            if stop.row == 0:
+                raise
+            size = stop.row
 
 
 def _scan(lines: list[str], masked: list[str]) -> list[Item]:
@@ -264,35 +321,63 @@ def _parse_run(units: list[Item], lines: list[str], masked: list[str]) -> list[I
         last = first  # units are whole constructs, so a window may end after any of them
         while last + 1 < len(units) and units[last + 1].end - units[first].start < _WINDOW:
             last += 1
-        a, b = units[first].start, units[last].end
-        src = "\n".join(masked[a : b + 1]).encode()
-        orig = "\n".join(lines[a : b + 1]).encode()
-        groups, error_row = _top_level(_parser().parse(src).root_node, a)
-        bad = None
-        if error_row is not None:
-            bad = next((u for u in units[first:] if u.start <= error_row <= u.end), units[last])
+        groups, last, bad_at = _parse_window(units, first, last, masked)
+        orig = "\n".join(lines[units[first].start : units[last].end + 1]).encode()
+        stop = units[bad_at].start if bad_at is not None else len(lines)
         for g in groups:
-            if bad is None or g["start"] < bad.start:
+            if g["start"] < stop:
                 text = orig[g["sb"] : g["eb"]].decode("utf-8", "replace")
                 results.append(Item("cmd", g["start"], g["end"], text, {"trailing": g["trail"]}))
-        if bad is None:
+        if bad_at is None:
             first = last + 1
             continue
+        bad = units[bad_at]
         results.append(
             Item("doc", bad.start, bad.end, dedent("\n".join(lines[bad.start : bad.end + 1])))
         )
-        first = units.index(bad) + 1
+        first = bad_at + 1  # an index, not units.index(bad): that made many errors quadratic
     return results
 
 
-def _top_level(root: Node, row0: int) -> tuple[list[dict[str, Any]], int | None]:
+def _parse_window(
+    units: list[Item], first: int, last: int, masked: list[str]
+) -> tuple[list[dict[str, Any]], int, int | None]:
+    """Top-level groups of units ``first .. last``, the last unit parsed, the first bad unit.
+
+    Where tree-sitter was stopped, that unit is bad (not parsed again: it may be the slow one)
+    and the units before it are parsed again on their own.
+    """
+    bad_at = None
+    while True:
+        a, b = units[first].start, units[last].end
+        src = "\n".join(masked[a : b + 1]).encode()
+        try:
+            groups, error_row = _top_level(_parse(src), a, src)
+        except _Stopped as stop:
+            bad_at = _unit_at(units, first, last, a + stop.row)
+            if bad_at == first:
+                return [], first, first
+            last = bad_at - 1
+            continue
+        if error_row is not None:
+            bad_at = _unit_at(units, first, last, error_row)
+        return groups, last, bad_at
+
+
+def _unit_at(units: list[Item], first: int, last: int, row: int) -> int:
+    """Index of the unit among ``first .. last`` that holds ``row`` (else the last one)."""
+    return next((k for k in range(first, last + 1) if units[k].start <= row <= units[k].end), last)
+
+
+def _top_level(root: Node, row0: int, src: bytes) -> tuple[list[dict[str, Any]], int | None]:
     """Group top-level nodes into commands (nodes on one line stay together); first error row."""
     groups: list[dict[str, Any]] = []
     for node in root.children:
         row, end_row = node.start_point.row + row0, node.end_point.row + row0
         if node.type == "comment":
             if groups and row == groups[-1]["end"]:
-                groups[-1]["trail"] = comment_text((node.text or b"").decode("utf-8", "replace"))
+                text = src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+                groups[-1]["trail"] = comment_text(text)
             continue
         if node.type == "ERROR" or node.has_error:
             return groups, row
