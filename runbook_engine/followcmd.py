@@ -34,3 +34,4 @@ def follow(path: str, poll: float = POLL_S) -> int:
             time.sleep(poll)
     finally:
         tail.close()
+        display.close()

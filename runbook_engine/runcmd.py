@@ -270,6 +270,7 @@ def _run(request: RunRequest, loaded: Loaded, state: RunState, overrides: tuple[
                              terminal=sys.stdin.isatty())  # else interactive=true cannot run
         finished = outcome.status == "ok"
     finally:
+        display.close()  # the output still on its way to the screen comes before what follows
         if not finished:  # quit, Ctrl-C, a failed step, an unreachable host...
             print(f"to resume: {resume_command(request, path)}", file=sys.stderr)
     return outcome.exit_code

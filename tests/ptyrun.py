@@ -64,3 +64,16 @@ def dialog(child: pexpect.spawn, *turns: tuple[str, str]) -> None:
     for prompt, answer in turns:
         child.expect(prompt)
         child.sendline(answer)
+
+
+def read_to_end(child: pexpect.spawn) -> bytes:
+    """Everything a bytes-mode child writes until it closes the pty, in big reads (as a terminal
+    reads a fast stream); then the child is reaped (``child.exitstatus`` is set)."""
+    received = bytearray()
+    while True:
+        try:
+            received += child.read_nonblocking(1 << 20, timeout=120)
+        except pexpect.EOF:
+            break
+    child.close()
+    return bytes(received)

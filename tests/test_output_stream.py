@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pexpect
+from ptyrun import read_to_end
 
 from runbook_engine.events import Output, StepFinished
 from runbook_engine.ui.display import shape_output
@@ -120,15 +121,9 @@ def test_output_on_a_real_terminal_arrives_whole(tmp_path: Path) -> None:
     child = pexpect.spawn(sys.executable, ["-m", "runbook_engine", "run", str(book), "--yes",
                                            "--transcript", str(tmp_path / "t.jsonl")],
                           cwd=str(tmp_path), env=ENV, timeout=120, dimensions=(40, 120))
-    received = bytearray()
-    while True:
-        try:
-            received += child.read_nonblocking(1 << 20, timeout=120)
-        except pexpect.EOF:
-            break
-    child.close()
+    received = read_to_end(child)
     assert child.exitstatus == 0
-    screen = bytes(received).replace(b"\r\n", b"\n").decode()
+    screen = received.replace(b"\r\n", b"\n").decode()
     expected = numbered(LINES) + "z" * 3_000_000 + "\nEND-OF-STEP\n"
     assert hashlib.sha256(expected.encode()).hexdigest() == hashlib.sha256(
         screen[screen.index("line 1\n"):screen.index("END-OF-STEP\n") + 12].encode()).hexdigest()

@@ -2,14 +2,15 @@
 
 Each event becomes a few lines of styled text written straight to the console's file (ANSI colours
 on a colour terminal, plain otherwise): rich renders only the header rule and the spinner, so a
-run of many short steps is not slowed down by its own display. On a terminal every line shows at
-once; into a pipe (CI, a log) lines are flushed at most FLUSH_S late, not one write per line."""
+run of many short steps is not slowed down by its own display. The writing is done by a thread
+of its own (ScreenWriter), so a step's output is shown while the next chunk is read and recorded.
+On a terminal every line shows at once; into a pipe (CI, a log) lines are flushed at most FLUSH_S
+late, not one write per line."""
 
 from __future__ import annotations
 
 import textwrap
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from ..stamps import spell_elapsed
 from ..state import RunState
 from .fleet import HostOutputs, grid_lines
 from .highlight import Styled, sgr
+from .screen import ScreenWriter
 
 RESULT_STYLES = {"ok": ("✓", "green"), "skipped": ("↷", "yellow")}
 #: output keeps the terminal's own colour; stderr is told apart without red (kept for failures)
@@ -57,10 +59,9 @@ class TerminalDisplay:
         self.fold = fold
         self._fleet: HostOutputs | None = None  # the fan-out attempt being folded
         self.colour = console.is_terminal and not console.no_color
-        self._file = console.file
-        self._piped = not console.is_terminal
-        self._dirty = False
-        self._flusher: threading.Thread | None = None
+        self._terminal = console.is_terminal
+        # written from a thread of its own: a slow terminal does not hold up the step's reading
+        self._screen = ScreenWriter(console.file, terminal=self._terminal, flush_s=FLUSH_S)
         self._progress: Progress | None = None
         # (host, stream) of output whose last line is not finished yet, else None
         self._open: tuple[str | None, str] | None = None
@@ -79,56 +80,38 @@ class TerminalDisplay:
         if show is not None:
             with self._lock:
                 show(self, event)
+                if self._terminal and type(event) is not Output:
+                    self._screen.drain()  # on a terminal all but output shows at once, as before
 
     def pause(self) -> None:
         """Stop the spinner (and show what is pending) before a prompt takes the terminal."""
         with self._lock:
             self._stop_spinner()
             self._folded()
-            if self._dirty:
-                self._file.flush()
-                self._dirty = False
+            self._screen.drain()
+
+    def close(self) -> None:
+        """Show what is pending: the run is over (or ended by an error about to be printed)."""
+        with self._lock:
+            self._stop_spinner()
+            self._screen.drain()
 
     def _write(self, *lines: Styled) -> None:
         if self._open is not None:  # output left a line unfinished: our lines start on their own
             self._open = None
-            self._emit("\n")
+            self._screen.write("\n")
         if self._progress is not None:  # the spinner owns the bottom line: go through rich
+            self._screen.drain()
             for line in lines:
                 self.console.print(line.to_rich(), soft_wrap=True)
             return
-        self._emit("".join((line.ansi() if self.colour else line.plain) + "\n" for line in lines))
-
-    def _emit(self, text: str) -> None:
-        self._file.write(text)
-        if not self._piped:
-            self._file.flush()
-            return
-        self._dirty = True
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_later, daemon=True,
-                                             name="display-flush")
-            self._flusher.start()
-
-    def _flush_later(self) -> None:
-        """Into a pipe: flush what was written at most FLUSH_S ago, until the run ends."""
-        while True:
-            time.sleep(FLUSH_S)
-            with self._lock:
-                if self._dirty:
-                    self._file.flush()
-                    self._dirty = False
-                if self._flusher is not threading.current_thread():
-                    return
-
-    def _flush_now(self) -> None:
-        self._file.flush()
-        self._dirty = False
-        self._flusher = None  # the flusher thread ends at its next turn
+        self._screen.write("".join((line.ansi() if self.colour else line.plain) + "\n"
+                                   for line in lines))
 
     # -- the events -----------------------------------------------------------------------------
 
     def _run_started(self, event: RunStarted) -> None:
+        self._screen.drain()
         self.console.print(Rule(Text(event.title, style="bold")))
         lines = []
         if event.description:
@@ -170,6 +153,7 @@ class TerminalDisplay:
             return
         if event.interactive or not self.console.is_terminal or self.console.is_dumb_terminal:
             return  # the step has the terminal, or the terminal cannot draw a spinner
+        self._screen.drain()
         self._progress = Progress(SpinnerColumn(), TextColumn(f"running {event.step}"),
                                   TimeElapsedColumn(), console=self.console, transient=True)
         self._progress.add_task(event.step, total=None)
@@ -187,12 +171,12 @@ class TerminalDisplay:
         key = (event.host, event.stream)
         continuing = self._open == key
         if self._open is not None and not continuing:
-            self._file.write("\n")  # another stream interrupts an unfinished line
+            self._screen.write("\n")  # another stream interrupts an unfinished line
         text = event.text
         self._open = None if text.endswith("\n") else key
         prefix = f"{event.host} | " if event.host else ""
         style = STDERR_STYLE if event.stream == "stderr" else ""
-        self._emit(shape_output(text, prefix, style, self.colour, continuing))
+        self._screen.write(shape_output(text, prefix, style, self.colour, continuing))
 
     def _output_checked(self, event: OutputChecked) -> None:
         """Says the output matched what was expected, or shows how it differs."""
@@ -256,10 +240,11 @@ class TerminalDisplay:
         if event.transcript:
             lines.append(Styled(f"transcript: {event.transcript}", "dim"))
         self._write(*lines)
-        self._flush_now()
+        self._screen.drain()
 
     def _stop_spinner(self) -> None:
         if self._progress is not None:
+            self._screen.drain()
             self._progress.stop()
             self._progress = None
 
