@@ -452,9 +452,11 @@ DESTRUCTIVE_WORDS = {
 #: ``pulsar-admin ... clear-backlog``); unlike the words above they never count as parts of a
 #: name (``fix.rb``) or of an option (``--disable-cache``)
 SUBCOMMAND_WORDS = {
-    "delete": word_set("rb del rmdir unpublish revoke gc free"),
-    "stop": word_set("disable deactivate suspend cancel kick leave offline pause"),
-    "reset": word_set("clear"),
+    "delete": word_set("rb del rmdir unpublish revoke gc free undefine discard abandon retire "
+                       "zap obliterate clobber"),
+    "stop": word_set("disable deactivate suspend cancel kick leave offline pause unbind "
+                     "disconnect ban"),
+    "reset": word_set("clear revert overwrite reimage reformat invalidate"),
 }
 #: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``,
 #: ``swapoff``, Proxmox's ``qmrestore``, ``Invoke-WsusServerCleanup``): the name is verb-last,

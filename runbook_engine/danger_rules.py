@@ -664,7 +664,8 @@ _r("windows", "cipher", "", C, "cipher /w overwrites free space", flags="/w")
 _r("windows", "wevtutil", "cl|clear-log", H, "wevtutil {sub} clears an event log")
 _r("windows", "iisreset", "", M, "iisreset stops and starts IIS", flags="/stop")
 # ---- PowerShell (cmdlet names compare case-insensitively; -WhatIf makes any of them safe)
-_r("powershell", "remove-* uninstall-* unregister-* revoke-* dismount-*", "", H,
+_r("powershell", "remove-* uninstall-* unregister-* revoke-* dismount-* deny-* block-* lock-* "
+   "undo-* unpublish-*", "", H,
    "{cmd} deletes or detaches what it names")
 _r("powershell", "remove-item remove-itemproperty", "", C,
    "{cmd} -Recurse -Force deletes a directory tree without asking", flags="-recurse -force")

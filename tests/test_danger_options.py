@@ -55,6 +55,9 @@ FIRES: list[tuple[str, str]] = [
     (": | sudo tee /var/log/app/debug.log", "tee /var/log/app/debug.log with nothing piped in"),
     ("atlas clusters pause staging-0", "atlas clusters pause may stop"),
     ("podman pod rm -f ci-cache", "podman pod rm stops or removes"),
+    ("varnishadm ban 'req.url ~ ^/prices'", "varnishadm ban may stop"),
+    ("svn revert -R .", "svn revert may reset"),
+    ("virtctl undefine vm-7", "virtctl undefine may delete"),
     # kernel control files named for what a write does
     ("echo 1 | sudo tee /sys/block/sdc/device/delete", "tells the kernel to delete"),
     ("echo 1 > /sys/bus/pci/devices/0000:3b:00.0/remove", "tells the kernel to remove"),
@@ -91,6 +94,8 @@ QUIET: list[str] = [
     ": | tee -a /tmp/status",
     "atlas clusters start staging-0",
     "podman pod ps",
+    "amtool silence expire 3f2a-77",
+    "poetry lock --no-update",
 ]
 
 
@@ -110,6 +115,8 @@ def test_a_cmdlet_whose_noun_ends_in_its_verb() -> None:
                           "powershell") == [
         "Invoke-WsusServerCleanup may reset or overwrite state: its name says so"]
     assert danger_reasons("Get-WsusServer | Get-WsusComputer", "powershell") == []
+    assert danger_reasons("Get-WsusUpdate -Approval Unapproved | Deny-WsusUpdate",
+                          "powershell") == ["Deny-WsusUpdate deletes or detaches what it names"]
 
 
 def test_a_tool_with_rules_is_judged_by_them_not_by_its_option_names() -> None:
