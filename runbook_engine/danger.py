@@ -133,6 +133,7 @@ _LANGS = {
     "redis": "redis redis-cli valkey",
     "zk": "zk zookeeper zkcli",
     "diskpart": "diskpart",
+    "netdev": "netdev ios cisco junos eos nxos vyos",
     "wire": "wire",
     "nsupdate": "nsupdate",
     "ldif": "ldif",
@@ -157,7 +158,8 @@ _CONSOLE_TOOLS = frozenset({"dgmgrl", "asmcmd", "netsh", "ftp", "sftp", "lftp", 
 
 def language_family(lang: str | None) -> str:
     """``shell``, ``sql``, ``redis``, ``mongo``, ``powershell``, ``cmd``, ``http``, ``python``,
-    ``ruby``, ``zk`` (ZooKeeper console lines), ``diskpart``, ``wire`` (text sent to a socket),
+    ``ruby``, ``zk`` (ZooKeeper console lines), ``diskpart``, ``netdev`` (a switch or router's
+    command line), ``wire`` (text sent to a socket),
     a console named by its prompt (``dgmgrl``, ``netsh``: lines are its command lines),
     ``url`` (a page the operator opens),
     ``data`` (never analysed) or ``other`` (statement rules only)."""
@@ -184,7 +186,7 @@ _CONSOLE_PROMPT_RE = re.compile(r"^\s*(?:\[zk:[^\]]*\]\s*|zk>\s*)")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
 #: languages whose destructive words are their own (diskpart ``clean``): no word prefilter
-_OWN_WORDS = ("diskpart", "wire", "nsupdate", "ldif")
+_OWN_WORDS = ("diskpart", "wire", "nsupdate", "ldif", "netdev")
 _BACKSLASH_LINE_RE = re.compile(r"^\s*\\(!|[A-Za-z_?]+)")
 
 

@@ -211,6 +211,15 @@ TEXT_RULES: tuple[TextRule, ...] = (
                             r"clear\s+table)\b", re.IGNORECASE | re.MULTILINE),
              HIGH, "HAProxy {0} cuts open sessions or drops state",
              "`shutdown sessions`, `del server`, `clear table`", only="wire"),
+    # a switch or router's command line (Cisco IOS and the CLIs modelled on it)
+    TextRule("network device", _re(r"^\s*(?:do\s+)?(reload|write\s+erase|erase\s+\S+|"
+                                   r"format\s+\S+|delete\s+\S+)", re.IGNORECASE | re.MULTILINE),
+             CRITICAL, "{0} wipes or restarts the device", "`reload`, `write erase`, "
+             "`erase startup-config`, `delete flash:...`", only="netdev"),
+    TextRule("network device", _re(r"^\s*(?:do\s+)?(shutdown|no\s+(?!shutdown\b)\S+|clear\s+"
+                                   r"(?!counters\b)\S+)", re.IGNORECASE | re.MULTILINE),
+             HIGH, "{0} takes an interface down, removes configuration or resets sessions",
+             "`shutdown`, `no vlan 30`, `clear ip bgp *`", only="netdev"),
     TextRule("nsupdate", _re(r"^\s*(?:update\s+)?(delete|del)\s+\S", re.IGNORECASE | re.MULTILINE),
              HIGH, "nsupdate {0} removes DNS records", "`update delete name` (nsupdate)",
              only="nsupdate"),

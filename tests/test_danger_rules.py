@@ -28,6 +28,8 @@ FIRES: list[tuple[str, str, str]] = [
     ("bash", "chmod -R 777 /srv/uploads", "chmod -R 777 makes files writable by everyone"),
     ("bash", "crontab -r", "crontab -r deletes the crontab"),
     ("bash", "sudo atrm 14 15", "atrm deletes queued at jobs"),
+    ("netdev", "write erase", "write erase wipes or restarts the device"),
+    ("netdev", "no vlan 30", "no vlan takes an interface down, removes configuration"),
     ("bash", "journalctl --vacuum-time=2d", "journalctl --vacuum deletes journal files"),
     # ---- disks
     ("bash", "dd if=/dev/sda of=/mnt/backup/disk.img bs=4M", "dd writes raw bytes and can"),
@@ -838,6 +840,9 @@ QUIET: list[tuple[str, str]] = [
     ("bash", "usermod -aG docker jdoe"),
     ("bash", "az aks nodepool scale -g rg1 --cluster-name k1 -n gpu --node-count 3"),
     ("bash", "virsh net-list --all"),
+    ("netdev", "no shutdown"),
+    ("netdev", "clear counters gi1/0/3"),
+    ("netdev", "copy running-config startup-config"),
 ]
 
 

@@ -265,6 +265,18 @@ def test_an_unknown_program_typed_through_sudo_under_a_command_is_a_command() ->
                                                              (9, None)]
 
 
+def test_a_network_device_prompt_gives_manual_steps_in_its_cli() -> None:
+    found = steps(fence("sw-12# show vlan brief\nVLAN Name   Status\n30   lab    active\n"
+                        "sw-12# configure terminal\nsw-12(config)# no vlan 30\n"
+                        "sw-12(config)# end", ""))
+    assert [(s.line, s.kind, s.lang, s.code) for s in found] == [
+        (6, "manual", "netdev", "show vlan brief"), (9, "manual", "netdev", "configure terminal"),
+        (10, "manual", "netdev", "no vlan 30"), (11, "manual", "netdev", "end")]
+    # a root shell whose prompt is its host name stays a shell
+    assert [(s.kind, s.code) for s in steps(fence("edge# pfctl -sr\nedge# pfctl -F rules", ""))] \
+        == [("shell", "pfctl -sr"), ("shell", "pfctl -F rules")]
+
+
 def test_the_same_program_again_and_windows_options_are_commands() -> None:
     found = steps(fence("vendorctl alert query\nvendorctl alert query severity=critical\n"
                         "schtasks /query /fo LIST\ncmdkey /list", ""))

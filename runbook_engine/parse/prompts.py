@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from .lines import Fragment, comment_text, dedent, is_comment, logical_line_end
+from .lines import Fragment, comment_text, dedent, is_comment, logical_line_end, word_set
 from .shapes import Known, first_word, line_shape
 from .vocabulary import SILENT
 
@@ -67,6 +67,14 @@ _CLIENT_LANG = {"psql": "psql", "mysql": "mysql", "mariadb": "mysql", "sqlite3":
 #: line typed at one is that program's input, a manual step that names it as its client
 NAMED_CONSOLES = frozenset({"diskpart", "dgmgrl", "asmcmd", "netsh", "ftp", "sftp", "lftp",
                             "nslookup"})
+#: a network device's command line (``sw-12# show vlan``, ``core1(config-if)# shutdown``): the
+#: host name, maybe a configuration mode in brackets, then ``#`` or ``>``
+_DEVICE_PROMPT = re.compile(r"^([A-Za-z][\w.-]{0,40})(\((?:config|vlan)[\w-]*\))?([#>])(?: |$)")
+#: first words of device command lines (Cisco IOS and the many CLIs modelled on it)
+_DEVICE_WORDS = word_set(
+    "show configure conf interface no shutdown reload write copy end vlan switchport enable "
+    "terminal erase delete format undebug debug router hostname username spanning-tree "
+    "do ping traceroute dir more commit rollback request")
 #: prompts of the machine's own shells, where a client console may be opened
 _HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
 #: typing one of these at a client prompt ends the client session
@@ -97,6 +105,14 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
                 name = m.group(0).rstrip("> ").lower()
                 lang = name if name in NAMED_CONSOLES else lang
             return lang, line[m.end():]
+    device = _DEVICE_PROMPT.match(line)
+    if device:
+        rest = line[device.end():]
+        word = rest.split(None, 1)[0] if rest.strip() else ""
+        if device.group(2) or word in _DEVICE_WORDS:
+            return "netdev", rest  # a switch or router: the line is its CLI's, not a shell's
+        if device.group(3) == "#" and word and line_shape(rest).score >= 1.5:
+            return "shell", rest  # `edge# pfctl -sr`: a root shell whose prompt is its host
     if root_hash and line.startswith("# "):
         rest = line[2:]
         if rest.strip() and line_shape(rest).score >= 2.5:
