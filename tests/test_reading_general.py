@@ -272,6 +272,11 @@ def test_a_network_device_prompt_gives_manual_steps_in_its_cli() -> None:
     assert [(s.line, s.kind, s.lang, s.code) for s in found] == [
         (6, "manual", "netdev", "show vlan brief"), (9, "manual", "netdev", "configure terminal"),
         (10, "manual", "netdev", "no vlan 30"), (11, "manual", "netdev", "end")]
+    # the ESXi shell's prompt has no sign after its brackets
+    assert [s.code for s in steps(fence("[root@esx-14:~] vim-cmd vmsvc/getallvms\n"
+                                        "41  app-03  [ds1] app-03/app-03.vmx\n"
+                                        "[root@esx-14:~] vim-cmd vmsvc/power.off 41", ""))] == [
+        "vim-cmd vmsvc/getallvms", "vim-cmd vmsvc/power.off 41"]
     # a root shell whose prompt is its host name stays a shell
     assert [(s.kind, s.code) for s in steps(fence("edge# pfctl -sr\nedge# pfctl -F rules", ""))] \
         == [("shell", "pfctl -sr"), ("shell", "pfctl -F rules")]

@@ -50,6 +50,8 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # macOS bash `MacBook:~ alice$ `, oh-my-zsh `➜  repo git:(main) ✗ `, pure/starship `❯ `
         ("shell", r"^[\w.-]+:[~/][^\s]*\s[\w.-]+\$ |^➜\s+\S+(?:\s+git:\([^)]*\))?(?:\s+✗)?\s+"
                   r"|^[❯λ] "),
+        # the ESXi shell: `[root@esx-14:~] cmd`, no prompt sign after the brackets
+        ("shell", r"^\[[\w.-]+@[\w.-]+:[^\]\n]*\] "),
         # `patroni-01-db-gprd $ cmd`: a host name (dots or dashes in it) before the prompt sign
         ("shell", r"^[a-z][\w]*(?:[.-][\w]+)+ +[$#] |^[a-z][\w.-]*  +[$#] "),
     )
