@@ -233,6 +233,39 @@ def test_ssh_config_options_are_read(tmp_path: Path) -> None:
     assert (explicit.user, explicit.port, explicit.identity_files[0]) == ("root", 2200, "/k0")
 
 
+def test_a_fleet_reads_its_ssh_config_and_known_hosts_once(
+        sshd_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runbook_engine.runners.ssh import hostkeys, read_config
+
+    reads: list[str] = []
+    real = hostkeys._read_known
+    monkeypatch.setattr(hostkeys, "_read_known", lambda path: reads.append(path) or real(path))
+    config = str(sshd_server.ssh_config)
+    assert read_config(config) is read_config(config)  # every runner of the fleet shares it
+
+    def connect_all(names: list[str]) -> None:
+        runners = [SSHRunner(HostTarget(name), ssh_config_path=config) for name in names]
+        with ThreadPoolExecutor(len(runners)) as pool:
+            list(pool.map(lambda r: r.connect(), runners))
+        for runner in runners:
+            runner.close()
+
+    connect_all([f"fleet{i}" for i in range(1, 9)])
+    known = str(sshd_server.known_hosts)
+    assert reads.count(known) <= 1  # (none when an earlier test read this version of it)
+    # a changed file is read again: a key added by hand (or by --accept-new-host-keys) counts
+    before = Path(known).read_text()
+    try:
+        with open(known, "a") as handle:
+            handle.write("other.example ssh-ed25519 "
+                         "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
+        reads.clear()
+        connect_all(["fleet9", "fleet10"])
+        assert reads.count(known) == 1
+    finally:
+        Path(known).write_text(before)
+
+
 def test_inventory_host_over_ssh(sshd_server: Server, tmp_path: Path) -> None:
     from runbook_engine.inventory import load_inventory
     from runbook_engine.model import Runbook

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import paramiko
 
@@ -14,6 +16,7 @@ from ...targets import parse_spec, ssh_name_problem
 from ..base import TargetError
 
 Prompt = Callable[[str], str]
+T = TypeVar("T")
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"  # OpenSSH's default
 
 
@@ -43,9 +46,30 @@ class HostConfig:
         return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
 
 
+_parsed: dict[tuple[Callable[[str], Any], str], tuple[tuple[int, int, int], Any]] = {}
+_parsed_lock = threading.Lock()
+
+
+def parsed_file(path: str, parse: Callable[[str], T]) -> T:
+    """``parse(path)``, once per version of the file for the whole process: a fleet's hosts
+    share one ssh config and the same known_hosts files, which each host parsed again (hosts x
+    lines: seconds for a long known_hosts). A file changed since (a host key appended) is parsed
+    anew. Raises OSError as ``os.stat`` and ``parse`` do."""
+    with _parsed_lock:  # the first host parses, the others wait for it
+        info = os.stat(path)
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        got = _parsed.get((parse, path))
+        if got is None or got[0] != stamp:
+            got = _parsed[(parse, path)] = (stamp, parse(path))
+        return got[1]
+
+
 def read_config(path: str | None) -> paramiko.SSHConfig:
+    """The ssh config (read once for every runner that names it; lookups do not change it)."""
     path = os.path.expanduser(path or "~/.ssh/config")
-    return paramiko.SSHConfig.from_path(path) if os.path.exists(path) else paramiko.SSHConfig()
+    if not os.path.exists(path):
+        return paramiko.SSHConfig()
+    return parsed_file(path, paramiko.SSHConfig.from_path)
 
 
 def host_config(target: HostTarget, config: paramiko.SSHConfig, timeout: float) -> HostConfig:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import paramiko
 
 from ..base import TargetError
-from .config import HostConfig
+from .config import HostConfig, parsed_file
 
 #: a known key's type -> the host key algorithms that prove it (an RSA key signs with SHA-2)
 ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
@@ -75,7 +75,7 @@ def load_known(cfg: HostConfig) -> dict[str, paramiko.PKey] | None:
         if not os.path.isfile(path):
             continue
         try:
-            keys = _read_known(path).lookup(cfg.known_hosts_name)
+            keys = parsed_file(path, _read_known).lookup(cfg.known_hosts_name)
         except OSError as exc:
             raise TargetError(cfg.alias, f"cannot read {path}: {exc.strerror or exc}") from None
         if keys:
@@ -108,17 +108,24 @@ def is_revoked(cfg: HostConfig, key: paramiko.PKey) -> bool:
     blob = key.asbytes()
     for path in [*cfg.global_known_hosts, *cfg.known_hosts]:
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                lines = [ln.split() for ln in handle if ln.startswith("@revoked")]
+            if blob in parsed_file(path, _revoked):
+                return True
         except OSError:
             continue
-        for fields in lines:
+    return False
+
+
+def _revoked(path: str) -> frozenset[bytes]:
+    """The keys a known_hosts file marks ``@revoked``."""
+    found = set()
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for fields in (ln.split() for ln in handle if ln.startswith("@revoked")):
             try:
-                if len(fields) >= 4 and base64.b64decode(fields[3]) == blob:
-                    return True
+                if len(fields) >= 4:
+                    found.add(base64.b64decode(fields[3]))
             except (binascii.Error, ValueError):
                 continue
-    return False
+    return frozenset(found)
 
 
 def append_known(cfg: HostConfig, key: paramiko.PKey) -> None:
