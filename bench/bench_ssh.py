@@ -28,6 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import sshd  # noqa: E402
 import tcprelay  # noqa: E402
+from bench_fleet import compile_bytecode  # noqa: E402
 
 from runbook_engine.model import HostTarget  # noqa: E402
 from runbook_engine.runners.base import Command  # noqa: E402
@@ -37,6 +38,7 @@ STEP = "echo step $RANDOM"
 TASKS = ("uname -n", "cd /tmp && export X=1", 'echo "$X"; pwd')
 REPEATS = 5
 Timer = Callable[[int], float]
+
 
 
 def marginals(*timers: Timer, low: int = 10, high: int = 60) -> list[float]:
@@ -360,6 +362,7 @@ def loopback(with_link: bool, delay: float) -> None:
             f"(target <= 1.0x)")
         web = [f"web{i}" for i in range(1, 21)]
         write_book(work / "web.md", web)
+        compile_bytecode()
         engine_run(server, work / "web.md", 10)  # warm-up: imports, page cache
         t10, _ = engine_run(server, work / "web.md", 10)
         t1, _ = engine_run(server, work / "web.md", 1)
