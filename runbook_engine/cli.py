@@ -190,7 +190,16 @@ def lint(books: tuple[str, ...], fmt: str, granularity: str | None, strict: bool
         sys.exit(EXIT_FAILED)
 
 
-@cli.command(epilog=_prompt_keys())
+class _RunCommand(click.Command):
+    """``run``: its epilog, the prompts' keys, is built when help is shown, not at every start
+    (it imports the prompts' module, and what that imports)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.epilog = self.epilog or _prompt_keys()
+        super().format_epilog(ctx, formatter)
+
+
+@cli.command(cls=_RunCommand)
 @click.argument("book", type=click.Path(dir_okay=False))
 @selection_options
 @click.option("-y", "--yes", is_flag=True, help="Run every step without asking.")

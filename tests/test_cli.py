@@ -142,6 +142,22 @@ def test_plan_lint_list_never_import_paramiko(tmp_path: Path) -> None:
         assert result.stderr.strip().endswith("CLEAN"), (args, result.stderr)
 
 
+def test_version_imports_only_the_command_line() -> None:
+    # a start that needs nothing else pays for nothing else (the run's prompts' help included)
+    code = ("import sys, runpy; sys.argv=['runbook', '--version']\n"
+            "try:\n    runpy.run_module('runbook_engine', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "heavy = {'paramiko', 'rich', 'jinja2', 'markdown_it', 'tree_sitter', 'yaml'} & "
+            "{m.split('.')[0] for m in sys.modules}\n"
+            "ours = sorted(m for m in sys.modules if m.startswith('runbook_engine.'))\n"
+            "print('LOADED', sorted(heavy), ours, file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=ENV, timeout=60)
+    assert result.stdout.startswith("runbook, version")
+    loaded = result.stderr.strip().splitlines()[-1]
+    assert loaded == "LOADED [] ['runbook_engine.cli', 'runbook_engine.model']", result.stderr
+
+
 @pytest.mark.skipif(not SEEDS.is_dir() and os.environ.get("CI") != "true",
                     reason="../shared/seeds not present")
 @pytest.mark.parametrize("granularity", ["block", "command"])
