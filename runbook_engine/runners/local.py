@@ -17,7 +17,7 @@ from .base import Command, Process, Runner
 from .process import ChildProcess
 from .reaper import Reaper, register_line, sweep_stale
 from .script import code_first_line, next_session, wrap
-from .shell_server import ServedProcess, ShellServer
+from .shell_server import ServedProcess, ShellServer, write_private
 
 PREFIX = "runbook-"
 
@@ -32,12 +32,6 @@ def _private_tmp() -> str:
             with contextlib.suppress(OSError):
                 return tempfile.mkdtemp(prefix=prefix, dir=base)
     return tempfile.mkdtemp(prefix=prefix)
-
-
-def _write_private(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 class LocalRunner(Runner):
@@ -78,9 +72,6 @@ class LocalRunner(Runner):
             self._reaper = Reaper(self._tmp, self._hold)
         return self._tmp
 
-    def _path(self, name: str) -> str:
-        return os.path.join(self._dir(), name)
-
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -95,7 +86,9 @@ class LocalRunner(Runner):
     # -- the process protocol -------------------------------------------------------------------
 
     def start(self, command: Command) -> Process:
-        state_path, output_path, stdin_path = map(self._path, ("state", "output", "stdin"))
+        folder = self._dir()
+        state_path, output_path, stdin_path = (os.path.join(folder, name)
+                                               for name in ("state", "output", "stdin"))
         # Truncating existing files is cheaper than unlink + create; an empty state = none written.
         for path in (state_path, output_path):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
@@ -105,7 +98,7 @@ class LocalRunner(Runner):
             command = replace(command, interpreter=feed)
         script = wrap(command, self.session, state_path=state_path, output_path=output_path)
         if command.interpreter:
-            _write_private(stdin_path, command.code)
+            write_private(stdin_path, command.code)
         prefix = _sudo_prefix(command)
         argv = [*prefix, command.shell or "bash", "-c", script]
         env, cwd = self.base_env, self.workdir
@@ -113,13 +106,13 @@ class LocalRunner(Runner):
             if self._server is None or not self._server.alive():
                 if self._server is not None:
                     self._server.close()
-                self._server = ShellServer(self.base_env, self.workdir, self._dir())
+                self._server = ShellServer(self.base_env, self.workdir, folder)
             # the step's subshell registers its own group with the reaper before anything runs;
             # on the script's first line, so bash's line numbers still match code_first_line
-            served = f"{register_line(self._dir())}; {script}"
+            served = f"{register_line(folder)}; {script}"
             return self._server.start(served, with_stdin=bool(command.interpreter))
         # a step started on its own registers itself, then becomes the step (same pid and group)
-        argv = ["bash", "-c", f'{register_line(self._dir())}; exec "$@"', "runbook", *argv]
+        argv = ["bash", "-c", f'{register_line(folder)}; exec "$@"', "runbook", *argv]
         if command.interactive:
             return ChildProcess(argv, env=env, cwd=cwd, terminal=True)
         if not command.interpreter:
@@ -134,11 +127,12 @@ class LocalRunner(Runner):
         if self._reaper is not None:
             self._reaper.forget(process.pgid if isinstance(process, ServedProcess)
                                 else cast(ChildProcess, process).proc.pid)
-        with open(self._path("state"), "rb") as handle:
+        folder = self._dir()
+        with open(os.path.join(folder, "state"), "rb") as handle:
             data = handle.read()
         if data:  # empty: exec'd away, own EXIT trap, or killed: the session stays as it was
             self.session = next_session(data, self.base_env, command, self.session)
-        return _read_outputs(self._path("output"))
+        return _read_outputs(os.path.join(folder, "output"))
 
 
 def _sudo_prefix(command: Command) -> list[str]:

@@ -10,7 +10,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 
-from .base import Chunk, Process
+from .base import Chunk, Process, ProcessLost
 from .process import Pipes, group_alive, signal_group
 
 START_S = 10.0  # how long the server may take to report a step's pid
@@ -85,11 +85,9 @@ class ShellServer:
         return line.decode("ascii", errors="replace")
 
     def start(self, script: str, with_stdin: bool) -> ServedProcess:
-        """Fork the next step running ``script``; raises OSError when the server does not."""
-        script_fd = os.open(os.path.join(self.folder, "script"),
-                            os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # secrets in exports
-        with open(script_fd, "w", encoding="utf-8") as handle:
-            handle.write(script)
+        """Ask for the next step running ``script``; raises OSError when the request cannot be
+        written. The step's pid is read when it is needed (see ``ServedProcess``)."""
+        write_private(os.path.join(self.folder, "script"), script)  # secrets in exports
         self.count += 1
         fifos = [os.path.join(self.folder, f"{name}.{self.count}") for name in ("out", "err")]
         fds: list[int] = []
@@ -100,14 +98,21 @@ class ShellServer:
             assert self.proc.stdin is not None
             self.proc.stdin.write(f"{self.count} {int(with_stdin)}\n".encode())
             self.proc.stdin.flush()
-            pid_line = self.read_line(START_S)
-            if pid_line is None or not pid_line.isdigit():
-                self.discard()
-                raise OSError("the local shell server did not start the step")
         except BaseException:
             _release(fds, fifos)
             raise
-        return ServedProcess(self, int(pid_line), fds, fifos)
+        return ServedProcess(self, fds, fifos)
+
+
+def write_private(path: str, text: str) -> None:
+    """``text`` as the whole of the 0600 file at ``path``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        data = memoryview(text.encode("utf-8", "surrogateescape"))
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
 
 
 def _release(fds: list[int], fifos: list[str]) -> None:
@@ -119,24 +124,49 @@ def _release(fds: list[int], fifos: list[str]) -> None:
 
 
 class ServedProcess(Process):
-    """One step forked by the ShellServer: its own process group; the exit comes as a reply line."""
+    """One step forked by the ShellServer: its own process group. The server's two reply lines
+    (the pid, then the exit status) are read as they come, in the loop that reads the output, so
+    starting a step costs no round trip; the pid is waited for only when it is needed (a signal,
+    the reaper), and a server that never sends it loses the step (ProcessLost)."""
 
-    def __init__(self, server: ShellServer, pgid: int, fds: list[int], fifos: list[str]) -> None:
-        self.server, self.pgid, self.fds, self.fifos = server, pgid, fds, fifos
+    def __init__(self, server: ShellServer, fds: list[int], fifos: list[str]) -> None:
+        self.server, self.fds, self.fifos = server, fds, fifos
         self.pipes = Pipes({fds[0]: "stdout", fds[1]: "stderr"}, server.ctl)
+        self.pid: int | None = None
         self.status: str | None = None
         self.done = False
+        self.asked = time.monotonic()
 
-    def _reply(self) -> None:
-        line = self.server.read_line(0)
-        if line is not None or self.server.eof:
+    @property
+    def pgid(self) -> int:
+        """The step's pid, which leads its process group (waited for, up to START_S)."""
+        while self.pid is None:
+            self._take(self.server.read_line(max(0.0, self.asked + START_S - time.monotonic())))
+        return self.pid
+
+    def _take(self, line: str | None) -> None:
+        """A reply line (None: none came, or the server died): the pid first, then the status."""
+        if self.pid is None:
+            if line is None or not line.isdigit():
+                self.server.discard()
+                raise ProcessLost("the local shell server did not start the step")
+            self.pid = int(line)
+        elif line is not None or self.server.eof:
             self.status, self.done = line, True
             self.pipes.unwake()
+
+    def _replies(self) -> None:
+        """Take the reply lines that have come, without waiting."""
+        while not self.done:
+            line = self.server.read_line(0)
+            if line is None and not self.server.eof:
+                return
+            self._take(line)
 
     def read(self, wait: float) -> list[Chunk]:
         chunks, woke = self.pipes.read(wait)
         if woke and not self.done:
-            self._reply()
+            self._replies()
         return chunks
 
     @property
@@ -144,9 +174,11 @@ class ServedProcess(Process):
         return bool(self.pipes.open)
 
     def exited(self) -> bool:
-        # The status line may have come in the same read as the pid line.
+        # Reply lines may have come in an earlier read; a server that never answers is lost.
         if not self.done and (b"\n" in self.server.pending or self.server.eof):
-            self._reply()
+            self._replies()
+        if self.pid is None and time.monotonic() - self.asked > START_S:
+            self._take(None)
         return self.done
 
     def returncode(self) -> int | None:
