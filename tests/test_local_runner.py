@@ -96,3 +96,19 @@ def test_large_output_keeps_memory_bounded() -> None:
     assert truncated == 300_000_000 - 128 * 1024
     assert kept < 200_000
     assert maxrss_kb < 100 * 1024
+
+
+def test_shell_server_killed_during_a_step_is_replaced() -> None:
+    """The server's replies (the step's pid, then its status) are read in the output loop: a
+    server that dies after forking the step leaves the step to finish, unjudged, and the next
+    step gets a new server, with the session the step left."""
+    runner = LocalRunner()
+    try:
+        assert run(runner, "cd /tmp && export KEPT=1")[0].status == "ok"
+        killed, _ = run(runner, "echo before; kill -9 $$; sleep 0.3; echo after")
+        assert (killed.status, killed.exit_code, killed.stdout) == ("failed", None,
+                                                                    "before\nafter\n")
+        again, _ = run(runner, 'echo "$(pwd) $KEPT"; sleep 5', timeout=0.5)
+        assert (again.status, again.stdout) == ("timeout", "/tmp 1\n")  # its group signalled
+    finally:
+        runner.close()
