@@ -7,6 +7,8 @@ for the first kind, treats Ctrl-C as the normal end of the second, and skips bot
 
 from __future__ import annotations
 
+import functools
+
 from .danger import command_of as _command
 from .danger import segments as _segments
 from .danger import words as _words
@@ -76,10 +78,12 @@ def _container_follow(cmd: str, args: list[str]) -> str | None:
     return None
 
 
-def _commands(code: str, lang: str) -> list[tuple[bool, str, list[str]]]:
-    """(reads or writes a pipe, command, arguments) for each simple command."""
+@functools.lru_cache(maxsize=16)
+def _commands(code: str, lang: str) -> tuple[tuple[bool, str, list[str]], ...]:
+    """(reads or writes a pipe, command, arguments) for each simple command; kept for the
+    few last codes, as the engine asks both questions of each step (nothing changes them)."""
     if not code.strip():
-        return []
+        return ()
     parts = _segments(without_comments(code, lang))
     found = []
     for i, (sep, segment) in enumerate(parts):
@@ -90,7 +94,7 @@ def _commands(code: str, lang: str) -> list[tuple[bool, str, list[str]]]:
                                         and not parts[i + 1][0].startswith("||"))
         if cmd:
             found.append((piped and not sep.startswith("||"), cmd, args))
-    return found
+    return tuple(found)
 
 
 def _has_option(arg: str, flag: str) -> bool:

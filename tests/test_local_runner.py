@@ -112,3 +112,22 @@ def test_shell_server_killed_during_a_step_is_replaced() -> None:
         assert (again.status, again.stdout) == ("timeout", "/tmp 1\n")  # its group signalled
     finally:
         runner.close()
+
+
+def test_a_step_that_changes_nothing_writes_the_same_state(tmp_path) -> None:
+    """The state file leaves the step's name out, so it repeats from step to step and is parsed
+    once (StateCache); each step still gets a session of its own to change."""
+    runner = LocalRunner()
+    try:
+        states = []
+        for step in ("a", "b", "c"):  # the first one's cd -- sets OLDPWD
+            run(runner, "export KEEP=1", step_id=step)
+            with open(os.path.join(runner._dir(), "state"), "rb") as handle:
+                states.append(handle.read())
+        assert states[1] == states[2] and b"RUNBOOK_STEP" not in states[1]
+        first = runner._states.parse(states[0], runner.base_env)
+        first.env["KEEP"] = "changed"
+        assert runner._states.parse(states[0], runner.base_env).env["KEEP"] == "1"
+        assert run(runner, 'echo "$KEEP $RUNBOOK_STEP"', step_id="d")[0].stdout == "1 d\n"
+    finally:
+        runner.close()

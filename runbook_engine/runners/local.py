@@ -16,7 +16,7 @@ from ..outputs import parse_outputs
 from .base import Command, Process, Runner
 from .process import ChildProcess
 from .reaper import Reaper, register_line, sweep_stale
-from .script import code_first_line, next_session, wrap
+from .script import StateCache, code_first_line, next_session, wrap
 from .shell_server import ServedProcess, ShellServer, write_private
 
 PREFIX = "runbook-"
@@ -61,6 +61,7 @@ class LocalRunner(Runner):
         self._server: ShellServer | None = None
         self._hold = hold  # kept open by the reaper until our steps are stopped (see reaper.py)
         self._reaper: Reaper | None = None
+        self._states = StateCache()
 
     # -- temp files, one private directory reused for every step --------------------------------
 
@@ -131,7 +132,8 @@ class LocalRunner(Runner):
         with open(os.path.join(folder, "state"), "rb") as handle:
             data = handle.read()
         if data:  # empty: exec'd away, own EXIT trap, or killed: the session stays as it was
-            self.session = next_session(data, self.base_env, command, self.session)
+            self.session = next_session(data, self.base_env, command, self.session,
+                                        self._states)
         return _read_outputs(os.path.join(folder, "output"))
 
 

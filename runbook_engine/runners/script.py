@@ -31,11 +31,14 @@ from .base import SHELL_OWNED_VARS, Command, Session
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-# The EXIT trap. ``$?`` must be read first; everything after it is a builtin.
+# The EXIT trap. ``$?`` must be read first; everything after it is a builtin. The step's name is
+# left out of the state (shell-owned, ignored), so a step that changes nothing writes the same
+# state as the step before it, which ``StateCache`` then need not parse again.
 _TRAP = r"""__rb_state() {
   local __rb_rc=$? __rb_d=$PWD
   set +e
   if [[ -n ${__rb_step_dir-} && $PWD == "$__rb_step_dir" ]]; then __rb_d=$__rb_base_dir; fi
+  export -n RUNBOOK_STEP
   { printf '%%s\0' "$__rb_d"; export -p; } 2>/dev/null >%(state)s
   exit $__rb_rc
 }
@@ -175,11 +178,25 @@ def _unquote(raw: bytes | None) -> str:
     return value.decode("utf-8", errors="surrogateescape")
 
 
+class StateCache:
+    """The last state file parsed, for a runner whose steps mostly leave the session alone."""
+
+    def __init__(self) -> None:
+        self._last: tuple[bytes, Mapping[str, str], Session] | None = None
+
+    def parse(self, data: bytes, base_env: Mapping[str, str]) -> Session:
+        last = self._last
+        if last is None or last[0] != data or last[1] is not base_env:
+            last = self._last = (data, base_env, parse_state(data, base_env))
+        return Session(cwd=last[2].cwd, env=dict(last[2].env))  # the caller may change it
+
+
 def next_session(
-    data: bytes, base_env: Mapping[str, str], command: Command, previous: Session
+    data: bytes, base_env: Mapping[str, str], command: Command, previous: Session,
+    cache: StateCache | None = None,
 ) -> Session:
     """The session after ``command``: parse_state minus the step-level env it did not change."""
-    session = parse_state(data, base_env)
+    session = cache.parse(data, base_env) if cache else parse_state(data, base_env)
     for name, value in command.env.items():
         if session.env.get(name, base_env.get(name)) != value:
             continue  # the step changed it itself: keep the change
