@@ -283,6 +283,7 @@ class Executor:
     def _attempt(self, step: Step, command: Command, targets: list[HostTarget],
                  hosts: dict[str, HostRun], remote: bool) -> None:
         """Run once on every target: batches of ``serial``, ``max_fail`` skips later batches."""
+        self.emit.settle()  # the results before this step are on disk before it runs
         cancel = self._cancel = threading.Event()  # what interrupt() sets, from another thread
         try:
             with self._ctrl_c_stops(cancel) as caught:

@@ -22,6 +22,10 @@ class Journal(Protocol):
 
     def record(self, event: Event) -> Sequence[Event]: ...
 
+    def settle(self) -> None:
+        """Return once what was recorded is as durable as the journal makes it; raises the
+        error that prevented it."""
+
 
 class MemoryJournal:
     """Keeps every event as it is, in memory (runs without a transcript file, tests)."""
@@ -32,6 +36,9 @@ class MemoryJournal:
     def record(self, event: Event) -> Sequence[Event]:
         self.events.append(event)
         return (event,)
+
+    def settle(self) -> None:
+        """In memory: nothing to wait for."""
 
 
 class Recorder:
@@ -62,6 +69,11 @@ class Recorder:
                 self.state.apply(kept)
                 for observer in self._kept:
                     observer(kept)
+
+    def settle(self) -> None:
+        """Wait until the journal's last decision point is durable: the engine calls it before
+        a step runs, so no step's effects ever come before the result in front of it is safe."""
+        self.journal.settle()
 
     def secret(self, value: Any) -> None:
         """From now on, mask this value (and each of its lines) wherever it appears."""

@@ -8,13 +8,14 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runbook_engine.control import Answer, AutoController, StepView
 from runbook_engine.engine import Engine, RunOptions, RunOutcome, RunPlan
-from runbook_engine.events import event_from_json
+from runbook_engine.events import StepFinished, event_from_json
 from runbook_engine.inputs import dangerous_steps
 from runbook_engine.model import LOCAL, HostTarget, Runbook, Step, VarSpec
 from runbook_engine.recording import MemoryJournal, Recorder
@@ -81,7 +82,7 @@ class Harness:
                  variables: dict[str, Variable] | None = None, vars: tuple[VarSpec, ...] = (),
                  targets: dict[str, list[str]] | None = None, secrets: tuple[str, ...] = (),
                  environ: dict[str, str] | None = None, state: RunState | None = None,
-                 **opts: Any) -> None:
+                 journal: MemoryJournal | None = None, **opts: Any) -> None:
         self.events: list[dict[str, Any]] = []  # as the transcript has them
         self.runners: dict[str, LocalRunner] = {}
         self.steps = steps
@@ -93,7 +94,7 @@ class Harness:
         self.targets = targets or {}
         self.environ = environ or dict(os.environ)
         self.state = state or RunState()
-        emit = Recorder(self.state, MemoryJournal(), Redactor(secrets),
+        emit = Recorder(self.state, journal or MemoryJournal(), Redactor(secrets),
                         kept=[lambda event: self.events.append(event.to_json())])
         self.engine = Engine(
             RunPlan(runbook, tuple(steps), self._targets, self.variables),
@@ -390,3 +391,27 @@ def test_exec_and_own_exit_trap_leave_the_session_alone(tmp_path) -> None:
                  S("c", "trap 'echo mine' EXIT; cd /"), S("d", "pwd")])
     h.run()
     assert h.stdout("c") == "mine\n" and h.stdout("d") == f"{tmp_path}\n"
+
+
+class SettleLog(MemoryJournal):
+    """A journal that notes, each time the engine settles it, what was recorded by then and
+    which steps' marker files exist."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+        self.settled: list[tuple[list[str], list[str]]] = []
+
+    def settle(self) -> None:
+        finished = [e.step for e in self.events if isinstance(e, StepFinished)]
+        self.settled.append((finished, sorted(p.name for p in self.folder.iterdir())))
+
+
+def test_each_step_runs_only_after_the_results_before_it_are_settled(tmp_path: Path) -> None:
+    """The transcript fsyncs on a thread of its own; the engine settles the journal before each
+    step runs, so a power cut never leaves a step's effects without the results before it."""
+    journal = SettleLog(tmp_path)
+    h = Harness([S("a", f"touch {tmp_path}/a"), S("b", f"touch {tmp_path}/b"),
+                 S("c", f"touch {tmp_path}/c")], journal=journal)
+    assert h.run().status == "ok"
+    assert journal.settled == [([], []), (["a"], ["a"]), (["a", "b"], ["a", "b"])]

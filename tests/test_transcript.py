@@ -32,7 +32,12 @@ from runbook_engine.events import (
 from runbook_engine.model import Runbook, RunbookError, Step
 from runbook_engine.stamps import code_sha256, now_ts
 from runbook_engine.state import RunState
-from runbook_engine.transcript.log import INLINE_LIMIT, TranscriptWriter, default_transcript_path
+from runbook_engine.transcript.log import (
+    INLINE_LIMIT,
+    TranscriptWriter,
+    _Syncer,
+    default_transcript_path,
+)
 from runbook_engine.transcript.reader import NotATranscript, read_events
 from runbook_engine.transcript.report import build_report
 from runbook_engine.transcript.resume import changed_finished_steps, load_state
@@ -368,3 +373,27 @@ def test_every_event_reads_back_equal(tmp_path: Path) -> None:
             writer.record(event)
     events, _ = read_events(path)
     assert events == samples
+
+
+def test_the_fsync_runs_on_its_own_thread_and_settles(tmp_path: Path) -> None:
+    writer = TranscriptWriter(tmp_path / "run.jsonl")
+    writer.record(StepStarted(step="s"))
+    writer.record(StepFinished(step="s", status="ok"))  # a decision point: its fsync is asked
+    writer.settle()
+    assert writer._syncer._done == writer._syncer._asked == 1
+    writer.close()
+    assert writer._syncer._thread is not None and not writer._syncer._thread.is_alive()
+
+
+def test_an_fsync_that_fails_is_raised_by_settle_naming_the_file(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()  # a pipe cannot be fsync'd: a real error from the system
+    try:
+        syncer = _Syncer(write_end, tmp_path / "t.jsonl")
+        syncer.request()
+        with pytest.raises(RunbookError, match=r"t\.jsonl: cannot write: Invalid argument"):
+            syncer.settle()
+        with pytest.raises(RunbookError):
+            syncer.stop()
+    finally:
+        os.close(read_end)
+        os.close(write_end)

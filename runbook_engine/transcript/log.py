@@ -1,4 +1,5 @@
-"""The crash-safe JSONL transcript writer: one fsync'd line per event, 0600 files, big outputs
+"""The crash-safe JSONL transcript writer: each event's line written at once and fsync'd at the next
+decision point on a thread of its own (settled before the next step runs), 0600 files, big outputs
 spilled to side files."""
 
 from __future__ import annotations
@@ -154,9 +155,78 @@ class _Spill:
 Key = tuple[str, str, str]  # (step, host or "", stream)
 
 
+class _Syncer:
+    """fsyncs the transcript on a thread of its own, so the engine goes on while the disk works.
+
+    A line is written before ``record`` returns, so a SIGKILL never loses it; the fsync is for a
+    power cut. ``request`` asks for what is written so far to be made durable; ``settle`` waits
+    for the last request (and raises the error it met): the engine settles before a step runs,
+    so a step never starts before the result in front of it is on disk, as with an fsync inline.
+    What overlaps the fsync is the work between two steps (showing the result, rendering and
+    announcing the next step), which costs as much as the fsync on an idle disk."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd, self.path = fd, path
+        self._cond = threading.Condition()
+        self._asked = self._done = 0
+        self._error: RunbookError | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        with self._cond:
+            self._asked += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="transcript-fsync",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def settle(self) -> None:
+        if self._done == self._asked and self._error is None:
+            return  # the usual case: done while the engine worked (ints are read atomically)
+        with self._cond:
+            target = self._asked
+            while self._done < target and self._error is None:
+                self._cond.wait()
+            if self._error is not None:
+                raise self._error
+
+    def stop(self) -> None:
+        """Settle, then end the thread (the file may be closed after this)."""
+        try:
+            self.settle()
+        finally:
+            with self._cond:
+                self._stopping = True
+                self._cond.notify_all()
+            if self._thread is not None:
+                self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._done == self._asked and not self._stopping:
+                    self._cond.wait()
+                if self._done == self._asked:
+                    return
+                target = self._asked
+            try:
+                _fsync(self.fd, self.path)
+            except RunbookError as exc:
+                with self._cond:
+                    self._error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._done = target
+                self._cond.notify_all()
+
+
 class TranscriptWriter:
     """Records events as JSON lines; thread-safe, each line written before ``record`` returns and
-    fsync'd with the next decision point (a result, a decision, a note, the run's start and end).
+    fsync'd with the next decision point (a result, a decision, a note, the run's start and end)
+    by a ``_Syncer``; ``settle`` waits for that fsync.
 
     ``record`` returns the events as the file keeps them, which is what the run state applies:
     output beyond ``inline_limit`` bytes per stream and attempt goes to a side file, announced by
@@ -170,6 +240,7 @@ class TranscriptWriter:
         self.tail_chars = tail_chars
         _make_private_dir(self.path.parent)
         self._fd: int | None = _open_transcript(self.path, append)
+        self._syncer = _Syncer(self._fd, self.path)
         self._lock = threading.Lock()
         self._unsynced = False
         self._inline: dict[Key, int] = {}
@@ -250,12 +321,18 @@ class TranscriptWriter:
         return tails
 
     def _sync(self) -> None:
+        # spilled output here (rare, and its file may close soon), the transcript after it
         for spill in self._spills.values():
             if spill.dirty:
                 _fsync(spill.fd, spill.path)
                 spill.dirty = False
-        _fsync(self._require_fd(), self.path)
+        self._syncer.request()
         self._unsynced = False
+
+    def settle(self) -> None:
+        """Return once the last decision point is on disk; raises the fsync's error (a full
+        disk, an I/O error) naming the file."""
+        self._syncer.settle()
 
     def _spill_path(self, key: Key) -> Path:
         step, host, stream = key
@@ -280,11 +357,14 @@ class TranscriptWriter:
                 if self._unsynced or any(s.dirty for s in self._spills.values()):
                     self._sync()
             finally:
-                for spill in self._spills.values():
-                    os.close(spill.fd)
-                self._spills.clear()
-                os.close(self._fd)
-                self._fd = None
+                try:
+                    self._syncer.stop()  # its error is the close's, once the files are closed
+                finally:
+                    for spill in self._spills.values():
+                        os.close(spill.fd)
+                    self._spills.clear()
+                    os.close(self._fd)
+                    self._fd = None
 
     def __enter__(self) -> TranscriptWriter:
         return self
