@@ -105,7 +105,8 @@ def test_shell_server_killed_during_a_step_is_replaced() -> None:
     runner = LocalRunner()
     try:
         assert run(runner, "cd /tmp && export KEPT=1")[0].status == "ok"
-        killed, _ = run(runner, "echo before; kill -9 $$; sleep 0.3; echo after")
+        # (after a second: the server has said the step's pid; dying before that loses the step)
+        killed, _ = run(runner, "echo before; sleep 1; kill -9 $$; sleep 0.3; echo after")
         assert (killed.status, killed.exit_code, killed.stdout) == ("failed", None,
                                                                     "before\nafter\n")
         again, _ = run(runner, 'echo "$(pwd) $KEPT"; sleep 5', timeout=0.5)
