@@ -17,7 +17,9 @@ Forms, most explicit first (an earlier form wins where two overlap):
 - ``example-host``: ``example.com``, ``api.example.org``, ``admin@example.net`` (RFC 2606 names:
   the reader's own host goes there);
 - ``ip``: ``x.x.x.x``, ``10.0.0.x`` (an address with a letter for an octet);
-- ``version``: ``X.Y.Z``, ``vX.Y``, ``x.y.z`` in release procedures;
+- ``version``: ``X.Y.Z``, ``vX.Y`` (named ``X.Y``: the ``v`` stays), ``x.y.z`` in release
+  procedures;
+- ``device``: ``/dev/sdX``, ``/dev/sdX1`` (named ``sdX``: the disk to fill in);
 - ``date``: ``YYYY-MM-DD``, ``YYYYMMDD_HHMM`` (a time stamp to fill in);
 - ``caps``: ``-u DB_USER``, ``/dev/disk/by-id/DISK_NAME`` (capitals ending in a noun people fill
   in: NAME, ID, HOST, USER, PASSWORD, TOKEN...) as the value of an option or the last part of a
@@ -74,8 +76,11 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
         r"(?<![\w.-])((?:[\w-]+@)?(?:[A-Za-z0-9-]+\.)*example\.(?:com|org|net))(?![\w-])"), 1),
     ("ip", re.compile(
         r"(?<![\w.])((?:(?:\d{1,3}|[xX]{1,3})\.){3}(?:\d{1,3}|[xX]{1,3}))(?![\w.])"), 1),
-    ("version", re.compile(r"(?<![\w.])(v?(?:X\.Y(?:\.Z)?|x\.y(?:\.z)?|X\.X\.X|x\.x\.x))(?![\w.])"),
+    # `vX.Y.Z` asks for X.Y.Z: the `v` stays, so one answer fills `X.Y.Z` and `vX.Y.Z`
+    ("version", re.compile(r"(?<![\w.])v?(X\.Y(?:\.Z)?|x\.y(?:\.z)?|X\.X\.X|x\.x\.x)(?![\w.])"),
      1),
+    # /dev/sdX, /dev/sdX1, /dev/xvdX: the disk letter to fill in
+    ("device", re.compile(r"(?<=/dev/)((?:sd|hd|vd|xvd)X)(?![A-Za-z])"), 1),
     # a date or time to fill in: YYYY, YYYY-MM-DD, YYYYMMDD_HHMM, YYYY-MM-DD_HH-MM
     ("date", re.compile(r"(?<![\w$])(YYYY(?:[-_.]?MM(?:[-_.]?DD(?:[-_T]?HH(?:[-_:]?MM"
                         r"(?:[-_:]?SS)?)?)?)?)?)(?![\w])"), 1),
@@ -93,6 +98,7 @@ _MARKS = {"angle": ("<",), "curly": ("{",), "bracket": ("[",),
           "your": ("YOUR_", "MY_", "your"), "xxx": ("xxx", "XXX"),
           "changeme": ("CHANGE", "change", "REPLACE", "replace", "PUT_"),
           "example-host": ("example.",), "ip": ("x.", "X."), "version": ("X.", "x."),
+          "device": ("/dev/",),
           "date": ("YYYY",), "caps": ("_",)}
 
 
@@ -123,7 +129,7 @@ def _find(text: str) -> tuple[PlaceholderSpan, ...]:
         if form == "caps" and _SQL.search(text):
             continue  # capitals in SQL are columns and tables, not values to fill in
         for match in pattern.finditer(text):
-            start, end = match.span(0)
+            start, end = match.span(group if form == "version" else 0)
             if any(start < b and a < end for a, b in taken):
                 continue
             name = match.group(group).strip()

@@ -248,7 +248,7 @@ def test_a_manual_step_shows_its_code_and_is_answered(tmp_path: Path) -> None:
      ["YOUR_API_TOKEN", "api.example.com"]),
     ("psql -h your-db-host.internal -U CHANGEME", ["your-db-host.internal", "CHANGEME"]),
     ("aws ec2 stop-instances --instance-ids i-xxxxxxxx", ["i-xxxxxxxx"]),
-    ("ping -c 3 x.x.x.x && git tag vX.Y.Z", ["x.x.x.x", "vX.Y.Z"]),
+    ("ping -c 3 x.x.x.x && git tag vX.Y.Z", ["x.x.x.x", "X.Y.Z"]),
     ("cat <<EOF > out\nEOF\ndiff <(ls a) <(ls b); sort < in; echo $X EOF x", []),
 ])
 def test_placeholder_forms(code: str, names: list[str]) -> None:

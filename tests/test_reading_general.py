@@ -360,3 +360,86 @@ def test_a_hash_ends_an_angle_placeholder() -> None:
     from runbook_engine.placeholders import placeholder_names
 
     assert placeholder_names("ALTER SYSTEM KILL SESSION '<sid>,<serial#>'") == ["sid", "serial#"]
+
+
+# ---------------------------------------------------------------- round 4: site generators, devices
+
+
+def test_mkdocs_admonitions_and_tabs_hold_markdown_not_code() -> None:
+    book = ("# Book\n\n=== \"Debian\"\n\n    ```bash\n    apt-get update\n    systemctl restart x\n"
+            "    ```\n\n!!! warning \"Careful\"\n\n    Never restart both nodes at once, wait for\n"
+            "    the first one.\n\n??? example \"Sample output\"\n\n        active (running)\n")
+    found = steps(book)
+    assert [(s.line, s.code) for s in found] == [(6, "apt-get update"), (7, "systemctl restart x")]
+    assert found[0].title == "Debian"
+
+
+def test_unfolding_admonitions_keeps_lines_and_leaves_fences_alone() -> None:
+    from runbook_engine.parse.markdown import unfold_admonitions
+
+    text = "```md\n!!! note\n\n    body\n```\n!!! note\n\n    body\n    ```sh\n    ls\n    ```\n"
+    unfolded = unfold_admonitions(text)
+    assert unfolded.split("\n")[:5] == text.split("\n")[:5]  # inside a fence: as written
+    assert unfolded.split("\n")[5:] == ["Note:", "", "body", "```sh", "ls", "```", ""]
+
+
+def test_network_device_prompts_are_typed_into_the_device() -> None:
+    junos = steps(fence("noc@fw-1> show route summary\nInet.0: 12 destinations\n"
+                        "noc@fw-1> configure\nEntering configuration mode\n\n[edit]\n"
+                        "noc@fw-1# set system ntp server 10.0.0.5\n\n[edit]\nnoc@fw-1# commit", ""))
+    assert [(s.line, s.code, s.kind) for s in junos] == [
+        (6, "show route summary", "manual"), (8, "configure", "manual"),
+        (12, "set system ntp server 10.0.0.5", "manual"), (15, "commit", "manual")]
+    ios = steps(fence("sw-3>enable\nsw-3#show vlan brief\n1    default   active\n"
+                      "sw-3#configure terminal\nsw-3(config)#vlan 40\nsw-3(config-vlan)# name lab",
+                      ""))
+    assert [s.line for s in ios] == [6, 7, 9, 10, 11]
+    root = steps(fence("root@web-1# systemctl status nginx", "console"))
+    assert [(s.code, s.kind) for s in root] == [("systemctl status nginx", "shell")]
+
+
+def test_a_program_s_own_prompt_and_its_menu_prompts() -> None:
+    found = steps(fence("C:\\> netsh\nnetsh> interface ipv4\nnetsh interface ipv4> show "
+                        "addresses\n\nConfiguration for interface \"Ethernet0\"\n"
+                        "netsh interface ipv4> exit", ""))
+    assert [(s.line, s.code) for s in found] == [
+        (6, "netsh"), (7, "interface ipv4"), (8, "show addresses"), (11, "exit")]
+
+
+def test_windows_commands_written_in_capitals_run() -> None:
+    found = steps(fence("SC QUERY Spooler\nNET STOP Spooler\nIPCONFIG /FLUSHDNS", ""))
+    assert [s.line for s in found] == [6, 7, 8]
+    assert steps(fence("NAME      STATUS\nweb-1     READY", "")) == []
+
+
+def test_asciidoc_callouts_are_marks_not_code() -> None:
+    found = steps(fence("sudo wipefs --all /dev/sdX <1>\nsudo pool add --device /dev/sdX # <2>\n"
+                        "pool status", "", "[source,bash]"))
+    assert [(s.line, s.code) for s in found] == [
+        (6, "sudo wipefs --all /dev/sdX"), (7, "sudo pool add --device /dev/sdX"),
+        (8, "pool status")]
+    from runbook_engine.safety import placeholders
+
+    assert placeholders(found[0].code) == ["sdX"]
+
+
+def test_a_dsc_configuration_is_kept_and_its_compilation_runs() -> None:
+    book = fence("Configuration Web {\n    Node 'localhost' {\n        WindowsFeature IIS {\n"
+                 "            Name = 'Web-Server'\n        }\n    }\n}\nWeb -OutputPath C:\\DSC\n"
+                 "Start-DscConfiguration -Path C:\\DSC -Wait", "powershell")
+    assert [s.line for s in steps(book)] == [13, 14]
+
+
+def test_zsh_percent_prompt_before_a_tool_nobody_lists() -> None:
+    found = steps(fence("% bkp-agent --version\nbkp-agent 4.2.1\n% bkp-agent status", ""))
+    assert [(s.line, s.code) for s in found] == [(6, "bkp-agent --version"),
+                                                 (8, "bkp-agent status")]
+
+
+def test_a_version_placeholder_keeps_its_v_prefix() -> None:
+    from runbook_engine.placeholders import find_placeholders
+
+    text = "git tag vX.Y.Z && ./build.sh X.Y.Z"
+    spans = find_placeholders(text)
+    assert [(s.name, text[s.start:s.end]) for s in spans] == [("X.Y.Z", "X.Y.Z")] * 2
+    assert text[spans[0].start - 1] == "v"

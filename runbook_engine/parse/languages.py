@@ -231,8 +231,10 @@ def split_powershell(code: str) -> list[Fragment]:
             continue
         if _ps_output(lines[start]):
             _attach_output(out, text, start)
-        elif re.match(r"^(?:function|filter|class|workflow)\s", text, re.IGNORECASE):
-            out.append(Fragment("doc", text, start, title))  # a helper to keep, not a step
+        elif re.match(r"^(?:function|filter|class|enum|workflow)\s|^configuration\s+[\w-]+\s*\{",
+                      text, re.IGNORECASE):
+            # a helper to keep, or a DSC configuration to compile later: not a step
+            out.append(Fragment("doc", text, start, title))
         else:
             out.append(Fragment("command", text, start, title, lang="powershell"))
     return out

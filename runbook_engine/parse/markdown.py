@@ -55,6 +55,8 @@ _EMPHASIS = re.compile(r"(\*\*|\*|(?<!\w)__|(?<!\w)_)(?=\S)(.+?)(?<=\S)\1")
 _BOLD_LEAD = re.compile(r"^\s*(\*\*|__)(.+?)\1")
 _MARKUP = re.compile(r"[`*_\[<\\]")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# AsciiDoc callouts left at line ends by a conversion (`--token=T <1>`): marks, not code
+_CALLOUTS = re.compile(r"(?:[ \t]+(?:(?:#|//|--) ?)?<\d{1,2}>)+[ \t]*$", re.M)
 
 
 def _plain_part(text: str) -> str:
@@ -145,7 +147,9 @@ class _Walker:
         fenced = tok.type == "fence"
         section, heading = self._context()
         block = RawBlock(kind="fence", line=start, code_line=start + 1 if fenced else start,
-                         info=tok.info.strip() if fenced else "", content=tok.content,
+                         info=tok.info.strip() if fenced else "",
+                         content=_CALLOUTS.sub("", tok.content) if ">" in tok.content else
+                         tok.content,
                          indented=not fenced, section=section, heading=heading,
                          comment=self.comment)
         if self.before is not None:
@@ -188,7 +192,48 @@ class _Walker:
 
 def scan(text: str, path: str) -> Scan:
     """Every code block and task-list item of ``text`` in document order."""
-    return _Walker(path).run(_MD.parse(text))
+    return _Walker(path).run(_MD.parse(unfold_admonitions(text)))
+
+
+# MkDocs (Python-Markdown) admonitions `!!! note "Title"`, collapsibles `??? example` and
+# content tabs `=== "Linux"` hold Markdown indented by four spaces; CommonMark would read that
+# body as one indented code block (a fence in a tab would become code holding its own ```).
+_FOLD = re.compile(r'^( {0,36})(?:(?:!!!|\?\?\?\+?) +([\w-]+)(?: +"([^"\n]*)")?'
+                   r'|===\+? +"([^"\n]*)")[ \t]*$')
+_FENCE_MARK = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def unfold_admonitions(text: str) -> str:
+    """The body of each admonition or tab dedented as MkDocs reads it; its marker line becomes
+    its title (a paragraph: the prose of the block below). Line numbers do not change."""
+    if "!!!" not in text and "???" not in text and "===" not in text:
+        return text
+    lines = text.split("\n")
+    fence = ""
+    for i, line in enumerate(lines):
+        mark = _FENCE_MARK.match(line.lstrip(" "))
+        if fence:
+            if mark and mark.group(1)[0] == fence[0] and len(mark.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if mark:
+            fence = mark.group(1)
+            continue
+        fold = _FOLD.match(line)
+        if fold:
+            lead, kind, title, tab = fold.groups()
+            lines[i] = lead + (tab if tab is not None else title or f"{kind.capitalize()}:")
+            _dedent_body(lines, i + 1, len(lead))
+    return "\n".join(lines)
+
+
+def _dedent_body(lines: list[str], start: int, indent: int) -> None:
+    body = " " * (indent + 4)
+    j = start
+    while j < len(lines) and (not lines[j].strip() or lines[j].startswith(body)):
+        if lines[j].strip():
+            lines[j] = lines[j][:indent] + lines[j][indent + 4:]
+        j += 1
 
 
 def _typed(line: str, console: bool) -> str | None:

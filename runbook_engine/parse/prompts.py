@@ -38,6 +38,12 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("sqlplus", r"^(?:SQL|\w+ @ \w+ ?)> ?"),  # SQL*Plus; `SYS @ orcl > ` with a login.sql
         ("rman", r"^RMAN> ?"),
         ("console", r"^[A-Z][A-Z0-9_]{2,15}> "),  # DISKPART>, DGMGRL>, ASMCMD>: a vendor console
+        # network devices: Junos `user@router> ` (its config mode `user@router# ` is found by
+        # the same user@host, below), Cisco IOS `rtr1#show`, `rtr1(config-if)# no shutdown`,
+        # `rtr1>enable` (`host# ls` with a space is a root shell): typed into the device
+        ("console", r"^[\w.-]+@[\w.-]+> (?=\S)"),
+        ("console", r"^[A-Za-z][\w.-]+(?:\(config[\w-]*\)# ?|#)(?=[a-z])"),
+        ("console", r"^[A-Za-z][\w.-]+>(?=[a-z])"),
         ("sqlcmd", r"^1> ?"),
         ("sqlcmd+", r"^(?:[2-9]|[1-9]\d+)> ?"),  # sqlcmd numbers the lines of a batch
         ("zk", r"^\[zk: [^\]\n]*\] ?"),
@@ -119,7 +125,7 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
         rest = line[2:]
         if rest.strip() and line_shape(rest).score >= 2.5:
             return "shell", rest
-    if line.startswith("% ") and line_shape(line[2:]).score >= 1.5:
+    if line.startswith("% ") and line_shape(line[2:]).score >= 1.0:
         return "shell", line[2:]  # zsh; `  % Total` (curl's progress) is indented
     m = re.match(r"^(?:([a-z][\w-]*)> |> )(.*)$", line)
     if m:
@@ -182,11 +188,12 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
     entries = [Entry(-1, [], "")]
     client: tuple[str, str] | None = None  # (language, opener) of a console opened here
     target: str | None = None
+    own = _OwnConsole()
     i = 0
     while i < len(lines):
         line = lines[i]
         after = client[0] if client else None
-        found = _match(line, root_hash, after)
+        found = own.read(line, _match(line, root_hash, after))
         last = entries[-1]
         if found and found[0].endswith("+") and last.line >= 0 and not last.output:
             last.command.append(found[1])
@@ -221,6 +228,7 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
             client = None
         elif lang in _HOST_SHELLS:  # `$ psql ...`, `C:\> sqlcmd -S db -E`
             typed_text = "\n".join(cmd_lines).strip()
+            own.started(typed_text)
             opened = _client_of(typed_text)
             client = (opened, typed_text) if opened else client
             if lang == "shell" and typed_text in ("exit", "logout") and target:
@@ -229,6 +237,44 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
                 target, entry.ssh = _ssh_session(typed_text), True
         entries.append(entry)
     return entries
+
+
+_DEVICE = re.compile(r"^([\w.-]+@[\w.-]+)([>#]) ")
+_SUBMENU = re.compile(r"^[a-z][a-z0-9 -]{1,40}[:>] (?=\S)")
+
+
+class _OwnConsole:
+    """Prompts a transcript shows only once a program is running: a network device's config
+    mode (`user@router# ` after `user@router> `), and a program's own prompt and its menus
+    (`C:\\> ntdsutil`, then `ntdsutil: `, `metadata cleanup: `; `netsh>`, `sftp> `)."""
+
+    def __init__(self) -> None:
+        self.devices: set[str] = set()
+        self.program: str | None = None  # what the last host-shell command started
+        self.inside = False  # its own prompt was seen: its menus' prompts count too
+
+    def started(self, typed: str) -> None:
+        word = typed.split(None, 1)[0] if typed.split() else ""
+        word = re.sub(r"\.exe$", "", word.rsplit("/", 1)[-1].rsplit("\\", 1)[-1], flags=re.I)
+        self.program, self.inside = (word.lower() or None), False
+
+    def read(self, line: str, found: tuple[str, str] | None) -> tuple[str, str] | None:
+        device = _DEVICE.match(line)
+        if found is not None:
+            if found[0] == "console" and device:
+                self.devices.add(device.group(1))
+            elif found[0] == "shell" and device and device.group(1) in self.devices:
+                return "console", line[device.end():]
+            return found
+        if self.program is None:
+            return None
+        m = re.match(rf"^{re.escape(self.program)} ?[:>] (?=\S)", line, re.IGNORECASE)
+        if m is None and self.inside:
+            m = _SUBMENU.match(line)
+        if m is None:
+            return None
+        self.inside = True
+        return "console", line[m.end():]
 
 
 def _ssh_session(command: str) -> str | None:

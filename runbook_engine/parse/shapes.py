@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..placeholders import mask_placeholders
-from .vocabulary import BUILTINS, KNOWN_COMMANDS
+from .vocabulary import BUILTINS, KNOWN_COMMANDS, WINDOWS
 
 _LEAD = re.compile(  # what may stand before the program name
     r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+(?!-)\S+)?)*\s+|(?:env|nohup|time|exec|command"
@@ -143,6 +143,8 @@ def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
         if word in ("(", "{") or word.startswith(("((", "(cd", "{ ")):
             return 1.0, ["group"]
         return -2.5, [f"starts with {word[0]!r}"]
+    if word.lower() in WINDOWS and word.isupper() and re.match(r"^(?:$|/|[A-Z][A-Z-]*\b)", rest):
+        return 2.5, [f"Windows program {word} in capitals"]  # `NET STOP svc`, `IPCONFIG /ALL`
     if word.isupper() and len(word) > 1 and re.match(r"^[A-Z][A-Z0-9_]*$", word):
         return -2.5, [f"capitalised header word {word}"]
     if word[0].isupper():
