@@ -88,6 +88,7 @@ _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     # written bare where a value goes (not $VAR, not NAME=, not an env name given to -e/export)
     ("caps", re.compile(
         r"(?<![\w$.{-])(?<!-e )(?<!--env )(?<!export )(?<!unset )(?<!printenv )(?<!env )"
+        r"(?<!env -u )"
         r"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:NAME|ID|IP|HOST|HOSTNAME|ADDR|ADDRESS|USER|USERNAME"
         r"|PASS|PASSWORD|TOKEN|KEY|PORT|DB|DATABASE|REGION|ZONE|BUCKET|CLUSTER|NAMESPACE|NS"
         r"|VERSION|TAG|URL|DOMAIN|EMAIL|ACCOUNT|PROJECT|NODE|POD|SERVICE|GROUP|SUBSCRIPTION|DISK"

@@ -443,3 +443,31 @@ def test_a_version_placeholder_keeps_its_v_prefix() -> None:
     spans = find_placeholders(text)
     assert [(s.name, text[s.start:s.end]) for s in spans] == [("X.Y.Z", "X.Y.Z")] * 2
     assert text[spans[0].start - 1] == "v"
+
+
+def test_shell_prompts_of_bsd_and_esxi_hosts() -> None:
+    bsd = steps(fence("edge# pfctl -s states | wc -l\n     412\nedge# service dhcpd onestop", ""))
+    assert [(s.line, s.code) for s in bsd] == [(6, "pfctl -s states | wc -l"),
+                                               (8, "service dhcpd onestop")]
+    esxi = steps(fence("[root@esx-2:~] vim-cmd vmsvc/getallvms\n12   lab-ci-1\n"
+                       "[root@esx-2:~] esxcli system version get", ""))
+    assert [s.line for s in esxi] == [6, 8]
+
+
+def test_a_bare_program_s_star_prompt_and_a_message_that_names_its_program() -> None:
+    bacula = steps(fence("$ sudo bconsole\nConnecting to Director bk:9101\n*list jobs\n*quit", ""))
+    assert [(s.line, s.code) for s in bacula] == [(6, "sudo bconsole"), (8, "list jobs"),
+                                                  (9, "quit")]
+    queue = steps(fence("# postsuper -d ALL deferred\npostsuper: Deleted: 37 messages\n"
+                        "# mailq | tail -1\nMail queue is empty", ""))
+    assert [(s.line, s.expected_output) for s in queue] == [
+        (6, "postsuper: Deleted: 37 messages"), (8, "Mail queue is empty")]
+
+
+def test_an_unknown_tool_typed_through_sudo_is_never_output() -> None:
+    found = steps(fence("sudo ipvsadm -C\nsudo ipvsadm-restore < /etc/ipvsadm.rules\n"
+                        "sudo env -u SUDO_USER nice -n 10 tar -czf /root/a.tgz /srv/a", "bash"))
+    assert [s.line for s in found] == [6, 7, 8]
+    from runbook_engine.safety import placeholders
+
+    assert placeholders(found[2].code) == []  # `env -u NAME` names a variable to unset

@@ -38,12 +38,11 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("sqlplus", r"^(?:SQL|\w+ @ \w+ ?)> ?"),  # SQL*Plus; `SYS @ orcl > ` with a login.sql
         ("rman", r"^RMAN> ?"),
         ("console", r"^[A-Z][A-Z0-9_]{2,15}> "),  # DISKPART>, DGMGRL>, ASMCMD>: a vendor console
-        # network devices: Junos `user@router> ` (its config mode `user@router# ` is found by
-        # the same user@host, below), Cisco IOS `rtr1#show`, `rtr1(config-if)# no shutdown`,
-        # `rtr1>enable` (`host# ls` with a space is a root shell): typed into the device
-        ("console", r"^[\w.-]+@[\w.-]+> (?=\S)"),
-        ("console", r"^[A-Za-z][\w.-]+(?:\(config[\w-]*\)# ?|#)(?=[a-z])"),
-        ("console", r"^[A-Za-z][\w.-]+>(?=[a-z])"),
+        # network devices (see also _DEVICE_PROMPT): Junos `user@router> ` (its config mode
+        # `user@router# ` is found by the same user@host, in _OwnConsole), Cisco IOS written
+        # with no space, `rtr1#show`, `rtr1(config-if)#no shutdown`, `rtr1>enable`
+        ("netdev", r"^[\w.-]+@[\w.-]+> (?=\S)"),
+        ("netdev", r"^[A-Za-z][\w.-]+(?:\(config[\w-]*\))?[#>](?=[a-z])"),
         ("sqlcmd", r"^1> ?"),
         ("sqlcmd+", r"^(?:[2-9]|[1-9]\d+)> ?"),  # sqlcmd numbers the lines of a batch
         ("zk", r"^\[zk: [^\]\n]*\] ?"),
@@ -119,7 +118,7 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
         word = rest.split(None, 1)[0] if rest.strip() else ""
         if device.group(2) or word in _DEVICE_WORDS:
             return "netdev", rest  # a switch or router: the line is its CLI's, not a shell's
-        if device.group(3) == "#" and word and line_shape(rest).score >= 1.5:
+        if device.group(3) == "#" and word and line_shape(rest).score >= 1.0:
             return "shell", rest  # `edge# pfctl -sr`: a root shell whose prompt is its host
     if root_hash and line.startswith("# "):
         rest = line[2:]
@@ -189,11 +188,16 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
     client: tuple[str, str] | None = None  # (language, opener) of a console opened here
     target: str | None = None
     own = _OwnConsole()
+    rooted = False  # a root `# ` prompt was seen: later `# ` lines need less to be commands
     i = 0
     while i < len(lines):
         line = lines[i]
         after = client[0] if client else None
         found = own.read(line, _match(line, root_hash, after))
+        if found is None and root_hash and rooted and line.startswith("# ") \
+                and line_shape(line[2:]).score >= 1.0:
+            found = ("shell", line[2:])  # the transcript's root prompt again: `# mailq`
+        rooted = rooted or bool(found and found[0] == "shell" and line.startswith("# "))
         last = entries[-1]
         if found and found[0].endswith("+") and last.line >= 0 and not last.output:
             last.command.append(found[1])
@@ -246,7 +250,7 @@ _SUBMENU = re.compile(r"^[a-z][a-z0-9 -]{1,40}[:>] (?=\S)")
 class _OwnConsole:
     """Prompts a transcript shows only once a program is running: a network device's config
     mode (`user@router# ` after `user@router> `), and a program's own prompt and its menus
-    (`C:\\> ntdsutil`, then `ntdsutil: `, `metadata cleanup: `; `netsh>`, `sftp> `)."""
+    (`C:\\> ntdsutil`, then `ntdsutil: `, `metadata cleanup: `; `netsh>`; Bacula's `*`)."""
 
     def __init__(self) -> None:
         self.devices: set[str] = set()
@@ -254,23 +258,26 @@ class _OwnConsole:
         self.inside = False  # its own prompt was seen: its menus' prompts count too
 
     def started(self, typed: str) -> None:
-        word = typed.split(None, 1)[0] if typed.split() else ""
+        # a program started bare (`ntdsutil`, `sudo bconsole`); `postsuper -d ALL` then
+        # `postsuper: Deleted: 9 messages` is a message, not a prompt
+        words = re.sub(r"^(?:sudo|doas)\s+", "", typed).split()
+        word = words[0] if len(words) == 1 else ""
         word = re.sub(r"\.exe$", "", word.rsplit("/", 1)[-1].rsplit("\\", 1)[-1], flags=re.I)
         self.program, self.inside = (word.lower() or None), False
 
     def read(self, line: str, found: tuple[str, str] | None) -> tuple[str, str] | None:
         device = _DEVICE.match(line)
         if found is not None:
-            if found[0] == "console" and device:
+            if found[0] == "netdev" and device:
                 self.devices.add(device.group(1))
             elif found[0] == "shell" and device and device.group(1) in self.devices:
-                return "console", line[device.end():]
+                return "netdev", line[device.end():]
             return found
         if self.program is None:
             return None
-        m = re.match(rf"^{re.escape(self.program)} ?[:>] (?=\S)", line, re.IGNORECASE)
+        m = re.match(rf"^{re.escape(self.program)} ?[:>] (?=\S)|^\*(?=[a-z])", line, re.IGNORECASE)
         if m is None and self.inside:
-            m = _SUBMENU.match(line)
+            m = _SUBMENU.match(line)  # `metadata cleanup: `, `netsh interface ipv4> `
         if m is None:
             return None
         self.inside = True

@@ -17,10 +17,12 @@ from ..placeholders import mask_placeholders
 from .vocabulary import BUILTINS, KNOWN_COMMANDS, WINDOWS
 
 _LEAD = re.compile(  # what may stand before the program name
-    r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+(?!-)\S+)?)*\s+|(?:env|nohup|time|exec|command"
+    r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+(?!-)\S+)?)*\s+|env(?:\s+-u\s+\w+|\s+-[a-z]+)*\s+"
+    r"(?=[\w./~$])|nice(?:\s+-n\s*-?\d+|\s+-\d+)?\s+(?=[\w./~$])|(?:nohup|time|exec|command"
     r"|builtin)\s+(?=[\w./~$-])|[A-Za-z_]\w*=\S*\s+)+"
 )
 _PRIVILEGED = re.compile(r"^(?:sudo|doas)\s+(?:-[A-Za-z]+\s+)*[a-z][\w.-]*(?:\s|$)")
+_PIPED = re.compile(r"(?:^|\s)\|\s*(?:sudo\s+)?([a-z][\w.-]*)")
 _ASSIGN = re.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?[A-Za-z_]\w*"
                      r"(?:\[[^\]]*\])?\+?=")
 _PATHLIKE = re.compile(r"^(?:\.{1,2}/|~/|/|\$\w+/|\$\{\w+\}/)[\w.@+/-]*[\w]$"
@@ -105,10 +107,16 @@ def line_shape(line: str, known: Known = Known()) -> LineShape:  # noqa: B008 (f
     if not word:
         return LineShape(0.0)
     score, reasons = _word_score(word, rest, known)
-    if 0.0 < score < 1.5 and _PRIVILEGED.match(s):
-        score += 1.5  # `sudo atrm 14`: nobody's program prints a line that starts with sudo
+    if score < 1.5 and _PRIVILEGED.match(s):
+        # `sudo atrm 14`, `sudo kadmin.local -q ...`: nobody's program prints a line that
+        # starts with sudo
+        score = max(score, 0.0) + 1.5
         reasons.append("typed through sudo")
     score += _output_marks(s, reasons)
+    piped = _PIPED.search(rest) if 0 < score < 2.5 else None
+    if piped and known.program(piped.group(1)):
+        score += 1.5  # `mailq | tail -1`: whatever it is, its output goes into a program
+        reasons.append(f"piped into {piped.group(1)}")
     return LineShape(score, reasons, word)
 
 
