@@ -272,6 +272,7 @@ class _OwnConsole:
                 self.devices.add(device.group(1))
             elif found[0] == "shell" and device and device.group(1) in self.devices:
                 return "netdev", line[device.end():]
+            self.inside = self.inside or found[0] == self.program  # `netsh> ` named by prompt
             return found
         if self.program is None:
             return None
@@ -281,7 +282,7 @@ class _OwnConsole:
         if m is None:
             return None
         self.inside = True
-        return "console", line[m.end():]
+        return (self.program if self.program in NAMED_CONSOLES else "console"), line[m.end():]
 
 
 def _ssh_session(command: str) -> str | None:
