@@ -471,3 +471,14 @@ def test_an_unknown_tool_typed_through_sudo_is_never_output() -> None:
     from runbook_engine.safety import placeholders
 
     assert placeholders(found[2].code) == []  # `env -u NAME` names a variable to unset
+
+
+def test_callout_removal_is_linear_in_a_long_blank_run() -> None:
+    import time
+
+    from runbook_engine.parse.markdown import _CALLOUTS
+
+    text = "a" + " " * 200_000 + "b >\nc <1>\n"
+    start = time.process_time()
+    assert _CALLOUTS.sub("", text).endswith("b >\nc\n")
+    assert time.process_time() - start < 1.0  # quadratic backtracking took minutes

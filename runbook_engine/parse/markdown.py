@@ -56,7 +56,8 @@ _BOLD_LEAD = re.compile(r"^\s*(\*\*|__)(.+?)\1")
 _MARKUP = re.compile(r"[`*_\[<\\]")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # AsciiDoc callouts left at line ends by a conversion (`--token=T <1>`): marks, not code
-_CALLOUTS = re.compile(r"(?:[ \t]+(?:(?:#|//|--) ?)?<\d{1,2}>)+[ \t]*$", re.M)
+# (a blank run is tried once, from its start: no quadratic backtracking on long blank runs)
+_CALLOUTS = re.compile(r"(?:(?<![ \t])[ \t]++(?:(?:#|//|--) ?)?<\d{1,2}>)+[ \t]*$", re.M)
 
 
 def _plain_part(text: str) -> str:
