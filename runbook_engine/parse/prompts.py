@@ -113,7 +113,7 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
                 lang = name if name in NAMED_CONSOLES else lang
             return lang, line[m.end():]
     device = _DEVICE_PROMPT.match(line)
-    if device:
+    if device and device.group(1).lower() not in NAMED_CONSOLES:  # `netsh> interface ipv4`
         rest = line[device.end():]
         word = rest.split(None, 1)[0] if rest.strip() else ""
         if device.group(2) or word in _DEVICE_WORDS:
@@ -267,6 +267,9 @@ class _OwnConsole:
 
     def read(self, line: str, found: tuple[str, str] | None) -> tuple[str, str] | None:
         device = _DEVICE.match(line)
+        if found is not None and found[0] == "netdev" and self.program \
+                and line.lower().startswith(self.program):
+            found = None  # `ntdsutil> `: the program's own prompt, not a switch's
         if found is not None:
             if found[0] == "netdev" and device:
                 self.devices.add(device.group(1))
