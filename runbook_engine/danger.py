@@ -28,7 +28,7 @@ from .danger_args import (
     tool_name,
     words,
 )
-from .danger_generic import generic_kind
+from .danger_generic import generic_kind, known_tool_kind
 from .danger_grammar import (
     BENIGN,
     GENERIC_REASONS,
@@ -50,6 +50,7 @@ from .danger_match import (
     control_file,
     may_be_dangerous,
     rules_for,
+    subcommand_tool,
 )
 from .danger_rules import HIGH, MEDIUM
 from .danger_text import METHOD_HINT, TEXT_TRIGGERS, text_findings
@@ -401,6 +402,7 @@ class _Analysis:
             if "--help" in parsed.flags or rehearsal(parsed, grammar):
                 return
             known = self._apply_rules(name, args, parsed, grammar, stdin)
+            unmatched = known is False and not powershell  # rules, none of them met
             wrapper = WRAPPERS.get(name) or WRAPPERS.get(lowered)
             inner = None
             if wrapper is not None:
@@ -411,23 +413,27 @@ class _Analysis:
                     wrapper, offset = via
                     inner = self._follow(wrapper, args[offset:], stdin, depth)
                 else:
-                    if not known:
+                    if known is None:
                         self._generic(name, parsed, everyday=lowered in BENIGN)
+                    elif unmatched and subcommand_tool(name):  # lxc image delete, kubectl cnpg
+                        self._generic(name, parsed, everyday=False, known=True)
                     self._loose_words(args, quoted[1:], depth)
             if inner is None:
                 return
             words, quoted = inner, [False] * len(inner)
 
     def _apply_rules(self, name: str, args: list[str], parsed: Parsed, grammar: Grammar,
-                     stdin: Stdin | None) -> bool:
-        """The worst rule that matches, as a finding; False when the tool has no rules."""
+                     stdin: Stdin | None) -> bool | None:
+        """The worst rule that matches, as a finding: True; False when the tool's rules do not
+        match; None when the tool has no rules."""
         rules = rules_for(name)
         if not rules:
-            return False
+            return None
         best = best_match(rules, name, args, parsed, grammar, stdin)
-        if best is not None:
-            rule, reason = best
-            self.found.append(Finding(reason, rule.severity, rule.family, rule))
+        if best is None:
+            return False
+        rule, reason = best
+        self.found.append(Finding(reason, rule.severity, rule.family, rule))
         return True
 
     def _follow(self, wrapper: Wrapper, args: list[str], stdin: Stdin | None,
@@ -473,11 +479,16 @@ class _Analysis:
             return None
         return rest or None
 
-    def _generic(self, name: str, parsed: Parsed, everyday: bool) -> None:
+    def _generic(self, name: str, parsed: Parsed, everyday: bool, known: bool = False) -> None:
         """Tools we have no rules for: trust their names, their subcommands and their options
         (only their options for everyday commands: ``mkdir reset`` is quiet, ``tar
-        --remove-files`` is not)."""
-        found = generic_kind(name, parsed, named=_looks_like_command(name), everyday=everyday)
+        --remove-files`` is not); a tool whose rows did not match: its subcommands only
+        (``lxc image delete``, ``kubectl cnpg destroy``: verbs nobody wrote a row for)."""
+        if known:
+            found = known_tool_kind(name, parsed)
+        else:
+            found = generic_kind(name, parsed, named=_looks_like_command(name),
+                                 everyday=everyday)
         if found:
             kind, sub = found
             self.found.append(Finding(GENERIC_REASONS[kind].format(cmd=sub, sub="").replace(

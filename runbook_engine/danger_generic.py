@@ -17,8 +17,10 @@ import re
 from .danger_args import Parsed
 from .danger_grammar import (
     ACTION_OPTIONS,
+    DESTRUCTIVE_WORDS,
     GENERIC_FLAG_KINDS,
     GENERIC_FLAGS,
+    KNOWN_LOOKALIKES,
     OPTION_NAMES,
     READ_ONLY_OPERANDS,
     READ_VERBS,
@@ -28,10 +30,22 @@ from .danger_match import (
     SCRIPT_FILE_RE,
     destructive_name,
     name_suffix_kind,
+    row_words,
     subcommand_kind,
 )
 
 _SUBCOMMAND_RE = re.compile(r"[a-z][a-zA-Z0-9-]*\Z")
+#: whole subcommand words of a tool with rules that no row names: only plain verbs of deletion
+#: and stopping (a row's author chose what restore, rollback or cleanup mean for that tool)
+_KNOWN_TOOL_VERBS = {
+    **dict.fromkeys(DESTRUCTIVE_WORDS["delete"] - {"decommission", "unregister"}, "delete"),
+    **dict.fromkeys(("stop", "kill", "terminate", "shutdown", "halt", "poweroff", "drain",
+                     "evict", "demote", "hibernate"), "stop"),
+}
+#: subcommands that ask about what follows (``kubectl auth can-i delete``)
+_QUERIES = frozenset({"can-i", "query", "check", "test", "verify", "tree", "explain"})
+#: ``docker service scale batch-worker=0``
+_TO_ZERO_RE = re.compile(r"[\w.-]+=0\Z")
 _KEEPING = ("--no-", "--skip-", "--keep-", "--dry-", "--without-", "--ignore-")
 #: a Windows switch that is the verb (``dnscmd /recorddelete``, ``tool /zonedelete``)
 _SWITCH_RE = re.compile(r"/[a-z]{3,30}\Z")
@@ -65,6 +79,26 @@ def generic_kind(name: str, parsed: Parsed, named: bool,
         return None  # tool describe delete-policy: a query about what the words name
     return _generic_subcommand(name, parsed) or _option_action(name, parsed) or \
         _scaled_to_zero(name, parsed)
+
+
+def known_tool_kind(name: str, parsed: Parsed) -> tuple[str, str] | None:
+    """A tool whose rows did not match: a verb among its subcommands that no row names
+    (``lxc image delete``, ``kubectl cnpg destroy``, ``docker node demote``), or a service
+    scaled to zero (``docker service scale batch=0``); not its harmless look-alikes
+    (``systemctl reset-failed``, ``git reset`` without ``--hard``)."""
+    lookalikes = KNOWN_LOOKALIKES.get(name, frozenset())
+    before: list[str] = []
+    positionals = parsed.positionals
+    for k, word in enumerate(positionals[:4]):
+        if not _SUBCOMMAND_RE.match(word) or word in READ_VERBS or word in _QUERIES or \
+                word in lookalikes:
+            break  # an operand, or a query about what follows (kubectl auth can-i delete)
+        if word in _KNOWN_TOOL_VERBS and word not in row_words(name, k):
+            if positionals[k + 1:k + 2] and positionals[k + 1] in READ_ONLY_OPERANDS:
+                return None  # kubectl cnpg hibernate status
+            return _KNOWN_TOOL_VERBS[word], " ".join([name, *before, word])
+        before.append(word)
+    return _scaled_to_zero(name, parsed)
 
 
 def _generic_subcommand(name: str, parsed: Parsed) -> tuple[str, str] | None:
@@ -150,5 +184,6 @@ def _scaled_to_zero(name: str, parsed: Parsed) -> tuple[str, str] | None:
     verb = next((w for w in parsed.positionals[:5] if w.split("-")[0] in ("scale", "resize")),
                 None)
     option = next((o for o in sorted(SCALE_OPTIONS) if parsed.values.get(o, [""])[-1] == "0"),
-                  None)
-    return ("stop", f"{name} {verb} {option} 0") if verb and option else None
+                  None) or next((w for w in parsed.positionals if _TO_ZERO_RE.match(w)), None)
+    return ("stop", f"{name} {verb} {option}".removesuffix("=0") + " 0") if verb and option \
+        else None

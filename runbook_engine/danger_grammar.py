@@ -455,7 +455,7 @@ SUBCOMMAND_WORDS = {
     "delete": word_set("rb del rmdir unpublish revoke gc free undefine discard abandon retire "
                        "zap obliterate clobber"),
     "stop": word_set("disable deactivate suspend cancel kick leave offline pause unbind "
-                     "disconnect ban"),
+                     "disconnect ban demote hibernate"),
     "reset": word_set("clear revert overwrite reimage reformat invalidate"),
 }
 #: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``,
@@ -492,6 +492,17 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
 #: options whose value is the action (``iscsiadm -o delete``, ``oci ... --action SOFTSTOP``)
 ACTION_OPTIONS = DEFAULT_GRAMMAR.value_opts - word_set(_SCALE_OPTIONS)
 SCALE_OPTIONS = word_set(_SCALE_OPTIONS)
+#: first subcommands of tools with rules that only look destructive (``systemctl reset-failed``
+#: clears a unit's failed state; ``git reset`` without ``--hard`` keeps the working tree)
+KNOWN_LOOKALIKES = {
+    "systemctl": word_set("reset-failed"),
+    "git": word_set("reset remote"),
+    "brew": word_set("cleanup"),
+    "helm": word_set("repo"),
+    "pip": word_set("cache"),
+    "pip3": word_set("cache"),
+    "npm": word_set("cache"),
+}
 #: words after a subcommand that make it a read-only query (``nodetool removenode status``)
 READ_ONLY_OPERANDS = word_set("status")
 #: a first subcommand that only reads: what follows is its object (``tool describe delete-policy``,

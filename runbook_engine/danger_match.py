@@ -117,6 +117,25 @@ def rules_for(name: str) -> tuple[Rule, ...]:
                          and (cmdlet or rule.family != "powershell"))
 
 
+@functools.lru_cache(maxsize=1024)
+def subcommand_tool(name: str) -> bool:
+    """A tool whose rows name subcommands (``lxc delete``): its other subcommands are verbs
+    too. Tools whose rows only look at flags or operands (``mv``, ``kill``) are not."""
+    return any(rule.path for rule in rules_for(name))
+
+
+@functools.lru_cache(maxsize=1024)
+def row_words(name: str, k: int) -> frozenset[str]:
+    """The subcommand words a row of the tool names at position ``k`` (any position for a
+    ``**`` row): its author decided when those destroy (``npm uninstall`` only with ``-g``),
+    so no fallback second-guesses them; ``lxc image delete`` is not ``lxc delete``'s row."""
+    words: set[str] = set()
+    for rule in rules_for(name):
+        levels = rule.path[1:] if rule.path[:1] == ("**",) else rule.path[k:k + 1]
+        words.update(word for level in levels for word in level.split("|"))
+    return frozenset(words)
+
+
 _CMDLET_RE = re.compile(r"[a-z]+-[a-z0-9]+\Z")
 _MASKED_RE = re.compile(r"_x+_\Z")
 SCRIPT_FILE_RE = re.compile(r"\.(?:sh|bash|py|rb|pl|ps1|js|ts|php|ya?ml|sql|tf|bat|cmd)\Z")

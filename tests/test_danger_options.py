@@ -119,6 +119,29 @@ def test_a_cmdlet_whose_noun_ends_in_its_verb() -> None:
                           "powershell") == ["Deny-WsusUpdate deletes or detaches what it names"]
 
 
+@pytest.mark.parametrize(("code", "phrase"), [
+    ("kubectl cnpg destroy pg-orders 1 -n db", "kubectl cnpg destroy may delete"),
+    ("lxc image delete 8f1c2a9b", "lxc image delete may delete"),
+    ("lxc storage volume delete default old", "lxc storage volume delete may delete"),
+    ("docker node update --availability drain node-3", "docker node update drain may stop"),
+    ("docker node demote node-3", "docker node demote may stop"),
+    ("docker service scale batch=0", "docker scale batch 0 may stop"),
+])
+def test_a_verb_no_row_names_for_a_tool_with_rows(code: str, phrase: str) -> None:
+    reasons = danger_reasons(code, "bash")
+    assert any(phrase in reason for reason in reasons), reasons
+
+
+@pytest.mark.parametrize("code", [
+    "kubectl auth can-i delete pods -n prod", "kubectl cnpg hibernate status pg-staging",
+    "ceph osd tree down", "systemctl reset-failed", "git reset HEAD notes.txt",
+    "mv cleanup.sh /usr/local/bin/", "lxc image list", "docker service scale batch=4",
+    "restic restore latest --target /tmp/r", "nodetool cleanup ks1",
+])
+def test_what_a_row_author_left_quiet_stays_quiet(code: str) -> None:
+    assert danger_reasons(code, "bash") == []
+
+
 def test_a_tool_with_rules_is_judged_by_them_not_by_its_option_names() -> None:
     # iptables has rows of its own: -L lists, -F flushes, and the generic names never apply
     assert danger_reasons("iptables -L -n", "bash") == []
