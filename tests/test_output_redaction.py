@@ -90,6 +90,21 @@ def test_secrets_in_a_spilled_blob_are_masked_in_the_side_file(tmp_path: Path) -
     assert spilled.count(MASK) + shown_output(transcript).count(MASK) == 750
 
 
+def test_secrets_across_the_writer_threads_budgets_are_masked_exactly(tmp_path: Path) -> None:
+    # ~10 MB without a newline, a secret every 4,093 characters: the text crosses 1 MiB reads and
+    # the 4 MiB budgets of the screen's and the side files' writer threads many times; the screen
+    # and the transcript (inline, then its side file) each get exactly the masked text, in order
+    count = 2400
+    done, transcript = run_book(tmp_path, f'for i in $(seq {count}); do printf "%04093d%s" '
+                                          '"$i" "$TOKEN"; done')
+    expected = "".join(f"{i:04093d}{MASK}" for i in range(1, count + 1))
+    assert expected + "\n" in done.stdout
+    side = [json.loads(line)["file"] for line in transcript.read_text().splitlines()
+            if '"output_spilled"' in line]
+    assert shown_output(transcript) + "".join((tmp_path / name).read_text() for name in side) \
+        == expected
+
+
 @pytest.mark.parametrize("extra", [0, PREFILTER_MAX])  # searched for one by one, or not
 def test_line_buffer_and_redactor_mask_as_the_whole_text_would(extra: int) -> None:
     # random streams cut at random places: what comes out equals masking the whole at once

@@ -41,6 +41,7 @@ from runbook_engine.transcript.log import (
 from runbook_engine.transcript.reader import NotATranscript, read_events
 from runbook_engine.transcript.report import build_report
 from runbook_engine.transcript.resume import changed_finished_steps, load_state
+from runbook_engine.transcript.sidefiles import SidePump
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,6 +159,55 @@ def test_big_output_spills_to_a_private_side_file(tmp_path: Path) -> None:
     (out,) = [o for o in build_report(events)["steps"][0]["outputs"] if o["host"] == "web/1"]
     assert f"… output continues in {side.name} …" in out["text"]
     assert out["text"].endswith(full.rstrip("\n").splitlines()[-1])
+
+
+def test_side_files_are_whole_when_the_step_s_result_is_recorded(tmp_path: Path) -> None:
+    # side files are written by a thread of their own: by the time the result is recorded (and
+    # synced) every byte is in the file, in order, whatever was still queued
+    path = tmp_path / "t.jsonl"
+    chunks = [f"{i:07d}" * 30_000 for i in range(40)]  # 210 KB each, 8.4 MB in all
+    writer = TranscriptWriter(path, inline_limit=100_000)
+    writer.record(StepStarted(step="s"))
+    for chunk in chunks:
+        writer.record(Output(step="s", text=chunk))
+    (tail,) = [e for e in writer.record(StepFinished(step="s", status="ok"))
+               if isinstance(e, OutputTail)]
+    side = tmp_path / tail.file
+    assert side.stat().st_size == tail.bytes == len("".join(chunks))  # before close()
+    assert side.read_text() == "".join(chunks)
+    writer.close()
+
+
+def test_a_side_file_write_that_fails_is_said_naming_the_file() -> None:
+    pump = SidePump()
+    fd = os.open("/dev/full", os.O_WRONLY)
+    try:
+        pump.write(fd, Path("/dev/full"), b"x" * 100_000)
+        with pytest.raises(RunbookError, match="cannot write: No space left on device") as info:
+            pump.settle()
+        assert info.value.path == "/dev/full"
+        pump.settle()  # said once
+    finally:
+        os.close(fd)
+
+
+def test_side_file_writes_wait_only_past_their_budget() -> None:
+    reader, writer = os.pipe()  # a disk that takes nothing more after 64 KB until read
+    pump = SidePump(budget=200_000)
+    pump.write(writer, Path("p"), b"a" * 150_000)
+    pump.write(writer, Path("p"), b"b" * 150_000)  # under the budget: queued at once
+    third = threading.Thread(target=pump.write, args=(writer, Path("p"), b"c" * 150_000))
+    third.start()
+    third.join(0.5)
+    assert third.is_alive()
+    got = bytearray()
+    while len(got) < 450_000:
+        got += os.read(reader, 1 << 20)
+    third.join(5)
+    pump.settle()
+    assert bytes(got) == b"a" * 150_000 + b"b" * 150_000 + b"c" * 150_000
+    os.close(reader)
+    os.close(writer)
 
 
 def test_many_threads_write_whole_lines(tmp_path: Path) -> None:

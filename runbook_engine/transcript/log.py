@@ -9,7 +9,6 @@ import dataclasses
 import json
 import os
 import re
-import stat
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,8 +17,9 @@ from pathlib import Path
 from ..events import Event, Output, OutputSpilled, OutputTail, StepFinished, StepStarted, VarSet
 from ..model import RunbookError
 from ..stamps import now_ts
-from ..state import TAIL_CHARS, last_chars
+from ..state import TAIL_CHARS
 from .lock import lock
+from .sidefiles import SidePump, Spill, fsync, open_private, write_all
 
 #: inline output kept in ``output`` events per (step, host, stream); the rest goes to a side file
 INLINE_LIMIT = 1024 * 1024
@@ -74,22 +74,10 @@ def _safe_part(text: str) -> str:
     return _UNSAFE_NAME.sub("_", text).strip("._") or "_"
 
 
-def _open_private(path: Path) -> int:
-    """Open for appending with mode 0600 (an existing file made with another umask too)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except OSError as exc:
-        raise RunbookError(f"cannot write the transcript: {exc.strerror}", str(path)) from None
-    if stat.S_ISREG(os.fstat(fd).st_mode):  # never chmod a device (--transcript /dev/...)
-        os.fchmod(fd, 0o600)
-    return fd
-
-
 def _open_transcript(path: Path, append: bool) -> int:
     """Open and lock it (one writer at a time); a new transcript never overwrites a written file
     (an empty one is a reserved name: see ``default_transcript_path``)."""
-    fd = _open_private(path)
+    fd = open_private(path)
     try:
         lock(fd, path)
         if not append and os.fstat(fd).st_size:
@@ -99,23 +87,6 @@ def _open_transcript(path: Path, append: bool) -> int:
         os.close(fd)
         raise
     return fd
-
-
-def _write_all(fd: int, data: bytes, path: Path) -> None:
-    view = memoryview(data)
-    try:
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-    except OSError as exc:  # disk full, quota, a file size limit: name the file
-        raise RunbookError(f"cannot write: {exc.strerror or exc}", str(path)) from None
-
-
-def _fsync(fd: int, path: Path) -> None:
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        raise RunbookError(f"cannot write: {exc.strerror or exc}", str(path)) from None
 
 
 def _make_private_dir(folder: Path) -> None:
@@ -129,27 +100,6 @@ def _make_private_dir(folder: Path) -> None:
         raise RunbookError(
             f"cannot create the transcript folder: {exc.strerror}", str(folder)
         ) from None
-
-
-class _Spill:
-    """The side file receiving a stream's output beyond the inline limit, and its last chars."""
-
-    def __init__(self, path: Path, tail_chars: int) -> None:
-        self.path = path
-        self.fd = _open_private(path)
-        self.bytes = 0
-        self.chars = 0
-        self.tail = ""
-        self.tail_chars = tail_chars
-        self.dirty = False
-
-    def write(self, text: str) -> None:
-        data = text.encode("utf-8", "replace")
-        _write_all(self.fd, data, self.path)
-        self.bytes += len(data)
-        self.chars += len(text)
-        self.tail = last_chars(self.tail, text, self.tail_chars)
-        self.dirty = True
 
 
 Key = tuple[str, str, str]  # (step, host or "", stream)
@@ -212,7 +162,7 @@ class _Syncer:
                     return
                 target = self._asked
             try:
-                _fsync(self.fd, self.path)
+                fsync(self.fd, self.path)
             except RunbookError as exc:
                 with self._cond:
                     self._error = exc
@@ -244,7 +194,8 @@ class TranscriptWriter:
         self._lock = threading.Lock()
         self._unsynced = False
         self._inline: dict[Key, int] = {}
-        self._spills: dict[Key, _Spill] = {}
+        self._spills: dict[Key, Spill] = {}
+        self._pump = SidePump()  # side files are written while the step's next output is read
         self._attempt: dict[str, int] = {}
         if append:
             self._mend_torn_tail()
@@ -257,7 +208,7 @@ class TranscriptWriter:
         with open(self.path, "rb") as handle:
             handle.seek(size - 1)
             if handle.read(1) != b"\n":
-                _write_all(self._require_fd(), b"\n", self.path)
+                write_all(self._require_fd(), b"\n", self.path)
 
     def _require_fd(self) -> int:
         if self._fd is None:
@@ -271,7 +222,7 @@ class TranscriptWriter:
             kept = self._route(event)
             for item in kept:
                 line = _ENCODER.encode(item.to_json())
-                _write_all(fd, line.encode("utf-8", "replace") + b"\n", self.path)
+                write_all(fd, line.encode("utf-8", "replace") + b"\n", self.path)
             if kept and not isinstance(kept[-1], _SYNCED_LATER):
                 self._sync()
             elif kept:
@@ -304,16 +255,19 @@ class TranscriptWriter:
         if used + size <= self.inline_limit:
             self._inline[key] = used + size
             return [event]
-        spill = self._spills[key] = _Spill(self._spill_path(key), self.tail_chars)
+        spill = self._spills[key] = Spill(self._spill_path(key), self.tail_chars, self._pump)
         spill.write(event.text)
         return [OutputSpilled(step=event.step, stream=event.stream, host=event.host,
                               file=spill.path.name, bytes=spill.bytes, ts=event.ts)]
 
     def _close_spills(self, step: str, ts: str) -> list[Event]:
         tails: list[Event] = []
-        for key in [k for k in self._spills if k[0] == step]:
+        keys = [k for k in self._spills if k[0] == step]
+        if keys:
+            self._pump.settle()  # all of it written before the fsync and the close
+        for key in keys:
             spill = self._spills.pop(key)
-            _fsync(spill.fd, spill.path)
+            fsync(spill.fd, spill.path)
             os.close(spill.fd)
             tails.append(OutputTail(step=step, stream=key[2], host=key[1] or None,
                                     file=spill.path.name, bytes=spill.bytes, chars=spill.chars,
@@ -322,9 +276,10 @@ class TranscriptWriter:
 
     def _sync(self) -> None:
         # spilled output here (rare, and its file may close soon), the transcript after it
+        self._pump.settle()
         for spill in self._spills.values():
             if spill.dirty:
-                _fsync(spill.fd, spill.path)
+                fsync(spill.fd, spill.path)
                 spill.dirty = False
         self._syncer.request()
         self._unsynced = False
@@ -360,6 +315,8 @@ class TranscriptWriter:
                 try:
                     self._syncer.stop()  # its error is the close's, once the files are closed
                 finally:
+                    with contextlib.suppress(RunbookError):  # said already, or being said
+                        self._pump.settle()  # nothing is writing to a file closed here
                     for spill in self._spills.values():
                         os.close(spill.fd)
                     self._spills.clear()
