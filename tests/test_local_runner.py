@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -132,3 +133,37 @@ def test_a_step_that_changes_nothing_writes_the_same_state(tmp_path) -> None:
         assert run(runner, 'echo "$KEEP $RUNBOOK_STEP"', step_id="d")[0].stdout == "1 d\n"
     finally:
         runner.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(b")") + 2:].split()[1]) == pid:
+                found.append(int(name))
+    return found
+
+
+def test_the_next_step_is_forked_before_it_comes() -> None:
+    """Between two steps the shell server has already forked the next one's subshell (its own
+    process group), which runs the next step; closing the runner ends both."""
+    runner = LocalRunner()
+    try:
+        assert run(runner, "true")[0].status == "ok"
+        server = runner._server
+        assert server is not None
+        deadline = time.monotonic() + 10
+        while not (waiting := _children(server.proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(waiting) == 1 and os.getpgid(waiting[0]) == waiting[0]
+        result, _ = run(runner, "echo $BASHPID")
+        assert result.stdout == f"{waiting[0]}\n"
+    finally:
+        runner.close()
+    assert server.proc.returncode == 0  # it ended by itself when its requests ended
+    assert not os.path.exists(f"/proc/{waiting[0]}")

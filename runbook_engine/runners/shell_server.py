@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import select
 import signal
@@ -16,20 +17,30 @@ from .process import Pipes, group_alive, signal_group
 START_S = 10.0  # how long the server may take to report a step's pid
 
 # One bash per runner forks a subshell per step (fork without exec saves most of the per-step
-# cost). ``set -m`` gives each step its own process group. Per step it reads "N S" (S=1: stdin
-# from the stdin file), runs the wrapped script with stdout/stderr on the FIFOs out.N/err.N, and
-# answers two lines: the step's pid, then its exit status.
+# cost). ``set -m`` gives each step its own process group. The subshell is forked before its step
+# comes, while runbook is still recording the step before (the fork is off the step's way): it
+# says its pid at once, then reads "N S" (S=1: stdin from the stdin file), puts stdout/stderr on
+# the FIFOs out.N/err.N and runs the wrapped script; the server says its exit status. When the
+# requests end (runbook closed the pipe, or died) the waiting subshell marks ``end.<name>`` (a
+# name no other server of the folder has) and the server stops.
 _SERVER = r"""set -m
-__rb_dir=$1; shift
-while IFS=' ' read -r __rb_n __rb_in; do
-  if [[ $__rb_in == 1 ]]; then __rb_src=$__rb_dir/stdin; else __rb_src=/dev/null; fi
-  ( set +m; . "$__rb_dir/script" ) >"$__rb_dir/out.$__rb_n" 2>"$__rb_dir/err.$__rb_n" \
-    <"$__rb_src" &
+__rb_dir=$1 __rb_end=$1/end.$2; shift 2
+while :; do
+  (
+    IFS=' ' read -r __rb_n __rb_in || { : >"$__rb_end"; exit 0; }
+    if [[ $__rb_in == 1 ]]; then __rb_src=$__rb_dir/stdin; else __rb_src=/dev/null; fi
+    exec >"$__rb_dir/out.$__rb_n" 2>"$__rb_dir/err.$__rb_n" <"$__rb_src"
+    set +m; . "$__rb_dir/script"
+  ) &
   printf '%s\n' "$!"
   wait "$!"
-  printf '%s\n' "$?"
+  __rb_c=$?
+  [[ -e $__rb_end ]] && break
+  printf '%s\n' "$__rb_c"
 done
 """
+#: a name for each server, no two alike in this process (whose folders only it uses)
+_NAMES = itertools.count(1)
 
 
 class ShellServer:
@@ -38,7 +49,7 @@ class ShellServer:
     def __init__(self, env: Mapping[str, str], workdir: str | None, folder: str) -> None:
         self.folder = folder
         self.proc = subprocess.Popen(
-            ["bash", "-c", _SERVER, "bash", folder], stdin=subprocess.PIPE,
+            ["bash", "-c", _SERVER, "bash", folder, str(next(_NAMES))], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(env), cwd=workdir,
             start_new_session=True, close_fds=False,
         )
