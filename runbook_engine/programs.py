@@ -29,7 +29,7 @@ BUILTINS = word_set(
     "source suspend test then time times trap true type typeset ulimit umask unalias unset until "
     "wait while")
 _NAME = re.compile(r"^[A-Za-z0-9_][\w.+-]*$")
-_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_TEMPLATE = re.compile(r"\{\{(?:(?!\{\{).)*?\}\}|\{%(?:(?!\{%).)*?%\}", re.S)  # linear
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 #: shells that read a step's code (a step with another interpreter is that program's business)
 SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash"})

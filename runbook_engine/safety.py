@@ -133,8 +133,9 @@ def secret_env_names(names: Iterable[str]) -> list[str]:
 
 
 _LINE_MSG_RE = re.compile(r"line (\d+): (.*)$")
-_TEMPLATE_EXPR_RE = re.compile(r"\{\{.*?\}\}|\{#.*?#\}")
-_TEMPLATE_STMT_RE = re.compile(r"\{%.*?%\}")
+# an expression ends before the next opener: `.*?` alone scanned to the line's end per `{{`
+_TEMPLATE_EXPR_RE = re.compile(r"\{\{(?:(?!\{\{).)*?\}\}|\{#(?:(?!\{#).)*?#\}")
+_TEMPLATE_STMT_RE = re.compile(r"\{%(?:(?!\{%).)*?%\}")
 
 
 def syntax_problems(code: str, shell: str = "bash") -> list[tuple[int, str]]:

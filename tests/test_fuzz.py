@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +100,31 @@ def test_wrong_typed_fields_in_every_event_are_read_or_refused(
                 text = "\n".join([*lines[:number], json.dumps(damaged), *lines[number + 1:]])
                 _check(tmp_path, text.encode() + b"\n", ["transcript", "--format", "json"],
                        "t.jsonl")
+
+
+# The slow inputs of the seeded run (bench/RESULTS.md, "Fuzz"), rebuilt: each scanned to the end
+# of the text once per opener (a regex `.*?` or `[^]]*`, shlex's `token += char`, an overlap
+# check against every span, a did-you-mean per unknown name); each took 3 s to minutes before.
+_SLOW_SHAPES = {
+    "link brackets in a heading": "# see " + "[x" * 30_000 + "\n\n```bash\necho hi\n```\n",
+    "emphasis openers in prose": "# E\n\nRestart " + "*a " * 20_000 + "\n\n```bash\necho hi\n```\n",
+    "unknown attributes": "# A\n\n<!-- runbook: " + "a " * 200_000 + "-->\n```bash\necho hi\n```\n",
+    "one long ssh word": "# W\n\n```bash\nssh dep" + "{" * 400_000 + "loy@host uptime\n```\n",
+    "template openers": "# T\n\n```bash\necho " + "{{" * 100_000 + "\n```\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_SLOW_SHAPES))
+def test_the_slow_inputs_of_the_seeded_run_plan_and_lint_in_linear_time(
+        tmp_path: Path, shape: str) -> None:
+    book = tmp_path / "book.md"
+    book.write_text(_SLOW_SHAPES[shape], encoding="utf-8")
+    for args in (["plan", "--format", "html"], ["lint", "--granularity", "command"]):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([sys.executable, "-m", "runbook_engine", *args, str(book)],
+                              capture_output=True, text=True, timeout=600)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert done.returncode in (0, 1), done.stderr[-500:]
+        assert "Traceback" not in done.stderr
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        assert cpu < 3, f"{shape}: {' '.join(args)} took {cpu:.1f} s of CPU"

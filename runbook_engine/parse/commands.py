@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 import time
 from functools import cache
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from tree_sitter import Node, Parser
 
 from ..placeholders import mask_placeholders
+from . import shellwords
 from .assemble import Assembler, Item
 from .consoles import (
     CLIENT_WORD,
@@ -177,9 +177,7 @@ def _expected_region(lines: list[str], i: int) -> tuple[int, str] | None:
 def _tokens(masked: str, original: str) -> list[str] | None:
     """Words of a simple command (original text), or None if it has operators or bad quoting."""
     try:
-        lex = shlex.shlex(masked, posix=True, punctuation_chars=True)
-        lex.whitespace_split = True
-        words = list(lex)
+        words = shellwords.split_operators(masked)
         if any(w and set(w) <= _OPERATORS for w in words):
             return None
     except ValueError:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import shlex
 
+from . import shellwords
 from .lines import PSQL_META, SQL_START, dedent, is_comment, logical_line_end, sql_end, word_set
 
 _REDIS_WORDS = word_set(
@@ -51,7 +51,7 @@ def shell_words(text: str) -> list[str] | None:
         inner = text[span.start:span.end].replace(" ", "\x01")
         protected = protected[:span.start] + inner + protected[span.end:]
     try:
-        words = shlex.split(protected, comments=True)
+        words = shellwords.split(protected)
     except ValueError:
         return None
     return [w.replace("\x01", " ") for w in words]

@@ -50,8 +50,12 @@ class Scan:
 # Inline parsing is off (it is a third of the time): the few texts we need are cleaned below.
 _MD = MarkdownIt("commonmark").disable(["inline", "text_join"])
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|\*|(?<!\w)__|(?<!\w)_)(?=\S)(.+?)(?<=\S)\1")
+# Each pattern stops scanning at the next opener, so damaged text ("[x[x[x...", "*a *a *a...",
+# "<a <a <a...") costs linear time, not a scan to the end of the text per opener.
+_LINK = re.compile(r"!?\[([^\][]*)\]\([^()\s]*\)")
+_TAG = re.compile(r"<[^<>\n]*>")
+_EMPHASIS = re.compile(r"\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*|\*(?=\S)([^*\n]+?)(?<=\S)\*"
+                       r"|(?<!\w)__(?=\S)([^_\n]+?)(?<=\S)__|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_")
 _BOLD_LEAD = re.compile(r"^\s*(\*\*|__)(.+?)\1")
 _MARKUP = re.compile(r"[`*_\[<\\]")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -60,11 +64,15 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _CALLOUTS = re.compile(r"(?:(?<![ \t])[ \t]++(?:(?:#|//|--) ?)?<\d{1,2}>)+[ \t]*$", re.M)
 
 
+def _emphasised(match: re.Match[str]) -> str:
+    return match.group(match.lastindex or 0)
+
+
 def _plain_part(text: str) -> str:
     text = _LINK.sub(r"\1", text)
-    text = re.sub(r"<[^>\n]*>", "", text)
+    text = _TAG.sub("", text)
     for _ in range(3):  # nested emphasis, a few levels is plenty
-        text = _EMPHASIS.sub(r"\2", text)
+        text = _EMPHASIS.sub(_emphasised, text)
     return _ESCAPE.sub(r"\1", text)
 
 
