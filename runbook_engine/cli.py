@@ -133,10 +133,13 @@ def plan(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: st
         with open(loaded.runbook.path, encoding="utf-8") as handle:
             click.echo(page(loaded.runbook, doc, handle.read()), nl=False)
         return
-    from .render import plan_json, plan_markdown, plan_mermaid
+    from .render import plan_json_pieces, plan_markdown, plan_mermaid
 
-    render = {"json": plan_json, "markdown": plan_markdown, "mermaid": plan_mermaid}[fmt]
-    click.echo(render(doc), nl=False)
+    if fmt == "json":  # written as it is encoded: a big plan's text would double its memory
+        for piece in plan_json_pieces(doc):
+            click.echo(piece, nl=False)
+        return
+    click.echo({"markdown": plan_markdown, "mermaid": plan_mermaid}[fmt](doc), nl=False)
 
 
 @cli.command(name="list")

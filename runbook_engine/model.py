@@ -50,7 +50,7 @@ class UsageError(RunbookError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """A lint finding, tied to a place in the runbook."""
 
@@ -110,7 +110,7 @@ class HostTarget:
 LOCAL = HostTarget(name="local")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One step of the procedure. ``code`` is the template source, rendered at plan/run time."""
 

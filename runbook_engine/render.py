@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .gcpause import paused_gc
@@ -132,7 +132,22 @@ def _step_doc(step: Step, graph: Graph, context: Mapping[str, Any],
 
 
 def plan_json(doc: Mapping[str, Any]) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return "".join(plan_json_pieces(doc))
+
+
+def plan_json_pieces(doc: Mapping[str, Any], size: int = 1 << 16) -> Iterator[str]:
+    """`plan_json` in pieces of about ``size`` characters, to write as they come: the whole text
+    of a big plan, and json's list of its small pieces, took more memory than the plan."""
+    batch: list[str] = []
+    held = 0
+    for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(doc):
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch)
+            batch.clear()
+            held = 0
+    yield "".join(batch) + "\n"
 
 
 # ---------------------------------------------------------------- Markdown

@@ -84,6 +84,9 @@ class _Stopped(Exception):
 # line in 1.5 s), far below its error recovery on damaged long lines, which can be quadratic
 # (100 KB of `|` inside parentheses: a minute) even before it signals an error.
 _BUDGET_S, _BUDGET_PER_BYTE_S = 0.05, 1e-6
+# Up to this size a parse is not watched: its worst recovery costs milliseconds, and the
+# binding keeps ~1 KB for each parse given callbacks (1.8 KB a block: 600 MB for 8 MB of blocks).
+_SMALL = 2048
 
 
 def _parse(src: bytes) -> Node:
@@ -92,6 +95,8 @@ def _parse(src: bytes) -> Node:
     An error only makes a unit a doc, so there is no need to let tree-sitter recover from it;
     one found only at the end (an unclosed ``if``) is in the returned tree as before.
     """
+    if len(src) <= _SMALL:
+        return _parser().parse(src).root_node
     view = memoryview(src)
     deadline = time.thread_time() + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
     stopped_at: list[int] = []
