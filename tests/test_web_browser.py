@@ -90,9 +90,10 @@ class Page:
     def cell(self, step: str) -> Any:
         return self.page.locator(f'section.cell[data-step="{step}"]')
 
-    def prompt(self, step: str | None = None) -> Any:
+    def prompt(self, step: str | None = None, kind: str | None = None) -> Any:
+        """The question shown (of ``kind``: the one before it may still be on the page)."""
         where = self.cell(step) if step else self.page.locator("#dock")
-        prompt = where.locator(".prompt")
+        prompt = where.locator(f'.prompt[data-kind="{kind}"]' if kind else ".prompt")
         prompt.wait_for()
         return prompt
 
@@ -399,8 +400,7 @@ def test_output_that_differs_from_the_runbook_asks_and_takes_a_note(browser: Any
     served, page = serve_and_open(browser, tmp_path, DRIFT)
     step = plan_steps(served)[0]["id"]
     run(page, step)
-    prompt = page.prompt(step)
-    assert prompt.get_attribute("data-kind") == "drift"
+    prompt = page.prompt(step, kind="drift")  # waits for the drift question to replace Run
     page.cell(step).locator(".check.differs").wait_for()
     assert "hello-yesterday" in page.cell(step).locator(".checks").inner_text()
     prompt.get_by_role("button", name="Note n").click()
