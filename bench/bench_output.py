@@ -145,7 +145,9 @@ def report(name: str, runs: dict[str, list[Run]], empty: dict[str, list[Run]]) -
         lines.append(f"  on a pty: runbook {pty_ours:.2f} s = {pty_ours / ours:.2f}x piped "
                      f"(target <= 1.5x; past a one-`true` run on a pty: "
                      f"{net(pty_ours, median(empty['ours-pty']))}); bash -c on a pty "
-                     f"{pty_bash:.2f} s = {pty_bash / bash:.2f}x its pipe (the pty's own cost)")
+                     f"{pty_bash:.2f} s = {pty_bash / bash:.2f}x its pipe; a pty's cost over a "
+                     f"pipe for these bytes: bash -c {pty_bash - bash:+.2f} s, runbook "
+                     f"{pty_ours - ours:+.2f} s")
     short = [r.received for rs in runs.values() for r in rs if r.received < size]
     if short:
         lines.append(f"  WARNING: a run delivered only {min(short)} bytes")
