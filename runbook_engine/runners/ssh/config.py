@@ -54,10 +54,17 @@ def parsed_file(path: str, parse: Callable[[str], T]) -> T:
     """``parse(path)``, once per version of the file for the whole process: a fleet's hosts
     share one ssh config and the same known_hosts files, which each host parsed again (hosts x
     lines: seconds for a long known_hosts). A file changed since (a host key appended) is parsed
-    anew. Raises OSError as ``os.stat`` and ``parse`` do."""
+    anew. Raises OSError as ``os.stat`` and ``parse`` do.
+
+    The lock is taken only to parse: a lookup that held it across its ``stat`` (which lets
+    other threads run) made 200 connecting hosts queue on it, one GIL hand-over each (a fleet's
+    set-up took seconds)."""
+    info = os.stat(path)
+    stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+    got = _parsed.get((parse, path))
+    if got is not None and got[0] == stamp:
+        return got[1]
     with _parsed_lock:  # the first host parses, the others wait for it
-        info = os.stat(path)
-        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
         got = _parsed.get((parse, path))
         if got is None or got[0] != stamp:
             got = _parsed[(parse, path)] = (stamp, parse(path))
