@@ -111,6 +111,10 @@ _SLOW_SHAPES = {
     "unknown attributes": "# A\n\n<!-- runbook: " + "a " * 200_000 + "-->\n```bash\necho hi\n```\n",
     "one long ssh word": "# W\n\n```bash\nssh dep" + "{" * 400_000 + "loy@host uptime\n```\n",
     "template openers": "# T\n\n```bash\necho " + "{{" * 100_000 + "\n```\n",
+    # tree-sitter reads this line at ~1.4 us a byte: it was parsed four times (the loop's window
+    # and the block's, each again before the error two lines on)
+    "a slow line after a loop": "# L\n\n```bash\nfor i in 1 2; do echo $i; done\nout"
+                                + "{" * 500_000 + "\necho a\nfi )\necho c\n```\n",
 }
 
 

@@ -25,6 +25,8 @@ from .lines import (
     PSQL_META,
     SQL_START,
     Fragment,
+    Meter,
+    OverBudget,
     comment_text,
     dedent,
     is_comment,
@@ -44,6 +46,9 @@ __all__ = ["Fragment", "console_commands", "split_block"]
 #    SQL or JSON typed into a bash block glues unrelated lines together.
 # 2. runs of shell lines go through tree-sitter-bash: its top-level nodes are the commands, and a
 #    node with an error becomes a doc for that logical line only, then parsing resumes after it.
+#    Each pass charges a `Meter` of its own, in proportion to the block (damaged text is read
+#    more than once): past it, the rest of the block (of the shell run, in pass 2) is one doc,
+#    so reading stays linear in the block whatever its damage.
 # 3. the assembler walks the items in order and attaches titles, `# Or` choices, ssh targets and
 #    expected output.
 
@@ -84,37 +89,58 @@ class _Stopped(Exception):
 # line in 1.5 s), far below its error recovery on damaged long lines, which can be quadratic
 # (100 KB of `|` inside parentheses: a minute) even before it signals an error.
 _BUDGET_S, _BUDGET_PER_BYTE_S = 0.05, 1e-6
-# Up to this size a parse is not watched: its worst recovery costs milliseconds, and the
-# binding keeps ~1 KB for each parse given callbacks (1.8 KB a block: 600 MB for 8 MB of blocks).
-_SMALL = 2048
+# Characters each pass over a block may lex and parse, per character of the block and in all: a
+# well-formed block costs a few times its size (one lexing, one parse, small parses of loop and
+# `if` openers); damaged text is read again after each error and each unclosed quote.
+_WORK_PER_CHAR, _WORK_MIN = 32, 1 << 20
 
 
-def _parse(src: bytes) -> Node:
+def _parse(src: bytes, meter: Meter) -> Node:
     """The root node of ``src``, or `_Stopped` at the first sign of an error or past the budget.
 
     An error only makes a unit a doc, so there is no need to let tree-sitter recover from it;
     one found only at the end (an unclosed ``if``) is in the returned tree as before.
     """
-    if len(src) <= _SMALL:
-        return _parser().parse(src).root_node
-    view = memoryview(src)
-    deadline = time.thread_time() + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
-    stopped_at: list[int] = []
-
-    def progress(offset: int, has_error: bool) -> bool:
-        if has_error or time.thread_time() > deadline:
-            stopped_at.append(offset)
-            return True
-        return False
-
+    meter.charge(len(src))
+    _WATCH.view, _WATCH.stopped = memoryview(src), None
+    _WATCH.deadline = time.thread_time() + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
     parser = _parser()
     try:
-        return parser.parse(lambda at, _point: view[at:], progress_callback=progress).root_node
+        return parser.parse(_read, progress_callback=_progress).root_node
     except ValueError:  # what the binding raises for a parse the callback stopped
         parser.reset()  # or the next parse would resume this one
-        if not stopped_at:
+        if _WATCH.stopped is None:
             raise
-        raise _Stopped(src.count(b"\n", 0, stopped_at[0])) from None
+        raise _Stopped(src.count(b"\n", 0, _WATCH.stopped)) from None
+    finally:
+        _WATCH.view = memoryview(b"")
+
+
+class _Watch:
+    """The parse in flight: its source, its deadline, the offset it was stopped at.
+
+    The callbacks that read these are module functions, not closures made per parse: the
+    binding keeps a reference to every callback it is given, with all a closure holds (~0.5 KB
+    a parse, 8 MB of blocks: hundreds of MB).
+    """
+
+    view = memoryview(b"")
+    deadline = 0.0
+    stopped: int | None = None
+
+
+_WATCH = _Watch()
+
+
+def _read(at: int, _point: object) -> memoryview:
+    return _WATCH.view[at:]
+
+
+def _progress(offset: int, has_error: bool) -> bool:
+    if has_error or time.thread_time() > _WATCH.deadline:
+        _WATCH.stopped = offset
+        return True
+    return False
 
 
 # Characters outside the BMP (4 bytes in UTF-8). tree-sitter-bash 0.25 can read past its buffer
@@ -165,10 +191,13 @@ def _expected_region(lines: list[str], i: int) -> tuple[int, str] | None:
     if inline:  # "# Output: 42", "# Should return 200": the output is on the comment line
         return i, inline
     out: list[str] = []
-    j = i + 1
+    j, plain = i + 1, False
     while j < len(lines) and lines[j].strip():
-        if is_comment(lines[j]) and any(not is_comment(x) for x in lines[i + 1 : j]):
-            break  # a comment after plain output lines starts the next paragraph
+        if is_comment(lines[j]):
+            if plain:
+                break  # a comment after plain output lines starts the next paragraph
+        else:
+            plain = True
         out.append(lines[j])
         j += 1
     body = lines[i + 1 : j]
@@ -199,7 +228,7 @@ def _tokens(masked: str, original: str) -> list[str] | None:
 _OPENER_WORD = re.compile(r"(?<![\w-])(?:ssh|docker|docker-compose|podman|kubectl|oc)(?![\w-])")
 
 
-def _opener(lines: list[str], masked: list[str], i: int, end: int) -> Item | None:
+def _opener(lines: list[str], masked: list[str], i: int, end: int, meter: Meter) -> Item | None:
     """An ``ssh dest`` session line or a client console followed by lines it should read."""
     if not (_OPENER_WORD.search(lines[i]) or CLIENT_WORD.search(lines[i])):
         return None  # the common case: no lexing needed
@@ -211,7 +240,7 @@ def _opener(lines: list[str], masked: list[str], i: int, end: int) -> Item | Non
     if dest:
         return Item("ssh", i, end, orig.strip(), {"dest": dest})
     lang = client_language(words)
-    last = console_end(lines, end + 1, lang) if lang else None
+    last = console_end(lines, end + 1, lang, meter) if lang else None
     if lang is None or last is None:
         return None
     interp = orig.strip()
@@ -225,55 +254,78 @@ def _opener(lines: list[str], masked: list[str], i: int, end: int) -> Item | Non
 
 
 _WINDOW = 200  # lines parsed at once: keeps pathological blocks linear, far above real constructs
+# and at most this many bytes, beyond the first unit: a line of 400 KB that tree-sitter reads
+# slowly is then parsed once on its own, not again with each neighbour's window
+_WINDOW_BYTES = 1 << 16
 _COMPOUND = re.compile(
     r"^\s*(?:(?:if|for|while|until|case|select|function)\b|[{(]|[\w.:-]+\s*\(\))"
     r"|(?:\bdo|\bthen|\bin|[{(])\s*$"
 )
 
 
-def _compound_end(masked: list[str], i: int, unit_end: int) -> int:
+def _compound_end(masked: list[str], i: int, unit_end: int, meter: Meter) -> int:
     """Last line of a loop, ``if``, function or group opened at line ``i`` (bodies stay whole)."""
     size = 8  # small windows first: an unrelated error further down cannot leak in
     while True:
+        fit = _fitting(masked, i, size, unit_end - i + 1)
         try:
-            root, used = _clean_prefix(masked, i, size)
+            root, used = _clean_prefix(masked, i, fit, meter)
         except _Stopped:
             return unit_end
         node = next((n for n in root.children if n.type != "comment"), None)
         if node is None or node.start_point.row != 0:
             return unit_end
-        cut = used == size and node.end_point.row >= size - 1 and i + size < len(masked)
+        cut = used == fit and node.end_point.row >= fit - 1 and i + fit < len(masked)
         if not cut:  # complete within the window: clean, or really broken
             return unit_end if node.has_error else max(unit_end, i + node.end_point.row)
-        if size >= _WINDOW * 5:
+        if size >= _WINDOW * 5 or fit < size:
             return unit_end
         size *= 5
 
 
-def _clean_prefix(masked: list[str], i: int, size: int) -> tuple[Node, int]:
+def _fitting(masked: list[str], i: int, size: int, least: int) -> int:
+    """How many of lines ``i .. i+size-1`` fit in `_WINDOW_BYTES` (``least`` at least)."""
+    size, total = min(size, len(masked) - i), 0
+    for n in range(size):
+        total += len(masked[i + n]) + 1
+        if total > _WINDOW_BYTES and n >= least:
+            return n
+    return size
+
+
+def _clean_prefix(masked: list[str], i: int, size: int, meter: Meter) -> tuple[Node, int]:
     """The tree of lines ``i .. i+size-1``, cut before the line an error was signalled on
     (and the number of lines it holds); `_Stopped` if that is the first line."""
     while True:
         try:
-            return _parse("\n".join(masked[i : i + size]).encode()), size
+            return _parse("\n".join(masked[i : i + size]).encode(), meter), size
         except _Stopped as stop:
             if stop.row == 0:
                 raise
             size = stop.row
 
 
-def _scan(lines: list[str], masked: list[str]) -> list[Item]:
+def _scan(lines: list[str], masked: list[str], meter: Meter) -> list[Item]:
     """Classify lines into blank, comment, expected, doc, console, ssh and shell items."""
     items: list[Item] = []
     i = 0
     while i < len(lines):
-        item = _classify(lines, masked, i)
+        try:
+            item = _classify(lines, masked, i, meter)
+        except OverBudget:
+            items.append(_unread(lines, i, len(lines) - 1))
+            break
         items.append(item)
         i = item.end + 1
     return items
 
 
-def _classify(lines: list[str], masked: list[str], i: int) -> Item:
+def _unread(lines: list[str], start: int, end: int) -> Item:
+    """Lines ``start .. end`` as one doc: what is left when the block's `Meter` ran out."""
+    return Item("doc", start, end, dedent("\n".join(lines[start : end + 1])))
+
+
+def _classify(lines: list[str], masked: list[str], i: int, meter: Meter) -> Item:
     s = lines[i].strip()
     if not s:
         return Item("blank", i, i)
@@ -289,16 +341,16 @@ def _classify(lines: list[str], masked: list[str], i: int) -> Item:
     if SQL_START.match(s) or PSQL_META.match(s):
         end = sql_end(lines, i)
         return Item("sql", i, end, "\n".join(lines[i : end + 1]))
-    unit_end = logical_line_end(masked, i)
+    unit_end = logical_line_end(masked, i, meter)
     if _COMPOUND.search(masked[i]):
-        return Item("shell", i, _compound_end(masked, i, unit_end))
-    return _opener(lines, masked, i, unit_end) or Item("shell", i, unit_end)
+        return Item("shell", i, _compound_end(masked, i, unit_end, meter))
+    return _opener(lines, masked, i, unit_end, meter) or Item("shell", i, unit_end)
 
 
 # ---------------------------------------------------------------- pass 2: tree-sitter
 
 
-def _expand(items: list[Item], lines: list[str], masked: list[str]) -> list[Item]:
+def _expand(items: list[Item], lines: list[str], masked: list[str], meter: Meter) -> list[Item]:
     """Replace runs of shell lines by their top-level commands (or docs where not valid shell)."""
     out: list[Item] = []
     k = 0
@@ -312,19 +364,28 @@ def _expand(items: list[Item], lines: list[str], masked: list[str]) -> list[Item
         while k < len(items) and items[k].kind == "shell":
             run.append(items[k])
             k += 1
-        out.extend(_parse_run(run, lines, masked))
+        out.extend(_parse_run(run, lines, masked, meter))
     return out
 
 
-def _parse_run(units: list[Item], lines: list[str], masked: list[str]) -> list[Item]:
+def _parse_run(units: list[Item], lines: list[str], masked: list[str],
+               meter: Meter) -> list[Item]:
     """Parse adjacent shell units; an error turns its unit into a doc and parsing resumes after."""
     results: list[Item] = []
     first = 0
     while first < len(units):
         last = first  # units are whole constructs, so a window may end after any of them
+        size = _size(units[first], masked)
         while last + 1 < len(units) and units[last + 1].end - units[first].start < _WINDOW:
+            size += _size(units[last + 1], masked)
+            if size > _WINDOW_BYTES:
+                break
             last += 1
-        groups, last, bad_at = _parse_window(units, first, last, masked)
+        try:
+            groups, last, bad_at = _parse_window(units, first, last, masked, meter)
+        except OverBudget:
+            results.append(_unread(lines, units[first].start, units[-1].end))
+            break
         orig = "\n".join(lines[units[first].start : units[last].end + 1]).encode()
         stop = units[bad_at].start if bad_at is not None else len(lines)
         for g in groups:
@@ -342,8 +403,13 @@ def _parse_run(units: list[Item], lines: list[str], masked: list[str]) -> list[I
     return results
 
 
+def _size(unit: Item, masked: list[str]) -> int:
+    """Bytes (near enough: characters) of a unit's lines."""
+    return sum(len(masked[k]) + 1 for k in range(unit.start, unit.end + 1))
+
+
 def _parse_window(
-    units: list[Item], first: int, last: int, masked: list[str]
+    units: list[Item], first: int, last: int, masked: list[str], meter: Meter
 ) -> tuple[list[dict[str, Any]], int, int | None]:
     """Top-level groups of units ``first .. last``, the last unit parsed, the first bad unit.
 
@@ -355,7 +421,7 @@ def _parse_window(
         a, b = units[first].start, units[last].end
         src = "\n".join(masked[a : b + 1]).encode()
         try:
-            groups, error_row = _top_level(_parse(src), a, src)
+            groups, error_row = _top_level(_parse(src, meter), a, src)
         except _Stopped as stop:
             bad_at = _unit_at(units, first, last, a + stop.row)
             if bad_at == first:
@@ -415,5 +481,10 @@ def split_block(code: str, lang: str = "bash", known: Known = Known()) -> list[F
         return prompt_fragments(code, root_hash=False)
     masked_code = _mask(code)
     lines, masked = code.split("\n"), masked_code.split("\n")
-    items = _scan(lines, masked)
-    return Assembler(_expand(items, lines, masked), known).run()
+    items = _scan(lines, masked, _meter(code))
+    return Assembler(_expand(items, lines, masked, _meter(code)), known).run()
+
+
+def _meter(code: str) -> Meter:
+    """The work one pass may do over ``code``."""
+    return Meter(_WORK_PER_CHAR * len(code) + _WORK_MIN)

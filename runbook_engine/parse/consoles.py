@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 
 from . import shellwords
-from .lines import PSQL_META, SQL_START, dedent, is_comment, logical_line_end, sql_end, word_set
+from .lines import (
+    PSQL_META,
+    SQL_START,
+    Meter,
+    dedent,
+    is_comment,
+    logical_line_end,
+    sql_end,
+    word_set,
+)
 
 _REDIS_WORDS = word_set(
     "PING GET SET DEL KEYS SCAN INFO DBSIZE FLUSHDB FLUSHALL TTL PTTL EXPIRE EXISTS TYPE HGET "
@@ -261,8 +270,9 @@ def client_line(lang: str, s: str) -> bool:
     return (lang == "psql" and bool(PSQL_META.match(s))) or (lang == "sqlite" and s[:1] == ".")
 
 
-def console_end(lines: list[str], j: int, lang: str) -> int | None:
-    """Last line fed to a console opened on the line before ``j`` (None: nothing to feed)."""
+def console_end(lines: list[str], j: int, lang: str, meter: Meter | None = None) -> int | None:
+    """Last line fed to a console opened on the line before ``j`` (None: nothing to feed);
+    ``meter`` is charged for the shell lines lexed."""
     last, k = None, j
     while k < len(lines):
         s = lines[k].strip()
@@ -274,7 +284,7 @@ def console_end(lines: list[str], j: int, lang: str) -> int | None:
             k += 1
             continue
         if lang == "shell":
-            last = k = logical_line_end(lines, k)
+            last = k = logical_line_end(lines, k, meter)
         elif client_line(lang, s):
             last = k = sql_end(lines, k) if lang in ("psql", "sql", "sqlite") else k
         else:

@@ -45,7 +45,41 @@ def word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# ---------------------------------------------------------------- work budget
+
+
+class OverBudget(Exception):
+    """Reading one block has used up its `Meter`."""
+
+
+class Meter:
+    """Work left for reading one block, in characters lexed or parsed.
+
+    On well-formed shell every line is read a small, fixed number of times; on damaged text
+    (unclosed quotes, an error on every line) the readers go over the same lines again, which
+    grows with the square of the block. Past the budget the caller reads the rest cheaply.
+    """
+
+    __slots__ = ("left",)
+    #: what lexing a line costs beyond its characters, in characters (a Python call per line)
+    LINE = 64
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def charge(self, cost: int) -> None:
+        self.left -= cost
+        if self.left < 0:
+            raise OverBudget
+
+
 # ---------------------------------------------------------------- logical lines (light lexer)
+
+
+# The characters `_scan_chars` acts on inside single quotes, double quotes and elsewhere: it
+# jumps from one to the next (a loop over every character made lexing most of planning's time).
+_IN_CODE = re.compile(r"[\\#'\"`$()<]")
+_NEXT = {"'": re.compile("'"), '"': re.compile(r'[\\"$]')}
 
 
 def _scan_chars(line: str, stack: list[str]) -> tuple[bool, list[str]]:
@@ -54,7 +88,12 @@ def _scan_chars(line: str, stack: list[str]) -> tuple[bool, list[str]]:
     idx, size = 0, len(line)
     code_end = size
     while idx < size:
-        c, top = line[idx], (stack[-1] if stack else "")
+        top = stack[-1] if stack else ""
+        found = _NEXT.get(top, _IN_CODE).search(line, idx)
+        if found is None:
+            break
+        idx = found.start()
+        c = line[idx]
         if top == "'":
             if c == "'":
                 stack.pop()
@@ -95,15 +134,22 @@ def _scan_chars(line: str, stack: list[str]) -> tuple[bool, list[str]]:
     return (not stack and tail.endswith(("|", "&&"))), docs
 
 
-def logical_line_end(lines: list[str], i: int) -> int:
-    """Last line of the logical line starting at ``i`` (quotes, ``\\``, heredocs, ``|``/``&&``)."""
+def logical_line_end(lines: list[str], i: int, meter: Meter | None = None) -> int:
+    """Last line of the logical line starting at ``i`` (quotes, ``\\``, heredocs, ``|``/``&&``).
+
+    ``meter`` is charged for every line read (an unclosed quote reads to the end of the block).
+    """
     stack: list[str] = []
     j, n = i, len(lines)
     while j < n:
+        if meter is not None:
+            meter.charge(len(lines[j]) + Meter.LINE)
         cont, docs = _scan_chars(lines[j], stack)
         for delim in docs:  # heredoc bodies follow the line that opened them
             j += 1
             while j < n and lines[j].strip() != delim:
+                if meter is not None:
+                    meter.charge(len(lines[j]) + 1)
                 j += 1
             if j >= n:
                 return n - 1

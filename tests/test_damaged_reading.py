@@ -1,0 +1,112 @@
+"""Damaged shell in a block is read in linear time; well-formed shell is read as before."""
+
+from __future__ import annotations
+
+import random
+import re
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runbook_engine.parse import commands, lines
+from runbook_engine.parse.commands import split_block
+
+# pieces of broken shell: unclosed groups, substitutions and quotes, keywords out of place
+_DAMAGE = ["|||", "((((", "fi", ";;", "esac", "echo hi", "done", "then", "do", "}", ")", "if",
+           "case x in", "&&", "$(", "ls -la", "for i in 1 2", "while true", "{", "(", "else",
+           "'", '"', "`"]
+
+
+def _damaged_block(size: int, seed: int = 1) -> str:
+    rng = random.Random(seed)
+    out, total = [], 0
+    while total < size:
+        line = " ".join(rng.choice(_DAMAGE) for _ in range(rng.randint(1, 3)))
+        out.append(line)
+        total += len(line) + 1
+    return "\n".join(out)
+
+
+def _plan_cpu(book: Path, *args: str) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "runbook_engine", "plan", *args, str(book)],
+                          capture_output=True, text=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode in (0, 1), done.stderr[-500:]
+    assert "Traceback" not in done.stderr
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def test_a_block_of_damaged_shell_lines_plans_in_linear_time(tmp_path: Path) -> None:
+    # each error cost a re-parse of its 200-line window and each unclosed `$(` or quote a lexing
+    # to the end of the block: 250 KB took minutes
+    book = tmp_path / "damaged.md"
+    book.write_text("# Damaged\n\n```bash\n" + _damaged_block(250_000) + "\n```\n",
+                    encoding="utf-8")
+    cpu = _plan_cpu(book, "--format", "json")
+    assert cpu < 6, f"took {cpu:.1f} s of CPU"
+
+
+def test_an_expected_output_region_of_many_comment_lines_is_read_in_linear_time(
+        tmp_path: Path) -> None:
+    # each comment line looked back over every line of the region before it
+    book = tmp_path / "expected.md"
+    body = "# line of output\n" * 150_000
+    book.write_text(f"# E\n\n```bash\necho hi\n# Expected output:\n{body}```\n", encoding="utf-8")
+    assert _plan_cpu(book) < 6
+
+
+def test_a_block_past_its_work_budget_keeps_what_it_read_and_the_rest_is_one_doc() -> None:
+    code = "echo first\necho second\n" + _damaged_block(60_000)
+    frags = split_block(code)
+    assert [f.code for f in frags[:2]] == ["echo first", "echo second"]
+    last = frags[-1]
+    assert last.kind == "doc" and code.endswith(last.code.rsplit("\n", 1)[-1])
+    assert len(frags) < len(code.split("\n")) // 4  # the rest was not read line by line
+
+
+def test_well_formed_blocks_stay_well_within_the_budget() -> None:
+    # the costliest well-formed shape: every line opens a compound read with a small parse
+    code = "\n".join(f"if test -e /f{i}; then echo {i}; fi" for i in range(5_000))
+    masked = code.split("\n")
+    scan, parse = commands._meter(code), commands._meter(code)
+    items = commands._scan(masked, masked, scan)
+    commands._expand(items, masked, masked, parse)
+    for meter in (scan, parse):
+        assert commands._meter(code).left - meter.left < 16 * len(code)
+    assert [f.kind for f in split_block(code)] == ["command"] * 5_000
+
+
+def test_errors_close_together_do_not_change_the_commands_around_them() -> None:
+    good = [f"systemctl restart svc{i}" for i in range(300)]
+    mixed = [x for i, cmd in enumerate(good) for x in ([cmd, ")"] if i % 7 == 0 else [cmd])]
+    frags = split_block("\n".join(mixed))
+    assert [f.code for f in frags if f.kind == "command"] == good
+    assert [f.code for f in frags if f.kind == "doc"] == [")"] * len(range(0, 300, 7))
+
+
+# ---------------------------------------------------------------- the lexer's jumps
+
+
+def _scan_chars_by_char(line: str, stack: list[str]) -> tuple[bool, list[str]]:
+    """The lexer as it was: stopping at every character (the reference for the jumping one)."""
+    every = re.compile(".", re.DOTALL)
+    with mock.patch.object(lines, "_IN_CODE", every), \
+            mock.patch.object(lines, "_NEXT", {"'": every, '"': every}):
+        return lines._scan_chars(line, stack)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(alphabet="ab #'\"\\`$()<-|&;\t", max_size=16), max_size=4),
+       st.lists(st.sampled_from(["'", '"', "`", "$(", "("]), max_size=3))
+def test_the_lexer_jumping_between_special_characters_reads_as_the_one_reading_each(
+        text: list[str], stack: list[str]) -> None:
+    ours, theirs = list(stack), list(stack)
+    for line in text:
+        assert lines._scan_chars(line, ours) == _scan_chars_by_char(line, theirs)
+        assert ours == theirs
