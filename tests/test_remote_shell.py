@@ -3,7 +3,9 @@ contract, tests/test_runner_contract.py, holds it to everything every runner doe
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -27,8 +29,8 @@ Server = sshd_helpers.SSHServer
 def runner(sshd_server: Server) -> Iterator[SSHRunner]:
     instance = SSHRunner(HostTarget("web1"), ssh_config_path=str(sshd_server.ssh_config))
     instance.connect()
-    assert instance._serves
     yield instance
+    assert instance._remote is None or not instance._remote.settled or instance._serves
     instance.close()
 
 
@@ -141,3 +143,59 @@ def test_a_step_end_in_pieces_costs_no_channel(runner: SSHRunner) -> None:
     assert [r.stdout for r in results] == [f"{i} 200000\n" for i in range(5)]
     assert runner.session.env["BIG"] == "x" * 200000
     assert channels_opened(runner) == before
+
+
+def test_connect_leaves_the_set_up_to_the_first_step(runner: SSHRunner) -> None:
+    # the first step goes out behind the set-up, before its records (temp dir, environment)
+    # came back: one round trip less to connect; the step names the temp dir as "$__rb_d"
+    assert runner._remote is not None and not runner._remote.settled
+    first = run(runner, 'cd /tmp && export ONE=1; echo "$RUNBOOK_OUTPUT"; '
+                        'echo k=v >> "$RUNBOOK_OUTPUT"')
+    assert first.status == "ok" and first.outputs == {"k": "v"}
+    assert runner._remote.settled and first.stdout == f"{runner.tmp}/output\n"
+    assert runner.base_env["USER"] == sshd_helpers.TEST_USER and "ONE" not in runner.base_env
+    assert run(runner, 'echo "$(pwd) $ONE"').stdout == "/tmp 1\n"
+
+
+@contextlib.contextmanager
+def restricted_server(tools: tuple[str, ...]) -> Iterator[Server]:
+    """A test sshd whose sessions find only ``tools`` on their PATH."""
+    folder = Path(tempfile.mkdtemp(prefix="rb-path-"))
+    folder.chmod(0o755)
+    for tool in tools:
+        os.symlink(shutil.which(tool) or tool, folder / tool)
+    server = sshd_helpers.start_server(options=(f"SetEnv PATH={folder}",))
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_remote_that_cannot_keep_a_shell_runs_the_first_step_once_on_a_channel() -> None:
+    # no mkfifo: the set-up says so only after the first step was sent; the remote drops it
+    # and the step runs on a channel of its own, once
+    ran = Path(tempfile.mkdtemp()) / "ran"
+    ran.parent.chmod(0o777)  # the test sshd's user writes there
+    with restricted_server(("bash", "mktemp", "rm", "cat")) as server:
+        runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config))
+        try:
+            first = run(runner, f"echo once >> {ran}; echo $$")
+            second = run(runner, "echo $$")
+            assert (first.status, second.status) == ("ok", "ok") and not runner._serves
+            assert first.stdout != second.stdout  # each step a channel (a shell) of its own
+            assert ran.read_text() == "once\n"
+        finally:
+            runner.close()
+
+
+def test_a_set_up_that_fails_says_why_at_the_first_step() -> None:
+    with restricted_server(("mktemp", "rm", "cat")) as server:  # no bash on the PATH
+        runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config))
+        try:
+            result = run(runner, "echo never")
+            assert result.status == "error" and result.stdout == ""
+            assert result.error is not None and result.error.startswith("remote setup failed: ")
+            assert "bash" in result.error and "\n" not in result.error
+        finally:
+            runner.close()

@@ -35,11 +35,11 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # left out of the state (shell-owned, ignored), so a step that changes nothing writes the same
 # state as the step before it, which ``StateCache`` then need not parse again.
 _TRAP = r"""__rb_state() {
-  local __rb_rc=$? __rb_d=$PWD
+  local __rb_rc=$? __rb_wd=$PWD
   set +e
-  if [[ -n ${__rb_step_dir-} && $PWD == "$__rb_step_dir" ]]; then __rb_d=$__rb_base_dir; fi
+  if [[ -n ${__rb_step_dir-} && $PWD == "$__rb_step_dir" ]]; then __rb_wd=$__rb_base_dir; fi
   export -n RUNBOOK_STEP
-  { printf '%%s\0' "$__rb_d"; export -p; } 2>/dev/null >%(state)s
+  { printf '%%s\0' "$__rb_wd"; export -p; } 2>/dev/null >%(state)s
   exit $__rb_rc
 }
 trap __rb_state EXIT
@@ -60,8 +60,12 @@ def _session_lines(session: Session) -> list[str]:
     return lines
 
 
-def wrap(command: Command, session: Session, *, state_path: str, output_path: str) -> str:
-    """Build the bash script that runs ``command`` inside ``session`` and records the new state."""
+def wrap(command: Command, session: Session, *, state_path: str, output_path: str,
+         shell_words: bool = False) -> str:
+    """Build the bash script that runs ``command`` inside ``session`` and records the new state.
+    ``shell_words``: the paths are shell words already (``"$__rb_d/state"``), not quoted again."""
+    if not shell_words:
+        state_path, output_path = shlex.quote(state_path), shlex.quote(output_path)
     lines = _session_lines(session)
     lines.append("__rb_base_dir=$PWD")
     if command.cwd:
@@ -73,10 +77,10 @@ def wrap(command: Command, session: Session, *, state_path: str, output_path: st
     lines.append(
         f"export RUNBOOK_STEP={shlex.quote(command.step_id)}"
         f" RUNBOOK_RUN_ID={shlex.quote(command.run_id)}"
-        f" RUNBOOK_OUTPUT={shlex.quote(output_path)}"
+        f" RUNBOOK_OUTPUT={output_path}"
     )
     lines.append(
-        _TRAP % {"state": shlex.quote(state_path)}
+        _TRAP % {"state": state_path}
     )
     lines.append("set -eo pipefail")
     # The user's code runs in this shell (not a subshell) so that cd/export carry over.

@@ -7,6 +7,7 @@ import secrets
 import shlex
 import shutil
 from collections.abc import Callable
+from typing import NoReturn
 
 import paramiko
 
@@ -19,7 +20,16 @@ from .channel import FAULTS, LOST, ChannelProcess, PtyProcess, Signaller, wait_f
 from .config import Prompt, read_config
 from .connect import Connector
 from .protocol import Frames, epilogue, outer_script, signaller_script
-from .shell import SERVED_LINE_OFFSET, SHELL_LOST, RemoteShell, ShellProcess, open_remote
+from .shell import (
+    SERVED_LINE_OFFSET,
+    SERVED_OUTPUT,
+    SERVED_STATE,
+    SHELL_LOST,
+    Remote,
+    RemoteShell,
+    ShellProcess,
+    open_remote,
+)
 
 SUDO_S = "sudo -k -S -p ''"  # password from stdin, no prompt text on stderr
 
@@ -57,6 +67,7 @@ class SSHRunner(Runner):
             timeout=connect_timeout,
         )
         self._chain: list[paramiko.Transport] = []
+        self._remote: Remote | None = None  # its records are read by the first step (_settle)
         self._shell: RemoteShell | None = None
         self._serves = False  # the remote can keep a shell
         self._token = token = secrets.token_hex(8)  # per runner: user output cannot forge frames
@@ -83,23 +94,37 @@ class SSHRunner(Runner):
         self._open_remote()
 
     def _open_remote(self) -> None:
-        """Temp dir, login shell, base environment and the persistent shell, in one round trip.
+        """Start the temp dir, login shell, base environment and the persistent shell; what
+        they are is read by ``_settle``, after the first step was sent (no round trip of its own).
 
         Its channel ends with the connection; then the remote side removes the temp dir, so
         close() needs no round trip of its own.
         """
         try:
-            remote = open_remote(self._chain[-1], self._connector.timeout, self._token,
-                                 stale=self.tmp, serve=self.persistent_shell)
+            self._remote = open_remote(self._chain[-1], self._connector.timeout, self._token,
+                                       stale=self.tmp, serve=self.persistent_shell)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            self._setup_failed(exc)
+        self._shell = RemoteShell(self._remote, self._mark_bytes)
+
+    def _settle(self) -> None:
+        """Read what the set-up learned (at once when it is known). TargetError when it failed."""
+        remote = self._remote
+        if remote is None or remote.settled:
+            return
+        try:
+            remote.settle()
         except (paramiko.SSHException, OSError, EOFError, ValueError) as exc:
-            self._drop()
-            why = " ".join(str(exc).split()) or type(exc).__name__  # the remote's stderr: 1 line
-            raise TargetError(self.name, f"remote setup failed: {why}") from None
+            self._setup_failed(exc)
         self.tmp = remote.tmp
         self._login_bash = os.path.basename(remote.login_shell) == "bash"
         self.base_env = remote.env
         self._serves = remote.serves
-        self._shell = RemoteShell(remote, self._mark_bytes)
+
+    def _setup_failed(self, exc: BaseException) -> NoReturn:
+        self._drop()
+        why = " ".join(str(exc).split()) or type(exc).__name__  # the remote's stderr: 1 line
+        raise TargetError(self.name, f"remote setup failed: {why}") from None
 
     def _exec(self, command: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
         """Run a small helper command and wait for it (setup, cleanup, sudo check)."""
@@ -117,7 +142,7 @@ class SSHRunner(Runner):
         for transport in reversed(self._chain):
             transport.close()
         self._chain = []
-        self._shell = None
+        self._remote = self._shell = None
 
     def close(self) -> None:
         self._drop()  # the remote shell's channel ends: it removes the remote temp dir
@@ -138,6 +163,7 @@ class SSHRunner(Runner):
             process = self._start_served(command)
             if process is not None:
                 return process
+        self._settle()
         try:
             prefix, stdin = self._sudo_prefix(command)
             script = wrap(command, self.session, state_path=f"{self.tmp}/state",
@@ -159,8 +185,11 @@ class SSHRunner(Runner):
         return ChannelProcess(chan, Frames(self._mark_bytes), self._signals(command))
 
     def _served(self, command: Command) -> bool:
-        """Whether the step runs in the persistent shell (else a channel of its own)."""
-        return self._serves and not (command.interactive or command.sudo or command.user)
+        """Whether the step runs in the persistent shell (else a channel of its own); before
+        the set-up's records came, whether it is sent there (they may still say no)."""
+        unsettled = self._remote is not None and not self._remote.settled
+        serves = self._serves or (unsettled and self.persistent_shell)
+        return serves and not (command.interactive or command.sudo or command.user)
 
     def code_first_line(self, command: Command) -> int:
         first = code_first_line(command, self.session)
@@ -169,19 +198,25 @@ class SSHRunner(Runner):
 
     def _start_served(self, command: Command) -> ShellProcess | None:
         """The step in the persistent shell; None when it must take a channel of its own."""
-        script = wrap(command, self.session, state_path=f"{self.tmp}/state",
-                      output_path=f"{self.tmp}/output").encode("utf-8", "surrogateescape")
+        script = wrap(command, self.session, state_path=SERVED_STATE, output_path=SERVED_OUTPUT,
+                      shell_words=True).encode("utf-8", "surrogateescape")
         stdin = command.code.encode("utf-8", "surrogateescape") if command.interpreter else b""
         if b"\0" in script or b"\0" in stdin:
             return None
         for _ in range(2):
             if self._shell is None or not self._shell.usable():
                 self._open_remote()  # it died (killed, out of memory) since the last step
-                if not self._serves:
-                    return None
             assert self._shell is not None
-            process = self._shell.start(script, stdin, self._signals(command),
-                                        self._connector.timeout)
+            shell = self._shell
+            try:
+                shell.send(script, stdin)
+            except ProcessLost:
+                self._settle()  # a set-up that failed says why (TargetError)
+                raise
+            self._settle()  # the records came before the step's own answer
+            if not self._serves:
+                return None  # the remote read the step and dropped it: nothing ran
+            process = shell.started(self._signals(command), self._connector.timeout)
             if process is not None:
                 return process
         raise ProcessLost(SHELL_LOST)

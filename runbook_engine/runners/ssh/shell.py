@@ -31,11 +31,11 @@ import select
 import shlex
 import signal
 import time
-from dataclasses import dataclass, field
 
 import paramiko
 
 from ..base import Chunk, Process, ProcessLost
+from ..script import parse_state
 from .channel import FAULTS, LOST, Signaller, drain, transport_died
 from .protocol import Frames, epilogue_script
 
@@ -44,18 +44,20 @@ SHELL_LOST = "the remote shell ended unexpectedly (killed?); the next step start
 
 # $1: the login shell, $2: the frame token, $3: a temp dir left by a shell that died (removed),
 # $4: 1 to serve steps. Records (NUL-terminated) first: temp dir, login shell, "1" when the server
-# runs, the environment; an empty record ends them. Without bash >= 4.4 or mkfifo (or $4) it only
-# keeps the temp dir until the connection ends, and every step takes a channel of its own.
+# runs, the environment (``export -p``: a builtin, where a loop over $(compgen -e) forked). The
+# client sends its first step without waiting for them (one round trip less to connect), so the
+# steps name the temp dir as "$__rb_d". Without bash >= 4.4 or mkfifo (or $4) it only keeps the
+# temp dir until the connection ends, and reads (and drops) whatever comes: a step sent before
+# the records said so runs nowhere, and every step takes a channel of its own.
 _SERVER = r"""[[ -n $3 && -d $3 ]] && rm -rf -- "$3"
 __rb_d=$(mktemp -d) || exit 1
 __rb_ok=0
 if [[ $4 == 1 ]] && (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404 )) &&
    mkfifo -m 600 "$__rb_d/o0" "$__rb_d/e0" 2>/dev/null; then __rb_ok=1; fi
 printf '%s\0%s\0%s\0' "$__rb_d" "$1" "$__rb_ok"
-for __rb_n in $(compgen -e); do printf '%s=%s\0' "$__rb_n" "${!__rb_n}"; done
-printf '\0'
+export -p; printf '\0'
 trap 'rm -rf -- "$__rb_d"' EXIT
-if (( ! __rb_ok )); then exec >&- 2>&-; read -r _; exit; fi
+if (( ! __rb_ok )); then exec >&- 2>&-; cat >/dev/null; exit; fi
 printf -v __rb_T '\036\037rb%s\037' "$2"
 set -m --
 exec 3>&1 4>&2 >/dev/null 2>&1
@@ -115,43 +117,83 @@ def server_command(token: str, stale: str, serve: bool) -> str:
             f"{int(serve)}")
 
 
-@dataclass
-class Remote:
-    """What the setup of a connection learned, and the channel that holds it."""
+#: the temp dir's files as a served step names them: the server's own variable
+SERVED_STATE, SERVED_OUTPUT = '"$__rb_d/state"', '"$__rb_d/output"'
 
-    chan: paramiko.Channel
-    tmp: str
-    login_shell: str
-    serves: bool  # the persistent shell runs; else the channel only removes tmp at the end
-    env: dict[str, str] = field(default_factory=dict)
+
+class Remote:
+    """The channel that holds a connection's set-up and its persistent shell; once ``settle``
+    has read its records: the temp dir, the login shell, whether it serves, the base environment.
+    """
+
+    def __init__(self, chan: paramiko.Channel) -> None:
+        self.chan = chan
+        self.settled = False
+        self.tmp = self.login_shell = ""
+        self.serves = False  # the persistent shell runs; else the channel only removes tmp
+        self.env: dict[str, str] = {}
+        self.leftover = b""  # the first step's output, read with the records
+
+    def settle(self) -> None:
+        """Read the records (once). ValueError with the remote's reason when the set-up failed."""
+        data = b""
+        while not self.settled:
+            chunk = self.chan.recv(65536)
+            if not chunk:
+                why = self.chan.recv_stderr(4096).decode(errors="replace").strip()[:200]
+                status = self.chan.recv_exit_status()
+                raise ValueError(why or (f"exit status {status}" if status >= 0 else
+                                         "the server closed the channel"))
+            data += chunk
+            if data.count(b"\0") >= 4:
+                tmp, shell, serves, exports, self.leftover = data.split(b"\0", 4)
+                self.tmp, self.login_shell = _text(tmp), _text(shell)
+                self.serves, self.settled = serves == b"1", True
+                self.env = {k: v for k, v in parse_state(b"\0" + exports, {}).env.items()
+                            if v is not None}
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def open_remote(transport: paramiko.Transport, timeout: float, token: str, *,
                 stale: str = "", serve: bool = True) -> Remote:
-    """Temp dir, login shell, base environment and the persistent shell, in one round trip."""
+    """Start the set-up and the persistent shell (temp dir, login shell, base environment) in
+    one round trip, without waiting for its records: the first step goes out behind it."""
     chan = transport.open_session(timeout=timeout)
     try:
-        chan.exec_command(server_command(token, stale, serve))
-        data = b""
-        while not data.endswith(b"\0\0"):  # an empty record ends the list
-            chunk = chan.recv(65536)
-            if not chunk:
-                why = chan.recv_stderr(4096).decode(errors="replace").strip()[:200]
-                raise ValueError(why or f"exit status {chan.recv_exit_status()}")
-            data += chunk
+        exec_unanswered(chan, server_command(token, stale, serve))
     except BaseException:
         chan.close()
         raise
-    records = data[:-2].decode("utf-8", errors="surrogateescape").split("\0")
-    env = dict(r.split("=", 1) for r in records[3:] if "=" in r)
-    return Remote(chan, records[0], records[1], records[2] == "1", env)
+    return Remote(chan)
+
+
+def exec_unanswered(chan: paramiko.Channel, command: str) -> None:
+    """``exec_command`` without waiting for the server's answer, so that what follows (the
+    first step) leaves in the same flight; a refusal closes the channel, which the records' read
+    sees. paramiko has no public way to do this: where its internals differ, it waits."""
+    pending = getattr(chan, "_event_pending", None)
+    send = getattr(chan.get_transport(), "_send_user_message", None)
+    if pending is None or send is None:
+        chan.exec_command(command)
+        return
+    message = paramiko.Message()
+    message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    message.add_int(chan.remote_chanid)
+    message.add_string("exec")
+    message.add_boolean(True)  # the answer still comes: paramiko's reader thread takes it
+    message.add_string(command)
+    pending()
+    send(message)
 
 
 class RemoteShell:
     """The client side of the server: sends a step, hands out its Process."""
 
     def __init__(self, remote: Remote, mark: bytes) -> None:
-        self.chan, self.mark = remote.chan, mark
+        self.remote, self.chan, self.mark = remote, remote.chan, mark
         self.broken = False  # out of step with us: the next step opens a new shell
 
     def usable(self) -> bool:
@@ -162,13 +204,22 @@ class RemoteShell:
         self.broken = True
         self.chan.close()
 
-    def start(self, script: bytes, stdin: bytes, signaller: Signaller,
-              timeout: float) -> ShellProcess | None:
-        """Send one step and wait for its pid: the server reads the step whole, then forks it.
-        None when the shell had died before it read the step (nothing ran): start a new one."""
-        process = ShellProcess(self, signaller)
+    def send(self, script: bytes, stdin: bytes) -> None:
+        """Send one step: ``"<script bytes> <stdin bytes>\\n"``, the script, the stdin bytes."""
         try:
             self.chan.sendall(f"{len(script)} {len(stdin)}\n".encode() + script + stdin)
+        except FAULTS:
+            self.discard()
+            raise ProcessLost(LOST) from None
+
+    def started(self, signaller: Signaller, timeout: float) -> ShellProcess | None:
+        """Wait for the sent step's pid: the server reads the step whole, then forks it.
+        None when the shell had died before it read the step (nothing ran): start a new one."""
+        process = ShellProcess(self, signaller)
+        leftover, self.remote.leftover = self.remote.leftover, b""
+        if leftover and (data := process.out.feed(leftover)):
+            process.early.append(("stdout", data))
+        try:
             end = time.monotonic() + timeout
             while process.err.pid is None:
                 if self.chan.eof_received or self.chan.closed:
