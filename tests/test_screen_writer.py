@@ -93,3 +93,35 @@ def test_a_step_is_not_held_up_by_a_terminal_slow_to_read(tmp_path: Path) -> Non
     assert child.exitstatus == 0
     assert b"x" * 3_000_000 + b"\r\nDONE" in received
     assert float((tmp_path / "ended").read_text()) < reading
+
+
+class CountingFile(io.TextIOWrapper):
+    """A real pipe's text file that counts the flushes that reach it."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_many_short_texts_into_a_pipe_are_flushed_together_by_the_flush_delay() -> None:
+    # a run of short steps writes a few lines each: into a pipe they go out together, at most
+    # one flush per flush delay (not a wake-up and a write per line), none lost or reordered
+    reader, writer = os.pipe()
+    file = CountingFile(io.FileIO(writer, "w"), encoding="utf-8")
+    screen = ScreenWriter(file, terminal=False, flush_s=0.1)
+    got = bytearray()
+    started = time.monotonic()
+    for i in range(2000):
+        screen.write(f"line {i}\n")
+        if i % 100 == 0:
+            time.sleep(0.01)  # a few steps' time
+    elapsed = time.monotonic() - started
+    screen.drain()
+    file.close()
+    while chunk := os.read(reader, 1 << 16):
+        got += chunk
+    os.close(reader)
+    assert got == "".join(f"line {i}\n" for i in range(2000)).encode()
+    assert 1 <= file.flushes <= elapsed / 0.1 + 3
