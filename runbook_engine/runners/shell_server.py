@@ -82,12 +82,16 @@ class ShellServer:
 
     def read_line(self, timeout: float) -> str | None:
         """The next reply line; None on timeout or EOF (``self.eof``: the server died)."""
-        end = time.monotonic() + timeout
+        end: float | None = None
         while b"\n" not in self.pending:
-            ready, _, _ = select.select([self.ctl], [], [], max(0.0, end - time.monotonic()))
-            if not ready:
-                return None
-            data = os.read(self.ctl, 4096)
+            try:  # non-blocking: what has come is read without asking select first
+                data = os.read(self.ctl, 4096)
+            except BlockingIOError:
+                end = time.monotonic() + timeout if end is None else end
+                left = end - time.monotonic()
+                if left <= 0 or not select.select([self.ctl], [], [], left)[0]:
+                    return None
+                continue
             if not data:
                 self.eof = True
                 return None
