@@ -118,8 +118,8 @@ class ScreenWriter:
                 self._busy = True
                 flush = self.terminal or self._flush_asked or not batch
             try:
-                for text in batch:
-                    self.file.write(text)
+                if batch:  # one write: unbuffered (PYTHONUNBUFFERED) each is a system call
+                    self.file.write(batch[0] if len(batch) == 1 else "".join(batch))
                 if self._dirty_since is None:
                     self._dirty_since = time.monotonic()
                 if flush or time.monotonic() - self._dirty_since >= self.flush_s:
