@@ -8,6 +8,7 @@ for the first kind, treats Ctrl-C as the normal end of the second, and skips bot
 from __future__ import annotations
 
 import functools
+import re
 
 from .danger import command_of as _command
 from .danger import segments as _segments
@@ -22,6 +23,14 @@ _SCREEN = frozenset({"top", "htop", "btop", "atop", "iotop", "nethogs", "vim", "
 _DB_CLIENTS = frozenset({"psql", "mysql", "mariadb", "mongosh", "mongo", "sqlite3", "redis-cli"})
 _ALWAYS_FOLLOW = frozenset({"watch", "tcpdump", "iostat", "vmstat"})
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "docker-compose", "kubectl", "oc"})
+#: every other program either question looks for (see the two functions below)
+_OTHERS = frozenset({"ssh", "tail", "journalctl", "dmesg", "pm2", "ping", "npm", "yarn", "pnpm"})
+_PARTS = re.compile(r"[a-z0-9]+")
+#: the prefilter: a part of each name (`docker-compose` -> `compose`). A code none of whose
+#: words holds one calls none of these programs, and both answers are None without reading it
+#: as shell (most steps; the same bargain as the danger rules' prefilter)
+_TRIGGERS = frozenset(max(_PARTS.findall(name), key=len) for name in (
+    *_SCREEN, *_DB_CLIENTS, *_ALWAYS_FOLLOW, *_CONTAINER_TOOLS, *_OTHERS))
 
 
 def needs_terminal(code: str, lang: str = "bash") -> str | None:
@@ -82,7 +91,7 @@ def _container_follow(cmd: str, args: list[str]) -> str | None:
 def _commands(code: str, lang: str) -> tuple[tuple[bool, str, list[str]], ...]:
     """(reads or writes a pipe, command, arguments) for each simple command; kept for the
     few last codes, as the engine asks both questions of each step (nothing changes them)."""
-    if not code.strip():
+    if not code.strip() or _TRIGGERS.isdisjoint(_PARTS.findall(code.lower())):
         return ()
     parts = _segments(without_comments(code, lang))
     found = []

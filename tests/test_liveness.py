@@ -89,3 +89,32 @@ def test_ctrl_c_ends_a_follow_step_as_ok(tmp_path: Path) -> None:
     events = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
     logs = next(e for e in events if e["event"] == "step_finished" and e["step"] == "logs")
     assert logs["status"] == "ok" and "stopped by the operator" in logs["reason"]
+
+
+class _Everything(frozenset):  # type: ignore[type-arg]
+    """A trigger set that meets every code: the prefilter lets all through."""
+
+    def isdisjoint(self, other: object) -> bool:
+        return False
+
+
+def test_the_prefilter_never_changes_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every step of the corpus runbooks (and the cases above) answers the same with the name
+    # prefilter as when every code is read as shell
+    from runbook_engine import liveness
+    from runbook_engine.parse import load_runbook
+
+    codes = [(s.code, s.lang or "bash") for book in sorted((ROOT / "tests" / "corpus").glob("*.md"))
+             for s in load_runbook(str(book)).steps if s.code.strip()]
+    codes += [(c, "bash") for c in ("top", "watch df", "docker-compose exec -it db sh",
+                                    "kubectl get pods -w", "echo stop", "tail -f x.log")]
+    assert len(codes) > 500
+
+    def answers() -> list[tuple[str | None, str | None]]:
+        liveness._commands.cache_clear()
+        return [(needs_terminal(c, lang), runs_until_stopped(c, lang)) for c, lang in codes]
+
+    filtered = answers()
+    monkeypatch.setattr(liveness, "_TRIGGERS", _Everything())
+    assert answers() == filtered
+    assert sum(1 for t, f in filtered if t or f) > 20  # the corpus has both kinds
