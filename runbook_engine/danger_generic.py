@@ -20,27 +20,36 @@ from .danger_grammar import (
     DESTRUCTIVE_WORDS,
     GENERIC_FLAG_KINDS,
     GENERIC_FLAGS,
+    KNOWN_FLAG_LOOKALIKES,
     KNOWN_LOOKALIKES,
+    KNOWN_TOOL_FLAGS,
     OPTION_NAMES,
     READ_ONLY_OPERANDS,
     READ_VERBS,
     SCALE_OPTIONS,
+    SUBCOMMAND_WORDS,
 )
 from .danger_match import (
     SCRIPT_FILE_RE,
     destructive_name,
+    identifier_words,
     name_suffix_kind,
+    row_flags,
     row_words,
     subcommand_kind,
 )
 
-_SUBCOMMAND_RE = re.compile(r"[a-z][a-zA-Z0-9-]*\Z")
-#: whole subcommand words of a tool with rules that no row names: only plain verbs of deletion
-#: and stopping (a row's author chose what restore, rollback or cleanup mean for that tool)
+_SUBCOMMAND_RE = re.compile(r"[a-z][a-zA-Z0-9_-]*\Z")
+#: subcommand words of a tool with rules that no row names: only plain verbs of deletion,
+#: stopping and failing over (a row's author chose what restore, rollback or cleanup mean for
+#: that tool), whole or first in a compound (``argocd app terminate-op``)
 _KNOWN_TOOL_VERBS = {
     **dict.fromkeys(DESTRUCTIVE_WORDS["delete"] - {"decommission", "unregister"}, "delete"),
+    **dict.fromkeys(SUBCOMMAND_WORDS["delete"] - {"gc", "free"}, "delete"),
+    **dict.fromkeys(SUBCOMMAND_WORDS["stop"] - {"pause"}, "stop"),  # kubectl rollout pause
     **dict.fromkeys(("stop", "kill", "terminate", "shutdown", "halt", "poweroff", "drain",
                      "evict", "demote", "hibernate"), "stop"),
+    **dict.fromkeys(("failover", "switchover", "promote"), "reset"),
 }
 #: subcommands that ask about what follows (``kubectl auth can-i delete``)
 _QUERIES = frozenset({"can-i", "query", "check", "test", "verify", "tree", "explain"})
@@ -93,12 +102,24 @@ def known_tool_kind(name: str, parsed: Parsed) -> tuple[str, str] | None:
         if not _SUBCOMMAND_RE.match(word) or word in READ_VERBS or word in _QUERIES or \
                 word in lookalikes:
             break  # an operand, or a query about what follows (kubectl auth can-i delete)
-        if word in _KNOWN_TOOL_VERBS and word not in row_words(name, k):
+        verb = word if word in _KNOWN_TOOL_VERBS else identifier_words(word)[0]
+        if verb in _KNOWN_TOOL_VERBS and word not in row_words(name, k):
             if positionals[k + 1:k + 2] and positionals[k + 1] in READ_ONLY_OPERANDS:
                 return None  # kubectl cnpg hibernate status
-            return _KNOWN_TOOL_VERBS[word], " ".join([name, *before, word])
+            return _KNOWN_TOOL_VERBS[verb], " ".join([name, *before, word])
         before.append(word)
-    return _scaled_to_zero(name, parsed)
+    return _scaled_to_zero(name, parsed) or _known_tool_flag(name, parsed)
+
+
+def _known_tool_flag(name: str, parsed: Parsed) -> tuple[str, str] | None:
+    """An option of a tool with rules that says it deletes or stops and that no row of the
+    tool names (``argocd app sync --prune``, ``docker swarm init --force-new-cluster``)."""
+    named = row_flags(name) | KNOWN_FLAG_LOOKALIKES.get(name, frozenset())
+    for flag in sorted(parsed.flags):
+        kind = KNOWN_TOOL_FLAGS.get(flag)
+        if kind and flag not in named:
+            return kind, f"{name} {' '.join(parsed.positionals[:2])} {flag}".replace("  ", " ")
+    return None
 
 
 def _generic_subcommand(name: str, parsed: Parsed) -> tuple[str, str] | None:

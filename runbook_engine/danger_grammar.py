@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -417,8 +418,8 @@ TEXT_COMMANDS = word_set(
     "out-host out-file select-string get-content echo.exe rem"
 )
 #: options whose value is a message, a title or a description: never code
-MESSAGE_OPTS = word_set("-m --message --msg --title --body --description --comment --reason --note "
-                    "--subject --annotation -Message")
+MESSAGE_OPTS = word_set("-m --message --msg --title --body --description --desc --comment --reason "
+                        "--note --subject --annotation -Message")
 #: everyday commands that never get the "verb in a subcommand" fallback (``mkdir reset``)
 BENIGN = word_set(
     "ls cd pwd mkdir touch cp mv ln stat file du df free uptime uname whoami id date sleep export "
@@ -442,10 +443,11 @@ TOOL_ALIASES = {
 #: words in script, task and subcommand names that say the thing is destructive
 DESTRUCTIVE_WORDS = {
     "delete": word_set("delete destroy purge wipe nuke teardown drop uninstall remove rm rmi erase "
-                   "prune shred decommission killall deprovision unregister"),
+                   "prune shred decommission killall deprovision unregister deregister "
+                   "unenroll unprovision"),
     "stop": word_set("stop shutdown halt poweroff reboot kill terminate drain evict down"),
     "reset": word_set("reset restore rollback failover truncate flush flushall flushdb fresh "
-                      "downgrade wipeout reinit reinitialize cleanup expunge"),
+                      "downgrade wipeout reinit reinitialize cleanup expunge switchover"),
 }
 #: whole subcommand words that say an unknown tool destroys or stops (``mc rb``, ``s3cmd del``,
 #: ``npm unpublish``, ``gh workflow disable``, ``doveadm kick``, ``realm leave``, ``pvesm free``,
@@ -453,10 +455,11 @@ DESTRUCTIVE_WORDS = {
 #: name (``fix.rb``) or of an option (``--disable-cache``)
 SUBCOMMAND_WORDS = {
     "delete": word_set("rb del rmdir unpublish revoke gc free undefine discard abandon retire "
-                       "zap obliterate clobber"),
+                       "zap obliterate clobber forget dissolve unjoin"),
     "stop": word_set("disable deactivate suspend cancel kick leave offline pause unbind "
-                     "disconnect ban demote hibernate"),
-    "reset": word_set("clear revert overwrite reimage reformat invalidate"),
+                     "disconnect ban demote hibernate standby evacuate unplug fence quiesce "
+                     "onestop forcestop faststop quietstop"),
+    "reset": word_set("clear revert overwrite reimage reformat invalidate promote"),
 }
 #: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``,
 #: ``swapoff``, Proxmox's ``qmrestore``, ``Invoke-WsusServerCleanup``): the name is verb-last,
@@ -503,6 +506,18 @@ KNOWN_LOOKALIKES = {
     "pip3": word_set("cache"),
     "npm": word_set("cache"),
 }
+#: options that say a tool with rules deletes, stops or resets, judged when no row of the tool
+#: names them (``argocd app sync --prune``, ``docker swarm init --force-new-cluster``,
+#: ``etcd --force-new-cluster``, ``drbdadm connect --discard-my-data``)
+KNOWN_TOOL_FLAGS = {
+    **dict.fromkeys(word_set("--delete --purge --destroy --wipe --prune --zap-all --delete-all "
+                             "--remove-all --drop"), "delete"),
+    **dict.fromkeys(word_set("--stop --kill --shutdown --terminate --poweroff"), "stop"),
+    **dict.fromkeys(word_set("--force-new-cluster --discard-my-data --reset-data --wipe-data"),
+                    "reset"),
+}
+#: such options that are harmless for one tool (``git fetch --prune`` forgets stale remote refs)
+KNOWN_FLAG_LOOKALIKES = {"git": word_set("--prune")}
 #: words after a subcommand that make it a read-only query (``nodetool removenode status``)
 READ_ONLY_OPERANDS = word_set("status")
 #: a first subcommand that only reads: what follows is its object (``tool describe delete-policy``,
@@ -523,7 +538,8 @@ GENERIC_FLAG_KINDS = {
                        "--delete-server --delete-service --unexport --expire"),
     "stop": word_set("--disable --deactivate --kill --kill-nodes --lock --logout --logoutall "
                      "--panic-on --detach-all"),
-    "reset": word_set("--reset --reset-offsets --flush --flush-all --clear --truncate"),
+    "reset": word_set("--reset --reset-offsets --flush --flush-all --clear --truncate "
+                      "--force-new-cluster --discard-my-data"),
 }
 GENERIC_FLAGS = frozenset().union(*GENERIC_FLAG_KINDS.values())
 #: HTTP paths whose words say a POST changes or destroys state on an admin API
@@ -538,6 +554,10 @@ ADMIN_PATH_WORDS = word_set(
 ADMIN_PATH_SAFE = word_set("_flush")
 #: words in a POST body that say the request accepts losing data (Elasticsearch reroute)
 ADMIN_BODY_WORDS = word_set("accept_data_loss allocate_stale_primary allocate_empty_primary")
+#: a body whose command is a deletion (Solr's ``{"delete": {"query": ...}}`` or ``<delete>``,
+#: a bulk ``{"delete": {...}}`` line, an alias action ``{"remove_index": ...}``)
+ADMIN_BODY_KEYS = re.compile(r"[\"'](?:delete|drop|purge|truncate|remove_index)[\"']\s*:|"
+                             r"<delete>", re.IGNORECASE)
 
 
 #: psql and mysql client meta-commands (``\\dt+``, ``\\c db``, ``\\G``): a backslash word that is

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .danger_args import Parsed, has_flag, match_path, option_value
 from .danger_grammar import (
     ACTION_OPTIONS,
+    ADMIN_BODY_KEYS,
     ADMIN_BODY_WORDS,
     ADMIN_PATH_SAFE,
     ADMIN_PATH_WORDS,
@@ -49,6 +50,12 @@ _SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel|res
                              r"\b-?(?:delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}")
 
 
+#: a verb first in a camelCase name (``removeFramework``, ``rebootClusterFromCompleteOutage``)
+_CAMEL_VERB_RE = re.compile(r"(?<![A-Za-z])(?:remove|delete|destroy|drop|purge|wipe|erase|reboot|"
+                            r"stop|kill|shutdown|terminate|cancel|disable|reset|force|dissolve|"
+                            r"evict|unregister|deregister|uninstall)[A-Z]")
+
+
 def _name_parts(name: str) -> list[str]:
     return _PARTS_RE.findall(name.lower())
 
@@ -81,8 +88,8 @@ def may_be_dangerous(code: str) -> bool:
     lowered = code.lower()
     if not _triggers().isdisjoint(_PARTS_RE.findall(lowered)):
         return True
-    if _SUFFIX_VERB_RE.search(lowered):  # ldapdelete, scancel
-        return True
+    if _SUFFIX_VERB_RE.search(lowered) or _CAMEL_VERB_RE.search(code):  # ldapdelete, scancel,
+        return True  # removeFramework
     if "/dev/" in lowered and RAW_DEVICE_RE.search(lowered):
         return True
     if "tee" in lowered and _EMPTY_TEE_RE.search(code):
@@ -134,6 +141,16 @@ def row_words(name: str, k: int) -> frozenset[str]:
         levels = rule.path[1:] if rule.path[:1] == ("**",) else rule.path[k:k + 1]
         words.update(word for level in levels for word in level.split("|"))
     return frozenset(words)
+
+
+@functools.lru_cache(maxsize=1024)
+def row_flags(name: str) -> frozenset[str]:
+    """Every flag a row of the tool names, as a condition or an exception (``mdadm --stop``)."""
+    flags: set[str] = set()
+    for rule in rules_for(name):
+        for group in (*rule.flags, rule.unless):
+            flags.update(f for f in group.split("|") if f)
+    return frozenset(flags)
 
 
 _CMDLET_RE = re.compile(r"[a-z]+-[a-z0-9]+\Z")
@@ -222,7 +239,8 @@ def _admin_body(parsed: Parsed) -> str | None:
     for option in ("-d", "--data", "--data-raw", "--data-binary", "--json", "--body-data",
                    "--post-data", "--body"):
         for body in parsed.values.get(option, []):
-            if not ADMIN_BODY_WORDS.isdisjoint(re.findall(r"[a-z_]+", body.lower())):
+            if not ADMIN_BODY_WORDS.isdisjoint(re.findall(r"[a-z_]+", body.lower())) or \
+                    ADMIN_BODY_KEYS.search(body):
                 return body
     return None
 
@@ -233,16 +251,31 @@ _VERB_FIRST_RE = re.compile(r"(delete|erase|destroy|purge|wipe|" + _DEL + r")[a-
 
 def subcommand_kind(word: str) -> str | None:
     """The kind of a subcommand word that only destroys as a verb (``rb``, ``disable``), whole
-    or as a part of a hyphenated compound (``user-del``, ``host-disable``), or a verb glued to
-    its object (``deleteunreferenced``, ``eraseVolume``, ``deleteUser``, ``delzone``,
-    ``autoremove``)."""
+    or as a part of a compound (``user-del``, ``host-evacuate``, ``cancel_consumer``), or a verb
+    glued to its object (``deleteunreferenced``, ``eraseVolume``, ``deleteUser``, ``delzone``,
+    ``autoremove``, ``removeFramework``)."""
     if _VERB_FIRST_RE.match(word.lower()):
         return "delete"
-    for part in word.split("-"):
+    parts = identifier_words(word)
+    for part in parts:
         kind = next((kind for kind, words in SUBCOMMAND_WORDS.items() if part in words), None)
         if kind:
             return kind
+    if len(parts) > 1 and word[:1].islower() and _CAMEL_RE.search(word):
+        return destructive_name(parts[0])  # removeFramework, rebootCluster: the verb first
     return None
+
+
+_CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
+
+
+def identifier_words(word: str) -> list[str]:
+    """The words of an identifier, lower-case: ``cancel_consumer``, ``host-evacuate``,
+    ``pg:reset``, ``removeFramework`` (camelCase), ``sr.forget``."""
+    if any(c.isspace() for c in word):
+        return []  # "before pause": a message, not an identifier
+    spaced = _CAMEL_RE.sub(lambda m: m.group(0)[0] + " " + m.group(0)[1], word)
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
 
 
 def name_suffix_kind(name: str) -> str | None:

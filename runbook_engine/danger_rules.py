@@ -91,6 +91,8 @@ _r("disks", "sfdisk", "", H, "{cmd} rewrites a partition table",
    unless="-l|--list|-d|--dump|-V|--verify|-s|--show-size")
 _r("disks", "sgdisk", "", C, "{cmd} --zap-all destroys the partition tables",
    flags="-Z|--zap-all|-z|--zap|-o|--clear")
+_r("disks", "sgdisk", "", H, "{cmd} rewrites a disk's partition table (-R copies one over it, "
+   "-d deletes a partition)", flags="-R|--replicate|-d|--delete")
 _r("disks", "lvremove vgremove pvremove lvreduce", "", C, "{cmd} removes LVM storage")
 _r("disks", "zpool", "destroy|labelclear", C, "{cmd} {sub} destroys a ZFS pool")
 _r("disks", "zfs", "destroy", C, "{cmd} destroy deletes a dataset or snapshot")
@@ -111,6 +113,8 @@ _r("disks", "btrfs", "subvolume|sub delete|del", C, "{cmd} subvolume delete dele
    "subvolume")
 _r("disks", "mdadm", "", H, "{cmd} stops, fails or wipes a RAID member",
    flags="-S|--stop|-r|--remove|-f|--fail|--zero-superblock")
+_r("disks", "mdadm", "", H, "{cmd} --assemble --force builds an array from members that "
+   "disagree, and may lose the newest writes", flags="-A|--assemble --force")
 _r("disks", "cryptsetup", "erase|luksErase|luksKillSlot|luksRemoveKey", C,
    "{cmd} {sub} destroys encryption keys")
 _r("disks", "nvme", "format|sanitize", C, "{cmd} {sub} erases the drive")
@@ -149,7 +153,8 @@ _r("services", "systemctl", "disable|mask", H, "{cmd} {sub} --now stops a servic
 _r("services", "systemctl", "isolate", H, "{cmd} isolate stops every unit the target lacks")
 _r("services", "systemctl", "reboot|poweroff|halt|kexec|rescue|emergency|soft-reboot", C,
    "{cmd} {sub} takes the machine down")
-_r("services", "service", "* stop|force-stop", H, "service stop stops a service")
+_r("services", "service", "* stop|force-stop|onestop|forcestop|faststop|quietstop", H,
+   "service {sub} stops a service")
 _r("services", "rc-service invoke-rc.d", "* stop", H, "{cmd} stop stops a service")
 _r("services", "initctl", "stop", H, "{cmd} stop stops a service")
 _r("services", "update-rc.d", "* remove|disable", M, "{cmd} {sub} disables a service at boot")
@@ -461,6 +466,15 @@ _r("http", "curl", "", H, "curl -X POST to an admin path changes state on the se
 _r("http", "curl", "", H, "curl POST to an admin path changes state on the server",
    flags="-d|--data|--data-raw|--data-binary|--data-urlencode|--json|-F|--form",
    admin_url=True)
+# RPC-style admin APIs take the action in the query, even on a GET (Solr's
+# ``collections?action=DELETE``, Tomcat's ``manager/text/undeploy?path=/app``); a REST GET of
+# ``.../delete`` only lists (Loki's delete requests)
+_ACTION_URL = (r"(?i)[?&](?:action|cmd|command|op|operation|do|verb)=(?:delete|remove|drop|purge|"
+               r"destroy|unload|shutdown|stop|kill|wipe|truncate|reset|undeploy|disable|terminate|"
+               r"expunge|flush)|/undeploy(?:[?#]|$)")
+_r("http", "curl wget http https xh xhs", "", H, "{cmd} calls an admin action that deletes or "
+   "stops: {value}",
+   operand=_ACTION_URL, note="the action in the URL (`?action=DELETE`, `.../undeploy?path=`)")
 _r("http", "curl", "", H, "curl -T uploads a file over what the server holds",
    flags="-T|--upload-file")
 _r("http", "wget", "", H, "wget --method {value} changes state on the server",

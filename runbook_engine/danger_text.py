@@ -233,11 +233,14 @@ TEXT_RULES: tuple[TextRule, ...] = (
              HIGH, "{0}() deletes data or removes a policy", "`SELECT drop_chunks(...)`, "
              "`remove_retention_policy(...)`", fallback=True),
     # ---- SDK and client calls named for what they destroy (boto3, pymongo, redis-py, ...)
-    TextRule("consoles", _re(r"\.((?:delete|destroy|purge|truncate|terminate|wipe|cancel)"
-                             r"(?:_\w+|[A-Z]\w*)?|(?:drop|remove|flush)(?:_\w+|[A-Z]\w*)|"
-                             r"(?<=queue\.)clear)\s*\(", 0), HIGH,
+    TextRule("consoles", _re(r"\.((?:delete|destroy|purge|truncate|terminate|wipe|cancel|"
+                             r"dissolve|unenroll|unregister|deregister|uninstall|shutdown|"
+                             r"reboot|kill|stop|evict|failover|switchover|revoke|erase)"
+                             r"(?:_\w+|[A-Z]\w*)?|(?:drop|remove|flush|force|disable|reset)"
+                             r"(?:_\w+|[A-Z]\w*)|(?<=queue\.)clear)\s*\(", 0), HIGH,
              ".{0}() deletes or stops what the client manages",
-             "SDK calls: `.delete_bucket(...)`, `.drop_collection(...)`, `.delete(...)`",
+             "SDK and console calls: `.delete_bucket(...)`, `.drop_collection(...)`, "
+             "`.delete(...)`, `.removeInstance(...)`, `.unenroll()`, `.stop()`",
              fallback=True),
 )
 
@@ -258,7 +261,9 @@ _SQL_COMMENT = re.compile(r"--(?:\s[^\n]*|$)|/\*.*?\*/|^\s*#[^\n]*|^\s*//[^\n]*"
 _STATEMENT_SPLIT = re.compile(r";|\n[ \t]*\n")
 #: a call named for what it destroys (the words prefilter sees ``delete_bucket`` whole)
 METHOD_HINT = re.compile(r"(?<![a-z])(?:delete|destroy|purge|truncate|terminate|wipe|drop|remove|"
-                         r"flush|cancel|clear)\w*\s*\(", re.IGNORECASE)
+                         r"flush|cancel|clear|dissolve|unenroll|unregister|deregister|uninstall|"
+                         r"shutdown|reboot|kill|stop|evict|failover|switchover|revoke|erase|force|"
+                         r"disable|reset)\w*\s*\(", re.IGNORECASE)
 
 
 def statements(text: str, sql: bool) -> list[str]:

@@ -40,6 +40,7 @@ class Assembler:
         self.opened: int | None = None  # the line of the `ssh dest` that set the target
         self.last_cmd: int | None = None
         self.choices = 0
+        self._printed_lines: bool | None = None  # computed on first need
 
     def run(self) -> list[Fragment]:
         for idx, item in enumerate(self.items):
@@ -139,7 +140,18 @@ class Assembler:
         word = first_word(self.out[-1].code)[0]
         if word == shape.word or word in SILENT or self.out[-1].code.rstrip().endswith("&"):
             return False  # `amtool ...` twice: the same program again is a command
+        if shape.score >= 0.5 and not self._shows_output():
+            return False  # `crontab -l` then `atq`: a block where nothing else reads as printed
         return shape.score < 1.0 or _SENTENCE.match(item.text.strip()) is not None
+
+    def _shows_output(self) -> bool:
+        """Does any line of the block read as printed (a table, a log line, a sentence)?"""
+        if self._printed_lines is None:
+            self._printed_lines = any(
+                line_shape(x, self.known).score <= -1.5 for it in self.items
+                if it.kind in ("cmd", "doc", "expected") for x in it.text.split("\n")
+                if x.strip())
+        return self._printed_lines
 
     def _on_console(self, idx: int, item: Item) -> None:
         interp = item.extra["interpreter"]

@@ -82,6 +82,11 @@ _DEVICE_WORDS = word_set(
     "show configure conf interface no shutdown reload write copy end vlan switchport enable "
     "terminal erase delete format undebug debug router hostname username spanning-tree "
     "do ping traceroute dir more commit rollback request")
+#: words only a command line has (an option, a path, ``key=value``, a name with digits in it
+#: like ``r0`` or ``md127``): after a root ``# `` they tell a command from a comment
+_ARGUMENTS = re.compile(r"\s(?:--?[A-Za-z][\w-]*|[\w.~-]*/[\w./-]*|\w+=\S*|"
+                        r"[a-z]+\d+[a-z\d]*)(?=\s|$)")
+_PROSE_END = re.compile(r"[.:!?]$|\s(?:the|a|an|to|of|on|and|this|that|if|it)\s")
 #: prompts of the machine's own shells, where a client console may be opened
 _HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
 #: typing one of these at a client prompt ends the client session
@@ -122,8 +127,10 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
             return "shell", rest  # `edge# pfctl -sr`: a root shell whose prompt is its host
     if root_hash and line.startswith("# "):
         rest = line[2:]
-        if rest.strip() and line_shape(rest).score >= 2.5:
-            return "shell", rest
+        score = line_shape(rest).score if rest.strip() else 0.0
+        if score >= 2.5 or (score >= 1.0 and _ARGUMENTS.search(rest) and
+                            not _PROSE_END.search(rest)):
+            return "shell", rest  # `# drbdadm connect r0`: an unknown tool given arguments
     if line.startswith("% ") and line_shape(line[2:]).score >= 1.0:
         return "shell", line[2:]  # zsh; `  % Total` (curl's progress) is indented
     m = re.match(r"^(?:([a-z][\w-]*)> |> )(.*)$", line)

@@ -161,12 +161,12 @@ def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
     """Read one fenced or indented block (see the module docstring)."""
     tag = lang.lower()
     lines = _content_lines(code)
-    if not lines:
+    prompted = any_prompt(code, tag)  # every line may be `# cmd`: a root shell's transcript
+    if not lines and not prompted:
         return Reading("prose", (Signal("empty", "prose", 1.0),))
     warning = _WARNING.search(prose[-300:]) or _WARNING.search(heading)
     if warning:  # shown to be recognised ("never run this"), not to be run
         return Reading("prose", (Signal(f"prose warns: '{warning.group(0)}'", "prose", 6.0),))
-    prompted = any_prompt(code, tag)
     if prompted:
         return Reading("transcript", (Signal(f"prompts ({prompted})", "transcript", 6.0),))
     language = LANGUAGE_OF.get(tag)

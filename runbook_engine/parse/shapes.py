@@ -27,8 +27,11 @@ _ASSIGN = re.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*
                      r"(?:\[[^\]]*\])?\+?=")
 _PATHLIKE = re.compile(r"^(?:\.{1,2}/|~/|/|\$\w+/|\$\{\w+\}/)[\w.@+/-]*[\w]$"
                        r"|^[\w.-]+/[\w./-]*\.(?:sh|py|rb|pl)$"
-                       r"|^\w[\w.-]*\.(?:sh|py|rb|pl|bash)$")
-_EXEC_SHAPE = re.compile(r"^[a-z][a-z0-9._+-]*$")
+                       r"|^\w[\w.-]*\.(?:sh|py|rb|pl|bash)$"
+                       # a program in a release's or a repository's own bin directory
+                       # (`bin/solr`, `kafka_2.13/bin/kafka-topics`, `scripts/rotate-keys`)
+                       r"|^(?:[\w.-]+/)*(?:s?bin|scripts?|tools|hack|libexec)/[a-z][\w.-]*$")
+_EXEC_SHAPE = re.compile(r"^[a-z][a-z0-9._+-]*$|^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")  # crm_mon
 _CMDLET = re.compile(r"^[A-Z][a-z]+-[A-Z][A-Za-z0-9]+$")
 _TIMESTAMP = re.compile(
     r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\b\d{4}/\d\d/\d\d \d\d:\d\d|^\s*\[?\d\d:\d\d:\d\d"
@@ -161,7 +164,8 @@ def _word_score(word: str, rest: str, known: Known) -> tuple[float, list[str]]:
         return -2.5, [f"'{word} {rest[:1]} ...' is a setting"]
     if _EXEC_SHAPE.match(word):
         score, reasons = 0.5, [f"program-shaped word {word}"]
-        if re.match(r"^--?[A-Za-z]|^/[a-z?]{1,12}(?:[:\s]|$)", rest):  # also Windows `/list`
+        if re.match(r"^--?[A-Za-z]|^-\d+(?:\s|$)|^/[a-z?]{1,12}(?:[:\s]|$)", rest):  # `/list`,
+            # `-1` (crm_mon -1, tail -5)
             score += 1.0
             reasons.append("options follow")
         elif re.match(r"^(?:~|\.{0,2})/[\w.-]", rest):
