@@ -130,11 +130,12 @@ def _independent_lines(code: str) -> list[str] | None:
 _LANGS = {
     "sql": "sql psql postgresql postgres pgsql plpgsql plsql mysql mariadb sqlite sqlite3 tsql "
            "mssql sqlserver cql clickhouse hive hql snowflake bigquery redshift oracle "
-           "cockroach duckdb trino presto",
+           "cockroach duckdb trino presto cypher neo4j",
     "redis": "redis redis-cli valkey",
     "zk": "zk zookeeper zkcli",
     "diskpart": "diskpart",
     "netdev": "netdev ios cisco junos eos nxos vyos",
+    "routeros": "routeros mikrotik",
     "wire": "wire",
     "nsupdate": "nsupdate",
     "ldif": "ldif",
@@ -154,7 +155,8 @@ _FAMILY = {name: family for family, names in _LANGS.items() for name in names.sp
 
 #: consoles named by their prompt (``DGMGRL> ``, ``netsh> ``): each line is that program's
 #: command line (``DGMGRL> remove database standby2``)
-_CONSOLE_TOOLS = frozenset({"dgmgrl", "asmcmd", "netsh", "ftp", "sftp", "lftp", "nslookup"})
+_CONSOLE_TOOLS = frozenset({"dgmgrl", "asmcmd", "netsh", "ftp", "sftp", "lftp", "nslookup",
+                            "routeros"})
 
 
 def language_family(lang: str | None) -> str:
@@ -180,10 +182,19 @@ _SQL_LEAD = word_set("SELECT INSERT UPDATE DELETE WITH ALTER CREATE DROP VACUUM 
                      "DBCC FLUSH")
 _SQL_LEAD_LOWER = word_set("select insert update delete with alter create drop vacuum grant "
                            "revoke reindex")
+#: a statement in lower case reads as SQL only in SQL's own shape (``delete volume=x`` typed
+#: at a console is that console's verb)
+_SQL_SHAPE = re.compile(r"(?:select|with|vacuum|reindex)\b|delete\s+(?:\S+\s+)?from\b|"
+                        r"update\s+\S+\s+set\b|insert\s+into\b|(?:drop|alter|create)\s+"
+                        r"(?:temporary\s+|temp\s+|materialized\s+)?(?:table|database|schema|index|"
+                        r"view|user|role|sequence|function|extension|keyspace|tablespace|type|"
+                        r"trigger|procedure|owned)\b|(?:grant|revoke)\s", re.IGNORECASE)
 _REDIS_BARE = word_set("DEL UNLINK HDEL FLUSHALL FLUSHDB flushall flushdb")
 _MONGO_LEAD = re.compile(r"^(?:db|rs|sh)\.\w")
 _HTTP_METHODS = word_set("GET HEAD POST PUT PATCH DELETE OPTIONS PURGE")
-_CONSOLE_PROMPT_RE = re.compile(r"^\s*(?:\[zk:[^\]]*\]\s*|zk>\s*)")
+_CONSOLE_PROMPT_RE = re.compile(r"^\s*(?:\[zk:[^\]]*\]\s*|zk>\s*|\[[\w.-]+@[\w.-]+\] "
+                                r"(?:/[\w/ .-]*)?>\s*)")
+_MENU_PATH_RE = re.compile(r"^/[\w/.-]*")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
 #: languages whose destructive words are their own (diskpart ``clean``): no word prefilter
@@ -252,6 +263,8 @@ class _Analysis:
         each is that tool's command line."""
         for line in text.splitlines():
             line = _CONSOLE_PROMPT_RE.sub("", line).strip()
+            if tool == "routeros":  # `/ip/firewall/filter remove`: the menu path, then its verb
+                line = _MENU_PATH_RE.sub(lambda m: m.group(0).replace("/", " "), line).strip()
             if line and not line.startswith("#"):
                 for command in commands(line):
                     self.invoke([tool, *command.words], None, depth)
@@ -313,8 +326,8 @@ class _Analysis:
         head = words[0]
         second = words[1] if len(words) > 1 else ""
         http = head in _HTTP_METHODS and 2 <= len(words) <= 3 and second.upper() != "FROM"
-        sql = (head in _SQL_LEAD or head in _SQL_LEAD_LOWER) and not second.startswith("-") \
-            and not http
+        sql = (head in _SQL_LEAD or (head in _SQL_LEAD_LOWER and _SQL_SHAPE.match(
+            " ".join(words[:4])) is not None)) and not second.startswith("-") and not http
         if not sql and not _MONGO_LEAD.match(head):
             return None
         j = i

@@ -87,7 +87,7 @@ def generic_kind(name: str, parsed: Parsed, named: bool,
     if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS:
         return None  # tool describe delete-policy: a query about what the words name
     return _generic_subcommand(name, parsed) or _option_action(name, parsed) or \
-        _scaled_to_zero(name, parsed)
+        _scaled_to_zero(name, parsed) or _switched_off(name, parsed)
 
 
 def known_tool_kind(name: str, parsed: Parsed) -> tuple[str, str] | None:
@@ -198,6 +198,26 @@ def _flag_kind(flag: str, valued: bool) -> str | None:
             destructive_name(flag[1:]) is not None or subcommand_kind(flag[1:]) == "delete"):
         return destructive_name(flag[1:]) or "delete"
     return None
+
+
+def _switched_off(name: str, parsed: Parsed) -> tuple[str, str] | None:
+    """A setting that switches the thing off (``kcadm.sh update users/ID -s enabled=false``,
+    ``Set-DhcpServerv4Scope -State InActive``, ``tool set --active=no``)."""
+    pairs = [tuple(p.split("=", 1)) for p in parsed.positionals if "=" in p]
+    pairs += [(flag.lstrip("-"), value) for flag, values in parsed.values.items()
+              for value in values]
+    for key, value in pairs:
+        if key.lower().rsplit(".", 1)[-1] in _SWITCH_KEYS and \
+                value.lower().strip("'\"") in _OFF_VALUES:
+            return "stop", f"{name} {key}={value}"
+    return None
+
+
+#: settings whose value turns a user, a scope or a service on or off
+_SWITCH_KEYS = frozenset({"enabled", "enable", "active", "state", "status", "startuptype",
+                          "start_mode", "startmode"})
+_OFF_VALUES = frozenset({"false", "$false", "0", "no", "off", "disabled", "inactive", "stopped",
+                         "offline", "suspended"})
 
 
 def _scaled_to_zero(name: str, parsed: Parsed) -> tuple[str, str] | None:

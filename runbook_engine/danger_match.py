@@ -78,6 +78,7 @@ def _triggers() -> frozenset[str]:
     words |= {max(_name_parts(tool), key=len) for tool in OPTION_NAMES}
     words |= {part for option in ACTION_OPTIONS for part in _name_parts(option)}
     words |= {"scale", "resize"}  # ... scale --node-count 0
+    words |= {"false", "inactive", "disabled", "off", "stopped", "suspended"}  # enabled=false
     words |= ADMIN_PATH_WORDS
     words |= {"del", "unlink", "hdel", "flushall", "flushdb", "exec", "sysrq"}
     words |= {"nc", "ncat", "netcat", "socat", "telnet", "diskpart"}  # what they are fed counts

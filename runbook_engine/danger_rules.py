@@ -394,7 +394,9 @@ _r("data stores", "nats", "stream|str|consumer|con|kv|object rm|purge|del|delete
 _r("data stores", "nodetool", "decommission|removenode|assassinate|drain|stopdaemon|"
    "truncatehints|disablegossip|disablebinary|clearsnapshot", H,
    "nodetool {sub} takes a Cassandra node out of service or deletes data")
-_r("data stores", "ceph", "osd out|down|rm|purge|destroy|lost", H, "ceph {sub} takes an OSD "
+# `ceph osd out` only marks an OSD out: its data is copied elsewhere and `ceph osd in` undoes it
+# (like a cordon), so it is no row
+_r("data stores", "ceph", "osd down|rm|purge|destroy|lost", H, "ceph {sub} takes an OSD "
    "out of the cluster")
 _r("data stores", "ceph", "osd pool delete|rm", C, "ceph {sub} deletes a pool and its data")
 _r("data stores", "ceph", "osd crush remove|rm|unlink", H, "ceph {sub} changes where data "

@@ -212,7 +212,7 @@ FIRES: list[tuple[str, str, str]] = [
     ("bash", "rabbitmqadmin delete queue name=orders", "rabbitmqadmin delete deletes or purges"),
     ("bash", "nats stream purge ORDERS -f", "nats stream purge deletes messages"),
     ("bash", "nodetool decommission", "nodetool decommission takes a Cassandra node out"),
-    ("bash", "ceph osd out osd.7", "ceph osd out takes an OSD out of the cluster"),
+    ("bash", "ceph osd purge osd.7 --yes-i-really-mean-it", "ceph osd purge takes an OSD out"),
     ("bash", "ceph osd pool delete rbd rbd --yes-i-really-really-mean-it",
      "ceph osd pool delete deletes a pool and its data"),
     ("bash", "ceph osd crush remove osd.7", "ceph osd crush remove changes where data lives"),

@@ -48,6 +48,7 @@ FIRES: list[tuple[str, str, str]] = [
 QUIET: list[tuple[str, str]] = [
     ("bash", "atlas backups snapshots create s0 --desc \"before pause\""),
     ("bash", "git fetch --prune"),
+    ("bash", "ceph osd out osd.7"),  # marked out, data copied elsewhere; `ceph osd in` undoes it
     ("bash", "docker run --rm alpine true"),
     ("bash", "kubectl rollout pause deploy/web"),
     ("bash", "flux resume helmrelease ingest -n data"),
@@ -69,4 +70,21 @@ def test_the_verb_is_found_in_its_shape(lang: str, code: str, phrase: str) -> No
 
 @pytest.mark.parametrize(("lang", "code"), QUIET, ids=[c[1][:50] for c in QUIET])
 def test_look_alikes_stay_quiet(lang: str, code: str) -> None:
+    assert danger_reasons(code, lang) == []
+
+
+@pytest.mark.parametrize(("code", "lang"), [
+    ("kcadm.sh update users/91aa -r partners -s enabled=false", "bash"),
+    ("Set-DhcpServerv4Scope -ComputerName DC01 -ScopeId 10.30.0.0 -State InActive", "powershell"),
+    ("delete volume=Full-0017 yes", "console"),  # a console's verb, not lower-case SQL
+])
+def test_switching_off_and_console_verbs(code: str, lang: str) -> None:
+    assert danger_reasons(code, lang)
+
+
+@pytest.mark.parametrize(("code", "lang"), [
+    ("kcadm.sh update users/91aa -r partners -s enabled=true", "bash"),
+    ("Set-DhcpServerv4Scope -ComputerName DC01 -ScopeId 10.30.0.0 -State Active", "powershell"),
+])
+def test_switching_on_stays_quiet(code: str, lang: str) -> None:
     assert danger_reasons(code, lang) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from runbook_engine.model import Step
 from runbook_engine.parse import parse_text
+from runbook_engine.safety import step_danger
 
 
 def steps(markdown: str) -> list[Step]:
@@ -46,3 +47,31 @@ def test_a_word_under_a_command_stays_its_output_in_a_block_that_shows_output() 
                         "ls -l /etc/nginx\n-rw-r--r-- 1 root root 1490 Jan  1 12:00 nginx.conf",
                         "bash"))
     assert [s.code for s in found] == ["systemctl is-enabled nginx", "ls -l /etc/nginx"]
+
+
+def test_routeros_prompts_give_manual_steps_judged_by_their_menu_verbs() -> None:
+    found = steps(fence('[admin@gw1] > /ip firewall filter remove [find comment="old"]\n'
+                        "[admin@gw1] > /ip address print\n[admin@gw1] /system> reboot"))
+    assert [(s.code, s.executable, bool(step_danger(s))) for s in found] == [
+        ('/ip firewall filter remove [find comment="old"]', False, True),
+        ("/ip address print", False, False), ("reboot", False, True)]
+
+
+def test_mysql_shell_prompts_feed_javascript() -> None:
+    found = steps(fence(" MySQL  db-a:3306 ssl  JS > cluster.status()\n{}\n"
+                        " MySQL  db-a:3306 ssl  JS > cluster.dissolve({force: true})"))
+    assert [(s.code, s.lang, bool(step_danger(s))) for s in found] == [
+        ("cluster.status()", "javascript", False),
+        ("cluster.dissolve({force: true})", "javascript", True)]
+
+
+def test_junos_configuration_words_are_the_devices_not_a_root_shells() -> None:
+    found = steps(fence("netops@core-2# rollback 1\nnetops@core-2# delete interfaces ge-0/0/1\n"
+                        "root@web-1# set -o vi"))
+    assert [(s.lang, bool(step_danger(s))) for s in found] == [
+        ("netdev", False), ("netdev", True), ("", False)]
+
+
+def test_a_database_shell_prompt_in_user_at_host_form_feeds_its_query() -> None:
+    found = steps(fence("neo4j@sessions> MATCH (s:Session) DETACH DELETE s;"))
+    assert [(s.lang, bool(step_danger(s))) for s in found] == [("cypher", True)]

@@ -35,6 +35,10 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("ruby", r"^(?:irb\([^)]*\):\d+:\d+|\[\d+\] pry\([^)]*\))[>*] ?"),
         ("hbase", r"^hbase\([^)]*\):\d+:\d+[>*] ?"),  # the HBase shell (JRuby's irb)
         ("cql", r"^cqlsh(?::[\w-]+)?> ?"),
+        # MySQL Shell: ` MySQL  db-a:3306 ssl  JS > `, `MySQL  SQL > `, `MySQL  Py > `
+        ("javascript", r"^\s*MySQL\b[^>\n]{0,60}?\bJS ?> ?"),
+        ("mysql", r"^\s*MySQL\b[^>\n]{0,60}?\bSQL ?> ?"),
+        ("python", r"^\s*MySQL\b[^>\n]{0,60}?\bPy ?> ?"),
         ("sqlplus", r"^(?:SQL|\w+ @ \w+ ?)> ?"),  # SQL*Plus; `SYS @ orcl > ` with a login.sql
         ("rman", r"^RMAN> ?"),
         ("console", r"^[A-Z][A-Z0-9_]{2,15}> "),  # DISKPART>, DGMGRL>, ASMCMD>: a vendor console
@@ -43,6 +47,8 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # with no space, `rtr1#show`, `rtr1(config-if)#no shutdown`, `rtr1>enable`
         ("netdev", r"^[\w.-]+@[\w.-]+> (?=\S)"),
         ("netdev", r"^[A-Za-z][\w.-]+(?:\(config[\w-]*\))?[#>](?=[a-z])"),
+        # MikroTik RouterOS: `[admin@gw1] > /system reboot`, in a menu `[admin@gw1] /ip route> `
+        ("routeros", r"^\[[\w.-]+@[\w.-]+\] (?:/[\w/ .-]*)?> ?"),
         ("sqlcmd", r"^1> ?"),
         ("sqlcmd+", r"^(?:[2-9]|[1-9]\d+)> ?"),  # sqlcmd numbers the lines of a batch
         ("zk", r"^\[zk: [^\]\n]*\] ?"),
@@ -87,6 +93,10 @@ _DEVICE_WORDS = word_set(
 _ARGUMENTS = re.compile(r"\s(?:--?[A-Za-z][\w-]*|[\w.~-]*/[\w./-]*|\w+=\S*|"
                         r"[a-z]+\d+[a-z\d]*)(?=\s|$)")
 _PROSE_END = re.compile(r"[.:!?]$|\s(?:the|a|an|to|of|on|and|this|that|if|it)\s")
+#: a query language's statement in capitals (Cypher, SQL) after a `user@db> ` prompt: a database
+#: shell's, not a router's (whose commands are lower case)
+_QUERY_WORD = re.compile(r"(?:MATCH|OPTIONAL MATCH|MERGE|CREATE|CALL|RETURN|UNWIND|WITH|SHOW|DROP|"
+                         r"DELETE|DETACH|SELECT|INSERT|UPDATE|ALTER|STOP|START|USE|:\w+)\b")
 #: prompts of the machine's own shells, where a client console may be opened
 _HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
 #: typing one of these at a client prompt ends the client session
@@ -116,6 +126,8 @@ def _match(line: str, root_hash: bool, after: str | None) -> tuple[str, str] | N
             if lang == "console":  # DISKPART> : the console the prompt names, when we know it
                 name = m.group(0).rstrip("> ").lower()
                 lang = name if name in NAMED_CONSOLES else lang
+            if lang == "netdev" and _QUERY_WORD.match(line[m.end():]):
+                lang = "cypher"  # cypher-shell's `neo4j@sessions> MATCH (n) ...`
             return lang, line[m.end():]
     device = _DEVICE_PROMPT.match(line)
     if device and device.group(1).lower() not in NAMED_CONSOLES:  # `netsh> interface ipv4`
@@ -280,7 +292,8 @@ class _OwnConsole:
         if found is not None:
             if found[0] == "netdev" and device:
                 self.devices.add(device.group(1))
-            elif found[0] == "shell" and device and device.group(1) in self.devices:
+            elif found[0] == "shell" and device and (device.group(1) in self.devices or
+                                                     _junos_config(found[1])):
                 return "netdev", line[device.end():]
             self.inside = self.inside or found[0] == self.program  # `netsh> ` named by prompt
             return found
@@ -293,6 +306,20 @@ class _OwnConsole:
             return None
         self.inside = True
         return (self.program if self.program in NAMED_CONSOLES else "console"), line[m.end():]
+
+
+#: first words of Junos configuration mode (``user@router# delete interfaces ge-0/0/1``), none
+#: of them a program a root shell runs (``set`` only without shell options: ``set -e``)
+_JUNOS_WORDS = word_set("set delete rollback commit edit top up show run load deactivate activate "
+                        "annotate rename insert replace request wildcard exit")
+
+
+def _junos_config(typed: str) -> bool:
+    words = typed.split()
+    if not words or words[0] not in _JUNOS_WORDS or len(words) == 1 and words[0] == "exit":
+        return False
+    return not (words[0] == "set" and (len(words) == 1 or words[1].startswith(("-", "+")) or
+                                       "=" in words[1]))
 
 
 def _ssh_session(command: str) -> str | None:
