@@ -138,6 +138,7 @@ _LANGS = {
     "routeros": "routeros mikrotik",
     "wire": "wire",
     "nsupdate": "nsupdate",
+    "mqsc": "mqsc runmqsc",
     "ldif": "ldif",
     "url": "url uri link",
     "mongo": "mongo mongodb mongosh js javascript node nodejs typescript ts",
@@ -198,7 +199,7 @@ _MENU_PATH_RE = re.compile(r"^/[\w/.-]*")
 _REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
 #: languages whose destructive words are their own (diskpart ``clean``): no word prefilter
-_OWN_WORDS = ("diskpart", "wire", "nsupdate", "ldif", "netdev")
+_OWN_WORDS = ("diskpart", "wire", "nsupdate", "ldif", "netdev", "mqsc")
 _BACKSLASH_LINE_RE = re.compile(r"^\s*\\(!|[A-Za-z_?]+)")
 
 

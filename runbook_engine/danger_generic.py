@@ -17,6 +17,7 @@ import re
 from .danger_args import Parsed
 from .danger_grammar import (
     ACTION_OPTIONS,
+    DEEP_SUBCOMMAND_WORDS,
     DESTRUCTIVE_WORDS,
     GENERIC_FLAG_KINDS,
     GENERIC_FLAGS,
@@ -46,10 +47,11 @@ _SUBCOMMAND_RE = re.compile(r"[a-z][a-zA-Z0-9_-]*\Z")
 _KNOWN_TOOL_VERBS = {
     **dict.fromkeys(DESTRUCTIVE_WORDS["delete"] - {"decommission", "unregister"}, "delete"),
     **dict.fromkeys(SUBCOMMAND_WORDS["delete"] - {"gc", "free"}, "delete"),
-    **dict.fromkeys(SUBCOMMAND_WORDS["stop"] - {"pause"}, "stop"),  # kubectl rollout pause
+    # not `kubectl rollout pause`, nor `aws autoscaling detach-instances` (kept for forensics)
+    **dict.fromkeys(SUBCOMMAND_WORDS["stop"] - {"pause", "detach"}, "stop"),
     **dict.fromkeys(("stop", "kill", "terminate", "shutdown", "halt", "poweroff", "drain",
                      "evict", "demote", "hibernate"), "stop"),
-    **dict.fromkeys(("failover", "switchover", "promote"), "reset"),
+    **dict.fromkeys(("failover", "switchover", "takeover", "promote", "rollback"), "reset"),
 }
 #: subcommands that ask about what follows (``kubectl auth can-i delete``)
 _QUERIES = frozenset({"can-i", "query", "check", "test", "verify", "tree", "explain"})
@@ -84,8 +86,9 @@ def generic_kind(name: str, parsed: Parsed, named: bool,
         kind = destructive_name(name) or name_suffix_kind(name)
         if kind:
             return kind, name
-    if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS:
-        return None  # tool describe delete-policy: a query about what the words name
+    if parsed.positionals[:1] and parsed.positionals[0] in READ_VERBS or \
+            parsed.positionals[-1:] == ["status"]:
+        return None  # tool describe delete-policy, tool remove-brick ... status: queries
     return _generic_subcommand(name, parsed) or _option_action(name, parsed) or \
         _scaled_to_zero(name, parsed) or _switched_off(name, parsed)
 
@@ -98,15 +101,18 @@ def known_tool_kind(name: str, parsed: Parsed) -> tuple[str, str] | None:
     lookalikes = KNOWN_LOOKALIKES.get(name, frozenset())
     before: list[str] = []
     positionals = parsed.positionals
+    if positionals[-1:] == ["status"]:
+        return None  # ... remove-brick gv-media replica 2 brick status: a query
     for k, word in enumerate(positionals[:4]):
         if not _SUBCOMMAND_RE.match(word) or word in READ_VERBS or word in _QUERIES or \
                 word in lookalikes:
             break  # an operand, or a query about what follows (kubectl auth can-i delete)
         verb = word if word in _KNOWN_TOOL_VERBS else identifier_words(word)[0]
-        if verb in _KNOWN_TOOL_VERBS and word not in row_words(name, k):
+        kind = _KNOWN_TOOL_VERBS.get(verb) or (DEEP_SUBCOMMAND_WORDS.get(word) if k else None)
+        if kind and word not in row_words(name, k):
             if positionals[k + 1:k + 2] and positionals[k + 1] in READ_ONLY_OPERANDS:
                 return None  # kubectl cnpg hibernate status
-            return _KNOWN_TOOL_VERBS[verb], " ".join([name, *before, word])
+            return kind, " ".join([name, *before, word])
         before.append(word)
     return _scaled_to_zero(name, parsed) or _known_tool_flag(name, parsed)
 
@@ -138,7 +144,8 @@ def _generic_subcommand(name: str, parsed: Parsed) -> tuple[str, str] | None:
             break
         if "/" in word and SCRIPT_FILE_RE.search(word):  # playbooks/db-rollback.yml
             word = word.rsplit("/", 1)[-1]
-        kind = _word_kind(word, shaped)
+        kind = _word_kind(word, shaped) or (DEEP_SUBCOMMAND_WORDS.get(word) if k and shaped
+                                            else None)
         if kind:
             if positionals[k + 1:k + 2] and positionals[k + 1] in READ_ONLY_OPERANDS:
                 return None
@@ -169,7 +176,8 @@ def _option_action(name: str, parsed: Parsed) -> tuple[str, str] | None:
         shown = flag if long == flag else f"{flag} ({long})"
         if kind is None and long in ACTION_OPTIONS:  # iscsiadm -o delete, --action SOFTSTOP
             value = next((v for v in parsed.values.get(flag, []) if _ACTION_VALUE_RE.search(
-                v.lower())), None)
+                v.lower()) or _ACTION_VALUE_RE.match(identifier_words(v)[0] if
+                                                      identifier_words(v) else "")), None)
             kind = (destructive_name(value) or "stop") if value else None
             shown = f"{flag} {value}"
         if kind:
@@ -197,6 +205,8 @@ def _flag_kind(flag: str, valued: bool) -> str | None:
     if len(flag) > 4 and flag[1].isalpha() and (
             destructive_name(flag[1:]) is not None or subcommand_kind(flag[1:]) == "delete"):
         return destructive_name(flag[1:]) or "delete"
+    if re.match(r"-[a-z]+[_-][a-z]", flag):  # -sr_disable: a compound whose verb says so
+        return subcommand_kind(flag[1:])
     return None
 
 
@@ -222,8 +232,8 @@ _OFF_VALUES = frozenset({"false", "$false", "0", "no", "off", "disabled", "inact
 
 def _scaled_to_zero(name: str, parsed: Parsed) -> tuple[str, str] | None:
     """``tool ... scale|resize ... --node-count 0``: every machine or replica stops."""
-    verb = next((w for w in parsed.positionals[:5] if w.split("-")[0] in ("scale", "resize")),
-                None)
+    verb = next((w for w in parsed.positionals[:5] if
+                 {"scale", "resize"} & set(identifier_words(w)[:2])), None)
     option = next((o for o in sorted(SCALE_OPTIONS) if parsed.values.get(o, [""])[-1] == "0"),
                   None) or next((w for w in parsed.positionals if _TO_ZERO_RE.match(w)), None)
     return ("stop", f"{name} {verb} {option}".removesuffix("=0") + " 0") if verb and option \

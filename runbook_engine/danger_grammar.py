@@ -202,6 +202,7 @@ def _grammars() -> dict[str, Grammar]:
     add("zfs", dry_run="-n", value_opts="-o -t -s -S -d")
     add("nmcli", value_opts="-f --fields -e --escape -c --colors -w --wait")
     add("shutdown reboot poweroff halt", slash_flags=True, value_opts="/t /c /m /d")
+    add("manage-bde", clusters=False, ci=True, value_opts="-cn -computername -type -t")
     add("del erase rd rmdir format robocopy taskkill schtasks sc net reg bcdedit vssadmin wmic "
         "cipher wevtutil icacls iisreset", ci=True, slash_flags=True,
         value_opts="/im /pid /fi /t /s /u /p")
@@ -217,7 +218,8 @@ _SCALE_OPTIONS = ("--replicas --node-count --count --desired-count --desired-cap
 #: a tool we know nothing about: only options named for an action take the next word
 #: (``--action STOP``), so any other word after an option may still be a subcommand
 DEFAULT_GRAMMAR = Grammar(value_opts=word_set(
-    "--action --op --operation --power --power-state --power-action " + _SCALE_OPTIONS))
+    "--action --op --operation --power --power-state --power-action -function --function "
+    + _SCALE_OPTIONS))
 #: long options that make any command a rehearsal (``--dry-run=client`` too; ``=none`` is real)
 DRY_RUN_FLAGS = word_set("--dry-run --dryrun --what-if -whatif --simulate --noop --check")
 
@@ -341,6 +343,7 @@ def _wrappers() -> dict[str, Wrapper]:
         value_opts="-server -timeout", clusters=False)
     add("diskpart diskpart.exe", mode="none", lang="diskpart", clusters=False)
     add("nsupdate", mode="none", lang="nsupdate", value_opts="-k -y -p -t -u -r -l")
+    add("runmqsc", mode="none", lang="mqsc", value_opts="-m -w -x -u")  # IBM MQ's MQSC
     add("ldapmodify ldapadd", mode="none", lang="ldif", clusters=False, value_opts="-H -D -w -y "
         "-b -h -p -f -x -Z -ZZ -o -e -E -P -O -Q -U -R -X -Y")
     add("socat nc ncat netcat telnet", mode="none", lang="wire", value_opts="-w -W -i -q -p -s "
@@ -447,7 +450,8 @@ DESTRUCTIVE_WORDS = {
                    "unenroll unprovision"),
     "stop": word_set("stop shutdown halt poweroff reboot kill terminate drain evict down"),
     "reset": word_set("reset restore rollback failover truncate flush flushall flushdb fresh "
-                      "downgrade wipeout reinit reinitialize cleanup expunge switchover"),
+                      "downgrade wipeout reinit reinitialize cleanup expunge switchover "
+                      "takeover"),
 }
 #: whole subcommand words that say an unknown tool destroys or stops (``mc rb``, ``s3cmd del``,
 #: ``npm unpublish``, ``gh workflow disable``, ``doveadm kick``, ``realm leave``, ``pvesm free``,
@@ -458,12 +462,19 @@ SUBCOMMAND_WORDS = {
                        "zap obliterate clobber forget dissolve unjoin"),
     "stop": word_set("disable deactivate suspend cancel kick leave offline pause unbind "
                      "disconnect ban demote hibernate standby evacuate unplug fence quiesce "
-                     "onestop forcestop faststop quietstop"),
+                     "onestop forcestop faststop quietstop detach"),
     "reset": word_set("clear revert overwrite reimage reformat invalidate promote"),
 }
+#: subcommand words that destroy only below a first subcommand (``puppetserver ca clean``,
+#: ``airflow db clean``; ``apt-get clean``, ``make clean`` and ``yum clean all`` only drop caches
+#: or build output)
+DEEP_SUBCOMMAND_WORDS = {"clean": "delete"}
 #: tool names that end in what they do (``ldapdelete``, Slurm's ``scancel``, LSF's ``bkill``,
 #: ``swapoff``, Proxmox's ``qmrestore``, ``Invoke-WsusServerCleanup``): the name is verb-last,
 #: so the suffix is the verb
+#: tool names that start with an abbreviated verb, IBM's convention (MQ's ``endmqm``, ``dltmqm``;
+#: IBM i's ``DLTLIB``, ``CLRPFM``, ``ENDSBS``): three letters, then a short object
+NAME_PREFIX_VERBS = {"delete": ("dlt",), "stop": ("end",), "reset": ("clr",)}
 NAME_SUFFIX_VERBS = {"delete": ("delete", "destroy", "purge", "wipe"),
                      "stop": ("kill", "cancel", "off"), "reset": ("restore", "cleanup")}
 #: tools whose verbs are options (``conntrack -F``, ``pfctl -k host``, ``ipvsadm -C``): each short
@@ -489,6 +500,8 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         ("at", "-r=--remove -d=--delete"),
         ("losetup", "-D=--detach-all"),
         ("sysrc", "-x=--remove"),
+        ("salt-key", "-d=--delete -D=--delete-all -r=--reject"),
+        ("manage-bde", "-off=--disable -pause=--pause -forcerecovery=--lock"),
     )
     for tool in tools.split()
 }
@@ -505,6 +518,7 @@ KNOWN_LOOKALIKES = {
     "pip": word_set("cache"),
     "pip3": word_set("cache"),
     "npm": word_set("cache"),
+    "vault": word_set("rollback"),  # vault kv rollback writes an older version as the newest
 }
 #: options that say a tool with rules deletes, stops or resets, judged when no row of the tool
 #: names them (``argocd app sync --prune``, ``docker swarm init --force-new-cluster``,

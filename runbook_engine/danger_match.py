@@ -21,6 +21,7 @@ from .danger_grammar import (
     ADMIN_PATH_WORDS,
     DESTRUCTIVE_WORDS,
     GENERIC_FLAGS,
+    NAME_PREFIX_VERBS,
     NAME_SUFFIX_VERBS,
     OPTION_NAMES,
     READ_ONLY_OPERANDS,
@@ -56,6 +57,9 @@ _CAMEL_VERB_RE = re.compile(r"(?<![A-Za-z])(?:remove|delete|destroy|drop|purge|w
                             r"evict|unregister|deregister|uninstall)[A-Z]")
 
 
+_IBM_WORD_RE = re.compile(r"(?:^|[\s/|;&(])(?:dlt|end|clr)[a-z]{2,5}(?:\s|$)")
+
+
 def _name_parts(name: str) -> list[str]:
     return _PARTS_RE.findall(name.lower())
 
@@ -89,8 +93,9 @@ def may_be_dangerous(code: str) -> bool:
     lowered = code.lower()
     if not _triggers().isdisjoint(_PARTS_RE.findall(lowered)):
         return True
-    if _SUFFIX_VERB_RE.search(lowered) or _CAMEL_VERB_RE.search(code):  # ldapdelete, scancel,
-        return True  # removeFramework
+    if _SUFFIX_VERB_RE.search(lowered) or _CAMEL_VERB_RE.search(code) or \
+            _IBM_WORD_RE.search(lowered):  # ldapdelete, scancel, removeFramework, endmqm
+        return True
     if "/dev/" in lowered and RAW_DEVICE_RE.search(lowered):
         return True
     if "tee" in lowered and _EMPTY_TEE_RE.search(code):
@@ -280,10 +285,18 @@ def identifier_words(word: str) -> list[str]:
 
 
 def name_suffix_kind(name: str) -> str | None:
-    """The kind of a tool whose name ends in its verb (``ldapdelete``, ``scancel``, ``bkill``)."""
+    """The kind of a tool whose name ends in its verb (``ldapdelete``, ``scancel``, ``bkill``),
+    or starts with IBM's abbreviated one (``endmqm``, ``dltmqm``)."""
     lowered = name.lower()
+    prefixed = _IBM_NAME_RE.match(lowered)
+    if prefixed and lowered not in _NOT_IBM_NAMES:
+        return next(kind for kind, verbs in NAME_PREFIX_VERBS.items() if prefixed.group(1) in verbs)
     return next((kind for kind, verbs in NAME_SUFFIX_VERBS.items()
                  if any(lowered.endswith(verb) and lowered != verb for verb in verbs)), None)
+
+
+_IBM_NAME_RE = re.compile(r"(dlt|end|clr)[a-z]{2,5}\Z")
+_NOT_IBM_NAMES = frozenset({"endlocal", "endif", "endsw", "endfor", "endfunc"})
 
 
 _CONTROL_FILE_RE = re.compile(r"/(?:sys|proc)/\S+/([\w-]+)\Z")

@@ -691,6 +691,8 @@ _r("powershell", "close-*", "", H, "{cmd} closes what others have open")
 _r("powershell", "disable-* suspend-* reset-*", "", H, "{cmd} disables or resets what it "
    "names")
 _r("powershell", "restart-computer stop-computer", "", C, "{cmd} takes the machine down")
+_r("powershell", "move-clustergroup move-clustervirtualmachinerole move-clusterresource "
+   "move-clustersharedvolume", "", H, "{cmd} fails a clustered role over to another node")
 _r("powershell", "format-volume clear-disk initialize-disk remove-partition", "", C,
    "{cmd} erases a disk or volume")
 _r("powershell", "set-service", "", H, "Set-Service disables or stops a service",

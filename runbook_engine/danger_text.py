@@ -220,6 +220,11 @@ TEXT_RULES: tuple[TextRule, ...] = (
                                    r"(?!counters\b)\S+)", re.IGNORECASE | re.MULTILINE),
              HIGH, "{0} takes an interface down, removes configuration or resets sessions",
              "`shutdown`, `no vlan 30`, `clear ip bgp *`", only="netdev"),
+    TextRule("MQSC", _re(r"^\s*(?:\d+\s*:\s*)?((?:DELETE|CLEAR|STOP|PURGE|RESET|SUSPEND)\s+"
+                         r"[A-Z]+)\b", re.IGNORECASE | re.MULTILINE), HIGH,
+             "MQSC {0} deletes, empties or stops an IBM MQ object",
+             "`DELETE QLOCAL(...)`, `CLEAR QLOCAL(...)`, `STOP CHANNEL(...)` (runmqsc)",
+             only="mqsc"),
     TextRule("nsupdate", _re(r"^\s*(?:update\s+)?(delete|del)\s+\S", re.IGNORECASE | re.MULTILINE),
              HIGH, "nsupdate {0} removes DNS records", "`update delete name` (nsupdate)",
              only="nsupdate"),

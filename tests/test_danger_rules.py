@@ -76,6 +76,8 @@ FIRES: list[tuple[str, str, str]] = [
     ("bash", "systemctl -H db1 reboot", "systemctl reboot takes the machine down on db1"),
     ("bash", "service haproxy stop", "service haproxy stop stops a service"),
     ("bash", "sgdisk -R /dev/sdc /dev/sda", "sgdisk rewrites a disk's partition table"),
+    ("powershell", "Move-ClusterGroup -Name SQL -Node SQLN1", "fails a clustered role over"),
+    ("mqsc", "CLEAR QLOCAL(ORDERS.IN)", "MQSC CLEAR QLOCAL"),
     ("bash", "mdadm -A --force /dev/md0", "mdadm --assemble --force builds"),
     ("bash", "wget -qO- 'http://solr:8983/solr/admin/cores?action=UNLOAD&core=c1'",
      "wget calls an admin action"),

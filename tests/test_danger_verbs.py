@@ -43,6 +43,23 @@ FIRES: list[tuple[str, str, str]] = [
     ("javascript", 'cluster.forceQuorumUsingPartitionOf("a:3306")', ".forceQuorum"),
     ("javascript", "device.unenroll()", ".unenroll()"),
     ("python", "client.stop()", ".stop()"),
+    # taught by the held-out batch (round 5b): IBM's verb-first names, MQSC, action values in
+    # camelCase, compounds after a single dash, deep `clean`, a rollback no row names
+    ("bash", "endmqm -i QMPROD1", "endmqm may stop"),
+    ("bash", "dltmqm QMTEST9", "dltmqm may delete"),
+    ("bash", 'echo "DELETE QLOCAL(ORDERS.TMP) PURGE" | runmqsc QMPROD1', "MQSC DELETE QLOCAL"),
+    ("mqsc", "STOP CHANNEL(TO.LEGACY.QM)", "MQSC STOP CHANNEL"),
+    ("bash", "sapcontrol -nr 10 -function StopSystem ALL", "-function StopSystem may stop"),
+    ("bash", "hdbnsutil -sr_takeover", "hdbnsutil -sr_takeover may reset"),
+    ("bash", "hdbnsutil -sr_disable", "hdbnsutil -sr_disable may stop"),
+    ("bash", "sudo puppetserver ca clean --certname app-14", "puppetserver ca clean may delete"),
+    ("bash", "airflow db clean --clean-before-timestamp 2024-01-01 --yes", "db clean may delete"),
+    ("bash", "sudo salt-key -d 'app-old-14*' -y", "salt-key -d (--delete)"),
+    ("bash", "manage-bde -off D:", "manage-bde -off (--disable)"),
+    ("bash", "heroku rollback v231 -a shop-prod", "heroku rollback may reset"),
+    ("bash", "heroku ps:scale worker=0 -a shop-prod", "heroku ps:scale worker 0 may stop"),
+    ("bash", "gluster peer detach gfs3", "gluster peer detach may stop"),
+    ("powershell", "Move-ClusterGroup -Name SQL -Node SQLN1", "fails a clustered role over"),
 ]
 
 QUIET: list[tuple[str, str]] = [
@@ -58,6 +75,17 @@ QUIET: list[tuple[str, str]] = [
     ("bash", 'curl -s "http://solr:8983/solr/admin/collections?action=CLUSTERSTATUS"'),
     ("bash", 'curl -s "http://loki:3100/loki/api/v1/delete" | jq .'),
     ("javascript", "cluster.status()"),
+    ("bash", "strmqm QMPROD1"),
+    ("bash", 'echo "DISPLAY CHSTATUS(*)" | runmqsc QMPROD1'),
+    ("bash", "sapcontrol -nr 00 -function RestartInstance"),
+    ("bash", "hdbnsutil -sr_state"),
+    ("bash", "apt-get clean"),
+    ("bash", "yum clean all"),
+    ("bash", "make clean"),
+    ("bash", "vault kv rollback -mount=secret -version=6 apps/billing/db"),
+    ("bash", "gluster volume remove-brick gv replica 2 gfs3:/bricks/b2 status"),
+    ("bash", "aws autoscaling detach-instances --instance-ids i-1 --auto-scaling-group-name a"),
+    ("bash", "heroku ps:scale worker=2 -a shop-prod"),
     ("python", "timer.stopwatch()"),
 ]
 

@@ -75,3 +75,18 @@ def test_junos_configuration_words_are_the_devices_not_a_root_shells() -> None:
 def test_a_database_shell_prompt_in_user_at_host_form_feeds_its_query() -> None:
     found = steps(fence("neo4j@sessions> MATCH (s:Session) DETACH DELETE s;"))
     assert [(s.lang, bool(step_danger(s))) for s in found] == [("cypher", True)]
+
+
+def test_mqsc_typed_into_runmqsc_among_its_replies_is_fed_to_it() -> None:
+    book = fence("$ runmqsc QM1\nStarting MQSC for queue manager QM1.\n\n"
+                 "DISPLAY QLOCAL(Q1) CURDEPTH\n     1 : DISPLAY QLOCAL(Q1) CURDEPTH\n"
+                 "AMQ8409I: Display Queue details.\nDELETE QLOCAL(Q1)\nEND")
+    found = steps(book)
+    assert [(s.code, s.interpreter, bool(step_danger(s))) for s in found] == [
+        ("runmqsc QM1", None, False), ("DISPLAY QLOCAL(Q1) CURDEPTH", "runmqsc QM1", False),
+        ("DELETE QLOCAL(Q1)", "runmqsc QM1", True), ("END", "runmqsc QM1", False)]
+
+
+def test_a_csh_prompt_with_a_path_then_angle_is_a_shell() -> None:
+    found = steps(fence("hdbadm@hana02:/usr/sap/HDB/HDB00> hdbnsutil -sr_state"))
+    assert [s.code for s in found] == ["hdbnsutil -sr_state"]

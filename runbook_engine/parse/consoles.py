@@ -33,7 +33,7 @@ _MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|
 CLIENT_WORD = re.compile(
     r"(?<![\w-])(?:psql|gitlab-psql|mysql|mariadb|sqlite3|redis-cli|valkey-cli|mongosh|mongo"
     r"|cqlsh|sqlplus|rman|sqlcmd|clickhouse-client|clickhouse\s+client|zkCli(?:\.sh)?"
-    r"|zookeeper-shell(?:\.sh)?)(?![\w-])")
+    r"|zookeeper-shell(?:\.sh)?|runmqsc)(?![\w-])")
 #: console commands other than SQL statements, one a line (SQL*Plus, RMAN, cqlsh, zkCli)
 _CONSOLE_WORDS = {
     "sqlplus": word_set("connect conn startup shutdown archive recover spool host prompt "
@@ -46,6 +46,9 @@ _CONSOLE_WORDS = {
                     "source login exit quit"),
     "zk": word_set("ls ls2 get set create delete deleteall rmr stat getAcl setAcl sync "
                    "addauth config reconfig history redo close connect quit whoami"),
+    # IBM MQ's MQSC (runmqsc): `DISPLAY QLOCAL(X)`, `DELETE QLOCAL(X) PURGE`, `END`
+    "mqsc": word_set("display dis define def alter delete clear stop start end ping reset "
+                     "resolve refresh set purge suspend resume archive backup record"),
 }
 _SHELLS = frozenset({"sh", "bash", "ash", "zsh", "dash", "/bin/sh", "/bin/bash", "/bin/ash"})
 
@@ -246,6 +249,8 @@ def _oracle_or_other_client(name: str, args: list[str]) -> str | None:
             args = args[1:]
         stop = {"-q", "--query", "--queries-file", "--version", "--help"}
         return "" if stop & {a.split("=")[0] for a in args} else "clickhouse"
+    if name == "runmqsc":  # `runmqsc QM1`: MQSC typed into it; `-f file` or `-e` do not read
+        return "" if {"-f", "-e", "-v"} & set(args) else "mqsc"
     if name in ("zookeeper-shell.sh", "zookeeper-shell"):  # `zookeeper-shell.sh host:2181`
         return "zk" if len([a for a in args if not a.startswith("-")]) == 1 else ""
     if name in ("zkCli.sh", "zkCli"):  # `zkCli.sh -server h:2181 ls /` runs one command

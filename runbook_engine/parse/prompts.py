@@ -61,6 +61,8 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # macOS bash `MacBook:~ alice$ `, oh-my-zsh `➜  repo git:(main) ✗ `, pure/starship `❯ `
         ("shell", r"^[\w.-]+:[~/][^\s]*\s[\w.-]+\$ |^➜\s+\S+(?:\s+git:\([^)]*\))?(?:\s+✗)?\s+"
                   r"|^[❯λ] "),
+        # tcsh/csh as SAP and SUSE set it: `hdbadm@hana02:/usr/sap/HDB/HDB00> cmd`
+        ("shell", r"^[\w.-]+@[\w.-]+:[~/][^\s>]*> (?=\S)"),
         # the ESXi shell: `[root@esx-14:~] cmd`, no prompt sign after the brackets
         ("shell", r"^\[[\w.-]+@[\w.-]+:[^\]\n]*\] "),
         # `patroni-01-db-gprd $ cmd`: a host name (dots or dashes in it) before the prompt sign
@@ -339,13 +341,19 @@ def _forgotten(last: Entry, line: str) -> bool:
     return word in SILENT and line_shape(line, Known()).score >= 2.5
 
 
+#: consoles whose typed lines cannot be taken for their output (MQSC's `VERB OBJECT(...)`, its
+#: replies start with a message id or are indented): a typed line may follow printed ones
+_ECHOING = frozenset({"mqsc"})
+
+
 def _typed_into(last: Entry, line: str, client: tuple[str, str]) -> bool:
     """A line in the console's language right under the command that opened it, or under a
     line already typed into it, with nothing printed between (``$ zookeeper-shell.sh zk1:2181``
     then ``ls /brokers`` with no prompt shown)."""
     from .consoles import client_line
 
-    if last.line < 0 or last.output or not line.strip() or line[:1].isspace():
+    if last.line < 0 or (last.output and client[0] not in _ECHOING) or not line.strip() or \
+            line[:1].isspace():
         return False
     opened_here = last.lang in _HOST_SHELLS and "\n".join(last.command).strip() == client[1]
     if not (opened_here or last.opener == client[1]):
