@@ -226,6 +226,9 @@ class _Analysis:
             self.console_lines(text, "zkCli.sh", depth)
         elif family in _CONSOLE_TOOLS:
             self.console_lines(text, family, depth)
+            if family == "routeros":  # its own rows (`/system package update install` reboots)
+                self.found.extend(Finding(reason, rule.severity, rule.family, rule)
+                                  for rule, reason in text_findings(text, family, True))
         elif family in _OWN_WORDS:
             self.statements(text, family, own_only=family != "wire")
         elif family == "http":

@@ -203,6 +203,7 @@ def _grammars() -> dict[str, Grammar]:
     add("nmcli", value_opts="-f --fields -e --escape -c --colors -w --wait")
     add("shutdown reboot poweroff halt", slash_flags=True, value_opts="/t /c /m /d")
     add("manage-bde", clusters=False, ci=True, value_opts="-cn -computername -type -t")
+    add("hdbnsutil", clusters=False)
     add("del erase rd rmdir format robocopy taskkill schtasks sc net reg bcdedit vssadmin wmic "
         "cipher wevtutil icacls iisreset", ci=True, slash_flags=True,
         value_opts="/im /pid /fi /t /s /u /p")
@@ -501,6 +502,7 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         ("losetup", "-D=--detach-all"),
         ("sysrc", "-x=--remove"),
         ("salt-key", "-d=--delete -D=--delete-all -r=--reject"),
+        ("setfattr", "-x=--remove"),
         ("manage-bde", "-off=--disable -pause=--pause -forcerecovery=--lock"),
     )
     for tool in tools.split()

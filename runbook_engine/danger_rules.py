@@ -396,6 +396,16 @@ _r("data stores", "nodetool", "decommission|removenode|assassinate|drain|stopdae
    "nodetool {sub} takes a Cassandra node out of service or deletes data")
 # `ceph osd out` only marks an OSD out: its data is copied elsewhere and `ceph osd in` undoes it
 # (like a cordon), so it is no row
+_r("data stores", "gluster", "volume replace-brick", H, "gluster volume replace-brick moves a "
+   "brick's role to another (commit force skips copying its data first)")
+_r("data stores", "gluster", "peer detach", H, "gluster peer detach removes a server from the "
+   "trusted pool")
+_r("data stores", "solr", "zk upconfig", H, "solr zk upconfig replaces a config set for every "
+   "collection that uses it")
+_r("databases", "hdbnsutil", "", H, "{cmd} -sr_register makes this site a secondary: its data "
+   "is replaced from the primary", flags="-sr_register")
+_r("databases", "hdbnsutil", "", H, "{cmd} takes over as primary or removes system replication",
+   flags="-sr_takeover|-sr_unregister|-sr_disable")
 _r("data stores", "ceph", "osd down|rm|purge|destroy|lost", H, "ceph {sub} takes an OSD "
    "out of the cluster")
 _r("data stores", "ceph", "osd pool delete|rm", C, "ceph {sub} deletes a pool and its data")
@@ -690,6 +700,10 @@ _r("powershell", "stop-*", "", H, "{cmd} stops what it names")
 _r("powershell", "close-*", "", H, "{cmd} closes what others have open")
 _r("powershell", "disable-* suspend-* reset-*", "", H, "{cmd} disables or resets what it "
    "names")
+_r("services", "pcs", "resource move|relocate|ban", H, "pcs {sub} moves a cluster resource "
+   "off its node (a failover)")
+_r("services", "crm", "resource move|migrate|ban", H, "crm {sub} moves a cluster resource off "
+   "its node (a failover)")
 _r("powershell", "restart-computer stop-computer", "", C, "{cmd} takes the machine down")
 _r("powershell", "move-clustergroup move-clustervirtualmachinerole move-clusterresource "
    "move-clustersharedvolume", "", H, "{cmd} fails a clustered role over to another node")

@@ -197,6 +197,18 @@ TEXT_RULES: tuple[TextRule, ...] = (
              "`$_.Delete()`, `.Terminate()`, `.Kill()`", only="powershell"),
     TextRule("consoles", _re(r"::truncate\s*\(\s*\)|->(?:delete|truncate)\s*\(\s*\)", 0), HIGH,
              "delete()/truncate() deletes rows", "Laravel `->delete()`, `::truncate()`"),
+    TextRule("consoles", _re(r"\.(setPrimaryInstance|forcePrimaryInstance|"
+                             r"forceQuorumUsingPartitionOf)\s*\(", 0), HIGH,
+             ".{0}() moves the primary of a MySQL InnoDB Cluster or ReplicaSet",
+             "MySQL Shell `cluster.setPrimaryInstance(...)`"),
+    TextRule("consoles", _re(r"recoveryMethod[\"']?\s*:\s*[\"'](clone)", 0), HIGH,
+             "recoveryMethod {0} replaces the joining instance's data",
+             "MySQL Shell `addInstance(..., {recoveryMethod: \"clone\"})`"),
+    TextRule("routeros", _re(r"^\s*/?(system\s+package\s+update\s+install|system\s+reboot|"
+                             r"system\s+shutdown|system\s+reset-configuration)\b",
+                             re.IGNORECASE | re.MULTILINE), CRITICAL,
+             "RouterOS {0} restarts or resets the router",
+             "`/system package update install`, `/system reboot` (RouterOS)", only="routeros"),
     TextRule("consoles", _re(r"\b(?:Rails\.cache|cache)\.clear\b", 0), MEDIUM,
              "cache.clear empties the application cache", "`Rails.cache.clear`, `cache.clear()`"),
     TextRule("consoles", _re(r"\bshutil\.rmtree\s*\(", 0), HIGH,
@@ -257,7 +269,8 @@ TEXT_TRIGGERS = word_set(
     "deletemany deleteone remove findoneanddelete findandremove updatemany dropindex "
     "dropindexes dropuser dropallusers droprole dropallroles stepdown reconfig shutdownserver "
     "killop removeshard destroy_all delete_all rmtree db pg force sql_slave_skip_counter "
-    "sql_replica_skip_counter clear terminate resetlogs recover startup"
+    "sql_replica_skip_counter clear terminate resetlogs recover startup setprimaryinstance "
+    "forceprimaryinstance recoverymethod"
 )
 
 _LITERAL = re.compile(r"'(?:[^']|'')*'")

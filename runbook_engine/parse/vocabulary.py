@@ -37,6 +37,7 @@ OPS_TOOLS = word_set(
     "mariadb-dump xtrabackup mongo mongosh mongodump mongorestore mongoexport mongoimport "
     "redis-cli redis-server redis-benchmark redis-sentinel valkey-cli sqlite3 cqlsh nodetool "
     "clickhouse-client influx cockroach etcd kafka-topics kafka-topics.sh kafka-consumer-groups "
+    "HDB sapcontrol hdbnsutil hdbsql runmqsc dspmq strmqm endmqm dltmqm crtmqm "
     "kafka-consumer-groups.sh kafka-console-consumer kafka-console-producer kafka-configs "
     "rabbitmqctl rabbitmq-diagnostics rabbitmq-plugins rabbitmq-queues rabbitmqadmin nats "
     "elasticsearch-plugin zkCli.sh memcached-tool "
