@@ -70,6 +70,11 @@ _VALUE_VERBS = frozenset({"delete", "remove", "drop", "purge", "destroy", "wipe"
 _SETTING_WORDS = frozenset({"after", "before", "older", "interval", "delay", "timeout", "days",
                             "age", "ttl", "policy", "threshold", "mode", "retention", "on", "if",
                             "when", "protection", "marker", "empty", "limit", "batch", "grace"})
+#: settings whose value turns a user, a scope or a service on or off
+_SWITCH_KEYS = frozenset({"enabled", "enable", "active", "state", "status", "startuptype",
+                          "start_mode", "startmode"})
+_OFF_VALUES = frozenset({"false", "$false", "0", "no", "off", "disabled", "inactive", "stopped",
+                         "offline", "suspended"})
 #: a value of an action option that names a destructive action (``SOFTSTOP``, ``poweroff``)
 _ACTION_VALUE_RE = re.compile(r"(?:delete|remove|destroy|stop|reset|off|kill|terminate|reboot|"
                               r"shutdown|purge|wipe|drain|disable|detach|logout)\Z")
@@ -175,14 +180,20 @@ def _option_action(name: str, parsed: Parsed) -> tuple[str, str] | None:
         kind = _flag_kind(long, valued=flag in parsed.values)
         shown = flag if long == flag else f"{flag} ({long})"
         if kind is None and long in ACTION_OPTIONS:  # iscsiadm -o delete, --action SOFTSTOP
-            value = next((v for v in parsed.values.get(flag, []) if _ACTION_VALUE_RE.search(
-                v.lower()) or _ACTION_VALUE_RE.match(identifier_words(v)[0] if
-                                                      identifier_words(v) else "")), None)
+            value = next((v for v in parsed.values.get(flag, []) if _names_action(v)), None)
             kind = (destructive_name(value) or "stop") if value else None
             shown = f"{flag} {value}"
         if kind:
             return kind, f"{name} {shown}"
     return None
+
+
+def _names_action(value: str) -> bool:
+    """An action option's value that names a destructive action, at its end (``SOFTSTOP``) or
+    as the first word of a camelCase one (``sapcontrol -function StopSystem``)."""
+    words = identifier_words(value)
+    return _ACTION_VALUE_RE.search(value.lower()) is not None or \
+        bool(words and _ACTION_VALUE_RE.match(words[0]))
 
 
 def _flag_kind(flag: str, valued: bool) -> str | None:
@@ -222,12 +233,6 @@ def _switched_off(name: str, parsed: Parsed) -> tuple[str, str] | None:
             return "stop", f"{name} {key}={value}"
     return None
 
-
-#: settings whose value turns a user, a scope or a service on or off
-_SWITCH_KEYS = frozenset({"enabled", "enable", "active", "state", "status", "startuptype",
-                          "start_mode", "startmode"})
-_OFF_VALUES = frozenset({"false", "$false", "0", "no", "off", "disabled", "inactive", "stopped",
-                         "offline", "suspended"})
 
 
 def _scaled_to_zero(name: str, parsed: Parsed) -> tuple[str, str] | None:
