@@ -24,6 +24,7 @@ from .events import (
     StepFinished,
     StepStarted,
 )
+from .fanout import FanOut
 from .inputs import Inputs
 from .model import HostTarget, Step
 from .outputs import LineBuffer
@@ -105,7 +106,7 @@ class Executor:
         self.inputs = inputs
         self.yes = yes
         self.continue_on_error = continue_on_error
-        self.pool = cf.ThreadPoolExecutor(max_workers=max(1, forks))
+        self.pool = FanOut(forks)
         self.ctrl_c = False  # Ctrl-C stopped the current step
         self._cancel: threading.Event | None = None  # the attempt running now
 
@@ -120,7 +121,7 @@ class Executor:
         return True
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
 
     def execute(self, step: Step, command: Command, targets: list[HostTarget],
                 follows: bool = False, kept: Mapping[str, HostRun] | None = None) -> None:

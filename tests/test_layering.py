@@ -27,7 +27,7 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "events": (frozenset({"events", "state"}), ("foundation",)),
     "runners": (frozenset({"runners"}), ("foundation", "reading")),
     "engine": (frozenset({"control", "answers", "inputs", "execution", "recording", "engine",
-                          "checking"}),
+                          "checking", "fanout"}),
                ("foundation", "reading", "events", "runners")),
     # the JSONL writer and reader, resume, the reports
     "transcript": (frozenset({"transcript"}), ("foundation", "reading", "events")),
