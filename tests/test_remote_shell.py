@@ -199,3 +199,16 @@ def test_a_set_up_that_fails_says_why_at_the_first_step() -> None:
             assert "bash" in result.error and "\n" not in result.error
         finally:
             runner.close()
+
+
+def test_a_closed_runner_lets_its_reader_thread_end_at_once(sshd_server: Server) -> None:
+    # the socket is shut down before paramiko closes it, so the reader's recv returns now;
+    # wait_closed lets the thread end (a fleet's exit had 200 of them waiting for the GIL)
+    runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(sshd_server.ssh_config))
+    assert run(runner, "true").status == "ok"
+    transport = runner._chain[-1]
+    runner.close()
+    runner.wait_closed(time.monotonic() + 5)
+    assert not transport.is_alive() and not transport.is_active()
+    assert run(runner, "echo again").stdout == "again\n"  # a closed runner connects anew
+    runner.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import socket
@@ -138,6 +139,17 @@ class Connector:
         acking.settimeout(cfg.connect_timeout)
         _quickack(acking)
         return acking
+
+
+def hang_up(transport: paramiko.Transport) -> None:
+    """Close a transport and wake its reader thread now. paramiko only closes the socket, which
+    does not wake a ``recv`` already waiting in the reader: it ends at its 0.1 s timeout, then
+    needs the GIL; 200 such threads still waking made a fleet run's exit take a second."""
+    sock = transport.sock
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # the reader's recv returns at once (end of stream)
+    transport.close()
 
 
 def _quickack(sock: object) -> None:

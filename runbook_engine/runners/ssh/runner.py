@@ -6,6 +6,7 @@ import os
 import secrets
 import shlex
 import shutil
+import time
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -18,7 +19,7 @@ from ..script import code_first_line, next_session, wrap
 from .auth import Prompts
 from .channel import FAULTS, LOST, ChannelProcess, PtyProcess, Signaller, wait_for
 from .config import Prompt, read_config
-from .connect import Connector
+from .connect import Connector, hang_up
 from .protocol import Frames, epilogue, outer_script, signaller_script
 from .shell import (
     SERVED_LINE_OFFSET,
@@ -67,6 +68,7 @@ class SSHRunner(Runner):
             timeout=connect_timeout,
         )
         self._chain: list[paramiko.Transport] = []
+        self._closed: list[paramiko.Transport] = []  # by close(): their threads are ending
         self._remote: Remote | None = None  # its records are read by the first step (_settle)
         self._shell: RemoteShell | None = None
         self._serves = False  # the remote can keep a shell
@@ -140,12 +142,19 @@ class SSHRunner(Runner):
 
     def _drop(self) -> None:
         for transport in reversed(self._chain):
-            transport.close()
+            hang_up(transport)
         self._chain = []
         self._remote = self._shell = None
 
     def close(self) -> None:
+        self._closed = list(self._chain)
         self._drop()  # the remote shell's channel ends: it removes the remote temp dir
+
+    def wait_closed(self, until: float) -> None:
+        # each reader thread was woken by its hang-up: waiting here lets them have the GIL,
+        # where the exit's own work would have them wait their turn for it, 5 ms each
+        for transport in self._closed:
+            transport.join(max(0.0, until - time.monotonic()))
 
     def lost(self) -> None:
         """A lost shell is reopened by the next step; a lost connection is made again."""
