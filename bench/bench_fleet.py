@@ -4,10 +4,14 @@
 The 200 hosts are aliases of a few test sshds (tests/sshd.py; ``--servers``, 4 by default, so
 one sshd's pre-auth forks are not the bottleneck), written into one ssh config that every tool
 reads. Peak memory is the largest sum of the resident sizes of the tool's process tree (sampled
-every 20 ms: Ansible's forks and ssh clients count, as they are its cost). Ansible and Fabric are
-not project dependencies: ``pip install ansible-core fabric`` to measure them (else skipped).
+every 20 ms: Ansible's forks and ssh clients count, as they are its cost). CPU is counted on both
+sides: the tool's process tree (client) and the sshds with their sessions and the remote shells
+and commands (server). ``--parts`` adds a run of ours with timers around its parts
+(bench/fleet_parts.py: connect, key exchange, authentication, shell set-up, steps, teardown).
+Ansible and Fabric are not project dependencies: ``pip install ansible-core fabric`` to measure
+them (else skipped).
 
-Run: ``python bench/bench_fleet.py [--hosts 200] [--servers 4]`` (appends to RESULTS.md).
+Run: ``python bench/bench_fleet.py [--hosts 200] [--servers 4] [--parts]`` (appends to RESULTS.md).
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ from __future__ import annotations
 import argparse
 import compileall
 import datetime
+import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,9 +78,27 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+Figures = tuple[float, int, float, float]  # wall s, peak RSS bytes, client CPU s, server CPU s
+SERVERS: list[sshd.SSHServer] = []
+
+
+def server_cpu() -> float:
+    """CPU seconds of the sshds so far: their own and their reaped sessions' (every
+    connection's sshd, the login shell and what it ran)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for server in SERVERS:
+        assert server.proc is not None
+        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(") ", 1)[1].split()
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
 def measure(argv: list[str], env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> tuple[float, int]:
-    """Wall seconds and peak tree RSS (bytes) of a command that must succeed."""
+            cwd: Path | None = None) -> Figures:
+    """Wall seconds, peak tree RSS (bytes), client and server CPU of a command that must
+    succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    served = server_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -94,20 +119,31 @@ def measure(argv: list[str], env: dict[str, str] | None = None,
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{argv[:3]} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return wall, peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    time.sleep(1.0)  # the sshds reap their last sessions
+    if argv[1:2] == [str(PARTS)]:
+        PARTS_SEEN.append(next(line for line in err.decode().splitlines()
+                               if line.startswith("PARTS ")))
+    return wall, peak, client, server_cpu() - served
 
 
-def ours(config: Path, names: list[str], work: Path, forks: int) -> tuple[float, int]:
+PARTS = ROOT / "bench" / "fleet_parts.py"
+PARTS_SEEN: list[str] = []
+
+
+def ours(config: Path, names: list[str], work: Path, forks: int, parts: bool = False) -> Figures:
     book = work / "fleet.md"
     steps = "\n".join(f"```bash {{on=fleet}}\n{task}\n```\n" for task in TASKS)
     book.write_text(f"---\ntitle: fleet\nhosts:\n  fleet: [{', '.join(names)}]\n---\n"
                     f"# Fleet\n\n{steps}")
-    return measure([sys.executable, "-m", "runbook_engine", "run", "--yes", "--forks",
+    program = [str(PARTS)] if parts else ["-m", "runbook_engine"]
+    return measure([sys.executable, *program, "run", "--yes", "--forks",
                     str(forks), "--ssh-config", str(config), "--transcript",
                     str(work / f"t-{time.monotonic_ns()}.jsonl"), str(book)], cwd=ROOT)
 
 
-def ansible(config: Path, names: list[str], work: Path) -> tuple[float, int] | None:
+def ansible(config: Path, names: list[str], work: Path) -> Figures | None:
     program = shutil.which("ansible-playbook") or str(BIN / "ansible-playbook")
     if not os.path.exists(program):
         return None
@@ -141,7 +177,7 @@ group.close()
 """
 
 
-def fabric(config: Path, names: list[str], work: Path) -> tuple[float, int] | None:
+def fabric(config: Path, names: list[str], work: Path) -> Figures | None:
     probe = subprocess.run([sys.executable, "-c", "import fabric"], capture_output=True)
     if probe.returncode != 0:
         return None
@@ -150,40 +186,67 @@ def fabric(config: Path, names: list[str], work: Path) -> tuple[float, int] | No
     return measure([sys.executable, str(script), str(config), "-", *names])
 
 
+def part_lines(summary: str) -> list[str]:
+    """The parts of one timed run of ours, as RESULTS.md lines."""
+    got = json.loads(summary.removeprefix("PARTS "))
+    lines = [f"- where ours goes (one more run, timers around its parts; wall {got['wall']:.2f} s, "
+             f"client CPU {got['cpu']:.2f} s): per part, calls, from first start to last end "
+             "(s from start), one call's median / p90 (ms)"]
+    for part, fig in got["parts"].items():
+        lines.append(f"  - {part}: {fig['calls']} calls, {fig['first']:.2f} -> "
+                     f"{fig['last_end']:.2f} s, {fig['median_ms']:g} / {fig['p90_ms']:g} ms")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--servers", type=int, default=4)
+    parser.add_argument("--parts", action="store_true", help="add a run of ours with timers")
     args = parser.parse_args()
     servers = [sshd.start_server() for _ in range(args.servers)]
+    SERVERS[:] = servers
     work = Path(tempfile.mkdtemp(prefix="rb-fleet-"))
     lines: list[str] = []
+    loads: dict[str, float] = {}
+
+    def timed(name: str, run: Callable[[], Figures | None]) -> Figures | None:
+        loads[name] = os.getloadavg()[0]
+        return run()
+
     try:
         config, names = fleet_config(servers, args.hosts, work)
         compile_bytecode()
         ours(config, names[:5], work, 5)  # warm-up: bytecode, page cache
-        figures = {f"runbook run --yes --forks {f}": ours(config, names, work, f)
-                   for f in (50, args.hosts)}
-        figures["ansible-playbook (pipelining, forks 50, ControlPersist)"] = ansible(
-            config, names, work)  # type: ignore[assignment]
-        figures["Fabric ThreadingGroup (paramiko, a thread a host)"] = fabric(
-            config, names, work)  # type: ignore[assignment]
-        best = min(v[0] for k, v in figures.items() if k.startswith("runbook") and v)
+        figures = {f"runbook run --yes --forks {f}": timed(
+            f"runbook {f}", lambda f=f: ours(config, names, work, f)) for f in (50, args.hosts)}
+        figures["ansible-playbook (pipelining, forks 50, ControlPersist)"] = timed(
+            "ansible", lambda: ansible(config, names, work))
+        figures["Fabric ThreadingGroup (paramiko, a thread a host)"] = timed(
+            "fabric", lambda: fabric(config, names, work))
+        mine = {k: v for k, v in figures.items() if k.startswith("runbook") and v}
+        best = min(v[0] for v in mine.values())
         base = {k: v for k, v in figures.items() if v and not k.startswith("runbook")}
-        for name, got in figures.items():
+        for (name, got), load in zip(figures.items(), loads.values(), strict=True):
             if got is None:
                 lines.append(f"- {name}: not installed, not measured")
                 continue
-            wall, rss = got
-            lines.append(f"- {name}: {wall:.2f} s, peak RSS {rss / 2**20:.0f} MiB")
-        for name, (wall, _) in base.items():
+            wall, rss, client, server = got
+            lines.append(f"- {name}: {wall:.2f} s, peak RSS {rss / 2**20:.0f} MiB, CPU: client "
+                         f"{client:.2f} s, sshds and remote side {server:.2f} s (load {load:.0f} "
+                         "at its start)")
+        for name, (wall, *_) in base.items():
             target = 0.05 if name.startswith("ansible") else 1.0
             verdict = "PASS" if best / wall <= target else "FAIL"
             lines.append(f"- runbook (best) / {name.split(' (')[0]}: {best / wall:.3f}x "
                          f"(target <= {target}x) {verdict}")
-        peak = max(v[1] for k, v in figures.items() if k.startswith("runbook") and v)
+        peak = max(v[1] for v in mine.values())
         lines.append(f"- runbook peak RSS {peak / 2**20:.0f} MiB (target <= 150 MiB) "
                      f"{'PASS' if peak <= 150 * 2**20 else 'FAIL'}")
+        if args.parts:
+            forks = int(min(mine, key=lambda k: mine[k][0]).rsplit(" ", 1)[1])
+            ours(config, names, work, forks, parts=True)
+            lines += part_lines(PARTS_SEEN[-1])
     finally:
         for server in servers:
             server.stop()
