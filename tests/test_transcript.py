@@ -435,6 +435,35 @@ def test_the_fsync_runs_on_its_own_thread_and_settles(tmp_path: Path) -> None:
     assert writer._syncer._thread is not None and not writer._syncer._thread.is_alive()
 
 
+def test_settle_does_not_wait_for_a_slow_fsync_thread(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the thread's fsync is held up (a slow disk, a thread not yet given the GIL): settle makes
+    # the results durable with an fsync of its own, which returns when the disk is done
+    from runbook_engine.transcript import log
+
+    real, release, calls = log.fsync, threading.Event(), []
+
+    def fsync(fd: int, path: Path) -> None:
+        calls.append(threading.current_thread().name)
+        if threading.current_thread().name == "transcript-fsync":
+            release.wait(30)
+        real(fd, path)
+
+    monkeypatch.setattr(log, "fsync", fsync)
+    writer = TranscriptWriter(tmp_path / "run.jsonl")
+    try:
+        writer.record(StepFinished(step="s", status="ok"))  # a decision point: its fsync asked
+        started = time.monotonic()
+        writer.settle()
+        assert time.monotonic() - started < 10
+        assert calls.count("MainThread") == 1
+        assert writer._syncer._done == writer._syncer._asked == 1
+    finally:
+        release.set()
+        writer.close()
+    assert writer._syncer._done == 1
+
+
 def test_an_fsync_that_fails_is_raised_by_settle_naming_the_file(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()  # a pipe cannot be fsync'd: a real error from the system
     try:

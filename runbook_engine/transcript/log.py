@@ -113,7 +113,12 @@ class _Syncer:
     for the last request (and raises the error it met): the engine settles before a step runs,
     so a step never starts before the result in front of it is on disk, as with an fsync inline.
     What overlaps the fsync is the work between two steps (showing the result, rendering and
-    announcing the next step), which costs as much as the fsync on an idle disk."""
+    announcing the next step), which costs as much as the fsync on an idle disk.
+
+    When the engine settles before the thread is done, it calls fsync itself instead of waiting
+    for the thread: the kernel joins it to the one in flight, and it returns the moment the disk
+    is done, without the thread having to be woken and given the GIL to say so (two hand-overs
+    on every step's way when the disk is slower than the work between steps)."""
 
     def __init__(self, fd: int, path: Path) -> None:
         self.fd, self.path = fd, path
@@ -136,11 +141,17 @@ class _Syncer:
         if self._done == self._asked and self._error is None:
             return  # the usual case: done while the engine worked (ints are read atomically)
         with self._cond:
-            target = self._asked
-            while self._done < target and self._error is None:
-                self._cond.wait()
             if self._error is not None:
                 raise self._error
+            target = self._asked
+        try:
+            fsync(self.fd, self.path)  # all written before it is on disk when it returns
+        except RunbookError as exc:
+            with self._cond:
+                self._error = exc
+            raise
+        with self._cond:
+            self._done = max(self._done, target)
 
     def stop(self) -> None:
         """Settle, then end the thread (the file may be closed after this)."""
@@ -169,7 +180,7 @@ class _Syncer:
                     self._cond.notify_all()
                 return
             with self._cond:
-                self._done = target
+                self._done = max(self._done, target)
                 self._cond.notify_all()
 
 
