@@ -1,8 +1,10 @@
 """Is planning linear in input size for every shape of runbook, with bounded memory?
 
 Issue 15 targets: for each shape (one huge block, one huge line, many blocks, many headings, a
-long table, deep lists), planning 8 MB takes <= 9x planning 1 MB, and peak memory stays under
-10x the input + 100 MB. Each measurement is a fresh process (`runbook plan --format json`
+long table, deep lists, 1 KB steps), planning 8 MB takes <= 9x planning 1 MB, and peak memory
+stays under 10x the input + 100 MB. Shapes of more than 10,000 steps or code blocks are refused
+(the step cap, docs/format.md "Limits"): their line says so, with the refusal's time and memory.
+Each measurement is a fresh process (`runbook plan --format json`
 in-process there, output to /dev/null) so its peak RSS is its own.
 
 Run: python bench/bench_linear.py [--sizes 1 8] [--shapes block line ...] [--results]
@@ -23,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1 << 20
@@ -42,6 +45,16 @@ def _fill(unit: Callable[[int], str], size: int, head: str = "# Linear\n\n",
     return out.getvalue()
 
 
+_TAGS = ", ".join(['"x"'] * 180)
+
+
+def _post(i: int) -> str:
+    """A section holding one 1 KB command."""
+    body = f'{{"id": {i}, "tags": [{_TAGS}]}}'
+    return (f"## Post {i}\n\n```bash\ncurl -X POST -H 'Content-Type: application/json' "
+            f"https://api.example/v1/items/{i} -d '{body}'\n```\n\n")
+
+
 SHAPES: dict[str, tuple[Callable[[int], str], list[str]]] = {
     # one code block of many commands
     "block": (lambda size: _fill(lambda i: f"echo line {i} of the one block\n", size,
@@ -51,6 +64,9 @@ SHAPES: dict[str, tuple[Callable[[int], str], list[str]]] = {
                                 "\n```\n"), ["--granularity", "command"]),
     # many small blocks
     "blocks": (lambda size: _fill(lambda i: f"```bash\necho {i}\n```\n\n", size), []),
+    # many steps as big as 8 MB allows under the 10,000-step cap: a 1 KB command each (a curl
+    # posting JSON); 1 MB is 1,000 steps, 8 MB 8,000
+    "steps": (lambda size: _fill(_post, size), []),
     # many sections, each a heading, prose and a command
     "headings": (lambda size: _fill(lambda i: f"## Section {i}\n\nRestart it:\n\n"
                                               f"    systemctl restart svc{i}\n\n", size), []),
@@ -64,7 +80,7 @@ SHAPES: dict[str, tuple[Callable[[int], str], list[str]]] = {
 }
 
 
-def measure_one(shape: str, megabytes: float) -> dict[str, float]:
+def measure_one(shape: str, megabytes: float) -> dict[str, Any]:
     """In this process: write the runbook, then plan it; CPU, wall and peak RSS."""
     make, args = SHAPES[shape]
     text = make(int(megabytes * MB))
@@ -76,35 +92,44 @@ def measure_one(shape: str, megabytes: float) -> dict[str, float]:
         from runbook_engine import cli
 
         cpu, wall = time.process_time(), time.perf_counter()
+        errors, code = io.StringIO(), 0
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), \
-                contextlib.suppress(SystemExit):
-            cli.main(["plan", "--format", "json", *args, str(book)])
+                contextlib.redirect_stderr(errors):
+            try:
+                cli.main(["plan", "--format", "json", *args, str(book)])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         size = book.stat().st_size
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"bytes": size, "cpu_s": cpu, "wall_s": wall, "rss": rss}
+    # a refusal (the step cap) is measured too, and said
+    refused = errors.getvalue().strip().split(": ", 1)[-1] if code else ""
+    return {"bytes": size, "cpu_s": cpu, "wall_s": wall, "rss": rss, "refused": refused}
 
 
-def measure(shape: str, megabytes: float) -> dict[str, float] | None:
+def measure(shape: str, megabytes: float) -> dict[str, Any] | None:
     """One measurement in a fresh process; None when it ran past TIMEOUT_S."""
     try:
         done = subprocess.run([sys.executable, __file__, "--one", shape, str(megabytes)],
                               capture_output=True, text=True, timeout=TIMEOUT_S, check=True)
     except subprocess.TimeoutExpired:
         return None
-    result: dict[str, float] = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
-def judge(small: dict[str, float] | None, large: dict[str, float] | None) -> tuple[str, bool]:
+def judge(small: dict[str, Any] | None, large: dict[str, Any] | None) -> tuple[str, bool]:
     if small is None or large is None:
         return f"over {TIMEOUT_S} s", False
     ratio = large["cpu_s"] / max(small["cpu_s"], 1e-3)
     budget = 10 * large["bytes"] + 100 * MB
     ok = ratio <= 9 and large["rss"] <= budget
+    refused = "; ".join(f"{name} refused: {m['refused']}" for name, m in
+                        (("small", small), ("large", large)) if m.get("refused"))
     return (f"{small['cpu_s']:.2f} s -> {large['cpu_s']:.2f} s CPU ({ratio:.1f}x, wall "
             f"{small['wall_s']:.1f} -> {large['wall_s']:.1f} s), peak RSS "
-            f"{large['rss'] / MB:.0f} MiB of {budget / MB:.0f} allowed"), ok
+            f"{small['rss'] / MB:.0f} -> {large['rss'] / MB:.0f} MiB of {budget / MB:.0f} allowed"
+            + (f" ({refused})" if refused else "")), ok
 
 
 def main() -> None:

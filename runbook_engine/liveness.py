@@ -14,7 +14,7 @@ from .danger import command_of as _command
 from .danger import segments as _segments
 from .danger import words as _words
 from .parse.consoles import client_language
-from .shell_lex import without_comments
+from .shell_lex import CACHED_MAX, without_comments
 
 #: full-screen or prompt-driven programs, useless without a terminal
 _SCREEN = frozenset({"top", "htop", "btop", "atop", "iotop", "nethogs", "vim", "vi", "nano",
@@ -87,11 +87,18 @@ def _container_follow(cmd: str, args: list[str]) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=16)
 def _commands(code: str, lang: str) -> tuple[tuple[bool, str, list[str]], ...]:
     """(reads or writes a pipe, command, arguments) for each simple command; kept for the
-    few last codes, as the engine asks both questions of each step (nothing changes them)."""
-    if not code.strip() or _TRIGGERS.isdisjoint(_PARTS.findall(code.lower())):
+    few last codes, as the engine asks both questions of each step (nothing changes them),
+    unless the code is huge (the words of an 8 MB command line: ~55 MB kept)."""
+    if len(code) > CACHED_MAX:
+        return _read_commands(code, lang)
+    return _cached_commands(code, lang)
+
+
+def _read_commands(code: str, lang: str) -> tuple[tuple[bool, str, list[str]], ...]:
+    # one word at a time: findall's list of an 8 MB line's words took 55 MB
+    if not code.strip() or _TRIGGERS.isdisjoint(m.group() for m in _PARTS.finditer(code.lower())):
         return ()
     parts = _segments(without_comments(code, lang))
     found = []
@@ -104,6 +111,9 @@ def _commands(code: str, lang: str) -> tuple[tuple[bool, str, list[str]], ...]:
         if cmd:
             found.append((piped and not sep.startswith("||"), cmd, args))
     return tuple(found)
+
+
+_cached_commands = functools.lru_cache(maxsize=16)(_read_commands)
 
 
 def _has_option(arg: str, flag: str) -> bool:

@@ -310,7 +310,13 @@ def commands(text: str, base: int = 0) -> list[Command]:
     ``$(...)``, backticks and ``<(...)`` give nested commands while the outer one goes on.
     Offsets (``start``/``end``) are relative to ``base``. The result is shared: do not mutate.
     """
+    if len(text) > CACHED_MAX:  # the words of an 8 MB command line would stay cached: ~60 MB
+        return _Splitter(text, base).run()
     return list(_commands(text, base))
+
+
+#: texts longer than this are not kept in the lexers' caches (nor in liveness's)
+CACHED_MAX = 1 << 16
 
 
 @functools.lru_cache(maxsize=4096)

@@ -111,7 +111,7 @@ def test_the_prefilter_never_changes_an_answer(monkeypatch: pytest.MonkeyPatch) 
     assert len(codes) > 500
 
     def answers() -> list[tuple[str | None, str | None]]:
-        liveness._commands.cache_clear()
+        liveness._cached_commands.cache_clear()
         return [(needs_terminal(c, lang), runs_until_stopped(c, lang)) for c, lang in codes]
 
     filtered = answers()

@@ -15,10 +15,11 @@ from . import frontmatter
 from .annotations import parse_info
 from .blocks import Context, split_plain
 from .expectations import attach_output_blocks
+from .lines import MAX_STEPS, TooManySteps
 from .markdown import RawBlock, scan, split_transcript
 from .vocabulary import LANGUAGE_OF
 
-__all__ = ["load_runbook", "parse_text", "slugify", "MAX_BYTES"]
+__all__ = ["load_runbook", "parse_text", "slugify", "MAX_BYTES", "MAX_STEPS"]
 
 #: larger files are refused with a LoadError (a runbook is text a person reads)
 MAX_BYTES = 16 * 1024 * 1024
@@ -106,7 +107,10 @@ def _parse(text: str, path: str, granularity: str | None) -> Runbook:
     if fm.body_start:
         # keep front matter lines as blank lines so every token's line is a file line
         text = "\n" * fm.body_start + text.split("\n", fm.body_start)[-1]
+    _count_blocks(text, path)
     found = scan(text, path)
+    if len(found.blocks) > MAX_STEPS:
+        raise TooManySteps(found.blocks[MAX_STEPS].line, path, "code blocks")
     problems: list[Problem] = [*fm.problems, *found.problems]
     # unknown default keys were reported once at the front matter; they are not step extras
     defaults = {k: v for k, v in fm.defaults.items()
@@ -131,6 +135,8 @@ def _parse(text: str, path: str, granularity: str | None) -> Runbook:
             if "_unrun" in draft:
                 problems.append(draft.pop("_unrun"))
             steps.append(draft)
+        if len(steps) > MAX_STEPS:
+            raise TooManySteps(steps[MAX_STEPS]["line"], path)
     _assign_ids(steps, {d["id"] for d in drafts})
     attach_output_blocks(steps)
     title = fm.title or found.first_h1 or _file_title(path)
@@ -141,6 +147,28 @@ def _parse(text: str, path: str, granularity: str | None) -> Runbook:
         problems=tuple(sorted(problems, key=lambda p: p.line)),
         granularity=book_granularity,  # type: ignore[arg-type]  # checked on entry
     )
+
+
+# What opens a code block, found without reading the Markdown: a fence, or a line indented by
+# four after a blank line. markdown-it holds ~50 bytes of tokens per byte of tiny blocks, so a
+# runbook with too many is refused before it is read.
+_OPENING = re.compile(r"^ {0,3}(`{3,}|~{3,})|^[ \t]*\n(?: {4}|\t)[ \t]*\S", re.MULTILINE)
+
+
+def _count_blocks(text: str, path: str) -> None:
+    """`TooManySteps` at the line of the first code block over `MAX_STEPS`."""
+    fence, count = "", 0
+    for m in _OPENING.finditer(text):
+        mark = m.group(1)
+        if fence:
+            if mark and mark[0] == fence[0] and len(mark) >= len(fence):
+                fence = ""
+            continue
+        fence = mark or ""
+        count += 1
+        if count > MAX_STEPS:
+            line = text.count("\n", 0, m.start()) + 1 + (mark is None)
+            raise TooManySteps(line, path, "code blocks")
 
 
 def _file_title(path: str) -> str:
@@ -232,6 +260,8 @@ def _fragments(draft: dict[str, Any], path: str, problems: list[Problem],
         reading, frags = split_plain(draft["_raw_code"], tag, draft.get("_prose", ""),
                                      draft["section"][-1] if draft["section"] else "", context,
                                      tuple(draft["section"]))
+    except TooManySteps as exc:
+        raise TooManySteps(draft["_code_line"] + (exc.line or 0), path) from None
     except RunbookError:
         raise
     except Exception as exc:  # a reader bug must not lose the whole runbook

@@ -22,11 +22,13 @@ from .consoles import (
     ssh_dest,
 )
 from .lines import (
+    MAX_STEPS,
     PSQL_META,
     SQL_START,
     Fragment,
     Meter,
     OverBudget,
+    TooManySteps,
     comment_text,
     dedent,
     is_comment,
@@ -308,7 +310,7 @@ def _clean_prefix(masked: list[str], i: int, size: int, meter: Meter) -> tuple[N
 def _scan(lines: list[str], masked: list[str], meter: Meter) -> list[Item]:
     """Classify lines into blank, comment, expected, doc, console, ssh and shell items."""
     items: list[Item] = []
-    i = 0
+    i = steps = 0
     while i < len(lines):
         try:
             item = _classify(lines, masked, i, meter)
@@ -316,8 +318,15 @@ def _scan(lines: list[str], masked: list[str], meter: Meter) -> list[Item]:
             items.append(_unread(lines, i, len(lines) - 1))
             break
         items.append(item)
+        if item.kind in _STEPS:
+            steps += 1
+            if steps > MAX_STEPS:  # refused here, before the items of a huge block pile up
+                raise TooManySteps(i)
         i = item.end + 1
     return items
+
+
+_STEPS = frozenset({"shell", "sql", "console"})  # items that become at least one step each
 
 
 def _unread(lines: list[str], start: int, end: int) -> Item:
@@ -374,6 +383,11 @@ def _parse_run(units: list[Item], lines: list[str], masked: list[str],
     results: list[Item] = []
     first = 0
     while first < len(units):
+        plain = _plain_command(units[first], lines, masked)
+        if plain is not None:
+            results.append(plain)
+            first += 1
+            continue
         last = first  # units are whole constructs, so a window may end after any of them
         size = _size(units[first], masked)
         while last + 1 < len(units) and units[last + 1].end - units[first].start < _WINDOW:
@@ -401,6 +415,25 @@ def _parse_run(units: list[Item], lines: list[str], masked: list[str],
         )
         first = bad_at + 1  # an index, not units.index(bad): that made many errors quadratic
     return results
+
+
+# A line of plain words: no quotes, expansions, operators, comments or reserved words, so one
+# simple command whatever else is around it. Over a window's size such a line is read without
+# tree-sitter, whose tree holds ~180 bytes a word (an 8 MB line of arguments: 155 MB).
+_PLAIN = re.compile(r"[\w./=:@%+,{}\t -]*")  # one class: a group repeated keeps a stack
+_RESERVED = frozenset({"if", "then", "else", "elif", "fi", "case", "esac", "for", "select",
+                       "while", "until", "do", "done", "in", "function", "time", "coproc"})
+
+
+def _plain_command(unit: Item, lines: list[str], masked: list[str]) -> Item | None:
+    """A one-line unit over `_WINDOW_BYTES` of plain words as its command item, else None."""
+    if unit.start != unit.end or len(masked[unit.start]) <= _WINDOW_BYTES:
+        return None
+    line = masked[unit.start]
+    first = line.split(None, 1)[0] if line.strip() else ""
+    if not _PLAIN.fullmatch(line) or not first or first in _RESERVED or first[0] in "{}":
+        return None
+    return Item("cmd", unit.start, unit.end, lines[unit.start].strip(), {"trailing": None})
 
 
 def _size(unit: Item, masked: list[str]) -> int:

@@ -7,6 +7,21 @@ import textwrap
 from dataclasses import dataclass
 from typing import Literal
 
+from ..model import LoadError
+
+#: a runbook that would plan more steps (or has more code blocks) than this is refused: nobody
+#: steps through it, and each step costs ~3 KB to plan (10x the input + 100 MB is the bound)
+MAX_STEPS = 10_000
+
+
+class TooManySteps(LoadError):
+    """More than `MAX_STEPS` steps or code blocks; ``line`` is where the first one over starts
+    (within its block, when the command splitter raises it)."""
+
+    def __init__(self, line: int, path: str | None = None, what: str = "steps") -> None:
+        super().__init__(f"more than {MAX_STEPS:,} {what} (the limit: split the runbook)",
+                         path, line)
+
 
 @dataclass(frozen=True)
 class Fragment:

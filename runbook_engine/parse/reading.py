@@ -8,6 +8,8 @@ that `lint` reports with its signals (RB110).
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -72,7 +74,9 @@ _INI_PAIR = re.compile(r"^\s*[\w.\-]+\s*=\s*\S")
 _XML = re.compile(r"^\s*<[?!A-Za-z][^>]*>")
 _DOCKERFILE = re.compile(r"^(?:FROM|RUN|COPY|ADD|ENV|ARG|CMD|ENTRYPOINT|WORKDIR|EXPOSE|USER|LABEL"
                          r"|VOLUME|HEALTHCHECK)\s")
-_CONF_LINE = re.compile(r"^\s*[\w.\-]+(?:\s+[^\s;#]+)+;\s*$|^\s*[\w.\-]+(?:\s+\S+)*\s*\{\s*$"
+# `name args;`, `name args {`, `}`. No repeated group that could give back what it took: sre
+# keeps a frame for each turn of one (145 MB for a line of 850,000 words)
+_CONF_LINE = re.compile(r"^\s*[\w.\-]+(?:\s+[^\s;#]+)++;\s*$|^\s*[\w.\-]+(?:\s.*)?\{\s*$"
                         r"|^\s*\}")
 _OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|symptoms?|logs?|errors?"
                              r"|what you(?:'ll| will) see)\b", re.IGNORECASE)
@@ -151,9 +155,16 @@ def _logical(lines: list[str]) -> list[str]:
 _DASH_COMMENT = re.compile(r"^\s*-{2,3}\s+[A-Za-z]")  # `-- check the lag`, `--- as sysdba`
 
 
+# A block is judged by its first lines: far more than any real block holds, and an 8 MB block
+# is judged in bounded memory (~0.5 KB a line: its lines and their shapes, 130 MB for 250,000)
+_READ_LINES = 2_000
+
+
 def _content_lines(code: str) -> list[str]:
-    return [x for x in code.split("\n") if x.strip() and not is_comment(x)
-            and not x.strip().startswith("//") and not _DASH_COMMENT.match(x)]
+    lines = (x.rstrip("\n") for x in io.StringIO(code))
+    kept = (x for x in lines if x.strip() and not is_comment(x)
+            and not x.strip().startswith("//") and not _DASH_COMMENT.match(x))
+    return list(itertools.islice(kept, _READ_LINES))
 
 
 def read_block(code: str, lang: str = "", prose: str = "", heading: str = "",
