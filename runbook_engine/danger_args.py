@@ -286,7 +286,9 @@ def segments(text: str) -> list[tuple[str, str]]:
     return [(c.sep, text[c.start:c.end]) for c in commands(text) if c.start >= 0]
 
 
-_WORD_RE = re.compile(r"""(?:[^\s'"\\]|\\.|'[^']*'?|"(?:[^"\\]|\\.)*"?)+""")
+# possessive (++, *+): nothing follows that could make them give back, and sre keeps a frame
+# per turn of a repeated group otherwise (a word of 1 MB of braces: 120 MB)
+_WORD_RE = re.compile(r"""(?:[^\s'"\\]|\\.|'[^']*'?|"(?:[^"\\]|\\.)*+"?)++""")
 _UNQUOTE_RE = re.compile(r"""\\.|'[^']*'?|"(?:[^"\\]|\\.)*"?""")
 
 

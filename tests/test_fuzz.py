@@ -115,6 +115,10 @@ _SLOW_SHAPES = {
     # and the block's, each again before the error two lines on)
     "a slow line after a loop": "# L\n\n```bash\nfor i in 1 2; do echo $i; done\nout"
                                 + "{" * 500_000 + "\necho a\nfi )\necho c\n```\n",
+    # the 100,000-input run (2026-12-03): read twice by tree-sitter, as a `{` opener and as the
+    # command, and lexed with a frame kept per character
+    "a command ending in a megabyte of braces": "# B\n\n```bash\naws x delete-secret --force"
+                                                + "{" * 1_000_000 + "\n```\n",
 }
 
 

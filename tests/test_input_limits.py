@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runbook_engine import danger_args, shell_lex
 from runbook_engine.model import LoadError
 from runbook_engine.parse import MAX_STEPS, commands, parse_text, reading
 from runbook_engine.parse.commands import split_block
@@ -126,3 +127,39 @@ def test_a_block_is_judged_by_its_first_lines() -> None:
     commands_ = [f"systemctl restart svc{rng.randint(0, 99)}" for _ in range(300_000)]
     assert reading.read_block("\n".join(commands_)).kind == "commands"
     assert len(reading._content_lines("\n".join(commands_))) == reading._READ_LINES
+
+
+def test_a_command_ending_in_a_megabyte_of_braces_plans_within_the_memory_bound(
+        tmp_path: Path) -> None:
+    # a fuzzed input: tree-sitter read the line twice (as a `{` opener, then as the command),
+    # and two lexers' patterns kept a frame per character of the word (450 MB)
+    book = tmp_path / "braces.md"
+    book.write_text("# B\n\n```bash\naws secretsmanager delete-secret --force" + "{" * MB
+                    + "\n```\n", encoding="utf-8")
+    code, err, peak = _plan(book, "--format", "json")
+    assert code == 0, err
+    assert peak < 10 + 100, f"peak {peak} MiB"
+
+
+_LEX_WORD_BEFORE = r"""(?:\\.|'[^']*'?|\"(?:[^\"\\]|\\.)*\"?|\$(?!\()|[^\s;&|()<>`\\'\"$])+"""
+_ARGS_WORD_BEFORE = r"""(?:[^\s'"\\]|\\.|'[^']*'?|"(?:[^"\\]|\\.)*"?)+"""
+
+
+def _tokens(pattern: re.Pattern[str], text: str) -> list[tuple[str | None, str]]:
+    out, pos = [], 0
+    while pos < len(text) and (m := pattern.match(text, pos)) is not None and m.end() > pos:
+        out.append((m.lastgroup, m.group()))
+        pos = m.end()
+    return out
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ab {}'\"\\$()<>;&|`#\n\t", max_size=20))
+def test_the_possessive_word_patterns_split_as_before(text: str) -> None:
+    assert [m.group() for m in danger_args._WORD_RE.finditer(text)] == \
+        [m.group() for m in re.finditer(_ARGS_WORD_BEFORE, text)]
+    lex = shell_lex._LEX_RE.pattern
+    inner = lex[lex.index("(?P<word>") + 9:lex.index(")|(?P<other>")]
+    before = re.compile(lex.replace(inner, _LEX_WORD_BEFORE), re.DOTALL)
+    assert before.pattern != lex
+    assert _tokens(shell_lex._LEX_RE, text) == _tokens(before, text)

@@ -351,7 +351,7 @@ def _classify(lines: list[str], masked: list[str], i: int, meter: Meter) -> Item
         end = sql_end(lines, i)
         return Item("sql", i, end, "\n".join(lines[i : end + 1]))
     unit_end = logical_line_end(masked, i, meter)
-    if _COMPOUND.search(masked[i]):
+    if _COMPOUND.search(masked[i]) and not (unit_end == i and _big_plain(masked[i])):
         return Item("shell", i, _compound_end(masked, i, unit_end, meter))
     return _opener(lines, masked, i, unit_end, meter) or Item("shell", i, unit_end)
 
@@ -427,13 +427,17 @@ _RESERVED = frozenset({"if", "then", "else", "elif", "fi", "case", "esac", "for"
 
 def _plain_command(unit: Item, lines: list[str], masked: list[str]) -> Item | None:
     """A one-line unit over `_WINDOW_BYTES` of plain words as its command item, else None."""
-    if unit.start != unit.end or len(masked[unit.start]) <= _WINDOW_BYTES:
-        return None
-    line = masked[unit.start]
-    first = line.split(None, 1)[0] if line.strip() else ""
-    if not _PLAIN.fullmatch(line) or not first or first in _RESERVED or first[0] in "{}":
+    if unit.start != unit.end or not _big_plain(masked[unit.start]):
         return None
     return Item("cmd", unit.start, unit.end, lines[unit.start].strip(), {"trailing": None})
+
+
+def _big_plain(line: str) -> bool:
+    """A line over `_WINDOW_BYTES` of plain words: one simple command, never a compound."""
+    if len(line) <= _WINDOW_BYTES or not _PLAIN.fullmatch(line):
+        return False
+    first = line.split(None, 1)[0] if line.strip() else ""
+    return bool(first) and first not in _RESERVED and first[0] not in "{}"
 
 
 def _size(unit: Item, masked: list[str]) -> int:
