@@ -167,3 +167,32 @@ def test_the_next_step_is_forked_before_it_comes() -> None:
         runner.close()
     assert server.proc.returncode == 0  # it ended by itself when its requests ended
     assert not os.path.exists(f"/proc/{waiting[0]}")
+
+
+def test_a_fifo_whose_writer_came_back_after_its_hangup_is_read_later(tmp_path) -> None:
+    # poll said POLLHUP (its writer had closed), and a writer opened it again before the read:
+    # the read finds it empty (EAGAIN), which is "nothing yet", not an error nor its end
+    import select
+
+    from runbook_engine.runners.process import Pipes
+
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    os.close(os.open(fifo, os.O_WRONLY))  # a writer came and went: the hangup is reported
+    writer = os.open(fifo, os.O_WRONLY)  # and one is back, with nothing written yet
+    try:
+        pipes = Pipes({reader: "stdout"})
+
+        class Hangup:  # what poll answered a moment before the writer came back
+            def poll(self, timeout: int) -> list[tuple[int, int]]:
+                return [(reader, select.POLLHUP)]
+
+        real, pipes.poller = pipes.poller, Hangup()  # type: ignore[assignment]
+        assert pipes.read(0) == ([], False) and pipes.open == {reader: "stdout"}
+        pipes.poller = real
+        os.write(writer, b"later\n")
+        assert pipes.read(1) == ([("stdout", b"later\n")], False)
+    finally:
+        os.close(writer)
+        os.close(reader)

@@ -98,7 +98,10 @@ class Pipes:
             stream = self.open.get(fd)
             if stream is None:
                 continue
-            data = b"" if events & select.POLLNVAL else os.read(fd, READ_BYTES)
+            try:
+                data = b"" if events & select.POLLNVAL else os.read(fd, READ_BYTES)
+            except BlockingIOError:  # a FIFO's writer closed (POLLHUP) and one opened again
+                continue
             if data:
                 chunks.append((stream, data))
             else:
