@@ -32,6 +32,7 @@ from .danger_generic import generic_kind, known_tool_kind
 from .danger_grammar import (
     BENIGN,
     GENERIC_REASONS,
+    KNOWN_LOOKALIKES,
     MESSAGE_OPTS,
     POWERSHELL_ALIASES,
     POWERSHELL_BENIGN,
@@ -42,6 +43,7 @@ from .danger_grammar import (
     Wrapper,
     word_set,
 )
+from .danger_lexicon import console_finding, lexicon_finding, may_match
 from .danger_match import (
     RAW_DEVICE_RE,
     Stdin,
@@ -80,7 +82,8 @@ def danger_reasons(code: str, lang: str = "bash") -> list[str]:
 def danger_findings(code: str, lang: str = "bash") -> list[Finding]:
     """What in ``code`` (written in ``lang``) destroys, stops or overwrites, worst first."""
     family = language_family(lang)
-    if not code or family == "data" or (family not in _OWN_WORDS and not may_be_dangerous(code)):
+    if not code or family == "data" or (family not in _OWN_WORDS and not may_be_dangerous(code)
+                                          and not may_match(code)):
         return []
     return list(_findings(code, family))
 
@@ -94,7 +97,8 @@ def _findings(code: str, family: str) -> tuple[Finding, ...]:
         analysis.code(code, family, depth=0)
         found = analysis.found
     else:  # one line at a time, and only lines that name something destructive
-        found = [f for line in lines if may_be_dangerous(line) for f in _line_findings(line)]
+        found = [f for line in lines if may_be_dangerous(line) or may_match(line)
+                 for f in _line_findings(line)]
     unique: dict[str, Finding] = {}
     for finding in found:
         if finding.reason not in unique or unique[finding.reason].severity < finding.severity:
@@ -230,7 +234,10 @@ class _Analysis:
                 self.found.extend(Finding(reason, rule.severity, rule.family, rule)
                                   for rule, reason in text_findings(text, family, True))
         elif family in _OWN_WORDS:
+            before = len(self.found)
             self.statements(text, family, own_only=family != "wire")
+            if len(self.found) == before and family not in ("wire", "ldif"):
+                self._console_verbs(text)
         elif family == "http":
             self.http_lines(text, depth)
         elif family == "url":  # a URL the operator opens: the action is in its path
@@ -395,6 +402,7 @@ class _Analysis:
         """Apply the rules to a command, then follow whatever it runs (sudo, ssh, sh -c, ...)."""
         if quoted is None or len(quoted) != len(words):
             quoted = [False] * len(words)
+        before = len(self.found)
         for _hop in range(12):
             start = 0
             while start < len(words) and ASSIGNMENT_RE.match(words[start]):
@@ -434,6 +442,10 @@ class _Analysis:
                         self._generic(name, parsed, everyday=lowered in BENIGN)
                     elif unmatched and subcommand_tool(name):  # lxc image delete, kubectl cnpg
                         self._generic(name, parsed, everyday=False, known=True)
+                    if len(self.found) == before and lowered not in BENIGN:
+                        rows = None if known is None else \
+                            KNOWN_LOOKALIKES.get(name, frozenset())
+                        self._lexicon(name, args, quoted[1:], rows)
                     self._loose_words(args, quoted[1:], depth)
             if inner is None:
                 return
@@ -510,6 +522,22 @@ class _Analysis:
             kind, sub = found
             self.found.append(Finding(GENERIC_REASONS[kind].format(cmd=sub, sub="").replace(
                 "  ", " "), MEDIUM, "named"))
+
+    def _lexicon(self, name: str, args: list[str], quoted: list[bool],
+                 rows: frozenset[str] | None) -> None:
+        """The last look (`danger_lexicon.py`): a destructive verb in a verb place of a command
+        no rule flagged (``endmqm QM1``, ``heroku ps:scale worker=0``)."""
+        found = lexicon_finding(name, args, quoted, rows)
+        if found:
+            self.found.append(Finding(found[0], MEDIUM, "named"))
+
+    def _console_verbs(self, text: str) -> None:
+        """Lines typed at a console no statement rule flagged: their first word (MQSC
+        ``STOP CHANNEL(TO.QM2)``)."""
+        for line in text.splitlines():
+            found = console_finding(_CONSOLE_PROMPT_RE.sub("", line))
+            if found:
+                self.found.append(Finding(found[0], MEDIUM, "named"))
 
     def _loose_words(self, args: list[str], quoted: list[bool], depth: int) -> None:
         """Quoted strings handed to a tool: SQL, Mongo or a command line inside them."""

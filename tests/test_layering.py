@@ -21,7 +21,7 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                            "graph", "inventory", "inventory_files", "targets", "hostlimit",
                            "lint", "load", "render", "programs",
                            "danger_rules", "danger_grammar", "danger_text", "danger_doc",
-                           "danger_args", "danger_match", "danger_generic"}),
+                           "danger_args", "danger_match", "danger_generic", "danger_lexicon"}),
                 ("foundation",)),
     # the typed event stream and the run state folded from it
     "events": (frozenset({"events", "state"}), ("foundation",)),

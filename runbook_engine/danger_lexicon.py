@@ -1,0 +1,250 @@
+"""The last look at a command nothing else flagged: a destructive verb in any of its verb places.
+
+Rules fitted to one set of runbooks carry little to the next: each new tool spells its verbs its
+own way (``endmqm``, ``ps:scale worker=0``, ``-sr_takeover``, ``-function StopSystem``,
+``ensure=stopped``). What they share is the verb itself. This fallback looks for a word of
+`LEXICON` in every part of the places a command says what it does -- the program's name, its
+first subcommand words, its option names, and the values of options and ``key=value`` settings
+(split on ``- _ : . / =`` and camelCase, in any inflection: ``stopped`` is ``stop``) -- plus
+IBM-style verb prefixes (``dltmqm``, ``endmqm``, ``clrpfm``) and the first word of a line typed
+at a console (MQSC ``STOP CHANNEL(X)``). Operands and quoted words are never read; a command
+that reads (a read-only first subcommand, ``--dry-run``, ``--help``) is exempt. It only adds a
+finding to a command no rule flagged, and names the word it found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+#: verb -> the kind of harm; words are decided by the labelled corpus and the unseen batches:
+#: ``restart``, ``reload``, ``force``, ``format``, ``replace``, ``move``, ``pause``, ``restore``,
+#: ``umount`` and ``off`` were left out (service restarts, ``Format-Table``, ``zpool replace``,
+#: ``--force`` on a harmless update, ``restic restore --target``, ``maintenance:mode --off`` are
+#: labelled safe far more often than not); ``end`` counts only as IBM's prefix (``endmqm``: a
+#: console's ``end`` leaves a mode)
+LEXICON: dict[str, str] = {
+    **dict.fromkeys((
+        "delete", "del", "dlt", "remove", "rm", "rmi", "rmdir", "destroy", "drop", "purge",
+        "wipe", "erase", "prune", "clean", "cleanup", "nuke", "shred", "uninstall", "unregister",
+        "deregister", "decommission", "retire", "revoke", "unpublish", "discard", "expunge",
+        "obliterate", "deprovision", "unprovision", "unenroll", "teardown", "zap", "forget",
+        "deleteall", "delall", "rmr"), "delete"),
+    **dict.fromkeys((
+        "stop", "kill", "halt", "shutdown", "poweroff", "reboot", "terminate", "cancel",
+        "abort", "suspend", "disable", "deactivate", "detach", "drain", "fence", "evacuate",
+        "evict", "offline", "quiesce", "hibernate", "kick", "disconnect", "down", "scale"),
+        "stop"),
+    **dict.fromkeys((
+        "reset", "clear", "clr", "flush", "truncate", "failover", "takeover", "switchover",
+        "promote", "demote", "rollback", "revert", "downgrade", "overwrite", "reimage",
+        "reformat", "reinit", "reinitialize"), "reset"),
+}
+#: words that count only as a whole word or a whole compound part in a verb place, never as an
+#: option value (``--log-level=off``, ``--until=end``) nor glued to a name (``backend``)
+_WEAK = frozenset({"down", "scale", "clean", "clear", "forget", "kick", "rm", "del", "dlt",
+                   "clr", "zap"})
+#: words a tool with rules keeps for its rows to judge (``nodetool cleanup``, ``pcs resource
+#: clear``, ``kill -TSTP``: the rows name the harmful forms)
+_ROWS_DECIDE = frozenset({"cleanup", "clean", "clear", "kill", "reset", "down", "detach"})
+#: a word after the verb that undoes or asks (``kubectl cnpg fencing off``)
+_UNDOING = frozenset({"off", "status", "undo", "cancel"})
+#: PowerShell's verbs of filtering and formatting (``Where-Object DisconnectReason -ne $null``)
+_READING_CMDLETS = frozenset({"where", "select", "sort", "measure", "format", "out", "compare",
+                              "group", "convertto", "convertfrom", "foreach"})
+#: values that switch an option off (``Set-Disk -IsOffline $false``)
+_FALSE = frozenset({"false", "$false", "no", "0", "none", "off"})
+#: what the operator reads, by kind
+_SAYS = {"delete": "deletes", "stop": "stops", "reset": "resets or overwrites"}
+#: first words that only read (the command is a query about what follows)
+READING = frozenset({
+    "get", "describe", "list", "ls", "show", "status", "info", "inspect", "logs", "log", "diff",
+    "plan", "view", "help", "explain", "search", "find", "history", "version", "check", "verify",
+    "query", "preview", "top", "stats", "watch", "can-i", "cat", "print", "dump", "export",
+    "validate", "lint", "test", "tree", "events", "wait", "waitfor", "monitor", "safe", "ok",
+    "can", "is", "has", "estimate"})
+#: options that make a command a rehearsal or a question
+_READING_OPTIONS = frozenset({"--dry-run", "--dryrun", "--help", "-h", "--what-if", "-whatif",
+                              "--whatif", "--noop", "--check", "--simulate", "--list",
+                              "--preview", "--plan", "--validate", "--explain"})
+#: programs that only read or only print, whatever their arguments
+READ_ONLY_PROGRAMS = frozenset({
+    "grep", "egrep", "fgrep", "rg", "cat", "less", "more", "man", "echo", "printf", "test",
+    "ls", "head", "tail", "wc", "stat", "file", "which", "type", "whereis", "diff", "jq", "yq",
+    "watch", "sed", "awk", "date", "sleep", "find", "tee"})
+#: programs whose rows alone decide: their verbs are code, URLs or build targets (``make
+#: clean``, ``curl -X DELETE``, ``git stash``, ``apt-get clean``)
+_LEFT_TO_RULES = frozenset({
+    "curl", "wget", "http", "git", "make", "apt", "apt-get", "yum", "dnf", "brew", "pip", "npm",
+    "yarn", "cargo", "go", "python", "python3", "bash", "sh", "ssh", "scp", "rsync", "tar",
+    "journalctl", "timeout"})
+_PARTS_RE = re.compile(r"[A-Za-z][a-z0-9]*|[0-9]+")
+_CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
+#: IBM's verb-first program names: three letters of verb, then a short object
+_PREFIX_RE = re.compile(r"(dlt|end|clr|del|rm)([a-z]{2,5})\Z")
+_NOT_PREFIXED = frozenset({"endif", "endfor", "endlocal", "endsw", "endfunc", "delta", "rmate",
+                           "delve", "endpoint"})
+#: a subcommand word: a dotted or slashed word is an operand (``notes.txt``, ``osd.3``)
+_SHAPED_RE = re.compile(r"[A-Za-z][\w:-]*\Z")
+_VALUE_RE = re.compile(r"[A-Za-z][\w:.-]{1,60}\Z")
+_TO_ZERO_RE = re.compile(r"(?:=|\A)0\Z")
+
+
+def _inflections() -> dict[str, str]:
+    forms: dict[str, str] = {}
+    for word in LEXICON:
+        base = word[:-1] if word.endswith("e") else word
+        double = word + word[-1] if re.search(r"[^aeiou][aeiou][bdgkmnprt]\Z", word) else word
+        for form in (word, word + "s", word + "es", base + "ed", double + "ed", base + "ing",
+                     double + "ing", base + "ion"):
+            forms.setdefault(form, word)
+    return forms
+
+
+#: every inflected form -> its verb (``stopped`` -> ``stop``)
+FORMS = _inflections()
+_STRONG_GLUED_RE = re.compile(
+    r"(?:delete|destroy|purge|wipe|remove|erase|shutdown|terminate|uninstall|decommission|"
+    r"failover|takeover|switchover|poweroff|reboot)")
+
+
+def parts(word: str) -> list[str]:
+    """The lower-case parts of a word: ``ps:scale`` -> ps, scale; ``StopSystem`` -> stop,
+    system; ``-sr_takeover`` -> sr, takeover."""
+    spaced = _CAMEL_RE.sub(lambda m: m.group(0)[0] + " " + m.group(0)[1], word)
+    return [p.lower() for p in _PARTS_RE.findall(spaced)]
+
+
+def may_match(code: str) -> bool:
+    """A cheap check that the code holds some form of a lexicon word."""
+    return not FORMS.keys().isdisjoint(p for p in re.findall(r"[a-z0-9]+", code.lower())) or \
+        _STRONG_GLUED_RE.search(code.lower()) is not None or \
+        re.search(r"(?:^|[\s/|;&(])(?:dlt|end|clr|del|rm)[a-z]{2,5}(?:\s|$)", code) is not None
+
+
+def _verb_in(word: str, value: bool = False, skip: frozenset[str] = frozenset()) -> str | None:
+    """The lexicon verb a word holds in one of its parts, or None; a reading part before it
+    makes the word a query (``safe-to-destroy``, ``WaitforStopped``, ``vm-list``)."""
+    for part in parts(word):
+        if part in READING:
+            return None
+        verb = FORMS.get(part)
+        if verb and not (value and verb in _WEAK) and verb not in skip:
+            return verb
+    return None
+
+
+def _reads(word: str) -> bool:
+    """A subcommand that asks rather than acts: a reading part before any verb (``list``,
+    ``vm-list``, ``ok-to-stop``)."""
+    for part in parts(word):
+        if part in READING:
+            return True
+        if part in FORMS:
+            return False
+    return False
+
+
+def _verb_of_name(name: str) -> str | None:
+    """A verb in a program's name: a part (``wipe-cache.sh``), IBM's prefix (``endmqm``), or a
+    strong verb glued into it (``ldapdelete``, ``qmrestore`` is left to the rules)."""
+    base = name.rsplit("/", 1)[-1].lower()
+    base = re.sub(r"\.(?:sh|py|exe|ps1|bat|cmd|pl|rb)\Z", "", base)
+    verb = _verb_in(base)
+    if verb:
+        return verb
+    prefixed = _PREFIX_RE.match(base)
+    if prefixed and base not in _NOT_PREFIXED:
+        return prefixed.group(1)
+    glued = _STRONG_GLUED_RE.search(base)
+    return glued.group(0) if glued else None
+
+
+def lexicon_finding(name: str, args: Sequence[str], quoted: Sequence[bool] = (),
+                    rows: frozenset[str] | None = None) -> tuple[str, str] | None:
+    """(reason, verb) for the first lexicon verb in a verb place of ``name args``, or None.
+    ``rows``: the tool has rules, none of which matched, and these are its listed look-alike
+    words: its name and its row-decided words are then not judged again."""
+    program = name.rsplit("/", 1)[-1].lower()
+    if program in READ_ONLY_PROGRAMS or program in _LEFT_TO_RULES or not name or name[0] in "$({[<":
+        return None
+    quoted = list(quoted) + [False] * (len(args) - len(quoted))
+    if any(a.lower() in _READING_OPTIONS or a.lower().startswith("--dry-run") for a in args):
+        return None
+    positionals = [a for a in args if not a.startswith("-")]
+    if positionals[-1:] == ["status"]:
+        return None  # ... remove-brick gv0 replica 2 brick status: a query
+    if _reads(name) or parts(name)[:1] and parts(name)[0] in _READING_CMDLETS:
+        return None  # Get-ClusterGroup, Where-Object, show-config.sh
+    found = _verb_of_name(name) if rows is None else None
+    shown = name
+    if found is None:
+        skip = frozenset() if rows is None else _ROWS_DECIDE
+        found, shown = _in_arguments(args, quoted, skip, rows or frozenset())
+    if found is None:
+        return None
+    if found == "scale" and not any(_TO_ZERO_RE.search(a) for a in args):
+        return None  # scaling is harmless unless to zero
+    kind = LEXICON.get(found, "delete" if found in ("dlt", "del", "rm") else "reset")
+    if shown != name:
+        shown = f"{name} {shown}"
+    return f"{_SAYS[kind]}: `{shown}` (the word {found})", found
+
+
+def _in_arguments(args: Sequence[str], quoted: Sequence[bool], skip: frozenset[str],
+                  lookalikes: frozenset[str]) -> tuple[str | None, str]:
+    """The verb in the first subcommand words, option names or option values."""
+    subcommands = 0
+    after_option = False
+    for k, (arg, was_quoted) in enumerate(zip(args, quoted, strict=False)):
+        if was_quoted or arg in lookalikes:
+            after_option = False
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            key, _, value = arg.partition("=")
+            following = value or (args[k + 1] if k + 1 < len(args) else "")
+            verb = _verb_in(key, skip=skip) if len(key.lstrip("-")) > 1 and \
+                following.lower() not in _FALSE else None
+            if verb is None and value and _VALUE_RE.match(value):
+                verb = _verb_in(value, value=True)
+            if verb:
+                return verb, arg
+            after_option = not value
+            continue
+        if "=" in arg and not after_option:  # ensure=stopped: the value is the action
+            value = arg.partition("=")[2]
+            verb = _verb_in(value, value=True, skip=skip) if _VALUE_RE.match(value) else None
+            if verb:
+                return verb, arg
+            continue
+        if after_option and "=" in arg:  # --filter event=destroy: a selector
+            after_option = False
+            continue
+        if after_option and _VALUE_RE.match(arg):  # -function StopSystem
+            after_option = False
+            verb = _verb_in(arg, value=True, skip=skip)
+            if verb:
+                return verb, arg
+            continue
+        if subcommands >= 3 or not _SHAPED_RE.match(arg):
+            subcommands = 3  # an operand: never judged, nor what follows it
+            continue
+        if _reads(arg):
+            return None, ""
+        verb = _verb_in(arg, skip=skip)
+        following = args[k + 1].lower() if k + 1 < len(args) else ""
+        if verb and (following in READING or following in _UNDOING):
+            return None, ""  # cnpg fencing off, hibernate status: undone or asked about
+        if verb:
+            return verb, arg
+        subcommands += 1
+    return None, ""
+
+
+def console_finding(line: str) -> tuple[str, str] | None:
+    """The first word of a line typed at a console (MQSC ``STOP CHANNEL(X)``)."""
+    first = line.strip().split(" ", 1)[0].split("(", 1)[0]
+    verb = FORMS.get(first.lower()) if first.isalpha() else None
+    if verb is None:
+        return None
+    return f"{_SAYS[LEXICON[verb]]}: `{line.strip()[:60]}` (the word {verb})", verb
