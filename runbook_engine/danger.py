@@ -236,7 +236,7 @@ class _Analysis:
         elif family in _OWN_WORDS:
             before = len(self.found)
             self.statements(text, family, own_only=family != "wire")
-            if len(self.found) == before and family not in ("wire", "ldif"):
+            if len(self.found) == before and family not in ("wire", "ldif", "netdev"):
                 self._console_verbs(text)
         elif family == "http":
             self.http_lines(text, depth)

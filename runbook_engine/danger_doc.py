@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .danger_grammar import EXEC_PATHS, SHELL_KEYWORDS, WRAPPERS
+from .danger_lexicon import LEXICON, READING
 from .danger_rules import RULES, SEVERITY_NAMES, Rule
 from .danger_text import TEXT_RULES
 
@@ -69,6 +70,14 @@ def rules_markdown() -> str:
         reason = rule.reason.replace("{{}}", "{}").replace("{0}", "...").replace("|", "\\|")
         shows = rule.shows.replace("|", "\\|")
         out.append(f"| {rule.family} | {shows} | {SEVERITY_NAMES[rule.severity]} | {reason} |")
+    out += ["", "**The last look** (a command no rule above flagged: these verbs, in any "
+            "inflection, in its name, first subcommand words, option names or values; medium)",
+            "", "| kind | verbs |", "|---|---|"]
+    for kind in dict.fromkeys(LEXICON.values()):
+        verbs = ", ".join(f"`{w}`" for w in sorted(w for w, k in LEXICON.items() if k == kind))
+        out.append(f"| {kind} | {verbs} |")
+    out += ["", "Reading words that make a command a query: " +
+            ", ".join(f"`{w}`" for w in sorted(READING)) + "."]
     wrappers = sorted(name for name in WRAPPERS if name not in SHELL_KEYWORDS)
     paths = sorted({f"{tool} {path}".strip() for tool, path in EXEC_PATHS})
     out += ["", "Commands are followed through: " + ", ".join(f"`{w}`" for w in wrappers) + "; "

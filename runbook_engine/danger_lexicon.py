@@ -29,12 +29,13 @@ LEXICON: dict[str, str] = {
         "wipe", "erase", "prune", "clean", "cleanup", "nuke", "shred", "uninstall", "unregister",
         "deregister", "decommission", "retire", "revoke", "unpublish", "discard", "expunge",
         "obliterate", "deprovision", "unprovision", "unenroll", "teardown", "zap", "forget",
-        "deleteall", "delall", "rmr"), "delete"),
+        "deleteall", "delall", "rmr", "undefine", "unpublish", "dissolve", "unexport",
+        "mkfs"), "delete"),
     **dict.fromkeys((
         "stop", "kill", "halt", "shutdown", "poweroff", "reboot", "terminate", "cancel",
         "abort", "suspend", "disable", "deactivate", "detach", "drain", "fence", "evacuate",
-        "evict", "offline", "quiesce", "hibernate", "kick", "disconnect", "down", "scale"),
-        "stop"),
+        "evict", "offline", "quiesce", "hibernate", "kick", "disconnect", "down", "scale",
+        "unplug", "unjoin", "leave", "ban", "close", "logout"), "stop"),
     **dict.fromkeys((
         "reset", "clear", "clr", "flush", "truncate", "failover", "takeover", "switchover",
         "promote", "demote", "rollback", "revert", "downgrade", "overwrite", "reimage",
@@ -52,6 +53,13 @@ _UNDOING = frozenset({"off", "status", "undo", "cancel"})
 #: PowerShell's verbs of filtering and formatting (``Where-Object DisconnectReason -ne $null``)
 _READING_CMDLETS = frozenset({"where", "select", "sort", "measure", "format", "out", "compare",
                               "group", "convertto", "convertfrom", "foreach"})
+#: first words of an option that keep or negate what follows (``--no-delete``)
+_KEEPING = frozenset({"no", "skip", "keep", "dry", "without", "ignore", "not", "preserve"})
+#: second words that make an option a setting of the verb, not the verb (``--delete-after``)
+_SETTING_WORDS = frozenset({"after", "before", "older", "interval", "delay", "timeout", "days",
+                            "age", "ttl", "policy", "threshold", "mode", "retention", "on", "if",
+                            "when", "protection", "marker", "empty", "limit", "batch", "grace",
+                            "period", "size", "max", "min", "count"})
 #: values that switch an option off (``Set-Disk -IsOffline $false``)
 _FALSE = frozenset({"false", "$false", "no", "0", "none", "off"})
 #: what the operator reads, by kind
@@ -62,7 +70,7 @@ READING = frozenset({
     "plan", "view", "help", "explain", "search", "find", "history", "version", "check", "verify",
     "query", "preview", "top", "stats", "watch", "can-i", "cat", "print", "dump", "export",
     "validate", "lint", "test", "tree", "events", "wait", "waitfor", "monitor", "safe", "ok",
-    "can", "is", "has", "estimate"})
+    "can", "is", "has", "estimate", "usage", "whoami"})
 #: options that make a command a rehearsal or a question
 _READING_OPTIONS = frozenset({"--dry-run", "--dryrun", "--help", "-h", "--what-if", "-whatif",
                               "--whatif", "--noop", "--check", "--simulate", "--list",
@@ -82,6 +90,7 @@ _PARTS_RE = re.compile(r"[A-Za-z][a-z0-9]*|[0-9]+")
 _CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
 #: IBM's verb-first program names: three letters of verb, then a short object
 _PREFIX_RE = re.compile(r"(dlt|end|clr|del|rm)([a-z]{2,5})\Z")
+_PREFIX_KINDS = {"dlt": "delete", "del": "delete", "rm": "delete", "end": "stop", "clr": "reset"}
 _NOT_PREFIXED = frozenset({"endif", "endfor", "endlocal", "endsw", "endfunc", "delta", "rmate",
                            "delve", "endpoint"})
 #: a subcommand word: a dotted or slashed word is an operand (``notes.txt``, ``osd.3``)
@@ -104,8 +113,8 @@ def _inflections() -> dict[str, str]:
 #: every inflected form -> its verb (``stopped`` -> ``stop``)
 FORMS = _inflections()
 _STRONG_GLUED_RE = re.compile(
-    r"(?:delete|destroy|purge|wipe|remove|erase|shutdown|terminate|uninstall|decommission|"
-    r"failover|takeover|switchover|poweroff|reboot)")
+    r"(?<!un)(?:delete|destroy|purge|wipe|remove|erase|shutdown|terminate|uninstall|decommission|"
+    r"failover|takeover|switchover|poweroff|reboot|undefine)")
 
 
 def parts(word: str) -> list[str]:
@@ -134,6 +143,19 @@ def _verb_in(word: str, value: bool = False, skip: frozenset[str] = frozenset())
     return None
 
 
+def _judged_option(key: str, following: str, rows: frozenset[str]) -> bool:
+    """An option name worth reading for a verb: not a letter, not switched off (``-IsOffline
+    $false``), not kept or negated (``--no-delete``, ``--keep-reset-counters``), not a
+    setting of the verb (``--delete-after=7d``, ``--flush-interval``), and not an option of a
+    tool with rows (``docker compose up --remove-orphans``: its rows judge its options)."""
+    words = parts(key)
+    if rows or len(key.lstrip("-")) < 2 or following.lower() in _FALSE or not words:
+        return False
+    if words[0] in _KEEPING:
+        return False
+    return not (len(words) > 1 and words[1] in _SETTING_WORDS)
+
+
 def _reads(word: str) -> bool:
     """A subcommand that asks rather than acts: a reading part before any verb (``list``,
     ``vm-list``, ``ok-to-stop``)."""
@@ -143,6 +165,12 @@ def _reads(word: str) -> bool:
         if part in FORMS:
             return False
     return False
+
+
+def _glued(word: str) -> str | None:
+    """A strong verb glued to its object in a subcommand (``removenode``, ``net-undefine``)."""
+    glued = _STRONG_GLUED_RE.search(word.lower())
+    return glued.group(0) if glued else None
 
 
 def _verb_of_name(name: str) -> str | None:
@@ -156,8 +184,7 @@ def _verb_of_name(name: str) -> str | None:
     prefixed = _PREFIX_RE.match(base)
     if prefixed and base not in _NOT_PREFIXED:
         return prefixed.group(1)
-    glued = _STRONG_GLUED_RE.search(base)
-    return glued.group(0) if glued else None
+    return _glued(base)
 
 
 def lexicon_finding(name: str, args: Sequence[str], quoted: Sequence[bool] = (),
@@ -185,7 +212,7 @@ def lexicon_finding(name: str, args: Sequence[str], quoted: Sequence[bool] = (),
         return None
     if found == "scale" and not any(_TO_ZERO_RE.search(a) for a in args):
         return None  # scaling is harmless unless to zero
-    kind = LEXICON.get(found, "delete" if found in ("dlt", "del", "rm") else "reset")
+    kind = LEXICON.get(found) or _PREFIX_KINDS[found]
     if shown != name:
         shown = f"{name} {shown}"
     return f"{_SAYS[kind]}: `{shown}` (the word {found})", found
@@ -195,6 +222,7 @@ def _in_arguments(args: Sequence[str], quoted: Sequence[bool], skip: frozenset[s
                   lookalikes: frozenset[str]) -> tuple[str | None, str]:
     """The verb in the first subcommand words, option names or option values."""
     subcommands = 0
+    before: list[str] = []  # the subcommand words before the verb, to show
     after_option = False
     for k, (arg, was_quoted) in enumerate(zip(args, quoted, strict=False)):
         if was_quoted or arg in lookalikes:
@@ -203,8 +231,7 @@ def _in_arguments(args: Sequence[str], quoted: Sequence[bool], skip: frozenset[s
         if arg.startswith("-") and len(arg) > 1:
             key, _, value = arg.partition("=")
             following = value or (args[k + 1] if k + 1 < len(args) else "")
-            verb = _verb_in(key, skip=skip) if len(key.lstrip("-")) > 1 and \
-                following.lower() not in _FALSE else None
+            verb = _verb_in(key, skip=skip) if _judged_option(key, following, skip) else None
             if verb is None and value and _VALUE_RE.match(value):
                 verb = _verb_in(value, value=True)
             if verb:
@@ -231,12 +258,13 @@ def _in_arguments(args: Sequence[str], quoted: Sequence[bool], skip: frozenset[s
             continue
         if _reads(arg):
             return None, ""
-        verb = _verb_in(arg, skip=skip)
+        verb = _verb_in(arg, skip=skip) or _glued(arg)
         following = args[k + 1].lower() if k + 1 < len(args) else ""
         if verb and (following in READING or following in _UNDOING):
             return None, ""  # cnpg fencing off, hibernate status: undone or asked about
         if verb:
-            return verb, arg
+            return verb, " ".join([*before, arg])
+        before.append(arg)
         subcommands += 1
     return None, ""
 
