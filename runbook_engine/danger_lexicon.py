@@ -137,7 +137,11 @@ def _verb_in(word: str, value: bool = False, skip: frozenset[str] = frozenset())
     for part in parts(word):
         if part in READING:
             return None
+        # a past participle is a state: a value may name it (``ensure=stopped``), but a name,
+        # subcommand or option that is one describes (``CLOSED``, ``--deleted``)
         verb = FORMS.get(part)
+        if verb and not value and part != verb and part.endswith("d"):
+            verb = None
         if verb and not (value and verb in _WEAK) and verb not in skip:
             return verb
     return None

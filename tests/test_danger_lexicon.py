@@ -25,6 +25,7 @@ FIRES: list[tuple[str, str]] = [
     ("vpnctl session kick alice", "kick"),
     ("clusteradm removenode n4", "remove"),  # a verb glued to its object
     ("virtctl net-undefine lab", "undefine"),
+    ("pgctl fencing on db-1", "fence"),  # a gerund subcommand
 ]
 
 # commands that read, rehearse or undo: the lexicon must stay quiet
@@ -53,6 +54,8 @@ QUIET: list[str] = [
     "toolx run --flush-interval=5s",
     "toolx kv undelete app/key",  # un- undoes the glued verb
     "show-purge-candidates.sh",  # a reading program name
+    "CLOSED --failures-5--> OPEN",  # a state in a diagram, not a verb
+    "toolx list --deleted",
 ]
 
 
