@@ -124,11 +124,15 @@ def parts(word: str) -> list[str]:
     return [p.lower() for p in _PARTS_RE.findall(spaced)]
 
 
+_WORD_RE = re.compile(r"[a-z0-9]+")
+_PREFIXED_RE = re.compile(r"(?:^|[\s/|;&(])(?:dlt|end|clr|del|rm)[a-z]{2,5}(?:\s|$)")
+
+
 def may_match(code: str) -> bool:
     """A cheap check that the code holds some form of a lexicon word."""
-    return not FORMS.keys().isdisjoint(p for p in re.findall(r"[a-z0-9]+", code.lower())) or \
-        _STRONG_GLUED_RE.search(code.lower()) is not None or \
-        re.search(r"(?:^|[\s/|;&(])(?:dlt|end|clr|del|rm)[a-z]{2,5}(?:\s|$)", code) is not None
+    lowered = code.lower()  # one word at a time, as danger_match's scan (8 MB lines)
+    return not FORMS.keys().isdisjoint(m.group() for m in _WORD_RE.finditer(lowered)) or \
+        _STRONG_GLUED_RE.search(lowered) is not None or _PREFIXED_RE.search(code) is not None
 
 
 def _verb_in(word: str, value: bool = False, skip: frozenset[str] = frozenset()) -> str | None:
