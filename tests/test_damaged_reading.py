@@ -61,6 +61,32 @@ def test_an_expected_output_region_of_many_comment_lines_is_read_in_linear_time(
     assert _plan_cpu(book) < 6
 
 
+def test_a_block_tree_sitter_reads_slowly_pays_its_time_limit_a_few_times(tmp_path: Path) -> None:
+    # a 10 KB line tree-sitter reads at ~4 us a byte, then lines whose error it signals only at
+    # the window's end: each re-parse, one line shorter, read the slow line again (fuzz: 2.4 s)
+    slow = "- [link](http://x) <div> Then {% if " + "x[" * 5000 + "1 }}"
+    lines = [f"- [link](http://x) `inline {{{{ x }}}}` {i}" for i in range(150)]
+    block = "```bash\necho one\necho two\n" + "\n".join([slow, *lines]) + "\n```\n\n"
+    book = tmp_path / "slow.md"
+    book.write_text("# Slow\n\n" + block * 5, encoding="utf-8")
+    cpu = _plan_cpu(book, "--format", "json")
+    assert cpu < 2.5, f"took {cpu:.1f} s of CPU"
+
+
+def test_a_huge_paragraph_with_many_brackets_renders_as_its_text(tmp_path: Path) -> None:
+    # markdown-it looked for each `[`'s closing `]` to the paragraph's end (fuzz: 805 KB, 4 s)
+    book = tmp_path / "brackets.md"
+    book.write_text("# Brackets\n\n" + "[" * 300 + "<b>" + "{" * 800_000 + "\n", encoding="utf-8")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "runbook_engine", "plan", "--format", "html",
+                           str(book)], capture_output=True, text=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "[" * 300 + "&lt;b&gt;" + "{" * 1000 in done.stdout  # shown as text, escaped
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    assert cpu < 2.5, f"took {cpu:.1f} s of CPU"
+
+
 def test_a_block_past_its_work_budget_keeps_what_it_read_and_the_rest_is_one_doc() -> None:
     code = "echo first\necho second\n" + _damaged_block(60_000)
     frags = split_block(code)

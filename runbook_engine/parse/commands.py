@@ -49,8 +49,9 @@ __all__ = ["Fragment", "console_commands", "split_block"]
 # 2. runs of shell lines go through tree-sitter-bash: its top-level nodes are the commands, and a
 #    node with an error becomes a doc for that logical line only, then parsing resumes after it.
 #    Each pass charges a `Meter` of its own, in proportion to the block (damaged text is read
-#    more than once): past it, the rest of the block (of the shell run, in pass 2) is one doc,
-#    so reading stays linear in the block whatever its damage.
+#    more than once), and counts its parses slower than five times the usual pace: past either,
+#    the rest of the block (of the shell run, in pass 2) is one doc, so reading stays linear
+#    in the block whatever its damage.
 # 3. the assembler walks the items in order and attaches titles, `# Or` choices, ssh targets and
 #    expected output.
 
@@ -91,6 +92,9 @@ class _Stopped(Exception):
 # line in 1.5 s), far below its error recovery on damaged long lines, which can be quadratic
 # (100 KB of `|` inside parentheses: a minute) even before it signals an error.
 _BUDGET_S, _BUDGET_PER_BYTE_S = 0.05, 1e-6
+# CPU seconds past which a parse counts as slow (`Meter.slow`): five times tree-sitter's pace
+# on shell; text it reads at 3 us a byte or more is re-read only a few times.
+_SLOW_S, _SLOW_PER_BYTE_S = 0.005, 1e-6
 # Characters each pass over a block may lex and parse, per character of the block and in all: a
 # well-formed block costs a few times its size (one lexing, one parse, small parses of loop and
 # `if` openers); damaged text is read again after each error and each unclosed quote.
@@ -104,9 +108,10 @@ def _parse(src: bytes, meter: Meter) -> Node:
     one found only at the end (an unclosed ``if``) is in the returned tree as before.
     """
     meter.charge(len(src))
+    parser = _parser()  # built on first use: not part of the parse's time
+    started = time.thread_time()
     _WATCH.view, _WATCH.stopped = memoryview(src), None
-    _WATCH.deadline = time.thread_time() + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
-    parser = _parser()
+    _WATCH.deadline = started + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
     try:
         return parser.parse(_read, progress_callback=_progress).root_node
     except ValueError:  # what the binding raises for a parse the callback stopped
@@ -116,6 +121,11 @@ def _parse(src: bytes, meter: Meter) -> Node:
         raise _Stopped(src.count(b"\n", 0, _WATCH.stopped)) from None
     finally:
         _WATCH.view = memoryview(b"")
+        # Slow text (tree-sitter at 3 us a byte, not 0.2) is re-read after each error found
+        # at its end, a unit shorter each time: past a few such parses, `OverBudget` (in place
+        # of the tree or `_Stopped`) makes the rest of the block one doc.
+        if time.thread_time() - started > _SLOW_S + _SLOW_PER_BYTE_S * len(src):
+            meter.slow()
 
 
 class _Watch:

@@ -75,16 +75,27 @@ class Meter:
     grows with the square of the block. Past the budget the caller reads the rest cheaply.
     """
 
-    __slots__ = ("left",)
+    __slots__ = ("left", "slow_left")
     #: what lexing a line costs beyond its characters, in characters (a Python call per line)
     LINE = 64
+    #: slow parses (`commands._SLOW_S`) a pass allows before it reads the rest cheaply: text
+    #: tree-sitter reads slowly costs that time a few times, not once per line (88 KB of such
+    #: lines, each parse cut one line shorter: 150 parses, 2.4 s). Shell is read far faster.
+    SLOW_PARSES = 3
 
     def __init__(self, left: int) -> None:
         self.left = left
+        self.slow_left = self.SLOW_PARSES
 
     def charge(self, cost: int) -> None:
         self.left -= cost
         if self.left < 0:
+            raise OverBudget
+
+    def slow(self) -> None:
+        """A parse was slow: `OverBudget` at the `SLOW_PARSES`-th."""
+        self.slow_left -= 1
+        if self.slow_left <= 0:
             raise OverBudget
 
 

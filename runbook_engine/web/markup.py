@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
 from ..ui.highlight import code_block
@@ -68,4 +69,27 @@ def markdown() -> MarkdownIt:
     md.add_render_rule("html_block", _raw_html)
     md.add_render_rule("html_inline", _raw_html)
     md.add_render_rule("link_open", _link_open)
+    md.core.ruler.at("inline", _bounded_inline)
     return md
+
+
+# A paragraph (heading, table cell) over this many characters is shown as its plain text, not
+# read for links and emphasis: markdown-it looks for a link text's closing `]` from each `[` to
+# the paragraph's end, so its time grows with `[` count times length (a fuzzed 805 KB line with
+# 146 `[`: 4 s). Far above any paragraph a person writes.
+INLINE_MAX = 1 << 16
+
+
+def _bounded_inline(state: StateCore) -> None:
+    """markdown-it's inline rule, with an inline run over `INLINE_MAX` one text token."""
+    for token in state.tokens:
+        if token.type != "inline":
+            continue
+        if len(token.content) > INLINE_MAX:
+            text = Token("text", "", 0)
+            text.content = token.content
+            token.children = [text]
+            continue
+        if token.children is None:
+            token.children = []
+        state.md.inline.parse(token.content, state.md, state.env, token.children)
