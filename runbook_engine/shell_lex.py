@@ -297,9 +297,11 @@ class _Splitter:
                     pos = self.heredoc_bodies(pos)
         self.flush(size)
         self.finish("")
+        done = {id(command) for command in self.done}  # a set: thousands of unclosed $( met
         while self.stack:  # an unclosed $( keeps its outer command
             _opener, outer, _word, _start, _quoted = self.stack.pop()
-            if outer.words and all(outer is not c for c in self.done):
+            if outer.words and id(outer) not in done:
+                done.add(id(outer))
                 self.done.append(outer)
         return self.done
 
