@@ -81,6 +81,15 @@ TEXT_RULES: tuple[TextRule, ...] = (
              "`ALTER TABLE ... DROP CONSTRAINT|INDEX|...`"),
     TextRule("SQL", _re(_ALTER_REST + r"\bDELETE\s+WHERE\b"), HIGH,
              "ALTER TABLE ... DELETE deletes rows", "`ALTER TABLE ... DELETE WHERE` (ClickHouse)"),
+    # ALTER of anything but a table, whose words switch it over, off or away (SQL Server
+    # ``ALTER AVAILABILITY GROUP [AG] FAILOVER``, ``... REMOVE DATABASE [x]``, Oracle ``ALTER
+    # SYSTEM KILL SESSION``); ``SET ONLINE``, ``SET MULTI_USER``, ``ADD`` are not among them
+    TextRule("SQL", _re(r"\bALTER\s+(?!TABLE\b)\w+(?:(?!\bALTER\b)[^;])*?\b(FORCE_FAILOVER_"
+                        r"ALLOW_DATA_LOSS|FAILOVER|REMOVE|DROP|OFFLINE|SINGLE_USER|KILL|REVOKE)"
+                        r"\b"), HIGH,
+             "ALTER ... {0} fails over, removes or takes offline what it alters",
+             "`ALTER AVAILABILITY GROUP|DATABASE|SYSTEM ... FAILOVER|REMOVE|DROP|OFFLINE|"
+             "SINGLE_USER|KILL`"),
     TextRule("SQL", _re(r"\bTRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?[\w\"`\[]"), CRITICAL,
              "TRUNCATE deletes every row of a table", "`TRUNCATE [TABLE] name`"),
     TextRule("SQL", _re(r"\bDELETE\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\s+)*(?:"
