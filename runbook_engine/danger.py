@@ -43,7 +43,13 @@ from .danger_grammar import (
     Wrapper,
     word_set,
 )
-from .danger_lexicon import console_finding, lexicon_finding, may_match
+from .danger_lexicon import (
+    console_finding,
+    fed_finding,
+    lexicon_finding,
+    may_match,
+    method_finding,
+)
 from .danger_match import (
     RAW_DEVICE_RE,
     Stdin,
@@ -236,7 +242,9 @@ class _Analysis:
         elif family in _OWN_WORDS:
             before = len(self.found)
             self.statements(text, family, own_only=family != "wire")
-            if len(self.found) == before and family not in ("wire", "ldif", "netdev"):
+            if len(self.found) == before and family == "wire":
+                self._fed_lines(text)
+            elif len(self.found) == before and family not in ("ldif", "netdev"):
                 self._console_verbs(text)
         elif family == "http":
             self.http_lines(text, depth)
@@ -247,7 +255,10 @@ class _Analysis:
         elif family == "sql":
             self.sql(text, depth)
         elif family != "data":
+            before = len(self.found)
             self.statements(text)
+            if len(self.found) == before:
+                self._method_call(text)
 
     def statements(self, text: str, lang: str = "", own_only: bool = False) -> None:
         """Statement rules on text in ``lang`` ("sql", "powershell", or "" when it only may
@@ -536,6 +547,21 @@ class _Analysis:
         ``STOP CHANNEL(TO.QM2)``)."""
         for line in text.splitlines():
             found = console_finding(_CONSOLE_PROMPT_RE.sub("", line))
+            if found:
+                self.found.append(Finding(found[0], MEDIUM, "named"))
+
+    def _method_call(self, text: str) -> None:
+        """A console's method call no statement rule flagged (``rs.stepDown()``, Groovy's
+        ``.doKill()``): a lexicon verb leading its name."""
+        found = method_finding(text)
+        if found:
+            self.found.append(Finding(found[0], MEDIUM, "named"))
+
+    def _fed_lines(self, text: str) -> None:
+        """Lines fed to a socket no statement rule flagged (HAProxy's ``set server be/x state
+        drain``): any verb among their words."""
+        for line in text.splitlines():
+            found = fed_finding(line)
             if found:
                 self.found.append(Finding(found[0], MEDIUM, "named"))
 

@@ -40,6 +40,9 @@ LEXICON: dict[str, str] = {
         "reset", "clear", "clr", "flush", "truncate", "failover", "takeover", "switchover",
         "promote", "demote", "rollback", "revert", "downgrade", "overwrite", "reimage",
         "reformat", "reinit", "reinitialize"), "reset"),
+    # a primary that steps down or a member frozen out of elections (``rs.stepDown()``,
+    # ``nats server raft step-down``, ``rs.freeze(300)``)
+    **dict.fromkeys(("stepdown", "freeze"), "stop"),
 }
 #: words that count only as a whole word or a whole compound part in a verb place, never as an
 #: option value (``--log-level=off``, ``--until=end``) nor glued to a name (``backend``)
@@ -132,7 +135,8 @@ def may_match(code: str) -> bool:
     """A cheap check that the code holds some form of a lexicon word."""
     lowered = code.lower()  # one word at a time, as danger_match's scan (8 MB lines)
     return not FORMS.keys().isdisjoint(m.group() for m in _WORD_RE.finditer(lowered)) or \
-        _STRONG_GLUED_RE.search(lowered) is not None or _PREFIXED_RE.search(code) is not None
+        _STRONG_GLUED_RE.search(lowered) is not None or _PREFIXED_RE.search(code) is not None \
+        or ("(" in code and method_finding(code) is not None)
 
 
 def _verb_in(word: str, value: bool = False, skip: frozenset[str] = frozenset()) -> str | None:
@@ -284,3 +288,59 @@ def console_finding(line: str) -> tuple[str, str] | None:
     if verb is None:
         return None
     return f"{_SAYS[LEXICON[verb]]}: `{line.strip()[:60]}` (the word {verb})", verb
+
+
+#: words a line fed to a socket or console uses to take a server out of service (HAProxy's
+#: ``set server be/x state maint``), beside the lexicon's verbs
+_FED_WORDS = {"maint": "stop", "maintenance": "stop"}
+_WEIGHT_ZERO_RE = re.compile(r"\bweight\s+(?:\S+\s+)?0+%?\s*\Z", re.IGNORECASE)
+
+
+def fed_finding(line: str) -> tuple[str, str] | None:
+    """A verb among the words of a line fed to a socket or typed at a console (``set server
+    be/x state drain``, ``disable health be/x``, ``set weight be/x 0``); a line that starts
+    with a reading word asks (``show servers state``), operands (``be/x``) are never read."""
+    words = line.split()
+    if not words or words[0].lower() in READING:
+        return None
+    shown = line.strip()[:60]
+    if _WEIGHT_ZERO_RE.search(line):
+        return f"stops: `{shown}` (the word weight 0)", "weight"
+    for word in words[:8]:
+        lowered = word.lower()
+        if not lowered.isalpha():
+            continue  # be_api/api-3, 0, "quoted": operands
+        verb = _FED_WORDS.get(lowered) or FORMS.get(lowered)
+        if verb and lowered != verb and lowered.endswith("d") and verb not in _FED_WORDS:
+            continue  # a state (``disabled``), not an action
+        if verb:
+            word = lowered if lowered in _FED_WORDS else verb
+            return f"{_SAYS[LEXICON.get(verb, 'stop')]}: `{shown}` (the word {word})", word
+    return None
+
+
+#: a method call in a console (mongosh, Groovy, PowerShell): ``rs.stepDown()``, ``.doKill()``
+_METHOD_RE = re.compile(r"\.([A-Za-z_]\w{1,60})\s*\(")
+#: methods every language has on its files, lists and connections (``conn.close()``)
+_EVERYDAY_METHODS = frozenset({"close", "clear", "flush", "down", "scale", "clean", "cancel",
+                               "disconnect", "logout", "detach", "leave", "del", "rm"})
+#: words before a verb in a method's name that keep it an action (``doKill``, ``forceRemove``)
+_METHOD_LEADS = frozenset({"do", "force", "step"})
+
+
+def method_finding(text: str) -> tuple[str, str] | None:
+    """The first method call whose name leads with a lexicon verb (``rs.stepDown()``,
+    ``build.doKill()``, ``rs.freeze(300)``); a reading name (``getItemByFullName``) is not."""
+    for match in _METHOD_RE.finditer(text):
+        words = parts(match.group(1))
+        if not words or words[0] in READING:
+            continue
+        joined = "".join(words[:2])
+        verb = FORMS.get(joined) or FORMS.get(words[0])
+        if verb is None and words[0] in _METHOD_LEADS and len(words) > 1:
+            verb = FORMS.get(words[1])
+        if verb is None or verb in _EVERYDAY_METHODS or words[0].endswith("ed"):
+            continue
+        return f"{_SAYS[LEXICON[verb]]}: `{match.group(0)})` (the word {verb})", verb
+    return None
+

@@ -33,3 +33,48 @@ def test_sql_alter_that_fails_over_or_removes(code: str) -> None:
 @pytest.mark.parametrize("code", SQL_QUIET)
 def test_sql_alter_lookalikes_stay_quiet(code: str) -> None:
     assert danger_reasons(code, "sql") == [], code
+
+
+METHOD_FIRES = [
+    ("rs.freeze(300)", "javascript", "freeze"),
+    ('Jenkins.instance.getItemByFullName("a").getBuildByNumber(9).doKill()', "groovy", "kill"),
+    ("job.doDecommission()", "groovy", "decommission"),
+]
+METHOD_QUIET = [
+    ("rs.status()", "javascript"),
+    ("f.close()", "python"),
+    ("cache.getDeletedItems()", "javascript"),
+    ("items.clear()", "python"),
+]
+
+
+@pytest.mark.parametrize(("code", "lang", "word"), METHOD_FIRES)
+def test_console_method_named_for_a_verb(code: str, lang: str, word: str) -> None:
+    assert any(f"the word {word}" in r for r in danger_reasons(code, lang)), code
+
+
+@pytest.mark.parametrize(("code", "lang"), METHOD_QUIET)
+def test_everyday_and_reading_methods_stay_quiet(code: str, lang: str) -> None:
+    assert danger_reasons(code, lang) == [], code
+
+
+SOCKET = " | socat stdio /run/haproxy/admin.sock"
+FED_FIRES = [
+    ('echo "set server be/x state drain"', "drain"),
+    ('echo "set server be/x state maint"', "maint"),
+    ('echo "set weight be/x 0"', "weight 0"),
+    ('echo "disable health be/x"', "disable"),
+]
+FED_QUIET = ['echo "set server be/x state ready"', 'echo "show servers conn be"',
+             'echo "set weight be/x 50"', 'echo "enable server be/x"',
+             'echo "show servers state disabled"']
+
+
+@pytest.mark.parametrize(("code", "word"), FED_FIRES)
+def test_text_fed_to_a_socket_is_judged(code: str, word: str) -> None:
+    assert any(f"the word {word}" in r for r in danger_reasons(code + SOCKET)), code
+
+
+@pytest.mark.parametrize("code", FED_QUIET)
+def test_text_fed_to_a_socket_that_reads_or_restores(code: str) -> None:
+    assert danger_reasons(code + SOCKET) == [], code
