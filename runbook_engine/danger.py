@@ -49,6 +49,7 @@ from .danger_lexicon import (
     lexicon_finding,
     may_match,
     method_finding,
+    safety_off_finding,
 )
 from .danger_match import (
     RAW_DEVICE_RE,
@@ -538,7 +539,8 @@ class _Analysis:
                  rows: frozenset[str] | None) -> None:
         """The last look (`danger_lexicon.py`): a destructive verb in a verb place of a command
         no rule flagged (``endmqm QM1``, ``heroku ps:scale worker=0``)."""
-        found = lexicon_finding(name, args, quoted, rows)
+        found = lexicon_finding(name, args, quoted, rows) or \
+            safety_off_finding(args, rows is not None)
         if found:
             self.found.append(Finding(found[0], MEDIUM, "named"))
 

@@ -128,6 +128,9 @@ def parts(word: str) -> list[str]:
 
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
+#: words `safety_off_finding` looks for
+_SAFETY_HINT_RE = re.compile(r"protect|allow|maint|weight|replicas|instances|desired",
+                             re.IGNORECASE)
 _PREFIXED_RE = re.compile(r"(?:^|[\s/|;&(])(?:dlt|end|clr|del|rm)[a-z]{2,5}(?:\s|$)")
 
 
@@ -136,7 +139,8 @@ def may_match(code: str) -> bool:
     lowered = code.lower()  # one word at a time, as danger_match's scan (8 MB lines)
     return not FORMS.keys().isdisjoint(m.group() for m in _WORD_RE.finditer(lowered)) or \
         _STRONG_GLUED_RE.search(lowered) is not None or _PREFIXED_RE.search(code) is not None \
-        or ("(" in code and method_finding(code) is not None)
+        or ("(" in code and method_finding(code) is not None) \
+        or _SAFETY_HINT_RE.search(code) is not None
 
 
 def _verb_in(word: str, value: bool = False, skip: frozenset[str] = frozenset()) -> str | None:
@@ -342,5 +346,44 @@ def method_finding(text: str) -> tuple[str, str] | None:
         if verb is None or verb in _EVERYDAY_METHODS or words[0].endswith("ed"):
             continue
         return f"{_SAYS[LEXICON[verb]]}: `{match.group(0)})` (the word {verb})", verb
+    return None
+
+
+#: a protection option negated (``--no-deletion-protection``, ``--disable-termination-protection``)
+_PROTECTION_OFF_RE = re.compile(r"--?(?:no|disable)-[\w-]*protect[\w-]*\Z", re.IGNORECASE)
+#: a protection set false (``--deletion-protection=false``)
+_PROTECTION_FALSE_RE = re.compile(r"[\w-]*protect[\w-]*=(?:false|0|no|off)\Z", re.IGNORECASE)
+#: a setting that allows deletion (``mon_allow_pool_delete``, ``allow_drop_table``)
+_ALLOWS_DELETE_RE = re.compile(r"(?:^|[\W_])allow[\w.-]*?(?:delete|drop|destroy|remove|purge)",
+                               re.IGNORECASE)
+_TRUE = frozenset({"true", "1", "yes", "on", "$true"})
+#: a maintenance mode, and the words that switch it on
+_MAINT_RE = re.compile(r"(?:^|[\W_])maint(?:enance)?(?:[:_-]?mode)?(?::on|=on|=true)?\Z",
+                       re.IGNORECASE)
+_ON = frozenset({"on", "-enable", "--enable", "enable", "true", "--on", "-on"})
+#: a weight or a replica count set to zero (``--replicas=0``, ``weight 0``)
+_TO_ZERO_KEY_RE = re.compile(r"-*(?:weight|replicas|replica-count|instances|desired-count)"
+                             r"(?:=0+)?\Z", re.IGNORECASE)
+
+
+def safety_off_finding(args: Sequence[str], rows: bool) -> tuple[str, str] | None:
+    """A safety switched off: a protection option negated or set false, a setting that allows
+    deletion set true, a maintenance mode switched on, and -- for a tool with no rows to decide
+    it -- a weight or replica count set to zero."""
+    for k, arg in enumerate(args):
+        following = args[k + 1].lower() if k + 1 < len(args) else ""
+        key, _, value = arg.partition("=")
+        if _PROTECTION_OFF_RE.match(arg) or _PROTECTION_FALSE_RE.match(arg):
+            return f"switches a protection off: `{arg}`", "protection"
+        if _ALLOWS_DELETE_RE.search(key) and (value or following).lower() in _TRUE:
+            return f"allows deletion: `{arg} {'' if value else following}`".replace(" `", "`")\
+                .replace("deletion:`", "deletion: `"), "allow delete"
+        if _MAINT_RE.search(arg) and (arg.lower().endswith((":on", "=on", "=true"))
+                                      or following in _ON):
+            shown = arg if arg.lower().endswith((":on", "=on", "=true")) else f"{arg} {following}"
+            return f"switches maintenance on: `{shown}`", "maintenance"
+        if not rows and _TO_ZERO_KEY_RE.match(arg) and \
+                (arg.endswith("=0") or re.fullmatch(r"0+", following or "x")):
+            return f"stops: `{arg}` set to zero", "zero"
     return None
 

@@ -78,3 +78,31 @@ def test_text_fed_to_a_socket_is_judged(code: str, word: str) -> None:
 @pytest.mark.parametrize("code", FED_QUIET)
 def test_text_fed_to_a_socket_that_reads_or_restores(code: str) -> None:
     assert danger_reasons(code + SOCKET) == [], code
+
+
+SAFETY_FIRES = [
+    ("gcloud sql instances patch pg1 --no-deletion-protection", "protection"),
+    ("acmectl db modify x --disable-termination-protection", "protection"),
+    ("acmectl db modify x --deletion-protection=false", "protection"),
+    ("ceph config set mon mon_allow_pool_delete true", "allows deletion"),
+    ("consul maint -enable -reason upgrade", "maintenance"),
+    ("acmectl backend set --weight 0 n1", "zero"),
+]
+SAFETY_QUIET = [
+    "ceph config set mon mon_allow_pool_delete false",
+    "consul maint -disable",
+    "acmectl db modify x --deletion-protection",
+    "acmectl backend set --weight 10 n1",
+    "acmectl scale --replicas=3",
+    "grep allow_delete /etc/app.conf",
+]
+
+
+@pytest.mark.parametrize(("code", "word"), SAFETY_FIRES)
+def test_a_safety_switched_off(code: str, word: str) -> None:
+    assert any(word in r for r in danger_reasons(code)), code
+
+
+@pytest.mark.parametrize("code", SAFETY_QUIET)
+def test_a_safety_kept_on(code: str) -> None:
+    assert danger_reasons(code) == [], code
