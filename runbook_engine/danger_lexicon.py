@@ -63,6 +63,13 @@ _SETTING_WORDS = frozenset({"after", "before", "older", "interval", "delay", "ti
                             "age", "ttl", "policy", "threshold", "mode", "retention", "on", "if",
                             "when", "protection", "marker", "empty", "limit", "batch", "grace",
                             "period", "size", "max", "min", "count"})
+#: verbs strong enough to count in an option name even of a tool with rows (``nomad node
+#: eligibility -disable``); weaker ones (``--remove-orphans``) stay with the rows
+_STRONG_OPTION_VERBS = frozenset({"disable", "delete", "destroy", "purge", "drain",
+                                  "decommission"})
+#: options of tools with rows that name a strong verb but are labelled safe
+_SAFE_OPTIONS = frozenset({"--remove-orphans", "--delete-config", "--delete-emptydir-data",
+                           "--disable-eviction", "--purge-history"})
 #: values that switch an option off (``Set-Disk -IsOffline $false``)
 _FALSE = frozenset({"false", "$false", "no", "0", "none", "off"})
 #: what the operator reads, by kind
@@ -146,7 +153,11 @@ def may_match(code: str) -> bool:
 def _verb_in(word: str, value: bool = False, skip: frozenset[str] = frozenset()) -> str | None:
     """The lexicon verb a word holds in one of its parts, or None; a reading part before it
     makes the word a query (``safe-to-destroy``, ``WaitforStopped``, ``vm-list``)."""
-    for part in parts(word):
+    words = parts(word)
+    joined = FORMS.get("".join(words)) if len(words) == 2 else None
+    if joined in ("stepdown", "shutdown") and joined not in skip:
+        return joined  # step-down, shut-down: one verb in two parts
+    for part in words:
         if part in READING:
             return None
         # a past participle is a state: a value may name it (``ensure=stopped``), but a name,
@@ -165,8 +176,11 @@ def _judged_option(key: str, following: str, rows: frozenset[str]) -> bool:
     setting of the verb (``--delete-after=7d``, ``--flush-interval``), and not an option of a
     tool with rows (``docker compose up --remove-orphans``: its rows judge its options)."""
     words = parts(key)
-    if rows or len(key.lstrip("-")) < 2 or following.lower() in _FALSE or not words:
+    if len(key.lstrip("-")) < 2 or following.lower() in _FALSE or not words:
         return False
+    if rows and (key.lower() in _SAFE_OPTIONS or not _STRONG_OPTION_VERBS.intersection(
+            FORMS.get(word) for word in words)):
+        return False  # a tool with rows: only its strongest verbs, not its known-safe options
     if words[0] in _KEEPING:
         return False
     return not (len(words) > 1 and words[1] in _SETTING_WORDS)
@@ -226,6 +240,8 @@ def lexicon_finding(name: str, args: Sequence[str], quoted: Sequence[bool] = (),
         found, shown = _in_arguments(args, quoted, skip, rows or frozenset())
     if found is None:
         return None
+    if found == "disable" and any(_MAINT_RE.search(a) for a in positionals):
+        return None  # consul maint -disable: maintenance ends, the node comes back
     if found == "scale" and not any(_TO_ZERO_RE.search(a) for a in args):
         return None  # scaling is harmless unless to zero
     kind = LEXICON.get(found) or _PREFIX_KINDS[found]

@@ -106,3 +106,18 @@ def test_a_safety_switched_off(code: str, word: str) -> None:
 @pytest.mark.parametrize("code", SAFETY_QUIET)
 def test_a_safety_kept_on(code: str) -> None:
     assert danger_reasons(code) == [], code
+
+
+def test_strong_verbs_in_option_names_of_tools_with_rows() -> None:
+    found = danger_reasons("nomad node eligibility -disable n1")
+    assert any("the word disable" in r for r in found)
+    assert danger_reasons("nomad node eligibility -enable n1") == []
+    # known-safe options of tools with rows stay out, by data
+    assert danger_reasons("docker compose up -d --remove-orphans") == []
+    assert danger_reasons("kafka-configs.sh --alter --entity-type topics --entity-name t "
+                          "--delete-config retention.ms") == []
+
+
+def test_step_down_in_two_parts_is_one_verb() -> None:
+    assert any("stepdown" in r for r in danger_reasons("nats server raft step-down"))
+    assert danger_reasons("nats server raft peers") == []
