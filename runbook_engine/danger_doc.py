@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .danger_grammar import EXEC_PATHS, SHELL_KEYWORDS, WRAPPERS
-from .danger_lexicon import LEXICON, READING
+from .danger_lexicon import LEXICON, READING, SAFE_OPTIONS, STRONG_OPTION_VERBS
 from .danger_rules import RULES, SEVERITY_NAMES, Rule
 from .danger_text import TEXT_RULES
 
@@ -76,6 +76,16 @@ def rules_markdown() -> str:
     for kind in dict.fromkeys(LEXICON.values()):
         verbs = ", ".join(f"`{w}`" for w in sorted(w for w, k in LEXICON.items() if k == kind))
         out.append(f"| {kind} | {verbs} |")
+    out += ["", "The same verbs are looked for in a console's method names (`.doKill()`, "
+            "`rs.freeze(300)`), among the words of a line fed to a socket (`echo \"set server "
+            "be/x state drain\" | socat ...`, also `maint` and `weight ... 0`) and, for a tool "
+            "with rows, in option names when the verb is one of " + ", ".join(
+                f"`{w}`" for w in sorted(STRONG_OPTION_VERBS)) + " (not " + ", ".join(
+                f"`{o}`" for o in sorted(SAFE_OPTIONS)) + "). A safety switched off counts "
+            "too: `--no-*-protection`, `--disable-*-protection`, `*protection*=false`, a "
+            "setting that allows deletion set true (`mon_allow_pool_delete true`), maintenance "
+            "switched on (`maint -enable`, `maintenance:on`), and a weight or replica count set "
+            "to 0 for a tool with no rows."]
     out += ["", "Reading words that make a command a query: " +
             ", ".join(f"`{w}`" for w in sorted(READING)) + "."]
     wrappers = sorted(name for name in WRAPPERS if name not in SHELL_KEYWORDS)

@@ -65,10 +65,10 @@ _SETTING_WORDS = frozenset({"after", "before", "older", "interval", "delay", "ti
                             "period", "size", "max", "min", "count"})
 #: verbs strong enough to count in an option name even of a tool with rows (``nomad node
 #: eligibility -disable``); weaker ones (``--remove-orphans``) stay with the rows
-_STRONG_OPTION_VERBS = frozenset({"disable", "delete", "destroy", "purge", "drain",
+STRONG_OPTION_VERBS = frozenset({"disable", "delete", "destroy", "purge", "drain",
                                   "decommission"})
 #: options of tools with rows that name a strong verb but are labelled safe
-_SAFE_OPTIONS = frozenset({"--remove-orphans", "--delete-config", "--delete-emptydir-data",
+SAFE_OPTIONS = frozenset({"--remove-orphans", "--delete-config", "--delete-emptydir-data",
                            "--disable-eviction", "--purge-history"})
 #: values that switch an option off (``Set-Disk -IsOffline $false``)
 _FALSE = frozenset({"false", "$false", "no", "0", "none", "off"})
@@ -178,7 +178,7 @@ def _judged_option(key: str, following: str, rows: frozenset[str]) -> bool:
     words = parts(key)
     if len(key.lstrip("-")) < 2 or following.lower() in _FALSE or not words:
         return False
-    if rows and (key.lower() in _SAFE_OPTIONS or not _STRONG_OPTION_VERBS.intersection(
+    if rows and (key.lower() in SAFE_OPTIONS or not STRONG_OPTION_VERBS.intersection(
             FORMS.get(word) for word in words)):
         return False  # a tool with rows: only its strongest verbs, not its known-safe options
     if words[0] in _KEEPING:
