@@ -40,9 +40,8 @@ LEXICON: dict[str, str] = {
         "reset", "clear", "clr", "flush", "truncate", "failover", "takeover", "switchover",
         "promote", "demote", "rollback", "revert", "downgrade", "overwrite", "reimage",
         "reformat", "reinit", "reinitialize"), "reset"),
-    # a primary that steps down or a member frozen out of elections (``rs.stepDown()``,
-    # ``nats server raft step-down``, ``rs.freeze(300)``)
-    **dict.fromkeys(("stepdown", "freeze"), "stop"),
+    # a primary that steps down (``rs.stepDown()``, ``nats server raft step-down``)
+    "stepdown": "stop",
 }
 #: words that count only as a whole word or a whole compound part in a verb place, never as an
 #: option value (``--log-level=off``, ``--until=end``) nor glued to a name (``backend``)
@@ -344,6 +343,9 @@ _METHOD_RE = re.compile(r"\.([A-Za-z_]\w{1,60})\s*\(")
 #: methods every language has on its files, lists and connections (``conn.close()``)
 _EVERYDAY_METHODS = frozenset({"close", "clear", "flush", "down", "scale", "clean", "cancel",
                                "disconnect", "logout", "detach", "leave", "del", "rm"})
+#: verbs only a method call spells: ``rs.freeze(300)`` keeps a member out of elections, while
+#: ``rndc freeze`` (a zone held for hand edits) is routine
+_METHOD_VERBS = {"freeze": "stop"}
 #: words before a verb in a method's name that keep it an action (``doKill``, ``forceRemove``)
 _METHOD_LEADS = frozenset({"do", "force", "step"})
 
@@ -356,12 +358,14 @@ def method_finding(text: str) -> tuple[str, str] | None:
         if not words or words[0] in READING:
             continue
         joined = "".join(words[:2])
-        verb = FORMS.get(joined) or FORMS.get(words[0])
+        verb = FORMS.get(joined) or FORMS.get(words[0]) or \
+            (words[0] if words[0] in _METHOD_VERBS else None)
         if verb is None and words[0] in _METHOD_LEADS and len(words) > 1:
             verb = FORMS.get(words[1])
         if verb is None or verb in _EVERYDAY_METHODS or words[0].endswith("ed"):
             continue
-        return f"{_SAYS[LEXICON[verb]]}: `{match.group(0)})` (the word {verb})", verb
+        kind = LEXICON.get(verb) or _METHOD_VERBS[verb]
+        return f"{_SAYS[kind]}: `{match.group(0)})` (the word {verb})", verb
     return None
 
 
