@@ -258,7 +258,7 @@ class _Analysis:
         elif family != "data":
             before = len(self.found)
             self.statements(text)
-            if len(self.found) == before:
+            if len(self.found) == before and family != "python":  # df.drop(): everyday
                 self._method_call(text)
 
     def statements(self, text: str, lang: str = "", own_only: bool = False) -> None:

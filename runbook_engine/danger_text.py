@@ -55,6 +55,7 @@ _QUERYSET = r"(?:\.objects\b|\.filter\(|\.exclude\(|\.all\(\))[^\n;]*?"
 #: EXPLAIN shows a plan without running the statement (EXPLAIN ANALYZE runs it)
 _EXPLAIN_ONLY = _re(r"^\s*EXPLAIN\b(?![^;]{0,80}?\bANALY[SZ]E\b)")
 _ALTER = _re(r"^\s*ALTER\b")
+_ALTER_TABLE = _re(r"\bALTER\s+TABLE\b")
 _TABLE = r"[\w.`\"\[\]]+"
 _COLLECTION = (r"\bdb(?:\.getSiblingDB\([^)]{0,200}\))?(?:\.getCollection\([^)]{0,200}\)|"
                r"\.collection\([^)]{0,200}\)|\[[^\]]{0,200}\]|\.(?!getSiblingDB\b)[\w$]+)")
@@ -81,15 +82,16 @@ TEXT_RULES: tuple[TextRule, ...] = (
              "`ALTER TABLE ... DROP CONSTRAINT|INDEX|...`"),
     TextRule("SQL", _re(_ALTER_REST + r"\bDELETE\s+WHERE\b"), HIGH,
              "ALTER TABLE ... DELETE deletes rows", "`ALTER TABLE ... DELETE WHERE` (ClickHouse)"),
-    # ALTER of anything but a table, whose words switch it over, off or away (SQL Server
-    # ``ALTER AVAILABILITY GROUP [AG] FAILOVER``, ``... REMOVE DATABASE [x]``, Oracle ``ALTER
-    # SYSTEM KILL SESSION``); ``SET ONLINE``, ``SET MULTI_USER``, ``ADD`` are not among them
-    TextRule("SQL", _re(r"\bALTER\s+(?!TABLE\b)\w+(?:(?!\bALTER\b)[^;])*?\b(FORCE_FAILOVER_"
-                        r"ALLOW_DATA_LOSS|FAILOVER|REMOVE|DROP|OFFLINE|SINGLE_USER|KILL|REVOKE)"
-                        r"\b"), HIGH,
+    # ALTER of anything but a table, whose words switch it over or away (SQL Server ``ALTER
+    # AVAILABILITY GROUP [AG] FAILOVER``, ``... REMOVE DATABASE [x]``); ``SET ONLINE``, ``SET
+    # MULTI_USER``, ``ADD`` are not among them; ``SET OFFLINE|SINGLE_USER`` and ``ALTER SYSTEM
+    # KILL SESSION`` have their own rows
+    TextRule("SQL", _re(r"\bALTER\s+(?!TABLE\b|COLUMN\b|SYSTEM\b)\w+(?:(?!\bALTER\b)[^;])*?"
+                        r"\b(FORCE_FAILOVER_ALLOW_DATA_LOSS|FAILOVER|REMOVE|DROP|REVOKE)\b"),
+             HIGH,
              "ALTER ... {0} fails over, removes or takes offline what it alters",
-             "`ALTER AVAILABILITY GROUP|DATABASE|SYSTEM ... FAILOVER|REMOVE|DROP|OFFLINE|"
-             "SINGLE_USER|KILL`"),
+             "`ALTER AVAILABILITY GROUP|DATABASE ... FAILOVER|REMOVE|DROP` "
+             "(`SET OFFLINE|SINGLE_USER`, `ALTER SYSTEM KILL`: below)", forbids=_ALTER_TABLE),
     TextRule("SQL", _re(r"\bTRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?[\w\"`\[]"), CRITICAL,
              "TRUNCATE deletes every row of a table", "`TRUNCATE [TABLE] name`"),
     TextRule("SQL", _re(r"\bDELETE\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\s+)*(?:"

@@ -21,13 +21,14 @@ SQL_QUIET = [
     "ALTER DATABASE Sales SET MULTI_USER;",
     "ALTER AVAILABILITY GROUP [AG1] ADD DATABASE [New];",
     "ALTER TABLE t ADD COLUMN c int;",
+    "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;",
     "SELECT name FROM sys.availability_groups; -- then FAILOVER by hand",
 ]
 
 
 @pytest.mark.parametrize("code", SQL_FIRES)
 def test_sql_alter_that_fails_over_or_removes(code: str) -> None:
-    assert any("ALTER" in r for r in danger_reasons(code, "sql")), code
+    assert danger_reasons(code, "sql") != [], code
 
 
 @pytest.mark.parametrize("code", SQL_QUIET)
