@@ -386,6 +386,23 @@ _TO_ZERO_KEY_RE = re.compile(r"-*(?:weight|replicas|replica-count|instances|desi
                              r"(?:=0+)?\Z", re.IGNORECASE)
 
 
+_OFF = frozenset({"off", "false", "0", "no", "$false", "--off", "-off", "disable", "-disable",
+                  "--disable"})
+
+
+def _switched_on(following: Sequence[str]) -> int:
+    """How many of the words after a maintenance mode's name switch it on (``--on``, ``-enable``,
+    ``set --enable true``: 3); 0 when they don't or switch it off (``set --enable false``)."""
+    words = [word.lower() for word in following]
+    for k, word in enumerate(words):
+        if word in _OFF:
+            return 0
+        if word in _ON:
+            after = words[k + 1] if k + 1 < len(words) else ""
+            return 0 if after in _OFF else k + 1 + (after in _TRUE)
+    return 0
+
+
 def safety_off_finding(args: Sequence[str], rows: bool) -> tuple[str, str] | None:
     """A safety switched off: a protection option negated or set false, a setting that allows
     deletion set true, a maintenance mode switched on, and -- for a tool with no rows to decide
@@ -398,9 +415,9 @@ def safety_off_finding(args: Sequence[str], rows: bool) -> tuple[str, str] | Non
         if _ALLOWS_DELETE_RE.search(key) and (value or following).lower() in _TRUE:
             return f"allows deletion: `{arg} {'' if value else following}`".replace(" `", "`")\
                 .replace("deletion:`", "deletion: `"), "allow delete"
-        if _MAINT_RE.search(arg) and (arg.lower().endswith((":on", "=on", "=true"))
-                                      or following in _ON):
-            shown = arg if arg.lower().endswith((":on", "=on", "=true")) else f"{arg} {following}"
+        switch = _switched_on(args[k + 1:k + 4])
+        if _MAINT_RE.search(arg) and (arg.lower().endswith((":on", "=on", "=true")) or switch):
+            shown = " ".join(args[k:k + 1 + switch])
             return f"switches maintenance on: `{shown}`", "maintenance"
         if not rows and _TO_ZERO_KEY_RE.match(arg) and \
                 (arg.endswith("=0") or re.fullmatch(r"0+", following or "x")):

@@ -87,11 +87,16 @@ SAFETY_FIRES = [
     ("acmectl db modify x --deletion-protection=false", "protection"),
     ("ceph config set mon mon_allow_pool_delete true", "allows deletion"),
     ("consul maint -enable -reason upgrade", "maintenance"),
+    ("esxcli system maintenanceMode set --enable true", "maintenance"),
+    ("php occ maintenance:mode --on", "maintenance"),
     ("acmectl backend set --weight 0 n1", "zero"),
 ]
 SAFETY_QUIET = [
     "ceph config set mon mon_allow_pool_delete false",
     "consul maint -disable",
+    "esxcli system maintenanceMode set --enable false",
+    "esxcli system maintenanceMode get",
+    "php occ maintenance:mode --off",
     "acmectl db modify x --deletion-protection",
     "acmectl backend set --weight 10 n1",
     "acmectl scale --replicas=3",
