@@ -476,6 +476,9 @@ DEEP_SUBCOMMAND_WORDS = {"clean": "delete"}
 #: tool names that start with an abbreviated verb, IBM's convention (MQ's ``endmqm``, ``dltmqm``;
 #: IBM i's ``DLTLIB``, ``CLRPFM``, ``ENDSBS``): three letters, then a short object
 NAME_PREFIX_VERBS = {"delete": ("dlt",), "stop": ("end",), "reset": ("clr",)}
+#: words of that shape that are no such verb (shell keywords, ``endpoint``, ``delta``)
+NOT_PREFIXED_NAMES = frozenset({"endif", "endfor", "endlocal", "endsw", "endfunc", "endpoint",
+                                "delta", "rmate", "delve"})
 NAME_SUFFIX_VERBS = {"delete": ("delete", "destroy", "purge", "wipe"),
                      "stop": ("kill", "cancel", "off"), "reset": ("restore", "cleanup")}
 #: tools whose verbs are options (``conntrack -F``, ``pfctl -k host``, ``ipvsadm -C``): each short

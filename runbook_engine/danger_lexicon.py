@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .danger_grammar import NAME_PREFIX_VERBS, NOT_PREFIXED_NAMES
+
 #: verb -> the kind of harm; words are decided by the labelled corpus and the unseen batches:
 #: ``restart``, ``reload``, ``force``, ``format``, ``replace``, ``move``, ``pause``, ``restore``,
 #: ``umount`` and ``off`` were left out (service restarts, ``Format-Table``, ``zpool replace``,
@@ -99,9 +101,9 @@ _PARTS_RE = re.compile(r"[A-Za-z][a-z0-9]*|[0-9]+")
 _CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
 #: IBM's verb-first program names: three letters of verb, then a short object
 _PREFIX_RE = re.compile(r"(dlt|end|clr|del|rm)([a-z]{2,5})\Z")
-_PREFIX_KINDS = {"dlt": "delete", "del": "delete", "rm": "delete", "end": "stop", "clr": "reset"}
-_NOT_PREFIXED = frozenset({"endif", "endfor", "endlocal", "endsw", "endfunc", "delta", "rmate",
-                           "delve", "endpoint"})
+#: IBM's prefixes (the grammar's table), and the last look's own del- and rm- (``deluser``)
+_PREFIX_KINDS = {prefix: kind for kind, prefixes in NAME_PREFIX_VERBS.items()
+                 for prefix in prefixes} | {"del": "delete", "rm": "delete"}
 #: a subcommand word: a dotted or slashed word is an operand (``notes.txt``, ``osd.3``)
 _SHAPED_RE = re.compile(r"[A-Za-z][\w:-]*\Z")
 _VALUE_RE = re.compile(r"[A-Za-z][\w:.-]{1,60}\Z")
@@ -211,7 +213,7 @@ def _verb_of_name(name: str) -> str | None:
     if verb:
         return verb
     prefixed = _PREFIX_RE.match(base)
-    if prefixed and base not in _NOT_PREFIXED:
+    if prefixed and base not in NOT_PREFIXED_NAMES:
         return prefixed.group(1)
     return _glued(base)
 

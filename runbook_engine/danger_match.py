@@ -23,6 +23,7 @@ from .danger_grammar import (
     GENERIC_FLAGS,
     NAME_PREFIX_VERBS,
     NAME_SUFFIX_VERBS,
+    NOT_PREFIXED_NAMES,
     OPTION_NAMES,
     READ_ONLY_OPERANDS,
     SUBCOMMAND_WORDS,
@@ -290,14 +291,13 @@ def name_suffix_kind(name: str) -> str | None:
     or starts with IBM's abbreviated one (``endmqm``, ``dltmqm``)."""
     lowered = name.lower()
     prefixed = _IBM_NAME_RE.match(lowered)
-    if prefixed and lowered not in _NOT_IBM_NAMES:
+    if prefixed and lowered not in NOT_PREFIXED_NAMES:
         return next(kind for kind, verbs in NAME_PREFIX_VERBS.items() if prefixed.group(1) in verbs)
     return next((kind for kind, verbs in NAME_SUFFIX_VERBS.items()
                  if any(lowered.endswith(verb) and lowered != verb for verb in verbs)), None)
 
 
 _IBM_NAME_RE = re.compile(r"(dlt|end|clr)[a-z]{2,5}\Z")
-_NOT_IBM_NAMES = frozenset({"endlocal", "endif", "endsw", "endfor", "endfunc"})
 
 
 _CONTROL_FILE_RE = re.compile(r"/(?:sys|proc)/\S+/([\w-]+)\Z")
