@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +73,27 @@ def test_a_block_tree_sitter_reads_slowly_pays_its_time_limit_a_few_times(tmp_pa
     book.write_text("# Slow\n\n" + block * 5, encoding="utf-8")
     cpu = _plan_cpu(book, "--format", "json")
     assert cpu < 2.5, f"took {cpu:.1f} s of CPU"
+
+
+def test_text_read_just_under_the_slow_pace_spends_a_bounded_time() -> None:
+    # an unclosed fence swallowing a long page of nested list items (the 100,000-input fuzz run,
+    # 2026-12-03, made by bench/fuzz_grammar.py): tree-sitter reads its windows at ~1 us a byte,
+    # just under the old per-parse threshold, re-parsing one unit shorter after each error at the
+    # window's end: 96 parses, 1.1-2.4 s, the cut decided by the machine's speed of the moment
+    code = (Path(__file__).parent / "fixtures" / "fuzz-slow-block.txt").read_text(encoding="utf-8")
+    for _ in range(3):
+        started = time.thread_time()
+        frags = split_block(code)
+        cpu = time.thread_time() - started
+        assert cpu < 1.0, f"took {cpu:.2f} s of CPU"
+        assert max(len(f.code) for f in frags if f.kind == "doc") > 20_000  # the rest: one doc
+
+
+def test_a_pass_spends_its_slow_time_in_all_its_parses_not_per_parse() -> None:
+    meter = lines.Meter(1 << 20, slow_s=0.1)
+    meter.slow(0.06)  # one slow parse within the allowance
+    with pytest.raises(lines.OverBudget):
+        meter.slow(0.05)  # and the next: the sum is over it, though each alone is not
 
 
 def test_a_huge_paragraph_with_many_brackets_renders_as_its_text(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ __all__ = ["Fragment", "console_commands", "split_block"]
 # 2. runs of shell lines go through tree-sitter-bash: its top-level nodes are the commands, and a
 #    node with an error becomes a doc for that logical line only, then parsing resumes after it.
 #    Each pass charges a `Meter` of its own, in proportion to the block (damaged text is read
-#    more than once), and counts its parses slower than five times the usual pace: past either,
+#    more than once) and the CPU time its parses spend beyond a normal pace: past either,
 #    the rest of the block (of the shell run, in pass 2) is one doc, so reading stays linear
 #    in the block whatever its damage.
 # 3. the assembler walks the items in order and attaches titles, `# Or` choices, ssh targets and
@@ -92,9 +92,12 @@ class _Stopped(Exception):
 # line in 1.5 s), far below its error recovery on damaged long lines, which can be quadratic
 # (100 KB of `|` inside parentheses: a minute) even before it signals an error.
 _BUDGET_S, _BUDGET_PER_BYTE_S = 0.05, 1e-6
-# CPU seconds past which a parse counts as slow (`Meter.slow`): five times tree-sitter's pace
-# on shell; text it reads at 3 us a byte or more is re-read only a few times.
-_SLOW_S, _SLOW_PER_BYTE_S = 0.005, 1e-6
+# The pace past which a parse's CPU time counts as slow (`Meter.slow`), per parse and per byte:
+# over twice tree-sitter's pace on dense shell (0.1-0.45 us a byte), far below its pace on the
+# damaged text it reads slowly (1-60 us a byte). A pass may spend `_SLOW_ALLOWANCE_S` plus
+# `_SLOW_ALLOWANCE_PER_CHAR_S` a character of its block beyond that pace, in all its parses.
+_PACE_S, _PACE_PER_BYTE_S = 0.0005, 0.5e-6
+_SLOW_ALLOWANCE_S, _SLOW_ALLOWANCE_PER_CHAR_S = 0.05, 0.5e-6
 # Characters each pass over a block may lex and parse, per character of the block and in all: a
 # well-formed block costs a few times its size (one lexing, one parse, small parses of loop and
 # `if` openers); damaged text is read again after each error and each unclosed quote.
@@ -121,11 +124,12 @@ def _parse(src: bytes, meter: Meter) -> Node:
         raise _Stopped(src.count(b"\n", 0, _WATCH.stopped)) from None
     finally:
         _WATCH.view = memoryview(b"")
-        # Slow text (tree-sitter at 3 us a byte, not 0.2) is re-read after each error found
-        # at its end, a unit shorter each time: past a few such parses, `OverBudget` (in place
-        # of the tree or `_Stopped`) makes the rest of the block one doc.
-        if time.thread_time() - started > _SLOW_S + _SLOW_PER_BYTE_S * len(src):
-            meter.slow()
+        # Slow text (tree-sitter at 1-4 us a byte, not 0.2) is re-read after each error found
+        # at its end, a unit shorter each time: once the pass has spent its allowance of slow
+        # time, `OverBudget` (in place of the tree or `_Stopped`) makes the rest one doc.
+        over = time.thread_time() - started - _PACE_S - _PACE_PER_BYTE_S * len(src)
+        if over > 0:
+            meter.slow(over)
 
 
 class _Watch:
@@ -534,4 +538,5 @@ def split_block(code: str, lang: str = "bash", known: Known = Known()) -> list[F
 
 def _meter(code: str) -> Meter:
     """The work one pass may do over ``code``."""
-    return Meter(_WORK_PER_CHAR * len(code) + _WORK_MIN)
+    return Meter(_WORK_PER_CHAR * len(code) + _WORK_MIN,
+                 _SLOW_ALLOWANCE_S + _SLOW_ALLOWANCE_PER_CHAR_S * len(code))

@@ -68,7 +68,7 @@ class OverBudget(Exception):
 
 
 class Meter:
-    """Work left for reading one block, in characters lexed or parsed.
+    """Work left for reading one block, in characters lexed or parsed, and in slow parse time.
 
     On well-formed shell every line is read a small, fixed number of times; on damaged text
     (unclosed quotes, an error on every line) the readers go over the same lines again, which
@@ -78,24 +78,24 @@ class Meter:
     __slots__ = ("left", "slow_left")
     #: what lexing a line costs beyond its characters, in characters (a Python call per line)
     LINE = 64
-    #: slow parses (`commands._SLOW_S`) a pass allows before it reads the rest cheaply: text
-    #: tree-sitter reads slowly costs that time a few times, not once per line (88 KB of such
-    #: lines, each parse cut one line shorter: 150 parses, 2.4 s). Shell is read far faster.
-    SLOW_PARSES = 3
 
-    def __init__(self, left: int) -> None:
+    def __init__(self, left: int, slow_s: float) -> None:
         self.left = left
-        self.slow_left = self.SLOW_PARSES
+        self.slow_left = slow_s
 
     def charge(self, cost: int) -> None:
         self.left -= cost
         if self.left < 0:
             raise OverBudget
 
-    def slow(self) -> None:
-        """A parse was slow: `OverBudget` at the `SLOW_PARSES`-th."""
-        self.slow_left -= 1
-        if self.slow_left <= 0:
+    def slow(self, seconds: float) -> None:
+        """A parse took ``seconds`` of CPU beyond a normal pace: `OverBudget` once the pass has
+        spent its allowance of such time. A sum, not a count of slow parses: text read just
+        under a per-parse threshold, parse after parse, used to cost seconds, its cut decided
+        by the machine's speed at that moment (88 KB of it: 1.1 to 2.2 s, 17 to 41 warnings).
+        """
+        self.slow_left -= seconds
+        if self.slow_left < 0:
             raise OverBudget
 
 
