@@ -10,6 +10,8 @@ ControlMaster on the same sshd (target: keep the 0.89x measured before issue 10)
 turns in every round so load from other work hits both alike; CPU (user+sys, the process and its
 children) is given next to the wall time because load barely moves it.
 Run: python bench/bench_cli.py  (appends the figures to bench/RESULTS.md)
+     python bench/bench_cli.py --against DIR  (also times the runbook of another checkout, e.g.
+     main before a change, in the same rounds: the change's cost as a ratio of the same minutes)
 """
 
 from __future__ import annotations
@@ -56,11 +58,12 @@ def book(folder: Path, n: int, target: str | None) -> Path:
 
 
 def runbook_timer(folder: Path, target: str | None, extra: list[str],
-                  transcripts: Path | None = None) -> Timer:
+                  transcripts: Path | None = None, checkout: Path = ROOT) -> Timer:
     def run(n: int) -> tuple[float, float]:
         transcript = (transcripts or folder) / f"t-{time.monotonic_ns()}.jsonl"
         return timed([sys.executable, "-m", "runbook_engine", "run", "--yes", *extra,
-                      "--transcript", str(transcript), str(book(folder, n, target))], cwd=ROOT)
+                      "--transcript", str(transcript), str(book(folder, n, target))],
+                     cwd=checkout)
     return run
 
 
@@ -102,9 +105,11 @@ def fsync_ms(folder: Path, count: int = 200) -> float:
     return statistics.median(times) * 1000
 
 
-def local_figures(folder: Path) -> list[str]:
+def local_figures(folder: Path, against: Path | None = None) -> list[str]:
     ours, base = runbook_timer(folder, None, []), bash_timer(folder)
     timers = {"ours": ours, "base": base}
+    if against is not None:
+        timers["against"] = runbook_timer(folder, None, [], checkout=against)
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
         # the same runs with the transcript on tmpfs, where fsync costs nothing: the rest is ours
@@ -124,6 +129,11 @@ def local_figures(folder: Path) -> list[str]:
              f"{w / bw:.2f}x (target <= {LOCAL_TARGET}x) {verdict}; CPU per step "
              f"{c * 1000:.2f} ms vs {bc * 1000:.2f} ms -> {c / bc:.2f}x; an fsync of the "
              f"transcript's folder takes {disk:.2f} ms (median of 200)"]
+    if "against" in got:
+        aw, ac = got["against"]
+        lines.append(f"- local, the same through the runbook of {against} (same rounds): "
+                     f"{aw * 1000:.2f} ms -> {aw / bw:.2f}x of `bash -c`; this checkout / that "
+                     f"one: {w / aw:.2f}x wall, CPU per step {ac * 1000:.2f} ms -> {c / ac:.2f}x")
     if "tmpfs" in got:
         tw, tc = got["tmpfs"]
         lines.append(f"- local, the same with the transcript on tmpfs (no disk wait for the "
@@ -167,8 +177,12 @@ def ssh_figures(folder: Path) -> list[str]:
 
 
 def main() -> int:
+    args = sys.argv[1:]
+    against = Path(args[1]).resolve() if args[:1] == ["--against"] and len(args) == 2 else None
+    if args and against is None:
+        raise SystemExit("usage: bench_cli.py [--against CHECKOUT]")
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
-        lines = local_figures(Path(tmp)) + ssh_figures(Path(tmp))
+        lines = local_figures(Path(tmp), against) + ssh_figures(Path(tmp))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = (f"## Through the CLI ({stamp}, bench/bench_cli.py, {os.cpu_count()} CPUs, "
             f"load average {os.getloadavg()[0]:.1f})")

@@ -27,6 +27,7 @@ from .inputs import Inputs, Prepared, flags_of, recorded
 from .model import HostTarget, Runbook, Step
 from .recording import Recorder
 from .runners.base import Runner
+from .runners.ended import BodyEnded
 from .stamps import code_sha256
 from .state import FAILED, RunState
 from .variables import Variable, keep_secret
@@ -65,6 +66,8 @@ class RunOptions:
     transcript: str | None = None
     overrides: tuple[str, ...] = ()  # what --force overrode, each one line
     terminal: bool = True  # False (a web page): a step that needs a terminal is left to do by hand
+    #: --resume: the body-ended record of the step running when the earlier session ended
+    ended: BodyEnded | None = None
 
 
 @dataclass
@@ -95,6 +98,7 @@ class Engine:
                                  continue_on_error=options.continue_on_error,
                                  forks=options.forks, checker=OutputChecker(plan.against))
         self._all = False  # the operator answered "all": stop asking (dangerous steps still ask)
+        self._cut = state.running  # the step the earlier session ended in (before run_started)
 
     def interrupt(self) -> bool:
         """Stop the step running now, as Ctrl-C does (from another thread: a page's Stop)."""
@@ -106,6 +110,7 @@ class Engine:
         self._run_started()
         status, at_prompt = "ok", False
         try:
+            self._record_ended()
             self._walk()
         except QuitRun:
             status = "aborted"
@@ -146,6 +151,14 @@ class Engine:
                                    kind=s.kind) for s in self.plan.steps),
             transcript=options.transcript))
         self.inputs.keep(self.plan.variables)
+
+    def _record_ended(self) -> None:
+        """--resume: the step whose body ended as the earlier session ended gets its result
+        from its shell's record first, as if that session had written it."""
+        cut, ended = self._cut, self.options.ended
+        step = next((s for s in self.plan.runbook.steps if cut and s.id == cut.step), None)
+        if cut is not None and ended is not None and step is not None:
+            self.executor.record_ended(step, self.state.steps.get(step.id), cut, ended)
 
     def _run_finished(self, status: str) -> None:
         self.emit(RunFinished(status=status, counts=self.state.counts,

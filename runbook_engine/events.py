@@ -172,6 +172,7 @@ class StepStarted(Event):
     attempt: int = 1
     code_sha256: str = ""
     interactive: bool = False
+    attempt_id: str = ""  # (2) this attempt's id, which its shell's body-ended record names
 
     @property
     def running_on(self) -> tuple[str, ...]:

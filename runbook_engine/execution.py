@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import os
 import re
 import signal
 import threading
@@ -26,14 +27,15 @@ from .events import (
 )
 from .fanout import FanOut
 from .inputs import Inputs
-from .model import HostTarget, Step
+from .model import LOCAL, HostTarget, Step
 from .outputs import LineBuffer
 from .recording import Recorder
 from .redact import MASK, looks_secret
 from .runners.base import Command, Result, Runner, Session
+from .runners.ended import BodyEnded
 from .runners.script import blame
-from .stamps import code_sha256
-from .state import RunState, StepState
+from .stamps import code_sha256, parse_ts
+from .state import HostState, Running, RunState, StepState
 
 UNTIL_DEFAULT_S = 600.0  # how long ``until`` polls when the step has no timeout or retries
 
@@ -139,12 +141,14 @@ class Executor:
             if deadline is not None:
                 command = replace(command, timeout=max(0.1, deadline - time.monotonic()))
             pending = [h.target for h in hosts.values() if not h.ok]
+            # the attempt's id: its shell's body-ended record names it (runners/ended.py)
+            command = replace(command, attempt_id=os.urandom(6).hex())
             self.emit(StepStarted(
                 step=step.id, index=step.index, title=step.title, section=step.section,
                 line=step.line, lang=step.lang, targets=tuple(hosts),
                 hosts=tuple(t.name for t in pending) if len(pending) < len(hosts) else (),
                 command=command.code, attempt=attempts, code_sha256=code_sha,
-                interactive=command.interactive))
+                interactive=command.interactive, attempt_id=command.attempt_id))
             self._attempt(step, command, pending, hosts, remote)
             drift = self._checked(step, attempts, pending, hosts, remote)
             failed = [h for h in hosts.values() if not h.ok]
@@ -226,6 +230,24 @@ class Executor:
             if answer.answer == "quit":
                 raise QuitRun
             return None
+
+    def record_ended(self, step: Step, record: StepState | None, running: Running,
+                     ended: BodyEnded) -> None:
+        """--resume: the local step whose body ended as the earlier session ended, before its
+        result: its result from its shell's record (runners/ended.py), so it does not run again.
+        Its output is what the transcript holds (it may be cut short): no output checks."""
+        host = record.host(LOCAL.name) if record is not None else HostState()
+        begun = parse_ts(running.started)
+        duration = max(0.0, ended.ended - begun.timestamp()) if ended.ended and begun else 0.0
+        result = Result(ended.exit_code, "ok" if ended.exit_code == 0 else "failed", duration,
+                        stdout=host.stdout.text, stderr=host.stderr.text)
+        run = _judge(step, LOCAL, result, [])
+        runner = self.runner(LOCAL)  # the session recorded before it, restored
+        if ended.cwd:
+            runner.session = Session(cwd=ended.cwd, env=dict(runner.session.env))
+        why = "its body ended as the earlier session ended: the result is its shell's record"
+        self._record(step, {LOCAL.name: run}, running.attempt, time.monotonic() - duration,
+                     run.status, f"{run.reason}; {why}" if run.reason else why)
 
     # -- expectations ---------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .events import Operator
 from .load import Loaded, Selection
-from .model import HostTarget, Problem, RunbookError, Step, UsageError
+from .model import HostTarget, Problem, Runbook, RunbookError, Step, UsageError
 from .runners.base import Runner
 from .state import RunState
 from .termination import Termination
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .engine import Engine, RunOutcome
     from .hostlimit import HostLimit
     from .recording import Observer, Recorder
+    from .runners.ended import BodyEnded
 
 EXIT_USAGE = 2
 
@@ -80,9 +81,11 @@ class Runners:
     ``hold``: open files a local runner's reaper keeps open until the steps of a run that died
     are stopped (the transcript, whose lock then keeps a resume waiting)."""
 
-    def __init__(self, request: RunRequest, hold: tuple[int, ...] = ()) -> None:
+    def __init__(self, request: RunRequest, hold: tuple[int, ...] = (),
+                 ended: str | None = None) -> None:
         self.request = request
         self.hold = hold
+        self.ended = ended  # the local steps' body-ended record (runners/ended.py)
         self._runners: dict[str, Runner] = {}
         self._prompt_lock = threading.Lock()  # fan-out threads must not prompt at once
 
@@ -98,7 +101,7 @@ class Runners:
         if target.is_local:
             from .runners.local import LocalRunner
 
-            return LocalRunner(hold=self.hold)
+            return LocalRunner(hold=self.hold, ended=self.ended)
         from .runners.ssh import SSHRunner
 
         ask = self._secret_prompt
@@ -210,9 +213,7 @@ def _resumed_state(request: RunRequest, loaded: Loaded) -> tuple[RunState, list[
     state, warnings = load_state(request.resume_path)
     check_same_runbook(state, loaded.runbook, request.resume_path)
     if state.running is not None:
-        warnings.append(f"{request.resume_path}: step '{state.running.step}' was running when "
-                        "the earlier session ended without its result (killed?); it was stopped "
-                        "with it, and runs again from its start")
+        warnings.append(_cut_warning(request.resume_path, state, loaded.runbook))
     for warning in warnings:  # a torn last line, a secret that must be set again, a step cut
         print(warning, file=sys.stderr)
     changed = changed_finished_steps(state, loaded.runbook) \
@@ -224,6 +225,35 @@ def _resumed_state(request: RunRequest, loaded: Loaded) -> tuple[RunState, list[
         raise RunbookError(f"the runbook changed since this run; finished steps changed: "
                            f"{names}; pass --force to resume anyway", loaded.runbook.path)
     return state, [f"finished steps changed since they ran: {names}"]
+
+
+def body_ended(state: RunState, transcript: str | Path) -> BodyEnded | None:
+    """--resume: the record a local step's shell left when its body ended, if the step the
+    earlier session ended in is one whose body ended (runners/ended.py); else None."""
+    from .runners.ended import read_ended
+    from .transcript.sidefiles import ended_path
+
+    running = state.running
+    if running is None or running.hosts not in ((), ("local",)):
+        return None  # a remote step's shell is on its host: at least once (docs/cli.md)
+    return read_ended(str(ended_path(Path(transcript))), running.attempt_id)
+
+
+def _cut_warning(transcript: str, state: RunState, runbook: Runbook) -> str:
+    """What --resume says of the step the earlier session ended in without its result."""
+    assert state.running is not None
+    name, ended = state.running.step, body_ended(state, transcript)
+    if ended is None:
+        return (f"{transcript}: step '{name}' was running when the earlier session ended "
+                "without its result (killed?); it was stopped with it, and runs again from its "
+                "start")
+    head = (f"{transcript}: step '{name}' finished as the earlier session ended, before its "
+            f"result was recorded (exit code {ended.exit_code})")
+    step = next((s for s in runbook.steps if s.id == name), None)
+    if step is not None and ended.exit_code != step.expect_exit:
+        return f"{head}: its failure is recorded from its shell's record, and it runs again"
+    return (f"{head}: it is not run again; its result is recorded from its shell's record (its "
+            "output in the transcript may be cut short)")
 
 
 def _preflight(request: RunRequest, loaded: Loaded, state: RunState) -> int | None:
@@ -309,6 +339,7 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
     from .recording import Recorder
     from .redact import Redactor
     from .transcript.log import TranscriptWriter, discard_reserved
+    from .transcript.sidefiles import ended_path
 
     runbook = loaded.runbook
     try:
@@ -326,9 +357,10 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
         allow_danger=request.allow_danger, continue_on_error=request.continue_on_error,
         forks=request.forks, selection=selection,
         only=request.selection.only, operator=operator(), hostname=socket.gethostname(),
-        version=__version__, transcript=str(path), overrides=overrides, terminal=terminal)
+        version=__version__, transcript=str(path), overrides=overrides, terminal=terminal,
+        ended=body_ended(state, path) if request.resume_path else None)
     emit = Recorder(state, writer, Redactor(), display=display, kept=kept)
-    runners = Runners(request, hold=(writer.fileno(),))
+    runners = Runners(request, hold=(writer.fileno(),), ended=os.path.abspath(ended_path(path)))
     plan = RunPlan(runbook, tuple(limit.steps(loaded.steps, targets_for)), targets_for,
                    loaded.variables, against=against, skip_if=skip_if)
     termination = Termination()  # SIGTERM and SIGHUP end the run as Ctrl-C does under --yes

@@ -158,6 +158,7 @@ class Running:
     attempt: int
     hosts: tuple[str, ...]
     started: str
+    attempt_id: str = ""
 
 
 @dataclass
@@ -314,7 +315,8 @@ class RunState:
             step.hosts[name] = HostState()  # a new attempt: its output starts afresh
         again = set(event.running_on or step.targets or ("local",))
         step.checks = [c for c in step.checks if (c.host or _first(step)) not in again]
-        self.running = Running(event.step, event.attempt, event.running_on, event.ts)
+        self.running = Running(event.step, event.attempt, event.running_on, event.ts,
+                               event.attempt_id)
 
     def _output(self, event: Output) -> None:
         stream = self._stream(event.step, event.host, event.stream)

@@ -118,9 +118,8 @@ def finished_steps(transcript: Path) -> set[str]:
 
 def test_sigkill_at_twenty_random_points_never_runs_a_step_twice(tmp_path: Path) -> None:
     """Kill ``runbook run --yes`` at 20 random moments, resuming after each: no step process
-    outlives a kill, a step whose result was recorded never runs again, and every step's body
-    completes once. The one exception is at-least-once by nature: a kill after a body completed
-    and before its result was written; such a step is counted and allowed to complete twice."""
+    outlives a kill, and no step's body completes twice, wherever the kill lands (a step whose
+    body completed before its result was recorded gets its result from its shell's record)."""
     rng = random.Random(20261202)
     token = f"3{rng.randrange(10**6)}"
     steps = 16
@@ -130,8 +129,7 @@ def test_sigkill_at_twenty_random_points_never_runs_a_step_twice(tmp_path: Path)
         for i in range(steps)))
     transcript = tmp_path / "t.jsonl"
     args = ["run", str(book), "--yes", "--transcript", str(transcript)]
-    kills, cut_after_completing = 0, set()
-    runs_when_recorded: dict[str, int] = {}
+    kills = 0
     while kills < 20:
         before = finished_steps(transcript)
         proc = runbook(*args, cwd=tmp_path)
@@ -140,21 +138,12 @@ def test_sigkill_at_twenty_random_points_never_runs_a_step_twice(tmp_path: Path)
         proc.communicate()
         assert wait_for(lambda: not running_with(f"sleep 0.1{token}"), 10), "a step outlived it"
         log = text(tmp_path / "log").split()
-        finished = finished_steps(transcript)
-        assert before <= finished
-        cut_after_completing |= set(log) - finished
+        assert before <= finished_steps(transcript)
+        assert len(log) == len(set(log)), f"a step's body completed twice: {log}"
         if transcript.exists() and transcript.stat().st_size:
             args = ["run", str(book), "--yes", "--resume", str(transcript)]
             kills += 1
-        for step in finished:  # recorded: it never ran again (a cut one ran before, once more)
-            runs_when_recorded.setdefault(step, log.count(step))
-            assert log.count(step) == runs_when_recorded[step], \
-                f"{step} ran again after its result was recorded: {log}"
     done = run(*args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    log = text(tmp_path / "log").split()
-    assert set(log) == {f"s{i}" for i in range(steps)}
-    assert all(log.count(step) == n for step, n in runs_when_recorded.items()), log
-    twice = {step for step in log if log.count(step) > 1}
-    assert twice <= cut_after_completing, f"ran twice without being cut: {log}"
-    assert len(twice) <= 3, f"cut after completing, too often to be chance: {twice}"
+    assert text(tmp_path / "log").split() == [f"s{i}" for i in range(steps)]
+    assert finished_steps(transcript) == {f"s{i}" for i in range(steps)}

@@ -95,6 +95,7 @@ class Command:
     interactive: bool = False  # hand the terminal over (pty)
     sudo: bool = False
     user: str | None = None
+    attempt_id: str = ""  # this attempt's id (its ``step_started``), in its body-ended record
 
 
 @dataclass

@@ -13,9 +13,10 @@ from dataclasses import replace
 from typing import cast
 
 from ..outputs import parse_outputs
+from . import ended as body_ended
 from .base import Command, Process, Runner
 from .process import ChildProcess
-from .reaper import Reaper, register_line, sweep_stale
+from .reaper import ALIVE, Reaper, register_line, sweep_stale
 from .script import StateCache, code_first_line, next_session, wrap
 from .shell_server import ServedProcess, ShellServer, write_private
 
@@ -40,6 +41,7 @@ class LocalRunner(Runner):
     Plain bash steps run in a subshell forked by a long-lived bash (``use_server``); interactive
     steps, other shells and sudo steps start their own process.
     Inside a served step ``$$`` is the server's pid (``$BASHPID`` is the step's).
+    ``ended``: the run's body-ended record file (see ``ended.py``), written by each step's shell.
     """
 
     name = "local"
@@ -51,6 +53,7 @@ class LocalRunner(Runner):
         spill_dir: str | None = None,
         use_server: bool = True,
         hold: tuple[int, ...] = (),
+        ended: str | None = None,
     ) -> None:
         super().__init__()
         self.base_env = dict(os.environ if base_env is None else base_env)
@@ -62,6 +65,8 @@ class LocalRunner(Runner):
         self._hold = hold  # kept open by the reaper until our steps are stopped (see reaper.py)
         self._reaper: Reaper | None = None
         self._states = StateCache()
+        self._ended = ended
+        self._ended_made = False
 
     # -- temp files, one private directory reused for every step --------------------------------
 
@@ -83,6 +88,10 @@ class LocalRunner(Runner):
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        if self._ended_made and self._ended:  # every result is recorded: it is of no more use
+            with contextlib.suppress(OSError):
+                os.unlink(self._ended)
+            self._ended_made = False
 
     # -- the process protocol -------------------------------------------------------------------
 
@@ -97,10 +106,11 @@ class LocalRunner(Runner):
             # the terminal is the step's stdin when interactive: feed the code from its file
             feed = f"{command.interpreter} < {shlex.quote(stdin_path)}"
             command = replace(command, interpreter=feed)
-        script = wrap(command, self.session, state_path=state_path, output_path=output_path)
+        prefix = _sudo_prefix(command)
+        script = wrap(command, self.session, state_path=state_path, output_path=output_path,
+                      ended=self._record_line(command, folder) if not prefix else "")
         if command.interpreter:
             write_private(stdin_path, command.code)
-        prefix = _sudo_prefix(command)
         argv = [*prefix, command.shell or "bash", "-c", script]
         env, cwd = self.base_env, self.workdir
         if self.use_server and not prefix and argv[0] == "bash" and not command.interactive:
@@ -120,6 +130,21 @@ class LocalRunner(Runner):
             return ChildProcess(argv, env=env, cwd=cwd)
         with open(stdin_path, "rb") as stdin:
             return ChildProcess(argv, env=env, cwd=cwd, stdin=stdin)
+
+    def _record_line(self, command: Command, folder: str) -> str:
+        """The trap's line recording that this attempt's body ended (none as another user: it
+        could not write our file)."""
+        if not self._ended or not command.attempt_id:
+            return ""
+        if not self._ended_made:
+            try:
+                body_ended.create(self._ended)
+            except OSError:  # the transcript's folder refuses it: at least once, as before
+                self._ended = None
+                return ""
+            self._ended_made = True
+        return body_ended.record_command(self._ended, os.path.join(folder, ALIVE),
+                                         command.attempt_id)
 
     def code_first_line(self, command: Command) -> int:
         return code_first_line(command, self.session)

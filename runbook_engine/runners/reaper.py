@@ -5,7 +5,7 @@ end is the reaper's stdin; nothing is ever written to it. When ``runbook`` ends 
 own close, an exception, SIGKILL, a closed terminal), the pipe reaches end of file and the reaper:
 
 1. removes ``alive`` from the runner's private folder (a step forked after this point sees it
-   gone and does not run),
+   gone and does not run, and a step it stops writes no body-ended record: see ``ended.py``),
 2. sends SIGTERM to every process group registered in the folder (``pg.<pgid>``, written by the
    step itself before its code runs, so no start can slip between), then SIGKILL to those still
    there after ``GRACE_S`` (background jobs included),

@@ -38,6 +38,7 @@ _TRAP = r"""__rb_state() {
   local __rb_rc=$? __rb_wd=$PWD
   set +e
   if [[ -n ${__rb_step_dir-} && $PWD == "$__rb_step_dir" ]]; then __rb_wd=$__rb_base_dir; fi
+  %(ended)s
   export -n RUNBOOK_STEP
   { printf '%%s\0' "$__rb_wd"; export -p; } 2>/dev/null >%(state)s
   exit $__rb_rc
@@ -61,9 +62,10 @@ def _session_lines(session: Session) -> list[str]:
 
 
 def wrap(command: Command, session: Session, *, state_path: str, output_path: str,
-         shell_words: bool = False) -> str:
+         shell_words: bool = False, ended: str = "") -> str:
     """Build the bash script that runs ``command`` inside ``session`` and records the new state.
-    ``shell_words``: the paths are shell words already (``"$__rb_d/state"``), not quoted again."""
+    ``shell_words``: the paths are shell words already (``"$__rb_d/state"``), not quoted again;
+    ``ended``: the trap's line that records the body's end (``ended.record_command``), first."""
     if not shell_words:
         state_path, output_path = shlex.quote(state_path), shlex.quote(output_path)
     lines = _session_lines(session)
@@ -80,7 +82,7 @@ def wrap(command: Command, session: Session, *, state_path: str, output_path: st
         f" RUNBOOK_OUTPUT={output_path}"
     )
     lines.append(
-        _TRAP % {"state": state_path}
+        _TRAP % {"state": state_path, "ended": ended}
     )
     lines.append("set -eo pipefail")
     # The user's code runs in this shell (not a subshell) so that cd/export carry over.

@@ -34,6 +34,11 @@ def open_private(path: Path) -> int:
     return fd
 
 
+def ended_path(transcript: Path) -> Path:
+    """The run's body-ended record (``runners/ended.py``), a side file of the transcript."""
+    return transcript.with_name(f"{transcript.stem}.ended")
+
+
 def write_all(fd: int, data: bytes, path: Path) -> None:
     view = memoryview(data)
     try:
