@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 from faultkit import run, runbook, text, wait_for
+
+from runbook_engine.runners.ended import read_ended, record_command
 
 WAIT_FOR_GO = "while [ ! -e go ]; do sleep 0.05; done"
 
@@ -104,3 +109,29 @@ def test_a_failed_body_that_ended_before_the_kill_is_recorded_then_run_as_failed
     assert text(tmp_path / "log").split() == ["body", "fixed"]
     assert [(r["status"], r["exit_code"]) for r in results(tmp_path / "t.jsonl", "cut")] == \
         [("failed", 4), ("ok", 0)]
+
+
+def write_record(tmp_path: Path, attempt_id: str, rc: int, cwd: str) -> None:
+    """The trap's line, run by bash as a step's EXIT trap runs it."""
+    line = record_command(str(tmp_path / "t.ended"), str(tmp_path / "alive"), attempt_id)
+    subprocess.run(["bash", "-c", f"__rb_rc={rc} __rb_wd={shlex.quote(cwd)}; {line}"])
+
+
+def test_a_record_is_read_only_for_its_own_attempt_whole_and_over_a_longer_one(
+        tmp_path: Path) -> None:
+    (tmp_path / "alive").touch()
+    write_record(tmp_path, "aaaaaaaaaaaa", 0, "/a/long/working/directory with spaces")
+    write_record(tmp_path, "bbbbbbbbbbbb", 17, "/b")  # in place, over the longer one
+    path = str(tmp_path / "t.ended")
+    assert read_ended(path, "aaaaaaaaaaaa") is None
+    ended = read_ended(path, "bbbbbbbbbbbb")
+    assert ended is not None and (ended.exit_code, ended.cwd) == (17, "/b")
+    assert ended.ended is not None and abs(ended.ended - time.time()) < 600
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600  # made by the trap: umask 077
+    data = (tmp_path / "t.ended").read_bytes()
+    (tmp_path / "t.ended").write_bytes(data[:data.index(b"\0") + 3])  # torn by a kill
+    assert read_ended(path, "bbbbbbbbbbbb") is None
+    (tmp_path / "alive").unlink()  # the reaper is stopping the steps: a stopped body writes none
+    (tmp_path / "t.ended").unlink()
+    write_record(tmp_path, "cccccccccccc", 0, "/c")
+    assert not (tmp_path / "t.ended").exists()
