@@ -360,7 +360,8 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
         version=__version__, transcript=str(path), overrides=overrides, terminal=terminal,
         ended=body_ended(state, path) if request.resume_path else None)
     emit = Recorder(state, writer, Redactor(), display=display, kept=kept)
-    runners = Runners(request, hold=(writer.fileno(),), ended=os.path.abspath(ended_path(path)))
+    ended = os.path.abspath(ended_path(path))  # the local steps' body-ended record
+    runners = Runners(request, hold=(writer.fileno(),), ended=ended)
     plan = RunPlan(runbook, tuple(limit.steps(loaded.steps, targets_for)), targets_for,
                    loaded.variables, against=against, skip_if=skip_if)
     termination = Termination()  # SIGTERM and SIGHUP end the run as Ctrl-C does under --yes
@@ -376,7 +377,9 @@ def run_loaded(request: RunRequest, loaded: Loaded, state: RunState, *, path: Pa
         return outcome
     finally:
         runners.close()
-        writer.close()
+        with contextlib.suppress(OSError):  # every result is recorded (or never will be)
+            os.unlink(ended)
+        writer.close()  # last: its lock keeps any other run off the record until then
 
 
 def resume_command(request: RunRequest, transcript: Path, verb: str = "run") -> str:

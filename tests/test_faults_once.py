@@ -119,7 +119,7 @@ def write_record(tmp_path: Path, attempt_id: str, rc: int, cwd: str) -> None:
 
 def test_a_record_is_read_only_for_its_own_attempt_whole_and_over_a_longer_one(
         tmp_path: Path) -> None:
-    (tmp_path / "alive").touch()
+    (tmp_path / "alive").write_text("1\n")
     write_record(tmp_path, "aaaaaaaaaaaa", 0, "/a/long/working/directory with spaces")
     write_record(tmp_path, "bbbbbbbbbbbb", 17, "/b")  # in place, over the longer one
     path = str(tmp_path / "t.ended")
@@ -131,7 +131,7 @@ def test_a_record_is_read_only_for_its_own_attempt_whole_and_over_a_longer_one(
     data = (tmp_path / "t.ended").read_bytes()
     (tmp_path / "t.ended").write_bytes(data[:data.index(b"\0") + 3])  # torn by a kill
     assert read_ended(path, "bbbbbbbbbbbb") is None
-    (tmp_path / "alive").unlink()  # the reaper is stopping the steps: a stopped body writes none
+    (tmp_path / "alive").write_text("")  # the reaper stops the steps: a stopped body writes none
     (tmp_path / "t.ended").unlink()
     write_record(tmp_path, "cccccccccccc", 0, "/c")
     assert not (tmp_path / "t.ended").exists()

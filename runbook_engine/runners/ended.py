@@ -7,9 +7,9 @@ transcript, 0600)::
 
     runbook-ended 1 <attempt id> <exit status> <EPOCHREALTIME> NUL <cwd> NUL
 
-with builtins only (no fork on the step's way), and only while the run's private folder still
-holds ``alive``: the reaper removes it before it stops the steps of a run that died, so a body
-the reaper stopped (its own TERM trap included) is never taken for one that ended. The attempt
+with builtins only (no fork on the step's way), and only while the run's private folder says
+``alive`` (not empty): the reaper empties it before it stops the steps of a run that died, so a
+body the reaper stopped (its own TERM trap included) is never taken for one that ended. The attempt
 id is the one its ``step_started`` recorded, so a record of an earlier attempt never counts for a
 later one. Exported values are left out on purpose: the file is on disk, and they may be secrets.
 """
@@ -38,7 +38,7 @@ def record_command(path: str, alive: str, attempt_id: str) -> str:
     next step's cwd, set by the trap before it). Written over the last one in place (``1<>``),
     not truncated: ext4 flushes a file truncated and written again as it is closed (some 0.25 ms
     a step here); what an earlier, longer record leaves after the second NUL is not read."""
-    return (f"[[ -e {shlex.quote(alive)} ]] && {{ umask 077; printf 'runbook-ended 1 %s %s %s"
+    return (f"[[ -s {shlex.quote(alive)} ]] && {{ umask 077; printf 'runbook-ended 1 %s %s %s"
             f"\\0%s\\0' {shlex.quote(attempt_id)} \"$__rb_rc\" \"${{EPOCHREALTIME-}}\" "
             f"\"$__rb_wd\" 2>/dev/null 1<>{shlex.quote(path)}; }}")
 

@@ -65,7 +65,7 @@ class LocalRunner(Runner):
         self._hold = hold  # kept open by the reaper until our steps are stopped (see reaper.py)
         self._reaper: Reaper | None = None
         self._states = StateCache()
-        self._ended = ended
+        self._ended = ended  # removed by the run when it ends (runcmd.run_loaded)
         self._ended_made = False
 
     # -- temp files, one private directory reused for every step --------------------------------
@@ -88,10 +88,6 @@ class LocalRunner(Runner):
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-        if self._ended_made and self._ended:  # every result is recorded: it is of no more use
-            with contextlib.suppress(OSError):
-                os.unlink(self._ended)
-            self._ended_made = False
 
     # -- the process protocol -------------------------------------------------------------------
 

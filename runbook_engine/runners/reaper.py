@@ -4,8 +4,9 @@
 end is the reaper's stdin; nothing is ever written to it. When ``runbook`` ends in any way (its
 own close, an exception, SIGKILL, a closed terminal), the pipe reaches end of file and the reaper:
 
-1. removes ``alive`` from the runner's private folder (a step forked after this point sees it
-   gone and does not run, and a step it stops writes no body-ended record: see ``ended.py``),
+1. empties ``alive`` in the runner's private folder, with a builtin, at once (a step forked
+   after this point sees it empty and does not run, and a step it stops writes no body-ended
+   record: see ``ended.py``),
 2. sends SIGTERM to every process group registered in the folder (``pg.<pgid>``, written by the
    step itself before its code runs, so no start can slip between), then SIGKILL to those still
    there after ``GRACE_S`` (background jobs included),
@@ -24,7 +25,6 @@ import shlex
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 #: seconds between SIGTERM and SIGKILL for the steps of a run that died
 GRACE_S = 2.0
@@ -39,7 +39,7 @@ ALIVE = "alive"
 _REAPER = r"""trap '' INT HUP
 read -r _
 __d=$1
-rm -f -- "$__d/alive"
+: >"$__d/alive"
 shopt -s nullglob
 __g=("$__d"/pg.*)
 __g=("${__g[@]##*/pg.}")
@@ -63,7 +63,7 @@ def register_line(folder: str) -> str:
     while the run is alive (its shell leads the group, so its pid is the group's). The marker is
     made 0600 like every file of ours; the step then gets our umask back."""
     quoted = shlex.quote(folder)
-    return (f"umask 077; : >{quoted}/pg.$BASHPID 2>/dev/null && [[ -e {quoted}/{ALIVE} ]] || "
+    return (f"umask 077; : >{quoted}/pg.$BASHPID 2>/dev/null && [[ -s {quoted}/{ALIVE} ]] || "
             f"exit 125; umask {_UMASK:04o}")
 
 
@@ -81,7 +81,11 @@ class Reaper:
 
     def __init__(self, folder: str, hold: tuple[int, ...] = ()) -> None:
         self.folder = folder
-        Path(folder, ALIVE).touch(mode=0o600)
+        fd = os.open(os.path.join(folder, ALIVE), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, b"1\n")  # alive while it is not empty
+        finally:
+            os.close(fd)
         read, self._lifeline = os.pipe()  # both close-on-exec; the reaper gets ``read`` as stdin
         try:
             self.proc = subprocess.Popen(
