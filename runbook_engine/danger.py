@@ -14,6 +14,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from . import lazyre
 from .danger_args import (
     ASSIGNMENT_RE,
     Parsed,
@@ -196,22 +197,22 @@ _SQL_LEAD_LOWER = word_set("select insert update delete with alter create drop v
                            "revoke reindex")
 #: a statement in lower case reads as SQL only in SQL's own shape (``delete volume=x`` typed
 #: at a console is that console's verb)
-_SQL_SHAPE = re.compile(r"(?:select|with|vacuum|reindex)\b|delete\s+(?:\S+\s+)?from\b|"
-                        r"update\s+\S+\s+set\b|insert\s+into\b|(?:drop|alter|create)\s+"
-                        r"(?:temporary\s+|temp\s+|materialized\s+)?(?:table|database|schema|index|"
-                        r"view|user|role|sequence|function|extension|keyspace|tablespace|type|"
-                        r"trigger|procedure|owned)\b|(?:grant|revoke)\s", re.IGNORECASE)
+_SQL_SHAPE = lazyre.compile(r"(?:select|with|vacuum|reindex)\b|delete\s+(?:\S+\s+)?from\b|"
+                            r"update\s+\S+\s+set\b|insert\s+into\b|(?:drop|alter|create)\s+"
+                            r"(?:temporary\s+|temp\s+|materialized\s+)?(?:table|database|schema|index|"
+                            r"view|user|role|sequence|function|extension|keyspace|tablespace|type|"
+                            r"trigger|procedure|owned)\b|(?:grant|revoke)\s", re.IGNORECASE)
 _REDIS_BARE = word_set("DEL UNLINK HDEL FLUSHALL FLUSHDB flushall flushdb")
-_MONGO_LEAD = re.compile(r"^(?:db|rs|sh)\.\w")
+_MONGO_LEAD = lazyre.compile(r"^(?:db|rs|sh)\.\w")
 _HTTP_METHODS = word_set("GET HEAD POST PUT PATCH DELETE OPTIONS PURGE")
-_CONSOLE_PROMPT_RE = re.compile(r"^\s*(?:\[zk:[^\]]*\]\s*|zk>\s*|\[[\w.-]+@[\w.-]+\] "
-                                r"(?:/[\w/ .-]*)?>\s*)")
-_MENU_PATH_RE = re.compile(r"^/[\w/.-]*")
-_REDIS_PROMPT_RE = re.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
+_CONSOLE_PROMPT_RE = lazyre.compile(r"^\s*(?:\[zk:[^\]]*\]\s*|zk>\s*|\[[\w.-]+@[\w.-]+\] "
+                                    r"(?:/[\w/ .-]*)?>\s*)")
+_MENU_PATH_RE = lazyre.compile(r"^/[\w/.-]*")
+_REDIS_PROMPT_RE = lazyre.compile(r"^\s*(?:[\w.-]+:\d+(?:\[\d+\])?>|redis>)\s*")
 _MAX_DEPTH = 4
 #: languages whose destructive words are their own (diskpart ``clean``): no word prefilter
 _OWN_WORDS = ("diskpart", "wire", "nsupdate", "ldif", "netdev", "mqsc")
-_BACKSLASH_LINE_RE = re.compile(r"^\s*\\(!|[A-Za-z_?]+)")
+_BACKSLASH_LINE_RE = lazyre.compile(r"^\s*\\(!|[A-Za-z_?]+)")
 
 
 class _Analysis:

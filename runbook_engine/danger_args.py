@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from . import lazyre
 from .danger_grammar import (
     DEFAULT_GRAMMAR,
     DRY_RUN_FLAGS,
@@ -186,7 +187,7 @@ def match_path(path: tuple[str, ...], parsed: Parsed, ci: bool) -> tuple[int, in
     return None
 
 
-ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
+ASSIGNMENT_RE = lazyre.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 
 
 def tool_name(word: str) -> str:
@@ -217,7 +218,7 @@ def rehearsal(parsed: Parsed, grammar: Grammar) -> bool:
     return any(_DRY_RUN_ARG.match(word) for word in parsed.positionals)
 
 
-_DRY_RUN_ARG = re.compile(r"(?i)dry_?run=(?:true|1|yes)\Z")
+_DRY_RUN_ARG = lazyre.compile(r"(?i)dry_?run=(?:true|1|yes)\Z")
 
 
 def exec_path(name: str, parsed: Parsed, grammar: Grammar) -> tuple[Wrapper, int] | None:
@@ -288,8 +289,8 @@ def segments(text: str) -> list[tuple[str, str]]:
 
 # possessive (++, *+): nothing follows that could make them give back, and sre keeps a frame
 # per turn of a repeated group otherwise (a word of 1 MB of braces: 120 MB)
-_WORD_RE = re.compile(r"""(?:[^\s'"\\]|\\.|'[^']*'?|"(?:[^"\\]|\\.)*+"?)++""")
-_UNQUOTE_RE = re.compile(r"""\\.|'[^']*'?|"(?:[^"\\]|\\.)*"?""")
+_WORD_RE = lazyre.compile(r"""(?:[^\s'"\\]|\\.|'[^']*'?|"(?:[^"\\]|\\.)*+"?)++""")
+_UNQUOTE_RE = lazyre.compile(r"""\\.|'[^']*'?|"(?:[^"\\]|\\.)*"?""")
 
 
 def words(segment: str) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from . import lazyre
 from .danger_args import Parsed
 from .danger_grammar import (
     ACTION_OPTIONS,
@@ -40,7 +41,7 @@ from .danger_match import (
     subcommand_kind,
 )
 
-_SUBCOMMAND_RE = re.compile(r"[a-z][a-zA-Z0-9_-]*\Z")
+_SUBCOMMAND_RE = lazyre.compile(r"[a-z][a-zA-Z0-9_-]*\Z")
 #: subcommand words of a tool with rules that no row names: only plain verbs of deletion,
 #: stopping and failing over (a row's author chose what restore, rollback or cleanup mean for
 #: that tool), whole or first in a compound (``argocd app terminate-op``)
@@ -56,10 +57,10 @@ _KNOWN_TOOL_VERBS = {
 #: subcommands that ask about what follows (``kubectl auth can-i delete``)
 _QUERIES = frozenset({"can-i", "query", "check", "test", "verify", "tree", "explain"})
 #: ``docker service scale batch-worker=0``
-_TO_ZERO_RE = re.compile(r"[\w.-]+=0\Z")
+_TO_ZERO_RE = lazyre.compile(r"[\w.-]+=0\Z")
 _KEEPING = ("--no-", "--skip-", "--keep-", "--dry-", "--without-", "--ignore-")
 #: a Windows switch that is the verb (``dnscmd /recorddelete``, ``tool /zonedelete``)
-_SWITCH_RE = re.compile(r"/[a-z]{3,30}\Z")
+_SWITCH_RE = lazyre.compile(r"/[a-z]{3,30}\Z")
 #: first words of a long option that only read (``firewall-cmd --query-panic``, ``--list-all``)
 _READING_OPTION = READ_VERBS | {"query", "print", "dump"}
 #: verbs that, first in an option that takes a value, make the value their object
@@ -76,8 +77,8 @@ _SWITCH_KEYS = frozenset({"enabled", "enable", "active", "state", "status", "sta
 _OFF_VALUES = frozenset({"false", "$false", "0", "no", "off", "disabled", "inactive", "stopped",
                          "offline", "suspended"})
 #: a value of an action option that names a destructive action (``SOFTSTOP``, ``poweroff``)
-_ACTION_VALUE_RE = re.compile(r"(?:delete|remove|destroy|stop|reset|off|kill|terminate|reboot|"
-                              r"shutdown|purge|wipe|drain|disable|detach|logout)\Z")
+_ACTION_VALUE_RE = lazyre.compile(r"(?:delete|remove|destroy|stop|reset|off|kill|terminate|reboot|"
+                                  r"shutdown|purge|wipe|drain|disable|detach|logout)\Z")
 
 
 def generic_kind(name: str, parsed: Parsed, named: bool,

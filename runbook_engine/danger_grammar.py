@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import lazyre
+
 
 def word_set(text: str) -> frozenset[str]:
     """The whitespace-separated words of ``text`` (vocabularies are written as one string)."""
@@ -575,8 +577,8 @@ ADMIN_PATH_SAFE = word_set("_flush")
 ADMIN_BODY_WORDS = word_set("accept_data_loss allocate_stale_primary allocate_empty_primary")
 #: a body whose command is a deletion (Solr's ``{"delete": {"query": ...}}`` or ``<delete>``,
 #: a bulk ``{"delete": {...}}`` line, an alias action ``{"remove_index": ...}``)
-ADMIN_BODY_KEYS = re.compile(r"[\"'](?:delete|drop|purge|truncate|remove_index)[\"']\s*:|"
-                             r"<delete>", re.IGNORECASE)
+ADMIN_BODY_KEYS = lazyre.compile(r"[\"'](?:delete|drop|purge|truncate|remove_index)[\"']\s*:|"
+                                 r"<delete>", re.IGNORECASE)
 
 
 #: psql and mysql client meta-commands (``\\dt+``, ``\\c db``, ``\\G``): a backslash word that is

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from . import lazyre
 from .danger_grammar import NAME_PREFIX_VERBS, NOT_PREFIXED_NAMES
 
 #: verb -> the kind of harm; words are decided by the labelled corpus and the unseen batches:
@@ -97,17 +98,17 @@ _LEFT_TO_RULES = frozenset({
     "curl", "wget", "http", "git", "make", "apt", "apt-get", "yum", "dnf", "brew", "pip", "npm",
     "yarn", "cargo", "go", "python", "python3", "bash", "sh", "ssh", "scp", "rsync", "tar",
     "journalctl", "timeout"})
-_PARTS_RE = re.compile(r"[A-Za-z][a-z0-9]*|[0-9]+")
-_CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
+_PARTS_RE = lazyre.compile(r"[A-Za-z][a-z0-9]*|[0-9]+")
+_CAMEL_RE = lazyre.compile(r"[a-z0-9][A-Z]")
 #: IBM's verb-first program names: three letters of verb, then a short object
-_PREFIX_RE = re.compile(r"(dlt|end|clr|del|rm)([a-z]{2,5})\Z")
+_PREFIX_RE = lazyre.compile(r"(dlt|end|clr|del|rm)([a-z]{2,5})\Z")
 #: IBM's prefixes (the grammar's table), and the last look's own del- and rm- (``deluser``)
 _PREFIX_KINDS = {prefix: kind for kind, prefixes in NAME_PREFIX_VERBS.items()
                  for prefix in prefixes} | {"del": "delete", "rm": "delete"}
 #: a subcommand word: a dotted or slashed word is an operand (``notes.txt``, ``osd.3``)
-_SHAPED_RE = re.compile(r"[A-Za-z][\w:-]*\Z")
-_VALUE_RE = re.compile(r"[A-Za-z][\w:.-]{1,60}\Z")
-_TO_ZERO_RE = re.compile(r"(?:=|\A)0\Z")
+_SHAPED_RE = lazyre.compile(r"[A-Za-z][\w:-]*\Z")
+_VALUE_RE = lazyre.compile(r"[A-Za-z][\w:.-]{1,60}\Z")
+_TO_ZERO_RE = lazyre.compile(r"(?:=|\A)0\Z")
 
 
 def _inflections() -> dict[str, str]:
@@ -123,7 +124,7 @@ def _inflections() -> dict[str, str]:
 
 #: every inflected form -> its verb (``stopped`` -> ``stop``)
 FORMS = _inflections()
-_STRONG_GLUED_RE = re.compile(
+_STRONG_GLUED_RE = lazyre.compile(
     r"(?<!un)(?:delete|destroy|purge|wipe|remove|erase|shutdown|terminate|uninstall|decommission|"
     r"failover|takeover|switchover|poweroff|reboot|undefine)")
 
@@ -135,11 +136,11 @@ def parts(word: str) -> list[str]:
     return [p.lower() for p in _PARTS_RE.findall(spaced)]
 
 
-_WORD_RE = re.compile(r"[a-z0-9]+")
+_WORD_RE = lazyre.compile(r"[a-z0-9]+")
 #: words `safety_off_finding` looks for
-_SAFETY_HINT_RE = re.compile(r"protect|allow|maint|weight|replicas|instances|desired",
-                             re.IGNORECASE)
-_PREFIXED_RE = re.compile(r"(?:^|[\s/|;&(])(?:dlt|end|clr|del|rm)[a-z]{2,5}(?:\s|$)")
+_SAFETY_HINT_RE = lazyre.compile(r"protect|allow|maint|weight|replicas|instances|desired",
+                                 re.IGNORECASE)
+_PREFIXED_RE = lazyre.compile(r"(?:^|[\s/|;&(])(?:dlt|end|clr|del|rm)[a-z]{2,5}(?:\s|$)")
 
 
 def may_match(code: str) -> bool:
@@ -314,7 +315,7 @@ def console_finding(line: str) -> tuple[str, str] | None:
 #: words a line fed to a socket or console uses to take a server out of service (HAProxy's
 #: ``set server be/x state maint``), beside the lexicon's verbs
 _FED_WORDS = {"maint": "stop", "maintenance": "stop"}
-_WEIGHT_ZERO_RE = re.compile(r"\bweight\s+(?:\S+\s+)?0+%?\s*\Z", re.IGNORECASE)
+_WEIGHT_ZERO_RE = lazyre.compile(r"\bweight\s+(?:\S+\s+)?0+%?\s*\Z", re.IGNORECASE)
 
 
 def fed_finding(line: str) -> tuple[str, str] | None:
@@ -341,7 +342,7 @@ def fed_finding(line: str) -> tuple[str, str] | None:
 
 
 #: a method call in a console (mongosh, Groovy, PowerShell): ``rs.stepDown()``, ``.doKill()``
-_METHOD_RE = re.compile(r"\.([A-Za-z_]\w{1,60})\s*\(")
+_METHOD_RE = lazyre.compile(r"\.([A-Za-z_]\w{1,60})\s*\(")
 #: methods every language has on its files, lists and connections (``conn.close()``)
 _EVERYDAY_METHODS = frozenset({"close", "clear", "flush", "down", "scale", "clean", "cancel",
                                "disconnect", "logout", "detach", "leave", "del", "rm"})
@@ -372,20 +373,20 @@ def method_finding(text: str) -> tuple[str, str] | None:
 
 
 #: a protection option negated (``--no-deletion-protection``, ``--disable-termination-protection``)
-_PROTECTION_OFF_RE = re.compile(r"--?(?:no|disable)-[\w-]*protect[\w-]*\Z", re.IGNORECASE)
+_PROTECTION_OFF_RE = lazyre.compile(r"--?(?:no|disable)-[\w-]*protect[\w-]*\Z", re.IGNORECASE)
 #: a protection set false (``--deletion-protection=false``)
-_PROTECTION_FALSE_RE = re.compile(r"[\w-]*protect[\w-]*=(?:false|0|no|off)\Z", re.IGNORECASE)
+_PROTECTION_FALSE_RE = lazyre.compile(r"[\w-]*protect[\w-]*=(?:false|0|no|off)\Z", re.IGNORECASE)
 #: a setting that allows deletion (``mon_allow_pool_delete``, ``allow_drop_table``)
-_ALLOWS_DELETE_RE = re.compile(r"(?:^|[\W_])allow[\w.-]*?(?:delete|drop|destroy|remove|purge)",
-                               re.IGNORECASE)
+_ALLOWS_DELETE_RE = lazyre.compile(r"(?:^|[\W_])allow[\w.-]*?(?:delete|drop|destroy|remove|purge)",
+                                   re.IGNORECASE)
 _TRUE = frozenset({"true", "1", "yes", "on", "$true"})
 #: a maintenance mode, and the words that switch it on
-_MAINT_RE = re.compile(r"(?:^|[\W_])maint(?:enance)?(?:[:_-]?mode)?(?::on|=on|=true)?\Z",
-                       re.IGNORECASE)
+_MAINT_RE = lazyre.compile(r"(?:^|[\W_])maint(?:enance)?(?:[:_-]?mode)?(?::on|=on|=true)?\Z",
+                           re.IGNORECASE)
 _ON = frozenset({"on", "-enable", "--enable", "enable", "true", "--on", "-on"})
 #: a weight or a replica count set to zero (``--replicas=0``, ``weight 0``)
-_TO_ZERO_KEY_RE = re.compile(r"-*(?:weight|replicas|replica-count|instances|desired-count)"
-                             r"(?:=0+)?\Z", re.IGNORECASE)
+_TO_ZERO_KEY_RE = lazyre.compile(r"-*(?:weight|replicas|replica-count|instances|desired-count)"
+                                 r"(?:=0+)?\Z", re.IGNORECASE)
 
 
 _OFF = frozenset({"off", "false", "0", "no", "$false", "--off", "-off", "disable", "-disable",

@@ -12,6 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from . import lazyre
 from .danger_args import Parsed, has_flag, match_path, option_value
 from .danger_grammar import (
     ACTION_OPTIONS,
@@ -34,31 +35,32 @@ from .danger_text import TEXT_TRIGGERS
 
 # ---------------------------------------------------------------- prefilter
 
-_PARTS_RE = re.compile(r"[a-z0-9]+")
+_PARTS_RE = lazyre.compile(r"[a-z0-9]+")
 # `> file`, `: > file` at the start of a command: the file is emptied
-_EMPTYING_RE = re.compile(r"(?:^|[;&|(\n'\"])[ \t]*(?::|true|cat[ \t]+/dev/null|echo[ \t]+-n)?"
-                          r"[ \t]*>\|?[ \t]*[^\s>&|]", re.MULTILINE)
+_EMPTYING_RE = lazyre.compile(r"(?:^|[;&|(\n'\"])[ \t]*(?::|true|cat[ \t]+/dev/null|echo[ \t]+-n)?"
+                              r"[ \t]*>\|?[ \t]*[^\s>&|]", re.MULTILINE)
 # `: | tee file`: nothing piped into tee, so the file is emptied
-_EMPTY_TEE_RE = re.compile(r"(?::|true|echo[ \t]+-n|cat[ \t]+/dev/null)[ \t]*\|[ \t]*"
-                           r"(?:sudo[ \t]+(?:-\S+[ \t]+)*)?tee\b")
-RAW_DEVICE_RE = re.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|md\d|mapper/)|"
+_EMPTY_TEE_RE = lazyre.compile(r"(?::|true|echo[ \t]+-n|cat[ \t]+/dev/null)[ \t]*\|[ \t]*"
+                               r"(?:sudo[ \t]+(?:-\S+[ \t]+)*)?tee\b")
+RAW_DEVICE_RE = lazyre.compile(r"/dev/(?:[sh]d[a-z]|nvme|xvd|vd[a-z]|mmcblk|disk\d|md\d|mapper/)|"
                             r"/proc/sysrq-trigger")
 
 
 #: ``del`` glued to its object (``delzone``, ``delsnapshot``, ``delnode``), not an English word
 _DEL = r"del(?!ay|ta|iver|egat|imit|ight|ica|inqu|ve|uge|phi|l)"
-_SUFFIX_VERB_RE = re.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel|restore|off|"
-                             r"remove|cleanup)\b|"
-                             r"\b-?(?:delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}")
+_SUFFIX_VERB_RE = lazyre.compile(r"[a-z](?:delete|destroy|purge|wipe|kill|cancel|restore|off|"
+                                 r"remove|cleanup)\b|"
+                                 r"\b-?(?:delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}")
 
 
 #: a verb first in a camelCase name (``removeFramework``, ``rebootClusterFromCompleteOutage``)
-_CAMEL_VERB_RE = re.compile(r"(?<![A-Za-z])(?:remove|delete|destroy|drop|purge|wipe|erase|reboot|"
-                            r"stop|kill|shutdown|terminate|cancel|disable|reset|force|dissolve|"
-                            r"evict|unregister|deregister|uninstall)[A-Z]")
+_CAMEL_VERB_RE = lazyre.compile(r"(?<![A-Za-z])(?:remove|delete|destroy|drop|purge|wipe|erase"
+                                r"|reboot|"
+                                r"stop|kill|shutdown|terminate|cancel|disable|reset|force|dissolve|"
+                                r"evict|unregister|deregister|uninstall)[A-Z]")
 
 
-_IBM_WORD_RE = re.compile(r"(?:^|[\s/|;&(])(?:dlt|end|clr)[a-z]{2,5}(?:\s|$)")
+_IBM_WORD_RE = lazyre.compile(r"(?:^|[\s/|;&(])(?:dlt|end|clr)[a-z]{2,5}(?:\s|$)")
 
 
 def _name_parts(name: str) -> list[str]:
@@ -161,9 +163,9 @@ def row_flags(name: str) -> frozenset[str]:
     return frozenset(flags)
 
 
-_CMDLET_RE = re.compile(r"[a-z]+-[a-z0-9]+\Z")
-_MASKED_RE = re.compile(r"_x+_\Z")
-SCRIPT_FILE_RE = re.compile(r"\.(?:sh|bash|py|rb|pl|ps1|js|ts|php|ya?ml|sql|tf|bat|cmd)\Z")
+_CMDLET_RE = lazyre.compile(r"[a-z]+-[a-z0-9]+\Z")
+_MASKED_RE = lazyre.compile(r"_x+_\Z")
+SCRIPT_FILE_RE = lazyre.compile(r"\.(?:sh|bash|py|rb|pl|ps1|js|ts|php|ya?ml|sql|tf|bat|cmd)\Z")
 
 
 @dataclass
@@ -253,8 +255,8 @@ def _admin_body(parsed: Parsed) -> str | None:
     return None
 
 
-_VERB_FIRST_RE = re.compile(r"(delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}\Z|"
-                            r"[a-z]{3,}(?:delete|destroy|purge|remove|wipe)\Z")
+_VERB_FIRST_RE = lazyre.compile(r"(delete|erase|destroy|purge|wipe|" + _DEL + r")[a-z]{3,}\Z|"
+                                r"[a-z]{3,}(?:delete|destroy|purge|remove|wipe)\Z")
 
 
 def subcommand_kind(word: str) -> str | None:
@@ -274,7 +276,7 @@ def subcommand_kind(word: str) -> str | None:
     return None
 
 
-_CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
+_CAMEL_RE = lazyre.compile(r"[a-z0-9][A-Z]")
 
 
 def identifier_words(word: str) -> list[str]:
@@ -297,10 +299,10 @@ def name_suffix_kind(name: str) -> str | None:
                  if any(lowered.endswith(verb) and lowered != verb for verb in verbs)), None)
 
 
-_IBM_NAME_RE = re.compile(r"(dlt|end|clr)[a-z]{2,5}\Z")
+_IBM_NAME_RE = lazyre.compile(r"(dlt|end|clr)[a-z]{2,5}\Z")
 
 
-_CONTROL_FILE_RE = re.compile(r"/(?:sys|proc)/\S+/([\w-]+)\Z")
+_CONTROL_FILE_RE = lazyre.compile(r"/(?:sys|proc)/\S+/([\w-]+)\Z")
 
 
 def control_file(path: str) -> bool:

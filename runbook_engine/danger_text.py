@@ -12,6 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from . import lazyre
 from .danger_grammar import word_set
 from .danger_rules import CRITICAL, HIGH, MEDIUM
 
@@ -284,15 +285,16 @@ TEXT_TRIGGERS = word_set(
     "forceprimaryinstance recoverymethod"
 )
 
-_LITERAL = re.compile(r"'(?:[^']|'')*'")
-_SQL_COMMENT = re.compile(r"--(?:\s[^\n]*|$)|/\*.*?\*/|^\s*#[^\n]*|^\s*//[^\n]*",
-                          re.MULTILINE | re.DOTALL)
-_STATEMENT_SPLIT = re.compile(r";|\n[ \t]*\n")
+_LITERAL = lazyre.compile(r"'(?:[^']|'')*'")
+_SQL_COMMENT = lazyre.compile(r"--(?:\s[^\n]*|$)|/\*.*?\*/|^\s*#[^\n]*|^\s*//[^\n]*",
+                              re.MULTILINE | re.DOTALL)
+_STATEMENT_SPLIT = lazyre.compile(r";|\n[ \t]*\n")
 #: a call named for what it destroys (the words prefilter sees ``delete_bucket`` whole)
-METHOD_HINT = re.compile(r"(?<![a-z])(?:delete|destroy|purge|truncate|terminate|wipe|drop|remove|"
-                         r"flush|cancel|clear|dissolve|unenroll|unregister|deregister|uninstall|"
-                         r"shutdown|reboot|kill|stop|evict|failover|switchover|revoke|erase|force|"
-                         r"disable|reset)\w*\s*\(", re.IGNORECASE)
+METHOD_HINT = lazyre.compile(r"(?<![a-z])(?:delete|destroy|purge|truncate|terminate|wipe|drop"
+                             r"|remove|"
+                             r"flush|cancel|clear|dissolve|unenroll|unregister|deregister|uninstall|"
+                             r"shutdown|reboot|kill|stop|evict|failover|switchover|revoke|erase|force|"
+                             r"disable|reset)\w*\s*\(", re.IGNORECASE)
 
 
 def statements(text: str, sql: bool) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import regexes
+from . import lazyre, regexes
 
 Verdict = Literal["matches", "differs", "no expectation"]
 Mode = Literal["json", "text", "regex", "none"]
@@ -64,12 +64,12 @@ _VOLATILE: tuple[tuple[str, str], ...] = (
     ("id", r"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,64}"),  # hashes, container ids
     ("number", r"(?<!-)[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"),  # web-1 is a name
 )
-_TOKEN_RE = re.compile("|".join(f"(?P<k{i}>{pattern})" for i, (_, pattern) in
+_TOKEN_RE = lazyre.compile("|".join(f"(?P<k{i}>{pattern})" for i, (_, pattern) in
                                 enumerate(_VOLATILE)))
 _KINDS = {f"k{i}": kind for i, (kind, _) in enumerate(_VOLATILE)}
 # A volatile token must stand alone: not glued to letters or digits, and not part of a ratio
 # (READY 1/1 against 0/1 is news, not noise).
-_BOUNDED = re.compile(r"(?<![\w./])(?:" + _TOKEN_RE.pattern + r")(?![\w/])")
+_BOUNDED = lazyre.compile(r"(?<![\w./])(?:" + _TOKEN_RE.pattern + r")(?![\w/])")
 
 
 def volatile_kind(text: str) -> str | None:
@@ -83,8 +83,9 @@ def volatile_kind(text: str) -> str | None:
 # What looks volatile but says how things went: an HTTP status after ``HTTP/1.1`` (200 and 503
 # are both numbers), and a line that is only 0, 1 or an HTTP status (``curl -w '%{http_code}'``,
 # ``psql -Atc 'SELECT 1'``, a count of errors that should be 0). Other lone numbers are counters.
-_LITERAL = re.compile(r"(?<=HTTP/\d )\d{3}\b|(?<=HTTP/\d\.\d )\d{3}\b|\A\s*(?:[01]|[1-5]\d\d)\s*\Z")
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_LITERAL = lazyre.compile(r"(?<=HTTP/\d )\d{3}\b|(?<=HTTP/\d\.\d )\d{3}\b|\A\s*(?:[01]"
+                          r"|[1-5]\d\d)\s*\Z")
+_ANSI = lazyre.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
 def normalise_line(line: str) -> str:
@@ -157,9 +158,9 @@ def _json_value(text: str) -> Any:
 
 
 # "..." standing for the keys or items an expectation leaves out: a line of its own, or an item
-_ELIDED_LINE = re.compile(r"^[ \t]*(?:\.\.\.|…)[ \t]*,?[ \t]*$\n?", re.M)
-_ELIDED_ITEM = re.compile(r",\s*(?:\.\.\.|…)(?=\s*[\]}])|(?<=[\[{])\s*(?:\.\.\.|…)\s*,?")
-_TRAILING_COMMA = re.compile(r",(\s*[\]}])")
+_ELIDED_LINE = lazyre.compile(r"^[ \t]*(?:\.\.\.|…)[ \t]*,?[ \t]*$\n?", re.M)
+_ELIDED_ITEM = lazyre.compile(r",\s*(?:\.\.\.|…)(?=\s*[\]}])|(?<=[\[{])\s*(?:\.\.\.|…)\s*,?")
+_TRAILING_COMMA = lazyre.compile(r",(\s*[\]}])")
 
 
 def _elided_json(text: str) -> Any:
@@ -199,8 +200,9 @@ def _kind_of(value: Any) -> str:
 
 
 #: numbers under these keys say how things went (an HTTP status, an exit code, errors): literal
-_LITERAL_KEYS = re.compile(r"(?:^|[_-])(?:status|code|statuscode|exit|errors?|failures?|failed)$",
-                           re.IGNORECASE)
+_LITERAL_KEYS = lazyre.compile(r"(?:^|[_-])(?:status|code|statuscode|exit|errors?|failures?"
+                               r"|failed)$",
+                               re.IGNORECASE)
 
 
 def _json_differences(want: Any, got: Any, where: str, sample: bool = False,

@@ -10,9 +10,11 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from . import lazyre
+
 K = TypeVar("K", bound=Hashable)
 
-_NUMBERED = re.compile(r"\A(?P<prefix>.*?)(?P<digits>\d+)(?P<suffix>\D*)\Z", re.S)
+_NUMBERED = lazyre.compile(r"\A(?P<prefix>.*?)(?P<digits>\d+)(?P<suffix>\D*)\Z", re.S)
 #: a diff against the majority shows at most this many lines (then says how many more differ)
 DIFF_LINES = 40
 

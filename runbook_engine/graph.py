@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import difflib
 import heapq
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from . import lazyre
 from .gcpause import paused_gc
 from .model import GraphError, Problem, Runbook, Step, UsageError
 from .template import GLOBALS, expression_template, problem, steps_referenced, variables_used
@@ -16,7 +16,7 @@ from .template import GLOBALS, expression_template, problem, steps_referenced, v
 RESERVED = GLOBALS | frozenset({"steps", "env", "vars", "loop", "true", "false", "none", "True",
                                 "False", "None"})
 # ``echo "name=value" >> "$RUNBOOK_OUTPUT"`` (or ``name<<EOF``): outputs become variables
-_OUTPUT_RE = re.compile(r"(?:echo|printf)\s+(?:-\w+\s+)*['\"]?([A-Za-z_]\w*)(?:=|<<)")
+_OUTPUT_RE = lazyre.compile(r"(?:echo|printf)\s+(?:-\w+\s+)*['\"]?([A-Za-z_]\w*)(?:=|<<)")
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from . import lazyre
 from .model import UsageError
 
-_GLOB = re.compile(r"[*?\[]")
+_GLOB = lazyre.compile(r"[*?\[]")
 
 
 def split_pattern(pattern: str) -> list[str]:

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from . import inventory_files as files
+from . import lazyre
 from .model import HostTarget, LoadError
 
 # [beg:end] or [beg:end:step]; beg may be empty (0); letters or digits, as Ansible
-_RANGE = re.compile(r"\[([0-9a-zA-Z]*):([0-9a-zA-Z]+)(?::([0-9]+))?\]")
+_RANGE = lazyre.compile(r"\[([0-9a-zA-Z]*):([0-9a-zA-Z]+)(?::([0-9]+))?\]")
 MAX_HOSTS = 100_000  # one line cannot make more hosts than this (`[0:999999999]`)
 _LITERAL_MAX = 10_000  # longer values stay strings (literal_eval's cost grows with nesting)
 # each connection setting and the older names Ansible still reads for it

@@ -8,8 +8,8 @@ for the first kind, treats Ctrl-C as the normal end of the second, and skips bot
 from __future__ import annotations
 
 import functools
-import re
 
+from . import lazyre
 from .danger import command_of as _command
 from .danger import segments as _segments
 from .danger import words as _words
@@ -25,7 +25,7 @@ _ALWAYS_FOLLOW = frozenset({"watch", "tcpdump", "iostat", "vmstat"})
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "docker-compose", "kubectl", "oc"})
 #: every other program either question looks for (see the two functions below)
 _OTHERS = frozenset({"ssh", "tail", "journalctl", "dmesg", "pm2", "ping", "npm", "yarn", "pnpm"})
-_PARTS = re.compile(r"[a-z0-9]+")
+_PARTS = lazyre.compile(r"[a-z0-9]+")
 #: the prefilter: a part of each name (`docker-compose` -> `compose`). A code none of whose
 #: words holds one calls none of these programs, and both answers are None without reading it
 #: as shell (most steps; the same bargain as the danger rules' prefilter)

@@ -7,11 +7,13 @@ import re
 from collections.abc import Callable
 from typing import BinaryIO
 
+from . import lazyre
+
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 64 * 1024
 
-_HEREDOC = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)<<(.+)\Z")
-_ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)=(.*)\Z", re.DOTALL)
+_HEREDOC = lazyre.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)<<(.+)\Z")
+_ASSIGN = lazyre.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)=(.*)\Z", re.DOTALL)
 
 
 class OutputBuffer:

@@ -36,6 +36,8 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from . import lazyre
+
 __all__ = ["PlaceholderSpan", "find_placeholders", "mask_placeholders", "placeholder_names"]
 
 
@@ -51,42 +53,42 @@ class PlaceholderSpan(NamedTuple):
 # (form, pattern, group holding the name); order is priority where matches overlap
 _FORMS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     # <name> / <two words>: a letter first, no '<' before (heredoc), no '(' after (process subst.)
-    ("angle", re.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.:/@ -]{0,60}?[A-Za-z0-9_.#])>"), 1),
-    ("angle", re.compile(r"(?<!<)<([A-Za-z])>"), 1),
+    ("angle", lazyre.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.:/@ -]{0,60}?[A-Za-z0-9_.#])>"), 1),
+    ("angle", lazyre.compile(r"(?<!<)<([A-Za-z])>"), 1),
     # {namespace}, {resource-group}: one brace pair around a name, as a word or path part (not
     # ${var}, {{ template }}, {a,b} expansions, find's {} nor awk's {print $1})
-    ("curly", re.compile(r"(?<![\w${'])\{([A-Za-z][A-Za-z0-9_-]{0,40}(?: [A-Za-z0-9_-]{1,20})"
-                         r"{0,3})\}(?![\w}])"), 1),
+    ("curly", lazyre.compile(r"(?<![\w${'])\{([A-Za-z][A-Za-z0-9_-]{0,40}(?: [A-Za-z0-9_-]{1,20})"
+                             r"{0,3})\}(?![\w}])"), 1),
     # [DB_USERNAME], [your-bucket], [db name]: a bracketed name that no glob or test reads as
     # written (capitals joined by '_', or lowercase words joined by '-', '_' or a space)
-    ("bracket", re.compile(r"(?<![\w$\[])\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
-                           r"|[a-z]{2,}(?:[-_ ][a-z]{2,})+)\](?![\w\](])"), 1),
-    ("your", re.compile(
+    ("bracket", lazyre.compile(r"(?<![\w$\[])\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
+                               r"|[a-z]{2,}(?:[-_ ][a-z]{2,})+)\](?![\w\](])"), 1),
+    ("your", lazyre.compile(
         r"(?<![\w$./-])((?:YOUR|MY)_[A-Z0-9]+(?:_[A-Z0-9]+)*"
         r"|(?:[a-z0-9-]+\.)*your[-_][a-z0-9]+(?:[-_.][a-z0-9]+)*"
         r"|your(?:domain|server|host|hostname|bucket|project|cluster|company|org|app|site|user"
         r"|username|password|token|key|email|region|namespace|name|ip)(?:\.[a-z]{2,6})*)"
         r"(?![\w-])"), 1),
-    ("changeme", re.compile(
+    ("changeme", lazyre.compile(
         r"(?<![\w$-])((?:CHANGE[_-]?ME|REPLACE[_-]?ME|change-?me|replace-?me)"
         r"|REPLACE_WITH_[A-Z0-9_]+|PUT_[A-Z0-9_]+_HERE)(?![\w-])"), 1),
-    ("xxx", re.compile(
+    ("xxx", lazyre.compile(
         r"(?<![\w$.-])((?:[A-Za-z][A-Za-z0-9]*[-_])*(?:x{3,}|X{3,})(?:-(?:x+|X+))*)(?![\w])"), 1),
-    ("example-host", re.compile(
+    ("example-host", lazyre.compile(
         r"(?<![\w.-])((?:[\w-]+@)?(?:[A-Za-z0-9-]+\.)*example\.(?:com|org|net))(?![\w-])"), 1),
-    ("ip", re.compile(
+    ("ip", lazyre.compile(
         r"(?<![\w.])((?:(?:\d{1,3}|[xX]{1,3})\.){3}(?:\d{1,3}|[xX]{1,3}))(?![\w.])"), 1),
     # `vX.Y.Z` asks for X.Y.Z: the `v` stays, so one answer fills `X.Y.Z` and `vX.Y.Z`
-    ("version", re.compile(r"(?<![\w.])v?(X\.Y(?:\.Z)?|x\.y(?:\.z)?|X\.X\.X|x\.x\.x)(?![\w.])"),
+    ("version", lazyre.compile(r"(?<![\w.])v?(X\.Y(?:\.Z)?|x\.y(?:\.z)?|X\.X\.X|x\.x\.x)(?![\w.])"),
      1),
     # /dev/sdX, /dev/sdX1, /dev/xvdX: the disk letter to fill in
-    ("device", re.compile(r"(?<=/dev/)((?:sd|hd|vd|xvd)X)(?![A-Za-z])"), 1),
+    ("device", lazyre.compile(r"(?<=/dev/)((?:sd|hd|vd|xvd)X)(?![A-Za-z])"), 1),
     # a date or time to fill in: YYYY, YYYY-MM-DD, YYYYMMDD_HHMM, YYYY-MM-DD_HH-MM
-    ("date", re.compile(r"(?<![\w$])(YYYY(?:[-_.]?MM(?:[-_.]?DD(?:[-_T]?HH(?:[-_:]?MM"
-                        r"(?:[-_:]?SS)?)?)?)?)?)(?![\w])"), 1),
+    ("date", lazyre.compile(r"(?<![\w$])(YYYY(?:[-_.]?MM(?:[-_.]?DD(?:[-_T]?HH(?:[-_:]?MM"
+                            r"(?:[-_:]?SS)?)?)?)?)?)(?![\w])"), 1),
     # DISK_NAME, OLD_DISK_ID: capitals with an underscore ending in a noun a reader fills in,
     # written bare where a value goes (not $VAR, not NAME=, not an env name given to -e/export)
-    ("caps", re.compile(
+    ("caps", lazyre.compile(
         r"(?<![\w$.{-])(?<!-e )(?<!--env )(?<!export )(?<!unset )(?<!printenv )(?<!env )"
         r"(?<!env -u )"
         r"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:NAME|ID|IP|HOST|HOSTNAME|ADDR|ADDRESS|USER|USERNAME"
@@ -103,18 +105,19 @@ _MARKS = {"angle": ("<",), "curly": ("{",), "bracket": ("[",),
           "date": ("YYYY",), "caps": ("_",)}
 
 
-_MARK_RE = re.compile("|".join(re.escape(m) for marks in _MARKS.values() for m in marks))
+_MARK_RE = lazyre.compile("|".join(re.escape(m) for marks in _MARKS.values() for m in marks))
 _MARK_FORMS: dict[str, set[str]] = {}
 for _form, _marks in _MARKS.items():
     for _mark in _marks:
         _MARK_FORMS.setdefault(_mark, set()).add(_form)
 #: where a bare capitals placeholder stands: the value of an option, or the end of a path
-_CAPS_PLACE = re.compile(r"(?:(?:^|\s)--?[A-Za-z][\w-]*[ =]|/)$")
+_CAPS_PLACE = lazyre.compile(r"(?:(?:^|\s)--?[A-Za-z][\w-]*[ =]|/)$")
 #: a capitals placeholder later on the line, in its usual place (after `/` or an option)
-_CAPS_LATER = re.compile(r"(?:/|\s--?[A-Za-z][\w-]*[ =])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:NAME|ID"
-                         r"|DISK|DEVICE|HOST|IP|USER|TOKEN|KEY|PASSWORD)\b")
-_SQL = re.compile(r"^\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|GRANT)\b",
-                  re.M | re.I)
+_CAPS_LATER = lazyre.compile(r"(?:/"
+                             r"|\s--?[A-Za-z][\w-]*[ =])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:NAME|ID"
+                             r"|DISK|DEVICE|HOST|IP|USER|TOKEN|KEY|PASSWORD)\b")
+_SQL = lazyre.compile(r"^\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|GRANT)\b",
+                      re.M | re.I)
 
 
 @lru_cache(maxsize=65536)

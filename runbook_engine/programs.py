@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from . import lazyre
 from .danger import command_of
 from .model import SHELL_LANGS, Runbook, Step
 from .parse.lines import word_set
@@ -28,9 +29,9 @@ BUILTINS = word_set(
     "logout mapfile popd printf pushd pwd read readarray readonly return select set shift shopt "
     "source suspend test then time times trap true type typeset ulimit umask unalias unset until "
     "wait while")
-_NAME = re.compile(r"^[A-Za-z0-9_][\w.+-]*$")
-_TEMPLATE = re.compile(r"\{\{(?:(?!\{\{).)*?\}\}|\{%(?:(?!\{%).)*?%\}", re.S)  # linear
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
+_NAME = lazyre.compile(r"^[A-Za-z0-9_][\w.+-]*$")
+_TEMPLATE = lazyre.compile(r"\{\{(?:(?!\{\{).)*?\}\}|\{%(?:(?!\{%).)*?%\}", re.S)  # linear
+_ASSIGNMENT = lazyre.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 #: shells that read a step's code (a step with another interpreter is that program's business)
 SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash"})
 

@@ -7,10 +7,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import lazyre
+
 MASK = "****"
 
 #: environment variable names that look secret (the value of such a variable a step reads is masked)
-SECRET_NAME_RE = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
+SECRET_NAME_RE = lazyre.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
 
 # Values shorter than this are not masked: masking "1" or "no" would shred every output.
 MIN_SECRET_LEN = 3
@@ -36,8 +38,8 @@ def secret_env_values(environ: Mapping[str, str]) -> list[str]:
             and value.strip().lower() not in _NOT_SECRETS]
 
 
-_CREATES_RE = re.compile(r"\bexport\b|\bdeclare\b|\btypeset\b|\breadonly\b|RUNBOOK_OUTPUT")
-_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CREATES_RE = lazyre.compile(r"\bexport\b|\bdeclare\b|\btypeset\b|\breadonly\b|RUNBOOK_OUTPUT")
+_WORD_RE = lazyre.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def may_create_secret(code: str, secret_names: Iterable[str] = ()) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Iterator
 
+from . import lazyre
 from .danger import danger_reasons, fed_language, language_family
 from .model import Step
 from .placeholders import PlaceholderSpan, find_placeholders, mask_placeholders
@@ -19,17 +19,17 @@ __all__ = ["PLACEHOLDER_RE", "Span", "SpanKind", "danger_language", "danger_reas
 
 #: ``<name>`` placeholders as written in plain runbooks (``<your-db-name>``, ``<PID>``); the
 #: other forms (``YOUR_TOKEN``, ``example.com``...) come from placeholders.find_placeholders
-PLACEHOLDER_RE = re.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.-]*)>")
-_ENV_RE = re.compile(r"(?<!\\)\$(?:\{#?([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
-_ASSIGN_RE = re.compile(
+PLACEHOLDER_RE = lazyre.compile(r"(?<!<)<([A-Za-z][A-Za-z0-9_.-]*)>")
+_ENV_RE = lazyre.compile(r"(?<!\\)\$(?:\{#?([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
+_ASSIGN_RE = lazyre.compile(
     r"(?:^|(?<=[\s;&|(`]))(?:(?:export|local|declare|typeset|readonly)\s+(?:-\w+\s+)*)?"
     r"([A-Za-z_][A-Za-z0-9_]*)\+?="
 )
-_READ_RE = re.compile(
+_READ_RE = lazyre.compile(
     r"(?:^|(?<=[\s;&|(]))(?:read|mapfile|readarray)((?:\s+-[rseat]+|\s+-[pdnNuCc]\s*\S+)*)"
     r"((?:\s+[A-Za-z_][A-Za-z0-9_]*)+)"
 )
-_FOR_RE = re.compile(r"(?:^|(?<=[\s;&|(]))(?:for|select)\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b")
+_FOR_RE = lazyre.compile(r"(?:^|(?<=[\s;&|(]))(?:for|select)\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b")
 
 
 def _names(text: str) -> frozenset[str]:
@@ -132,10 +132,10 @@ def secret_env_names(names: Iterable[str]) -> list[str]:
 # ---------------------------------------------------------------- syntax
 
 
-_LINE_MSG_RE = re.compile(r"line (\d+): (.*)$")
+_LINE_MSG_RE = lazyre.compile(r"line (\d+): (.*)$")
 # an expression ends before the next opener: `.*?` alone scanned to the line's end per `{{`
-_TEMPLATE_EXPR_RE = re.compile(r"\{\{(?:(?!\{\{).)*?\}\}|\{#(?:(?!\{#).)*?#\}")
-_TEMPLATE_STMT_RE = re.compile(r"\{%(?:(?!\{%).)*?%\}")
+_TEMPLATE_EXPR_RE = lazyre.compile(r"\{\{(?:(?!\{\{).)*?\}\}|\{#(?:(?!\{#).)*?#\}")
+_TEMPLATE_STMT_RE = lazyre.compile(r"\{%(?:(?!\{%).)*?%\}")
 
 
 def syntax_problems(code: str, shell: str = "bash") -> list[tuple[int, str]]:

@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from . import lazyre
 from .model import SHELL_LANGS
 
 SpanKind = Literal["code", "squote", "dquote", "comment", "heredoc", "heredoc_quoted"]
 
-_HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
-_SPECIAL_RE = re.compile(r"[\\'\"#<\n]")
-_DQUOTE_REST_RE = re.compile(r'(?:[^"\\]|\\.|\\\Z)*"?', re.DOTALL)
+_HEREDOC_RE = lazyre.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
+_SPECIAL_RE = lazyre.compile(r"[\\'\"#<\n]")
+_DQUOTE_REST_RE = lazyre.compile(r'(?:[^"\\]|\\.|\\\Z)*"?', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Command:
         return self.sep in ("|", "|&")
 
 
-_LEX_RE = re.compile(
+_LEX_RE = lazyre.compile(
     r"(?P<ws>[ \t\r]*)(?:"  # spaces before a token end the word being built
     r"(?P<comment>\#[^\n]*)"  # only reached at the start of a word
     r"|(?P<heredoc><<(?P<dash>-?)[ \t]*(?P<q>['\"]?)(?P<delim>[A-Za-z_][\w.-]*)(?P=q))"
@@ -144,9 +145,9 @@ _LEX_RE = re.compile(
     r"|(?P<other>[^ \t\r]))",
     re.DOTALL,
 )
-_QUOTED_RE = re.compile(r"\\(.)|'([^']*)'?|\"((?:[^\"\\]|\\.)*)\"?", re.DOTALL)
-_DQUOTE_RE = re.compile(r"'[^']*'?|(\"(?:[^\"\\]|\\.)*\"?)", re.DOTALL)
-_DQ_ESCAPE_RE = re.compile(r'\\(["\\$`\n])')
+_QUOTED_RE = lazyre.compile(r"\\(.)|'([^']*)'?|\"((?:[^\"\\]|\\.)*)\"?", re.DOTALL)
+_DQUOTE_RE = lazyre.compile(r"'[^']*'?|(\"(?:[^\"\\]|\\.)*\"?)", re.DOTALL)
+_DQ_ESCAPE_RE = lazyre.compile(r'\\(["\\$`\n])')
 _SEPARATORS = frozenset({"||", "&&", ";;", ";;&", ";&", "|&", ";", "&", "|", "\n", "(", ")"})
 
 
@@ -354,7 +355,7 @@ def _substitutions(quoted: str, base: int) -> list[Command]:
 
 # ---------------------------------------------------------------- PowerShell and cmd
 
-_PS_TOKEN_RE = re.compile(
+_PS_TOKEN_RE = lazyre.compile(
     r"(?P<comment><#.*?#>|#[^\n]*)"
     r"|(?P<cont>`\r?\n)"
     r"|(?P<squote>'(?:[^']|'')*'?)"
@@ -364,7 +365,7 @@ _PS_TOKEN_RE = re.compile(
     r"|(?P<word>[^\s;|{}()'\"]+)",
     re.DOTALL,
 )
-_CMD_TOKEN_RE = re.compile(
+_CMD_TOKEN_RE = lazyre.compile(
     r"(?P<comment>^[ \t@]*(?:rem\b|::)[^\n]*)"
     r"|(?P<cont>\^\r?\n)"
     r"|(?P<dquote>\"[^\"\n]*\"?)"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from . import lazyre
 from .inventory import Inventory
 from .model import LOCAL, HostTarget, Runbook
 
 # [user@]host[:port]; host may be a bracketed IPv6 address
-_SPEC = re.compile(r"(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?\Z")
+_SPEC = lazyre.compile(r"(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]"
+                       r"|[^:@\s\[\]]+)(?::(?P<port>\d+))?\Z")
 
 
 def parse_spec(name: str) -> HostTarget:
@@ -26,7 +27,7 @@ def parse_spec(name: str) -> HostTarget:
 # What OpenSSH refuses in a host or user name (ssh.c: valid_hostname, valid_ruser): a name from a
 # runbook or an inventory reaches the operator's ssh config, where `Match exec "... %h"` hands it
 # to a shell, so such a name is refused before the config is read.
-_SSH_REFUSED = re.compile(r"""['`"$\\;&<>|(){}\s\x00-\x1f\x7f]""")
+_SSH_REFUSED = lazyre.compile(r"""['`"$\\;&<>|(){}\s\x00-\x1f\x7f]""")
 
 
 def ssh_name_problem(target: HostTarget) -> str | None:

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import regexes
+from . import lazyre, regexes
 from .model import Runbook, RunbookError, UsageError, VarSpec
 from .redact import MASK, looks_secret
 
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_NAME_RE = lazyre.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 @dataclass

@@ -15,7 +15,7 @@ LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     # leaf helpers every layer may use: the model, secrets masking, timestamps, bounded output
     "foundation": (frozenset({"runbook_engine", "model", "redact", "stamps", "mdtext", "gcpause",
                               "outputs", "shell_lex", "placeholders", "records", "expected",
-                              "folding", "hostpattern", "yamlsafe", "regexes"}), ()),
+                              "folding", "hostpattern", "yamlsafe", "regexes", "lazyre"}), ()),
     # Markdown -> steps -> graph -> plan; templates and the danger rules
     "reading": (frozenset({"parse", "danger", "safety", "liveness", "template", "variables",
                            "graph", "inventory", "inventory_files", "targets", "hostlimit",

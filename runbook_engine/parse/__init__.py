@@ -9,6 +9,7 @@ import re
 import unicodedata
 from typing import Any
 
+from .. import lazyre
 from ..gcpause import paused_gc
 from ..model import SHELL_LANGS, LoadError, Problem, Runbook, RunbookError, Step
 from . import frontmatter
@@ -152,7 +153,7 @@ def _parse(text: str, path: str, granularity: str | None) -> Runbook:
 # What opens a code block, found without reading the Markdown: a fence, or a line indented by
 # four after a blank line. markdown-it holds ~50 bytes of tokens per byte of tiny blocks, so a
 # runbook with too many is refused before it is read.
-_OPENING = re.compile(r"^ {0,3}(`{3,}|~{3,})|^[ \t]*\n(?: {4}|\t)[ \t]*\S", re.MULTILINE)
+_OPENING = lazyre.compile(r"^ {0,3}(`{3,}|~{3,})|^[ \t]*\n(?: {4}|\t)[ \t]*\S", re.MULTILINE)
 
 
 def _count_blocks(text: str, path: str) -> None:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .. import lazyre
 from ..model import Problem
 
 # canonical attribute name -> value type
@@ -40,11 +41,11 @@ IGNORED: frozenset[str] = frozenset(
 
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|sec|secs|m|min|mins|h|hr|hrs|d)?", re.I)
+_DURATION = lazyre.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|sec|secs|m|min|mins|h|hr|hrs|d)?", re.I)
 _UNIT = {"ms": 0.001, "s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60,
          "h": 3600, "hr": 3600, "hrs": 3600, "d": 86400, None: 1}
 # one pandoc-style token: #id, .class, key=value (quoted / [list] / bare), or a bare flag
-_TOKEN = re.compile(
+_TOKEN = lazyre.compile(
     r"""\s*(?:
       \#(?P<id>[^\s{}\#.,][^\s{},]*)
     | \.(?P<cls>[^\s{}.,=][^\s{},=]*)
@@ -53,10 +54,10 @@ _TOKEN = re.compile(
     )\s*,?""",
     re.X,
 )
-_BARE_LANG = re.compile(r"[\w+#.-]*")
-_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+_BARE_LANG = lazyre.compile(r"[\w+#.-]*")
+_CAMEL = lazyre.compile(r"(?<=[a-z0-9])([A-Z])")
 # the colon is required: `<!-- Runbook owner: team -->` is an ordinary comment, not ours
-_COMMENT = re.compile(r"^\s*<!--\s*runbook\s*:(?P<body>.*?)-->\s*$", re.S | re.I)
+_COMMENT = lazyre.compile(r"^\s*<!--\s*runbook\s*:(?P<body>.*?)-->\s*$", re.S | re.I)
 
 
 def _problem(sev: str, path: str, line: int, code: str, msg: str) -> Problem:

@@ -7,14 +7,15 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .. import lazyre
 from .languages import split_sql
 from .lines import Fragment
 from .shapes import Known, first_word, line_shape
 from .vocabulary import SILENT
 
 #: words and commas, nothing a shell would act on: "nothing to commit, working tree clean"
-_SENTENCE = re.compile(r"^[a-z][a-z' ]*,(?: [a-z'()]+)+\.?$")
-_OR = re.compile(r"^(?:or|alternatively)\b[\s,:.\-]*(.*)$", re.IGNORECASE)
+_SENTENCE = lazyre.compile(r"^[a-z][a-z' ]*,(?: [a-z'()]+)+\.?$")
+_OR = lazyre.compile(r"^(?:or|alternatively)\b[\s,:.\-]*(.*)$", re.IGNORECASE)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from .. import lazyre
 from ..model import SHELL_LANGS
 from .consoles import (
     CLIENT_WORD,
@@ -30,7 +31,7 @@ CLIENT_OF_LANG = {"psql": "psql", "sql": "mysql", "mysql": "mysql", "sqlite": "s
                   "clickhouse": "clickhouse-client", "zk": "zkCli.sh", "hbase": "hbase shell",
                   "ruby": "rails"}
 #: a client the prose before a block names ("in psql:", "from the rails console")
-_PROSE_CLIENT = re.compile(
+_PROSE_CLIENT = lazyre.compile(
     r"\b(psql|mysql|mariadb|sqlite3|redis-cli|mongosh|mongo shell|cqlsh|sqlplus|sql\*plus"
     r"|sqlcmd|clickhouse-client|clickhouse client|rails console|postgres(?:ql)? (?:shell|console)"
     r"|redis (?:cli|shell|console)|gitlab-rails|django shell|python shell|manage\.py shell"
@@ -44,8 +45,8 @@ _PROSE_CLIENTS = {"mariadb": "mysql", "mongo shell": "mongosh", "rails console":
                   "gitlab-rails": "rails", "django shell": "python", "python shell": "python",
                   "manage.py shell": "python", "irb": "rails"}
 _SQL_CLIENTS = ("psql", "mysql", "sqlite3", "sqlplus", "sqlcmd", "clickhouse-client", "cqlsh")
-_CUT = re.compile(r"\s(?:-c|-e|-f|--command|--execute|--eval|--file)(?:[=\s]|$)")
-_MONGO_CODE = re.compile(r"^\s*(?:(?:db|rs|sh)\.|use\s+\w+|show\s+\w+)")
+_CUT = lazyre.compile(r"\s(?:-c|-e|-f|--command|--execute|--eval|--file)(?:[=\s]|$)")
+_MONGO_CODE = lazyre.compile(r"^\s*(?:(?:db|rs|sh)\.|use\s+\w+|show\s+\w+)")
 #: how PowerShell reads a step on stdin
 PWSH = "pwsh -NoLogo -NoProfile -NonInteractive -Command -"
 
@@ -103,16 +104,17 @@ class Context:
 
 
 _REPLS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("python", re.compile(r"(?:^|\s)(?:\S*/)?(?:python3?\s+(?:\S*/)?manage\.py|django-admin|flask)"
-                          r"\s+shell(?:_plus)?\b|(?:^|\s)(?:\S*/)?(?:python3?|ipython3?)\s*$")),
-    ("rails", re.compile(r"(?:^|\s)(?:\S*/)?(?:gitlab-rails|rails)\s+(?:console|c)\b"
-                         r"|(?:^|\s)(?:\S*/)?irb\s*$")),
+    ("python", lazyre.compile(r"(?:^|\s)(?:\S*/)?(?:python3?\s+(?:\S*/)?manage\.py|django-admin"
+                              r"|flask)"
+                              r"\s+shell(?:_plus)?\b|(?:^|\s)(?:\S*/)?(?:python3?|ipython3?)\s*$")),
+    ("rails", lazyre.compile(r"(?:^|\s)(?:\S*/)?(?:gitlab-rails|rails)\s+(?:console|c)\b"
+                             r"|(?:^|\s)(?:\S*/)?irb\s*$")),
 )
 
 
-_ANY_CLIENT = re.compile(r"psql|mysql|mariadb|sqlite3|redis-cli|mongo|cqlsh|sqlplus|rman|sqlcmd"
-                         r"|clickhouse|zkCli|python|ipython|manage"
-                         r"\.py|django-admin|flask|rails|irb")
+_ANY_CLIENT = lazyre.compile(r"psql|mysql|mariadb|sqlite3|redis-cli|mongo|cqlsh|sqlplus|rman|sqlcmd"
+                             r"|clickhouse|zkCli|python|ipython|manage"
+                             r"\.py|django-admin|flask|rails|irb")
 
 
 def client_invocation(line: str) -> tuple[str, str] | None:
@@ -150,21 +152,21 @@ def _off_tty(opener: str) -> str:
     return opener
 
 
-_HOST_SPAN = re.compile(
+_HOST_SPAN = lazyre.compile(
     r"\b(?:on|from|at|in|inside|log\s*(?:in|on)\s*to|connect\s+to|ssh\s+(?:in)?to)\s+"
     r"(?:the\s+|each\s+)?(?:[\w-]+,?\s+){0,3}?\(?`((?:[\w.-]+@)?(?:[A-Za-z0-9][\w.-]*"
     r"|<[\w .-]+>))`", re.I)
 #: a host written plainly where a sentence starts: "On db-prod-01, as root:", "On 10.0.4.7:"
-_PLAIN_HOST = re.compile(
+_PLAIN_HOST = lazyre.compile(
     r"(?:^|[.!?]\s+)(?:on|from|log\s*(?:in|on)\s*to|ssh\s+(?:in)?to)\s+(?:the\s+[a-z]+\s+)?"
     r"((?:[\w.-]+@)?(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-?\d[\w-]*(?:\.[\w-]+)*"
     r"|\d{1,3}(?:\.\d{1,3}){3}))\s*[:,]", re.I)
-_PLACE = re.compile(r"\b(?:on|from|at|in)\s+(?:the\s+|your\s+|a\s+|any\s+|each\s+)?"
-                    r"(?:\w+\s+){0,2}?(?:host|server|node|machine|box|member|primary|replica"
-                    r"|secondary|bastion|laptop|workstation|pod|container|cluster|leader)s?\b"
-                    r"|\blocally\b", re.I)
-_NOT_HOST = re.compile(r"/|\.(?:conf|cfg|ya?ml|json|log|sh|py|rb|sql|service|md|txt|ini|toml)$"
-                       r"|^\d+$|^[A-Z_]+$")
+_PLACE = lazyre.compile(r"\b(?:on|from|at|in)\s+(?:the\s+|your\s+|a\s+|any\s+|each\s+)?"
+                        r"(?:\w+\s+){0,2}?(?:host|server|node|machine|box|member|primary|replica"
+                        r"|secondary|bastion|laptop|workstation|pod|container|cluster|leader)s?\b"
+                        r"|\blocally\b", re.I)
+_NOT_HOST = lazyre.compile(r"/|\.(?:conf|cfg|ya?ml|json|log|sh|py|rb|sql|service|md|txt|ini|toml)$"
+                           r"|^\d+$|^[A-Z_]+$")
 
 
 def prose_target(prose: str) -> str | None | bool:

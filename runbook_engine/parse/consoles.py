@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .. import lazyre
 from . import shellwords
 from .lines import (
     PSQL_META,
@@ -28,9 +29,10 @@ _REDIS_LOWER = word_set(
     "get hget hgetall hset keys scan dbsize flushdb flushall ttl expire lrange llen smembers "
     "zrange incr slowlog mget del"
 )
-_MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|collections)\b)")
+_MONGO = lazyre.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases"
+                        r"|collections)\b)")
 #: programs whose console reads typed lines (a line naming one may open a session)
-CLIENT_WORD = re.compile(
+CLIENT_WORD = lazyre.compile(
     r"(?<![\w-])(?:psql|gitlab-psql|mysql|mariadb|sqlite3|redis-cli|valkey-cli|mongosh|mongo"
     r"|cqlsh|sqlplus|rman|sqlcmd|clickhouse-client|clickhouse\s+client|zkCli(?:\.sh)?"
     r"|zookeeper-shell(?:\.sh)?|runmqsc)(?![\w-])")

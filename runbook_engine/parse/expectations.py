@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .. import lazyre
 from .reading import last_sentence
 
 #: prose (its last sentence) that introduces what the command above prints
-EXPECTATION_CUES = re.compile(
+EXPECTATION_CUES = lazyre.compile(
     r"\b(?:expected|example|sample|typical)\s+(?:output|response|result|reply|answer)s?\b"
     r"|\byou\s+should\s+(?:now\s+)?(?:see|get|receive)\b"
     r"|\b(?:should|will)\s+(?:now\s+)?(?:show|print|return|output|respond|answer|display"
@@ -30,20 +31,20 @@ EXPECTATION_CUES = re.compile(
     re.IGNORECASE,
 )
 #: prose that shows a failure or a mere possibility: not what the command should print
-NOT_EXPECTED = re.compile(
+NOT_EXPECTED = lazyre.compile(
     r"\b(?:if|when|unless)\b[^.]*\b(?:fail\w*|error\w*|wrong|broken|down|cannot|can't|not)\b"
     r"|\b(?:error|failure|symptom|problem|broken|wrong|bad)s?\b"
     r"|\b(?:might|may|could)\s+(?:see|get|show|print|return)\b",
     re.IGNORECASE,
 )
 #: the prose or heading says the block is an example of the output, not all of it
-SAMPLE_CUES = re.compile(
+SAMPLE_CUES = lazyre.compile(
     r"\b(?:example|sample|typical|excerpt|truncated|abridged|similar\s+to|something\s+like"
     r"|such\s+as|e\.g\.|for\s+instance|among\s+others|part\s+of)\b",
     re.IGNORECASE,
 )
 #: a heading of its own for the output block ("Expected output", "Example response")
-OUTPUT_HEADING = re.compile(
+OUTPUT_HEADING = lazyre.compile(
     r"^(?:(?:the\s+)?(?:expected|example|sample|typical)\s+)?(?:output|response|result|reply)s?"
     r"\s*:?$",
     re.IGNORECASE,

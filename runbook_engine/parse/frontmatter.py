@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .. import yamlsafe
+from .. import lazyre, yamlsafe
 from ..model import HostTarget, LoadError, Problem, VarSpec
 from .annotations import coerce_attrs, did_you_mean, parse_list
 
@@ -17,7 +17,8 @@ VAR_KEYS = frozenset({"default", "prompt", "choices", "pattern", "secret", "env"
                       "description"})
 HOST_KEYS = frozenset({"host", "hostname", "user", "port", "key", "key_file", "identity_file",
                        "name"})
-_HOST_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:@\s]+)(?::(?P<port>\d+))?$")
+_HOST_RE = lazyre.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]"
+                          r"|[^:@\s]+)(?::(?P<port>\d+))?$")
 
 
 class _Loader(yaml.SafeLoader):
@@ -29,7 +30,7 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:bool", lazyre.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 

@@ -8,28 +8,29 @@ import ast
 import re
 from collections.abc import Callable, Iterator
 
+from .. import lazyre
 from .lines import PSQL_META, SQL_START, Fragment, dedent
 
-_SQL_COMMENT = re.compile(r"^\s*(?:--|#(?!\w)|//)\s?(.*)$")
-_SQL_OUTPUT = re.compile(r"^\s*(?:[+|]-|\(\d+ rows?\)|-{3,}|\*{5,}|Query OK|Empty set"
-                         r"|\d+ rows? in set|[\w ]+\|)")
-_DOLLAR = re.compile(r"\$[A-Za-z_]*\$")
+_SQL_COMMENT = lazyre.compile(r"^\s*(?:--|#(?!\w)|//)\s?(.*)$")
+_SQL_OUTPUT = lazyre.compile(r"^\s*(?:[+|]-|\(\d+ rows?\)|-{3,}|\*{5,}|Query OK|Empty set"
+                             r"|\d+ rows? in set|[\w ]+\|)")
+_DOLLAR = lazyre.compile(r"\$[A-Za-z_]*\$")
 #: words that start statements beyond the everyday ones of lines.SQL_START
-_SQL_MORE = re.compile(
+_SQL_MORE = lazyre.compile(
     r"^(?:CALL|DO|EXEC|EXECUTE|MERGE|START|STOP|RESET|LOAD|OPTIMIZE|FLUSH|KILL|CHECKPOINT|DECLARE"
     r"|PREPARE|DEALLOCATE|NOTIFY|LISTEN|DISCARD|CHANGE|PURGE|INSTALL|UNINSTALL|REPAIR|CHECK|DESC"
     r"|RENAME|REPLACE|SOURCE|CONNECT|SAVEPOINT|RELEASE|ABORT|END|TABLE|VALUES|COMMENT|IMPORT"
     r"|FETCH|CLOSE|SECURITY|REASSIGN|CLUSTER|KEYS|STATUS|DBCC|BACKUP|RESTORE|SYSTEM|RECOVER"
     r"|DETACH|ATTACH|GO)\b", re.IGNORECASE)
 #: console commands typed without a ``;`` (SQL*Plus, cqlsh, psql/mysql clients): one a line
-_LINE_COMMANDS = re.compile(
+_LINE_COMMANDS = lazyre.compile(
     r"^(?:conn(?:ect)?|startup|shutdown|archive\s+log|spool|host|prompt|whenever|define|exit"
     r"|quit|desc(?:ribe)?|show|use|source|set\s+(?:serveroutput|linesize|pagesize|timing"
     r"|echo|feedback|heading)|@@?\S*)\b(?![^;]*;\s*$)", re.IGNORECASE)
 
 
-_BEGIN = re.compile(r"^(?:BEGIN|START\s+TRANSACTION)\b\s*(?:TRANSACTION|WORK)?\s*;", re.I)
-_END = re.compile(r"^\s*(?:COMMIT|ROLLBACK|END)\b[^;]*;\s*(?:--.*)?$", re.I)
+_BEGIN = lazyre.compile(r"^(?:BEGIN|START\s+TRANSACTION)\b\s*(?:TRANSACTION|WORK)?\s*;", re.I)
+_END = lazyre.compile(r"^\s*(?:COMMIT|ROLLBACK|END)\b[^;]*;\s*(?:--.*)?$", re.I)
 
 
 def is_sql_start(line: str) -> bool:
@@ -153,10 +154,10 @@ def _attach_output(out: list[Fragment], text: str, line: int) -> None:
 
 # ---------------------------------------------------------------- PowerShell
 
-_PS_COMMENT = re.compile(r"^\s*#\s?(.*)$")
-_PS_COMMAND = re.compile(r"^\s*(?:[A-Z][a-z]+-[A-Za-z]+|\$[\w:]+(?:\.\w+)*\s*[-+*/]?=|&|\.\\|"
-                         r"\.\s|\[[\w.]+\]::|[a-z][\w.-]*(?:\.exe)?\b|if\b|foreach\b|for\b|"
-                         r"while\b|try\b|function\b|param\b|\$)", re.IGNORECASE)
+_PS_COMMENT = lazyre.compile(r"^\s*#\s?(.*)$")
+_PS_COMMAND = lazyre.compile(r"^\s*(?:[A-Z][a-z]+-[A-Za-z]+|\$[\w:]+(?:\.\w+)*\s*[-+*/]?=|&|\.\\|"
+                             r"\.\s|\[[\w.]+\]::|[a-z][\w.-]*(?:\.exe)?\b|if\b|foreach\b|for\b|"
+                             r"while\b|try\b|function\b|param\b|\$)", re.IGNORECASE)
 
 
 def _ps_depth(line: str, depth: int, in_here: bool) -> tuple[int, bool]:
@@ -242,13 +243,13 @@ def split_powershell(code: str) -> list[Fragment]:
 
 # ---------------------------------------------------------------- JavaScript / mongo shell
 
-_JS_DEFINITION = re.compile(r"^\s*(?:function\b|const\b|let\b|var\b|class\b|import\b|export\b|"
-                            r"module\.exports|require\(|async\s+function\b|[\w$.]+\s*=[^=])")
-_JS_CALL = re.compile(r"^\s*(?!(?:if|for|while|switch|return|catch|function|typeof|new)\b)"
-                      r"(?:await\s+)?(?:[\w$]+(?:\.[\w$]+|\[[^\]]*\])*\s*\(|(?:db|rs|sh)\.|"
-                      r"use\s+\w+|show\s+\w+)")
-_JS_PROGRAM = re.compile(r"^\s*(?:return\b|if\s*\(|for\s*\(|while\s*\(|switch\s*\(|try\s*\{"
-                         r"|app\.|router\.|describe\(|it\()", re.M)
+_JS_DEFINITION = lazyre.compile(r"^\s*(?:function\b|const\b|let\b|var\b|class\b|import\b|export\b|"
+                                r"module\.exports|require\(|async\s+function\b|[\w$.]+\s*=[^=])")
+_JS_CALL = lazyre.compile(r"^\s*(?!(?:if|for|while|switch|return|catch|function|typeof|new)\b)"
+                          r"(?:await\s+)?(?:[\w$]+(?:\.[\w$]+|\[[^\]]*\])*\s*\(|(?:db|rs|sh)\.|"
+                          r"use\s+\w+|show\s+\w+)")
+_JS_PROGRAM = lazyre.compile(r"^\s*(?:return\b|if\s*\(|for\s*\(|while\s*\(|switch\s*\(|try\s*\{"
+                             r"|app\.|router\.|describe\(|it\()", re.M)
 
 
 def _js_comment(line: str) -> str | None:
@@ -342,7 +343,7 @@ def split_lines(code: str, lang: str, comment: str = "#") -> list[Fragment]:
 
 # ---------------------------------------------------------------- HTTP consoles, Ruby
 
-_HTTP_LINE = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+\S")
+_HTTP_LINE = lazyre.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+\S")
 
 
 def split_http(code: str) -> list[Fragment]:
@@ -365,8 +366,8 @@ def _http_extent(lines: list[str], i: int) -> int:
     return i
 
 
-_RB_OPEN = re.compile(r"^\s*(?:if|unless|case|while|until|begin|def|class|module)\b"
-                      r"|\bdo\b(?:\s*\|[^|]*\|)?\s*$")
+_RB_OPEN = lazyre.compile(r"^\s*(?:if|unless|case|while|until|begin|def|class|module)\b"
+                          r"|\bdo\b(?:\s*\|[^|]*\|)?\s*$")
 
 
 def _rb_extent(lines: list[str], i: int) -> int:

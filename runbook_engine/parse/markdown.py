@@ -9,14 +9,15 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from .. import lazyre
 from ..model import Problem
 from .annotations import parse_comment
 from .prompts import prompt_command
 
-_TASK = re.compile(r"^\[([ xX])\]\s+(.*)$", re.S)
+_TASK = lazyre.compile(r"^\[([ xX])\]\s+(.*)$", re.S)
 _MAX_TITLE = 80
 _MAX_DESCRIPTION = 300
-_SHELL_PROMPT = re.compile(r"^\s*(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?)?\$(?:\s|$)")
+_SHELL_PROMPT = lazyre.compile(r"^\s*(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?)?\$(?:\s|$)")
 
 
 @dataclass
@@ -49,19 +50,19 @@ class Scan:
 
 # Inline parsing is off (it is a third of the time): the few texts we need are cleaned below.
 _MD = MarkdownIt("commonmark").disable(["inline", "text_join"])
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+_CODE_SPAN = lazyre.compile(r"(`+)(.+?)\1", re.S)
 # Each pattern stops scanning at the next opener, so damaged text ("[x[x[x...", "*a *a *a...",
 # "<a <a <a...") costs linear time, not a scan to the end of the text per opener.
-_LINK = re.compile(r"!?\[([^\][]*)\]\([^()\s]*\)")
-_TAG = re.compile(r"<[^<>\n]*>")
-_EMPHASIS = re.compile(r"\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*|\*(?=\S)([^*\n]+?)(?<=\S)\*"
-                       r"|(?<!\w)__(?=\S)([^_\n]+?)(?<=\S)__|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_")
-_BOLD_LEAD = re.compile(r"^\s*(\*\*|__)(.+?)\1")
-_MARKUP = re.compile(r"[`*_\[<\\]")
-_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_LINK = lazyre.compile(r"!?\[([^\][]*)\]\([^()\s]*\)")
+_TAG = lazyre.compile(r"<[^<>\n]*>")
+_EMPHASIS = lazyre.compile(r"\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*|\*(?=\S)([^*\n]+?)(?<=\S)\*"
+                           r"|(?<!\w)__(?=\S)([^_\n]+?)(?<=\S)__|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_")
+_BOLD_LEAD = lazyre.compile(r"^\s*(\*\*|__)(.+?)\1")
+_MARKUP = lazyre.compile(r"[`*_\[<\\]")
+_ESCAPE = lazyre.compile(r"\\([!-/:-@\[-`{-~])")
 # AsciiDoc callouts left at line ends by a conversion (`--token=T <1>`): marks, not code
 # (a blank run is tried once, from its start: no quadratic backtracking on long blank runs)
-_CALLOUTS = re.compile(r"(?:(?<![ \t])[ \t]++(?:(?:#|//|--) ?)?<\d{1,2}>)+[ \t]*$", re.M)
+_CALLOUTS = lazyre.compile(r"(?:(?<![ \t])[ \t]++(?:(?:#|//|--) ?)?<\d{1,2}>)+[ \t]*$", re.M)
 
 
 def _emphasised(match: re.Match[str]) -> str:
@@ -207,9 +208,9 @@ def scan(text: str, path: str) -> Scan:
 # MkDocs (Python-Markdown) admonitions `!!! note "Title"`, collapsibles `??? example` and
 # content tabs `=== "Linux"` hold Markdown indented by four spaces; CommonMark would read that
 # body as one indented code block (a fence in a tab would become code holding its own ```).
-_FOLD = re.compile(r'^( {0,36})(?:(?:!!!|\?\?\?\+?) +([\w-]+)(?: +"([^"\n]*)")?'
-                   r'|===\+? +"([^"\n]*)")[ \t]*$')
-_FENCE_MARK = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_FOLD = lazyre.compile(r'^( {0,36})(?:(?:!!!|\?\?\?\+?) +([\w-]+)(?: +"([^"\n]*)")?'
+                       r'|===\+? +"([^"\n]*)")[ \t]*$')
+_FENCE_MARK = lazyre.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def unfold_admonitions(text: str) -> str:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from .. import lazyre
 from .lines import Fragment, comment_text, dedent, is_comment, logical_line_end, word_set
 from .shapes import Known, first_word, line_shape
 from .vocabulary import SILENT
 
 # (language, prompt) in order; continuation prompts carry the language of the line they extend
 _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (lang, re.compile(pattern)) for lang, pattern in (
+    (lang, lazyre.compile(pattern)) for lang, pattern in (
         ("psql", r"^[\w-]+=[#>] ?"),
         ("psql+", r"^[\w-]+[-'(\"][#>] ?"),
         ("mysql", r"^(?:mysql|MariaDB \[[^\]\n]*\]|mariadb) ?> ?"),
@@ -69,7 +70,8 @@ _PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("shell", r"^[a-z][\w]*(?:[.-][\w]+)+ +[$#] |^[a-z][\w.-]*  +[$#] "),
     )
 )
-_MONGO = re.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases|collections)\b)")
+_MONGO = lazyre.compile(r"^(?:(?:db|rs|sh)\.\w|use\s+\w+;?$|show\s+(?:dbs|databases"
+                        r"|collections)\b)")
 _CLIENT_LANG = {"psql": "psql", "mysql": "mysql", "mariadb": "mysql", "sqlite3": "sqlite",
                 "redis-cli": "redis", "valkey-cli": "redis", "mongo": "mongo", "mongosh": "mongo",
                 "python": "python", "python3": "python", "node": "javascript", "irb": "ruby",
@@ -84,7 +86,7 @@ NAMED_CONSOLES = frozenset({"diskpart", "dgmgrl", "asmcmd", "netsh", "ftp", "sft
                             "nslookup"})
 #: a network device's command line (``sw-12# show vlan``, ``core1(config-if)# shutdown``): the
 #: host name, maybe a configuration mode in brackets, then ``#`` or ``>``
-_DEVICE_PROMPT = re.compile(r"^([A-Za-z][\w.-]{0,40})(\((?:config|vlan)[\w-]*\))?([#>])(?: |$)")
+_DEVICE_PROMPT = lazyre.compile(r"^([A-Za-z][\w.-]{0,40})(\((?:config|vlan)[\w-]*\))?([#>])(?: |$)")
 #: first words of device command lines (Cisco IOS and the many CLIs modelled on it)
 _DEVICE_WORDS = word_set(
     "show configure conf interface no shutdown reload write copy end vlan switchport enable "
@@ -92,13 +94,14 @@ _DEVICE_WORDS = word_set(
     "do ping traceroute dir more commit rollback request")
 #: words only a command line has (an option, a path, ``key=value``, a name with digits in it
 #: like ``r0`` or ``md127``): after a root ``# `` they tell a command from a comment
-_ARGUMENTS = re.compile(r"\s(?:--?[A-Za-z][\w-]*|[\w.~-]*/[\w./-]*|\w+=\S*|"
-                        r"[a-z]+\d+[a-z\d]*)(?=\s|$)")
-_PROSE_END = re.compile(r"[.:!?]$|\s(?:the|a|an|to|of|on|and|this|that|if|it)\s")
+_ARGUMENTS = lazyre.compile(r"\s(?:--?[A-Za-z][\w-]*|[\w.~-]*/[\w./-]*|\w+=\S*|"
+                            r"[a-z]+\d+[a-z\d]*)(?=\s|$)")
+_PROSE_END = lazyre.compile(r"[.:!?]$|\s(?:the|a|an|to|of|on|and|this|that|if|it)\s")
 #: a query language's statement in capitals (Cypher, SQL) after a `user@db> ` prompt: a database
 #: shell's, not a router's (whose commands are lower case)
-_QUERY_WORD = re.compile(r"(?:MATCH|OPTIONAL MATCH|MERGE|CREATE|CALL|RETURN|UNWIND|WITH|SHOW|DROP|"
-                         r"DELETE|DETACH|SELECT|INSERT|UPDATE|ALTER|STOP|START|USE|:\w+)\b")
+_QUERY_WORD = lazyre.compile(r"(?:MATCH|OPTIONAL MATCH|MERGE|CREATE|CALL|RETURN|UNWIND|WITH|SHOW"
+                             r"|DROP|"
+                             r"DELETE|DETACH|SELECT|INSERT|UPDATE|ALTER|STOP|START|USE|:\w+)\b")
 #: prompts of the machine's own shells, where a client console may be opened
 _HOST_SHELLS = frozenset({"shell", "cmd", "powershell"})
 #: typing one of these at a client prompt ends the client session
@@ -264,8 +267,8 @@ def read_transcript(code: str, root_hash: bool) -> list[Entry]:
     return entries
 
 
-_DEVICE = re.compile(r"^([\w.-]+@[\w.-]+)([>#]) ")
-_SUBMENU = re.compile(r"^[a-z][a-z0-9 -]{1,40}[:>] (?=\S)")
+_DEVICE = lazyre.compile(r"^([\w.-]+@[\w.-]+)([>#]) ")
+_SUBMENU = lazyre.compile(r"^[a-z][a-z0-9 -]{1,40}[:>] (?=\S)")
 
 
 class _OwnConsole:

@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from .. import lazyre
 from ..placeholders import mask_placeholders
 from .consoles import CLIENT_WORD, client_language, client_line, shell_words
 from .lines import PSQL_META, SQL_START, is_comment
@@ -66,34 +67,37 @@ class Reading:
         return "; ".join(str(s) for s in ranked[:5])
 
 
-_CMDLET_LINE = re.compile(r"^\s*(?:\$\w+\s*=\s*)?[A-Z][a-z]+-[A-Z][A-Za-z]+\b|^\s*\$\w+\s*=\s*\S")
-_DIAGRAM = re.compile(r"[┌┐└┘│─├┤┬┴┼═║╔╗╚╝▶◀►◄→←↓↑]|^\s*\+-{3,}|-{2,}>|<-{2,}|^\s*\|\s{3,}\S")
-_YAML_LINE = re.compile(r"^\s*(?:-\s+)?[\w.\-/\"']+\s*:(?:\s|$)|^\s*-\s+\S|^\s*#|^---\s*$")
-_INI_SECTION = re.compile(r"^\s*\[[\w.\- \"']+\]\s*$")
-_INI_PAIR = re.compile(r"^\s*[\w.\-]+\s*=\s*\S")
-_XML = re.compile(r"^\s*<[?!A-Za-z][^>]*>")
-_DOCKERFILE = re.compile(r"^(?:FROM|RUN|COPY|ADD|ENV|ARG|CMD|ENTRYPOINT|WORKDIR|EXPOSE|USER|LABEL"
-                         r"|VOLUME|HEALTHCHECK)\s")
+_CMDLET_LINE = lazyre.compile(r"^\s*(?:\$\w+\s*=\s*)?[A-Z][a-z]+-[A-Z][A-Za-z]+\b"
+                              r"|^\s*\$\w+\s*=\s*\S")
+_DIAGRAM = lazyre.compile(r"[┌┐└┘│─├┤┬┴┼═║╔╗╚╝▶◀►◄→←↓↑]|^\s*\+-{3,}|-{2,}>|<-{2,}|^\s*\|\s{3,}\S")
+_YAML_LINE = lazyre.compile(r"^\s*(?:-\s+)?[\w.\-/\"']+\s*:(?:\s|$)|^\s*-\s+\S|^\s*#|^---\s*$")
+_INI_SECTION = lazyre.compile(r"^\s*\[[\w.\- \"']+\]\s*$")
+_INI_PAIR = lazyre.compile(r"^\s*[\w.\-]+\s*=\s*\S")
+_XML = lazyre.compile(r"^\s*<[?!A-Za-z][^>]*>")
+_DOCKERFILE = lazyre.compile(r"^(?:FROM|RUN|COPY|ADD|ENV|ARG|CMD|ENTRYPOINT|WORKDIR|EXPOSE|USER"
+                             r"|LABEL"
+                             r"|VOLUME|HEALTHCHECK)\s")
 # `name args;`, `name args {`, `}`. No repeated group that could give back what it took: sre
 # keeps a frame for each turn of one (145 MB for a line of 850,000 words)
-_CONF_LINE = re.compile(r"^\s*[\w.\-]+(?:\s+[^\s;#]+)++;\s*$|^\s*[\w.\-]+(?:\s.*)?\{\s*$"
-                        r"|^\s*\}")
-_OUTPUT_HEADING = re.compile(r"\b(?:output|response|result|example|sample|symptoms?|logs?|errors?"
-                             r"|what you(?:'ll| will) see)\b", re.IGNORECASE)
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
-_HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
-                           r"(?:/|\?|$|\s*$))")
-_TECHNICAL = re.compile(r"\s(?:--?[A-Za-z]|[~.]?/\w|\S*=\S|\S+:\d)")
-_URL_LINE = re.compile(r"^\s*https?://\S+\s*$")
+_CONF_LINE = lazyre.compile(r"^\s*[\w.\-]+(?:\s+[^\s;#]+)++;\s*$|^\s*[\w.\-]+(?:\s.*)?\{\s*$"
+                            r"|^\s*\}")
+_OUTPUT_HEADING = lazyre.compile(r"\b(?:output|response|result|example|sample|symptoms?|logs?"
+                                 r"|errors?"
+                                 r"|what you(?:'ll| will) see)\b", re.IGNORECASE)
+_BULLET = lazyre.compile(r"^\s*(?:[-*•]|\d+[.)])\s+[A-Za-z]")
+_HTTP_REQUEST = lazyre.compile(r"^\s*(?:GET|POST|PUT|DELETE|PATCH|HEAD)\s+(?:/|_|https?://|[\w.*<{-]+"
+                               r"(?:/|\?|$|\s*$))")
+_TECHNICAL = lazyre.compile(r"\s(?:--?[A-Za-z]|[~.]?/\w|\S*=\S|\S+:\d)")
+_URL_LINE = lazyre.compile(r"^\s*https?://\S+\s*$")
 #: prose that sends the reader to a browser: the addresses below are things to do
-_BROWSE = re.compile(r"\b(?:open|visit|browse\s+to|navigate\s+to|go\s+to|load|hit)\b", re.I)
+_BROWSE = lazyre.compile(r"\b(?:open|visit|browse\s+to|navigate\s+to|go\s+to|load|hit)\b", re.I)
 #: `Jenkins.instance.queue.clear()`: a call on an object path, as typed into a script console
-_CALL_CHAIN = re.compile(r"^\s*[A-Z]\w*(?:\.\w+(?:\([^()]*\))?)+\([^()]*\)\s*;?\s*$")
-_SQL_LINE = re.compile(r"^\s*(?:" + SQL_START.pattern + r")")
+_CALL_CHAIN = lazyre.compile(r"^\s*[A-Z]\w*(?:\.\w+(?:\([^()]*\))?)+\([^()]*\)\s*;?\s*$")
+_SQL_LINE = lazyre.compile(r"^\s*(?:" + SQL_START.pattern + r")")
 
 
 #: prose that shows a block so that it is recognised, not run
-_WARNING = re.compile(
+_WARNING = lazyre.compile(
     r"\b(?:never|do\s+not|don'?t)\s+(?:ever\s+)?(?:run|do\s+this|type|execute|paste)\b"
     r"|\bnot\s+so\s+that\s+you\s+run\b|\bwhat\s+not\s+to\s+do\b",
     re.IGNORECASE)
@@ -152,7 +156,7 @@ def _logical(lines: list[str]) -> list[str]:
     return out
 
 
-_DASH_COMMENT = re.compile(r"^\s*-{2,3}\s+[A-Za-z]")  # `-- check the lag`, `--- as sysdba`
+_DASH_COMMENT = lazyre.compile(r"^\s*-{2,3}\s+[A-Za-z]")  # `-- check the lag`, `--- as sysdba`
 
 
 # A block is judged by its first lines: far more than any real block holds, and an 8 MB block

@@ -13,39 +13,40 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .. import lazyre
 from ..placeholders import mask_placeholders
 from .vocabulary import BUILTINS, KNOWN_COMMANDS, WINDOWS
 
-_LEAD = re.compile(  # what may stand before the program name
+_LEAD = lazyre.compile(  # what may stand before the program name
     r"^(?:(?:sudo|doas)(?:\s+-[A-Za-z]+(?:\s+(?!-)\S+)?)*\s+|env(?:\s+-u\s+\w+|\s+-[a-z]+)*\s+"
     r"(?=[\w./~$])|nice(?:\s+-n\s*-?\d+|\s+-\d+)?\s+(?=[\w./~$])|(?:nohup|time|exec|command"
     r"|builtin)\s+(?=[\w./~$-])|[A-Za-z_]\w*=\S*\s+)+"
 )
-_PRIVILEGED = re.compile(r"^(?:sudo|doas)\s+(?:-[A-Za-z]+\s+)*[a-z][\w.-]*(?:\s|$)")
-_PIPED = re.compile(r"(?:^|\s)\|\s*(?:sudo\s+)?([a-z][\w.-]*)")
-_ASSIGN = re.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?[A-Za-z_]\w*"
-                     r"(?:\[[^\]]*\])?\+?=")
-_PATHLIKE = re.compile(r"^(?:\.{1,2}/|~/|/|\$\w+/|\$\{\w+\}/)[\w.@+/-]*[\w]$"
-                       r"|^[\w.-]+/[\w./-]*\.(?:sh|py|rb|pl)$"
-                       r"|^\w[\w.-]*\.(?:sh|py|rb|pl|bash)$"
-                       # a program in a release's or a repository's own bin directory
-                       # (`bin/solr`, `kafka_2.13/bin/kafka-topics`, `scripts/rotate-keys`)
-                       r"|^(?:[\w.-]+/)*(?:s?bin|scripts?|tools|hack|libexec)/[a-z][\w.-]*$")
-_EXEC_SHAPE = re.compile(r"^[a-z][a-z0-9._+-]*$|^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")  # crm_mon
-_CMDLET = re.compile(r"^[A-Z][a-z]+-[A-Z][A-Za-z0-9]+$")
-_TIMESTAMP = re.compile(
+_PRIVILEGED = lazyre.compile(r"^(?:sudo|doas)\s+(?:-[A-Za-z]+\s+)*[a-z][\w.-]*(?:\s|$)")
+_PIPED = lazyre.compile(r"(?:^|\s)\|\s*(?:sudo\s+)?([a-z][\w.-]*)")
+_ASSIGN = lazyre.compile(r"^(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?[A-Za-z_]\w*"
+                         r"(?:\[[^\]]*\])?\+?=")
+_PATHLIKE = lazyre.compile(r"^(?:\.{1,2}/|~/|/|\$\w+/|\$\{\w+\}/)[\w.@+/-]*[\w]$"
+                           r"|^[\w.-]+/[\w./-]*\.(?:sh|py|rb|pl)$"
+                           r"|^\w[\w.-]*\.(?:sh|py|rb|pl|bash)$"
+                           # a program in a release's or a repository's own bin directory
+                           # (`bin/solr`, `kafka_2.13/bin/kafka-topics`, `scripts/rotate-keys`)
+                           r"|^(?:[\w.-]+/)*(?:s?bin|scripts?|tools|hack|libexec)/[a-z][\w.-]*$")
+_EXEC_SHAPE = lazyre.compile(r"^[a-z][a-z0-9._+-]*$|^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")  # crm_mon
+_CMDLET = lazyre.compile(r"^[A-Z][a-z]+-[A-Z][A-Za-z0-9]+$")
+_TIMESTAMP = lazyre.compile(
     r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\b\d{4}/\d\d/\d\d \d\d:\d\d|^\s*\[?\d\d:\d\d:\d\d"
     r"|\[\d{1,2}/\w{3}/\d{4}|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} "
     r"\d\d:\d\d:\d\d|\b\d{10}(?:\.\d+)?\b"
 )
-_LOG_LEVEL = re.compile(r"(?:^|[\s\[(|=])(?:INFO|WARN|WARNING|ERROR|DEBUG|FATAL|TRACE|CRITICAL"
-                        r"|NOTICE|PANIC|info|warn|error|debug)(?:[\s\]):|,]|$)")
-_GAPS = re.compile(r"\S(?: {2,}|\t+)(?=\S)")
-_STATUS_LINE = re.compile(r"^(?:HTTP/\d|[A-Z][A-Z0-9_]*/\d)|^[<>*] |^\{\s*$|^\{\s*\"|^\[[\d\"{]"
-                          r"|^\]|^\}")
-_SENTENCE = re.compile(r"^[A-Z][a-z]+(?: [a-z'’]+){3,}.*[.!?:]?$")
-_KEY_VALUE = re.compile(r"^[\w.\-\"' ]{1,40}:(?:\s+\S|$)")
-_URL_START = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_LOG_LEVEL = lazyre.compile(r"(?:^|[\s\[(|=])(?:INFO|WARN|WARNING|ERROR|DEBUG|FATAL|TRACE|CRITICAL"
+                            r"|NOTICE|PANIC|info|warn|error|debug)(?:[\s\]):|,]|$)")
+_GAPS = lazyre.compile(r"\S(?: {2,}|\t+)(?=\S)")
+_STATUS_LINE = lazyre.compile(r"^(?:HTTP/\d|[A-Z][A-Z0-9_]*/\d)|^[<>*] |^\{\s*$|^\{\s*\"|^\[[\d\"{]"
+                              r"|^\]|^\}")
+_SENTENCE = lazyre.compile(r"^[A-Z][a-z]+(?: [a-z'’]+){3,}.*[.!?:]?$")
+_KEY_VALUE = lazyre.compile(r"^[\w.\-\"' ]{1,40}:(?:\s+\S|$)")
+_URL_START = lazyre.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 
+from .. import lazyre
+
 # One alternative per piece of a word, in the order shlex tries them; its `token += char` makes
 # a 400 KB word cost seconds. tests/test_shellwords.py checks the two agree on any text.
 _QUOTED = r"""'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)"""
-_PIECES = re.compile(_QUOTED + r"""|([^\s'"\\#]+)|(\#[^\n]*)|([ \t\r\n]+)|(['"\\])|(.)""", re.S)
-_PIECES_OPS = re.compile(
+_PIECES = lazyre.compile(_QUOTED + r"""|([^\s'"\\#]+)|(\#[^\n]*)|([ \t\r\n]+)|(['"\\])|(.)""", re.S)
+_PIECES_OPS = lazyre.compile(
     _QUOTED + r"""|([^\s'"\\#();<>|&]+)|(\#[^\n]*)|([ \t\r\n]+)|(['"\\])|([();<>|&]+)|(.)""", re.S
 )
-_DQ_ESCAPE = re.compile(r'\\(["\\])')
+_DQ_ESCAPE = lazyre.compile(r'\\(["\\])')
 
 
 def split(text: str) -> list[str]:

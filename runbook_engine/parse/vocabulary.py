@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .. import lazyre
 from .lines import word_set
 
 #: operations tools people type in runbooks (first word of a command)
@@ -101,7 +102,7 @@ SILENT = word_set(
 # -- prose right before a block --------------------------------------------------------------
 
 #: the paragraph before promises output (the block shows what a command prints)
-OUTPUT_CUES = re.compile(
+OUTPUT_CUES = lazyre.compile(
     r"(?:\b(?:example|sample|expected|typical)\s+(?:output|response|result|reply|answer)"
     r"|\b(?:the|an?)\s+answer\b.*:\s*$|\bwhat\s+to\s+look\s+(?:at|for)\b"
     r"|\boutput\s*(?:looks?|should|will|is|similar|like)|\b(?:the|its|an?)\s+output\b"
@@ -125,7 +126,7 @@ OUTPUT_CUES = re.compile(
     re.IGNORECASE,
 )
 #: the paragraph before asks the reader to type or run something
-COMMAND_CUES = re.compile(
+COMMAND_CUES = lazyre.compile(
     r"(?:\b(?:run|execute|type|enter|issue|invoke|launch|paste)\b"
     r"|\buse\s+(?:the\s+)?(?:following|this|these)\b|\b(?:following|this)\s+commands?\b"
     r"|\bcommands?\s*:?\s*$|\bwith\s*:\s*$|\bas\s+follows\b|\bon\s+the\s+\w+\s*(?:host|node|"
@@ -134,7 +135,7 @@ COMMAND_CUES = re.compile(
     re.IGNORECASE,
 )
 #: prose that describes configuration or a file to write, not something to run
-DATA_CUES = re.compile(
+DATA_CUES = lazyre.compile(
     r"(?:\b(?:config(?:uration)?|manifest|snippet|settings|values|contents?|template"
     r"|definition|payload|body|schema)\b.*(?::\s*$|\blike\b|\bfollowing\b)"
     r"|\b(?:in|to|into)\s+(?:the\s+|a\s+)?(?:\S+\s+)?(?:file|config)\b.*:\s*$"

@@ -27,9 +27,10 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from .. import lazyre
 from .base import SHELL_OWNED_VARS, Command, Session
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENT = lazyre.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # The EXIT trap. ``$?`` must be read first; everything after it is a builtin. The step's name is
 # left out of the state (shell-owned, ignored), so a step that changes nothing writes the same
@@ -92,7 +93,7 @@ def wrap(command: Command, session: Session, *, state_path: str, output_path: st
 
 #: bash's own error prefix for a line of the wrapper: ``…/script: line 14: `` (sourced by the
 #: local shell server) or ``bash: line 16: `` (``bash -c``, sudo, a channel of its own)
-_BASH_ERROR = re.compile(r"^(?:[^\s:]*/script|bash): line (\d+): ", re.MULTILINE)
+_BASH_ERROR = lazyre.compile(r"^(?:[^\s:]*/script|bash): line (\d+): ", re.MULTILINE)
 
 
 def code_first_line(command: Command, session: Session) -> int:
@@ -138,9 +139,10 @@ def parse_state(data: bytes, base_env: Mapping[str, str]) -> Session:
     return Session(cwd=cwd, env=env)
 
 
-_DECLARE = re.compile(rb"(?:declare|export) (?:-[a-zA-Z]+ )?([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?\Z")
-_DQ_ESCAPE = re.compile(rb'\\([\\"$`])')
-_ANSI_ESCAPE = re.compile(
+_DECLARE = lazyre.compile(rb"(?:declare"
+                          rb"|export) (?:-[a-zA-Z]+ )?([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?\Z")
+_DQ_ESCAPE = lazyre.compile(rb'\\([\\"$`])')
+_ANSI_ESCAPE = lazyre.compile(
     rb"\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{1,4})|U([0-9a-fA-F]{1,8})|c(.)|(.))",
     re.DOTALL,
 )

@@ -19,6 +19,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .. import lazyre
 from ..safety import iter_placeholders
 from .errors import TemplateError, as_template_error
 from .limits import MAX_SIZE, TemplateRefused, budget, check_size
@@ -40,7 +41,7 @@ def shell_quote(value: Any) -> str:
 # which only the whole rendered text tells: while a render runs it leaves a marker, and the
 # render replaces each marker by the value quoted for its place (quoting.substitute).
 _quoted: ContextVar[list[str] | None] = ContextVar("runbook_q_values", default=None)
-_MARKER_RE = re.compile("\ue000([0-9]+)\ue001")
+_MARKER_RE = lazyre.compile("\ue000([0-9]+)\ue001")
 
 
 def _q(value: Any) -> str:
@@ -71,8 +72,8 @@ _analysed: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 # The common case, ``{{ name }}``, ``{{ a.b['c'] | q }}``, is handled without jinja: compiling
 # thousands of distinct templates would dominate plan time. (``._x`` goes through the sandbox.)
 _ACCESS = r"(?:\.[A-Za-z]\w*|\[\s*'[^'\]\\]*'\s*\]|\[\s*\"[^\"\]\\]*\"\s*\])"
-_SIMPLE_RE = re.compile(rf"\{{\{{\s*([A-Za-z_]\w*)((?:{_ACCESS})*)\s*((?:\|\s*q\s*)*)\}}\}}")
-_ACCESS_RE = re.compile(r"\.([A-Za-z_]\w*)|\[\s*['\"]([^'\"\]]*)['\"]\s*\]")
+_SIMPLE_RE = lazyre.compile(rf"\{{\{{\s*([A-Za-z_]\w*)((?:{_ACCESS})*)\s*((?:\|\s*q\s*)*)\}}\}}")
+_ACCESS_RE = lazyre.compile(r"\.([A-Za-z_]\w*)|\[\s*['\"]([^'\"\]]*)['\"]\s*\]")
 
 
 def _has_template(text: str) -> bool:
@@ -82,7 +83,7 @@ def _has_template(text: str) -> bool:
 # Go templates in real runbooks (`docker ps --format '{{.Names}}'`, `{{json .State}}`,
 # `{{range .Mounts}}...{{end}}`) are not ours: jinja never starts an expression with `.`, so
 # such blocks are passed through literally instead of failing as syntax errors.
-_GO_TEMPLATE_RE = re.compile(
+_GO_TEMPLATE_RE = lazyre.compile(
     r"\{\{-?\s*(?:(?:[a-z]+\s+)*\.[A-Za-z_.][^{}]*|end|else)\s*-?\}\}")
 
 

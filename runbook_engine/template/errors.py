@@ -9,6 +9,7 @@ from types import TracebackType
 import jinja2
 from jinja2.sandbox import SecurityError
 
+from .. import lazyre
 from ..model import RunbookError
 from .limits import TemplateRefused
 from .sandbox import Forbidden
@@ -22,8 +23,8 @@ class TemplateError(RunbookError):
 
 
 _JINJA_MESSAGES = (
-    (re.compile(r"No filter named '([^']*)'"), "filter", "filters"),
-    (re.compile(r"No test named '([^']*)'"), "test", "tests"),
+    (lazyre.compile(r"No filter named '([^']*)'"), "filter", "filters"),
+    (lazyre.compile(r"No test named '([^']*)'"), "test", "tests"),
 )
 
 

@@ -8,13 +8,14 @@ which is what ``str()`` would produce) before it can grow past ``MAX_SIZE``. No 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+from .. import lazyre
 
 MAX_SIZE = 16 * 2**20  # characters (a container counts its items too): the runbook size cap
 MAX_ITEMS = 1_000_000  # items in one list, tuple or dict a template builds or measures
@@ -156,8 +157,8 @@ def estimate_binop(operator: str, left: Any, right: Any) -> None:
         refuse_over(size_of(left) + size_of(right), "concatenation")
 
 
-_PRINTF_RE = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-_FORMAT_NUMBER_RE = re.compile(r"\d+")
+_PRINTF_RE = lazyre.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_FORMAT_NUMBER_RE = lazyre.compile(r"\d+")
 
 
 def check_printf(fmt: str, args: Any) -> None:

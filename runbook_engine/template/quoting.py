@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .. import lazyre
 from .shellctx import Context, Heredoc, Layer, Role, contexts
 
 
@@ -21,10 +22,10 @@ class QuotingError(ValueError):
     """A value that cannot be placed where it is used without changing the command."""
 
 
-_NUMBER_RE = re.compile(r"[+-]?[0-9]+")
-_PLAIN_RE = re.compile(r"[A-Za-z0-9_.,:/@%+=-]*")
+_NUMBER_RE = lazyre.compile(r"[+-]?[0-9]+")
+_PLAIN_RE = lazyre.compile(r"[A-Za-z0-9_.,:/@%+=-]*")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_SQL_PLAIN_RE = re.compile(rf"-?[0-9]+(?:\.[0-9]+)?|{_IDENT}(?:\.{_IDENT})*")
+_SQL_PLAIN_RE = lazyre.compile(rf"-?[0-9]+(?:\.[0-9]+)?|{_IDENT}(?:\.{_IDENT})*")
 
 
 def _word(value: str, layer: Layer) -> str:

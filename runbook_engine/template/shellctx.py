@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from .. import lazyre
 from ..parse.consoles import client_language, shell_words
 
 
@@ -46,9 +47,9 @@ _CODE_FLAGS = {"python": "-c", "python3": "-c", "python2": "-c", "perl": "-e", "
                "node": "-e", "php": "-r"}
 _ARITH_OPS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _SSH_VALUE_FLAGS = set("BbcDEeFIiJLlmOopQRSWw")
-_HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(?:(['\"])(.*?)\2|\\?([^\s;&|<>()'\"]+))")
-_ASSOC_RE = re.compile(r"\b(?:declare|typeset|local)\s+-\w*A\w*\s+([A-Za-z_]\w*)")
-_PARAM_NAME_RE = re.compile(r"[!#]?(?:[A-Za-z_]\w*|[0-9]+|[@*#?$!-])")
+_HEREDOC_RE = lazyre.compile(r"<<(-?)[ \t]*(?:(['\"])(.*?)\2|\\?([^\s;&|<>()'\"]+))")
+_ASSOC_RE = lazyre.compile(r"\b(?:declare|typeset|local)\s+-\w*A\w*\s+([A-Za-z_]\w*)")
+_PARAM_NAME_RE = lazyre.compile(r"[!#]?(?:[A-Za-z_]\w*|[0-9]+|[@*#?$!-])")
 _WORD_END = frozenset(" \t\n;&|()<>")
 
 

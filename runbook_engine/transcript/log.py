@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import lazyre
 from ..events import Event, Output, OutputSpilled, OutputTail, StepFinished, StepStarted, VarSet
 from ..model import RunbookError
 from ..stamps import now_ts
@@ -29,7 +30,7 @@ INLINE_LIMIT = 1024 * 1024
 #: loses only the record that the step had started.
 _SYNCED_LATER = (Output, OutputSpilled, OutputTail, StepStarted, VarSet)
 
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE_NAME = lazyre.compile(r"[^A-Za-z0-9._-]+")
 # one encoder for every line (json.dumps with options builds a new one per call)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .. import lazyre
+
 if TYPE_CHECKING:
     from rich.text import Text
 
@@ -59,19 +61,19 @@ def sgr(style: str) -> str:
 # A small highlighter instead of rich.Syntax: pygments' lexers cost ~100 ms of regex compilation
 # per process, more than the whole plan of a seed runbook; shell and SQL need only a few colours.
 _SHELL_RULES = (
-    (re.compile(r"(?m)(?:^|(?<=\s))#.*$"), "dim"),
-    (re.compile(r"'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\""), "green"),
-    (re.compile(r"\{\{(?:(?!\{\{).)*?\}\}|<[A-Za-z][\w.-]*>"), "bold yellow"),
-    (re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"), "cyan"),
-    (re.compile(r"(?m)(?:^|(?<=[|;&]))\s*(?:sudo\s+)?[A-Za-z0-9_./-]+"), "bold"),
+    (lazyre.compile(r"(?m)(?:^|(?<=\s))#.*$"), "dim"),
+    (lazyre.compile(r"'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\""), "green"),
+    (lazyre.compile(r"\{\{(?:(?!\{\{).)*?\}\}|<[A-Za-z][\w.-]*>"), "bold yellow"),
+    (lazyre.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"), "cyan"),
+    (lazyre.compile(r"(?m)(?:^|(?<=[|;&]))\s*(?:sudo\s+)?[A-Za-z0-9_./-]+"), "bold"),
 )
 _SQL_RULES = (
-    (re.compile(r"(?m)--.*$"), "dim"),
-    (re.compile(r"'[^'\n]*'"), "green"),
-    (re.compile(r"\{\{(?:(?!\{\{).)*?\}\}|<[A-Za-z][\w.-]*>"), "bold yellow"),
-    (re.compile(r"(?i)\b(?:select|from|where|group|order|by|insert|into|values|update|set|"
-                r"delete|create|drop|alter|table|index|join|on|and|or|not|limit|as|desc|asc|"
-                r"vacuum|analyze|truncate|begin|commit|rollback)\b"), "bold blue"),
+    (lazyre.compile(r"(?m)--.*$"), "dim"),
+    (lazyre.compile(r"'[^'\n]*'"), "green"),
+    (lazyre.compile(r"\{\{(?:(?!\{\{).)*?\}\}|<[A-Za-z][\w.-]*>"), "bold yellow"),
+    (lazyre.compile(r"(?i)\b(?:select|from|where|group|order|by|insert|into|values|update|set|"
+                    r"delete|create|drop|alter|table|index|join|on|and|or|not|limit|as|desc|asc|"
+                    r"vacuum|analyze|truncate|begin|commit|rollback)\b"), "bold blue"),
 )
 _SHELLS = frozenset({"bash", "sh", "shell", "zsh", "console", "shell-session", "shellsession", ""})
 
