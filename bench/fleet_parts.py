@@ -22,10 +22,9 @@ from typing import Any
 T0, C0 = time.perf_counter(), time.process_time()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import paramiko  # noqa: E402
-
 from runbook_engine import runcmd  # noqa: E402
 from runbook_engine.runners.ssh import connect, runner, shell  # noqa: E402
+from runbook_engine.runners.ssh.lib import paramiko  # noqa: E402  (as the run imports it)
 
 SPANS: dict[str, list[tuple[float, float]]] = defaultdict(list)
 

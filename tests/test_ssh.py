@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -231,6 +232,28 @@ def test_ssh_config_options_are_read(tmp_path: Path) -> None:
     # explicit target fields (inventory, user@host:port) win over the config
     explicit = host_config(HostTarget("x", "db", "root", 2200, "/k0"), read_config(str(config)), 10)
     assert (explicit.user, explicit.port, explicit.identity_files[0]) == ("root", 2200, "/k0")
+
+
+def test_invoke_is_imported_only_for_a_config_with_match_exec(tmp_path: Path) -> None:
+    # paramiko imports invoke for `Match exec` alone (~45 ms of every start): ours waits for one
+    pytest.importorskip("invoke")
+    plain, matching = tmp_path / "plain", tmp_path / "matching"
+    plain.write_text("Host db\n  User ops\n")
+    matching.write_text(f'Match exec "test -d {tmp_path}"\n  User matched\n'
+                        'Match exec "false"\n  Port 2222\n')
+    probe = (
+        "import sys\n"
+        "from runbook_engine.model import HostTarget\n"
+        "from runbook_engine.runners.ssh import host_config, read_config\n"
+        "print('invoke' in sys.modules)\n"
+        "print(host_config(HostTarget('db'), read_config(sys.argv[1]), 10).user)\n"
+        "print('invoke' in sys.modules)\n"
+        "cfg = host_config(HostTarget('db'), read_config(sys.argv[2]), 10)\n"
+        "print(cfg.user, cfg.port, 'invoke' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", probe, str(plain), str(matching)],
+                         capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+                         check=True, timeout=60)
+    assert out.stdout.split("\n")[:4] == ["False", "ops", "False", "matched 22 True"], out.stderr
 
 
 def test_a_fleet_reads_its_ssh_config_and_known_hosts_once(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import paramiko
 from ...model import HostTarget
 from ...targets import parse_spec, ssh_name_problem
 from ..base import TargetError
+from .lib import allow_match_exec
 
 Prompt = Callable[[str], str]
 T = TypeVar("T")
@@ -76,7 +78,18 @@ def read_config(path: str | None) -> paramiko.SSHConfig:
     path = os.path.expanduser(path or "~/.ssh/config")
     if not os.path.exists(path):
         return paramiko.SSHConfig()
-    return parsed_file(path, paramiko.SSHConfig.from_path)
+    return parsed_file(path, _parse_config)
+
+
+_MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
+
+
+def _parse_config(path: str) -> paramiko.SSHConfig:
+    with open(path) as handle:  # as paramiko's from_path reads it
+        text = handle.read()
+    if _MATCH_EXEC.search(text):
+        allow_match_exec()
+    return paramiko.SSHConfig.from_text(text)
 
 
 def host_config(target: HostTarget, config: paramiko.SSHConfig, timeout: float) -> HostConfig:
