@@ -185,3 +185,15 @@ def test_a_step_allowed_to_fail_goes_on_without_the_failure_menu(tmp_path: Path)
     child.sendline("y")
     child.expect(pexpect.EOF)
     assert finished(tmp_path) == {"probe": "failed", "next": "ok"}
+
+
+def test_a_step_that_does_not_take_the_terminal_shows_a_spinner(tmp_path: Path) -> None:
+    # (rich.progress is imported only here, not at start)
+    path = book(tmp_path, "# T\n\n```bash {#wait}\nsleep 1.5; echo WAITED\n```\n")
+    child = spawn(path, tmp_path=tmp_path, env={"TERM": "xterm"})
+    child.expect(STEP_PROMPT)
+    child.sendline("y")
+    child.expect("running wait")
+    child.expect("WAITED")
+    child.expect(pexpect.EOF)
+    assert finished(tmp_path) == {"wait": "ok"}

@@ -12,12 +12,14 @@ from __future__ import annotations
 import textwrap
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
 from rich.text import Text
+
+if TYPE_CHECKING:  # rich.progress is imported for a spinner only (~10 ms of an unattended start)
+    from rich.progress import Progress
 
 from ..events import (
     DocShown,
@@ -154,6 +156,8 @@ class TerminalDisplay:
         if event.interactive or not self.console.is_terminal or self.console.is_dumb_terminal:
             return  # the step has the terminal, or the terminal cannot draw a spinner
         self._screen.drain()
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(SpinnerColumn(), TextColumn(f"running {event.step}"),
                                   TimeElapsedColumn(), console=self.console, transient=True)
         self._progress.add_task(event.step, total=None)
