@@ -19,14 +19,17 @@ from test_runner_contract import running, tag
 
 from runbook_engine.model import HostTarget
 from runbook_engine.runners.base import Command, Result
-from runbook_engine.runners.ssh import SSHRunner
+from runbook_engine.runners.ssh import SSHRunner, shell
 from runbook_engine.runners.ssh.shell import SHELL_LOST
 
 Server = sshd_helpers.SSHServer
 
 
-@pytest.fixture()
-def runner(sshd_server: Server) -> Iterator[SSHRunner]:
+@pytest.fixture(params=["pipes", "fifos"])
+def runner(sshd_server: Server, request: pytest.FixtureRequest,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[SSHRunner]:
+    if request.param == "fifos":  # the relays of bash 4.4 and 5.0
+        monkeypatch.setattr(shell, "PIPES_FROM_BASH", 10_000)
     instance = SSHRunner(HostTarget("web1"), ssh_config_path=str(sshd_server.ssh_config))
     instance.connect()
     yield instance
@@ -113,13 +116,31 @@ def test_a_step_runs_once_when_the_shell_died_while_waiting_for_it(runner: SSHRu
     assert ran.read_text() == "once\n"
 
 
-def test_nothing_is_left_behind(sshd_server: Server) -> None:
+def children(pid: int) -> set[int]:
+    try:
+        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+@pytest.mark.parametrize("relays", ["pipes", "fifos"])
+def test_nothing_is_left_behind(sshd_server: Server, relays: str,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    if relays == "fifos":
+        monkeypatch.setattr(shell, "PIPES_FROM_BASH", 10_000)
     runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(sshd_server.ssh_config))
-    assert run(runner, "true").status == "ok"
+    server = int(run(runner, "echo $$").stdout)
     tmp = runner.tmp
-    assert wait_until(lambda: len(holding(tmp)) == 3)  # the next step's process and its 2 relays
+    assert wait_until(lambda: len(children(server)) == 3)  # the next step's process, 2 relays
+    kept = children(server)
+    fifos = {entry.name for entry in Path(tmp).iterdir() if entry.is_fifo()}
+    assert fifos == (set() if relays == "pipes" else {"o0", "e0"})
+    if relays == "fifos":
+        assert holding(tmp) == kept  # the FIFOs' only holders
     runner.close()
-    assert wait_until(lambda: not holding(tmp) and not Path(tmp).exists())
+    assert wait_until(lambda: not Path(f"/proc/{server}").exists()
+                      and not any(Path(f"/proc/{pid}").exists() for pid in kept)
+                      and not Path(tmp).exists())
 
 
 def test_input_with_a_nul_byte_takes_a_channel_of_its_own(runner: SSHRunner) -> None:
@@ -172,9 +193,11 @@ def restricted_server(tools: tuple[str, ...]) -> Iterator[Server]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_remote_that_cannot_keep_a_shell_runs_the_first_step_once_on_a_channel() -> None:
-    # no mkfifo: the set-up says so only after the first step was sent; the remote drops it
-    # and the step runs on a channel of its own, once
+def test_a_remote_that_cannot_keep_a_shell_runs_the_first_step_once_on_a_channel(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a bash before 5.1 without mkfifo: the set-up says so only after the first step was sent;
+    # the remote drops it and the step runs on a channel of its own, once
+    monkeypatch.setattr(shell, "PIPES_FROM_BASH", 10_000)
     ran = Path(tempfile.mkdtemp()) / "ran"
     ran.parent.chmod(0o777)  # the test sshd's user writes there
     with restricted_server(("bash", "mktemp", "rm", "cat")) as server:
@@ -185,6 +208,18 @@ def test_a_remote_that_cannot_keep_a_shell_runs_the_first_step_once_on_a_channel
             assert (first.status, second.status) == ("ok", "ok") and not runner._serves
             assert first.stdout != second.stdout  # each step a channel (a shell) of its own
             assert ran.read_text() == "once\n"
+        finally:
+            runner.close()
+
+
+def test_the_set_up_needs_no_mkfifo_on_bash_5_1() -> None:
+    # the relays are process substitutions: the set-up starts mktemp and nothing else
+    with restricted_server(("bash", "mktemp", "rm", "cat")) as server:
+        runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config))
+        try:
+            first, second = run(runner, "echo $$"), run(runner, "echo $$")
+            assert (first.status, second.status) == ("ok", "ok") and runner._serves
+            assert first.stdout == second.stdout  # one server forked both
         finally:
             runner.close()
 

@@ -3,8 +3,9 @@
 Implementations: ``oneshot`` (LocalRunner, a new bash per step), ``session`` (LocalRunner's
 persistent bash forking a process group per step), ``ssh`` (SSHRunner's persistent remote shell,
 against the real test sshd, which runs on this machine, so its processes can be inspected here
-too) and ``ssh-exec`` (SSHRunner with an exec channel per step, the way sudo steps and hosts
-without a usable bash run). A new runner joins by adding one entry to ``KINDS``.
+too), ``ssh-fifos`` (the same with its relays on FIFOs, as on bash 4.4 and 5.0) and
+``ssh-exec`` (SSHRunner with an exec channel per step, the way sudo steps and hosts without a
+usable bash run). A new runner joins by adding one entry to ``KINDS``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from runbook_engine.runners.base import Command, Result, Runner
 from runbook_engine.runners.local import LocalRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ["oneshot", "session", "ssh", "ssh-exec"]
+KINDS = ["oneshot", "session", "ssh", "ssh-fifos", "ssh-exec"]
+SERVED = {"ssh", "ssh-fifos"}  # the persistent remote shell: its relays on pipes, on FIFOs
 Chunks = list[tuple[float, str, str]]
 
 
@@ -34,8 +36,12 @@ def make_runner(kind: str, request: pytest.FixtureRequest) -> Runner:
         from runbook_engine.runners.ssh import SSHRunner
 
         server = request.getfixturevalue("sshd_server")
+        if kind == "ssh-fifos":  # as on bash 4.4 and 5.0
+            from runbook_engine.runners.ssh import shell
+
+            request.getfixturevalue("monkeypatch").setattr(shell, "PIPES_FROM_BASH", 10_000)
         ssh = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config),
-                        persistent_shell=kind == "ssh")
+                        persistent_shell=kind in SERVED)
         ssh.connect()  # the set-up's records are read by the first step, sent behind it
         return ssh
     return LocalRunner(use_server=kind == "session")
@@ -50,7 +56,7 @@ def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
 
         assert isinstance(instance, SSHRunner)
         if instance._remote is not None and instance._remote.settled:
-            assert instance._serves == (request.param == "ssh")
+            assert instance._serves == (request.param in SERVED)
     instance.close()
 
 
@@ -254,7 +260,7 @@ print("read " + input("again? "))
 """
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "ssh-fifos"])  # (a pty channel)
 def test_interactive_step_gets_a_terminal(kind: str, request: pytest.FixtureRequest) -> None:
     pexpect = pytest.importorskip("pexpect")
     config = ""

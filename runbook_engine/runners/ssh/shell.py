@@ -9,19 +9,22 @@ Per step the client sends ``"<script bytes> <stdin bytes>\\n"``, the script, the
 NUL byte (such steps take a channel of their own). The step runs in its own process group, forked
 before it came (after the previous step, with two ``cat`` relays: their start costs no time on the
 step's way, which matters on a link of some RTT): that child reads the step, checks that the
-server still runs, and runs it with stdout and stderr on two FIFOs; the relays copy the FIFOs to
+server still runs, and runs it with stdout and stderr on two pipes; the relays copy the pipes to
 the channel's stdout and stderr until every writer (the step and its background jobs) is done:
-the same end of output a channel of its own gives. The server opens every FIFO end itself (a
-read-write open first, so no open ever blocks) and hands the relays and the child theirs: were
-it killed at any moment, its own ends close; the child, finding it gone, runs nothing and exits
-(at the next step, or at the connection's end), the relays end, and with them the channel.
+the same end of output a channel of its own gives. The pipes are new for every step: bash >= 5.1
+makes them as process substitutions (``exec 7> >(cat)``), which it can ``wait`` for by pid;
+bash 4.4 and 5.0 get FIFOs in the temp dir (``mkfifo``: one more process in the connection's
+set-up), whose ends the server opens itself (a read-write open first, so no open ever blocks).
+Either way the server holds the write ends only until it has handed them to the child: were it
+killed at any moment, its own ends close; the child, finding it gone, runs nothing and exits (at
+the next step, or at the connection's end), the relays end, and with them the channel.
 
 On stderr, among the step's bytes, the child writes ``<mark>P<pid> <relay> <relay>\\n`` when the
 step starts and the server ``<mark>X<status>\\n`` when it exits; once both relays ended,
 ``<mark>D`` on stdout and ``<mark>S<state><mark>O<outputs><mark>E`` on stderr (see
 protocol.Frames). A background job that keeps the output open after the step's drain time is
-cut off: the client kills the relays (``close``), and the server moves on to new FIFOs, so the
-job's later output never reaches another step.
+cut off: the client kills the relays (``close``), and the next step has new pipes (FIFOs: the
+server makes new ones), so the job's later output never reaches another step.
 """
 
 from __future__ import annotations
@@ -41,20 +44,24 @@ from .protocol import Frames, epilogue_script
 
 SETTLE_S = 5.0  # how long a step's end may take to arrive after its relays were stopped
 SHELL_LOST = "the remote shell ended unexpectedly (killed?); the next step starts a new one"
+#: the bash (major * 100 + minor) whose relays are process substitutions; older ones use FIFOs
+PIPES_FROM_BASH = 501
 
 # $1: the login shell, $2: the frame token, $3: a temp dir left by a shell that died (removed),
 # $4: 1 to serve steps. Records (NUL-terminated) first: temp dir, login shell, "1" when the server
 # runs, the environment (``export -p``: a builtin, where a loop over $(compgen -e) forked). The
 # client sends its first step without waiting for them (one round trip less to connect), so the
-# steps name the temp dir as "$__rb_d". Without bash >= 4.4 or mkfifo (or $4) it only keeps the
-# temp dir until the connection ends, and reads (and drops) whatever comes: a step sent before
-# the records said so runs nowhere, and every step takes a channel of its own.
+# steps name the temp dir as "$__rb_d". __rb_ok: 1 relays on pipes, 2 on FIFOs; 0 (no bash >= 4.4,
+# no mkfifo, or not $4): it only keeps the temp dir until the connection ends, and reads (and
+# drops) whatever comes: a step sent before the records said so runs nowhere, and every step
+# takes a channel of its own.
 _SERVER = r"""[[ -n $3 && -d $3 ]] && rm -rf -- "$3"
 __rb_d=$(mktemp -d) || exit 1
 __rb_ok=0
-if [[ $4 == 1 ]] && (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404 )) &&
-   mkfifo -m 600 "$__rb_d/o0" "$__rb_d/e0" 2>/dev/null; then __rb_ok=1; fi
-printf '%s\0%s\0%s\0' "$__rb_d" "$1" "$__rb_ok"
+if [[ $4 == 1 ]] && (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= @PIPES@ )); then __rb_ok=1
+elif [[ $4 == 1 ]] && (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404 )) &&
+   mkfifo -m 600 "$__rb_d/o0" "$__rb_d/e0" 2>/dev/null; then __rb_ok=2; fi
+printf '%s\0%s\0%s\0' "$__rb_d" "$1" "$(( __rb_ok > 0 ))"
 export -p; printf '\0'
 trap 'rm -rf -- "$__rb_d"' EXIT
 if (( ! __rb_ok )); then exec >&- 2>&-; cat >/dev/null; exit; fi
@@ -63,14 +70,21 @@ set -m --
 exec 3>&1 4>&2 >/dev/null 2>&1
 __rb_g=0
 while :; do
-  __rb_o=$__rb_d/o$__rb_g __rb_e=$__rb_d/e$__rb_g
-  exec 5<>"$__rb_o" 6<"$__rb_o"
-  cat <&6 >&3 3>&- 4>&- 5>&- 6>&- &
-  __rb_r1=$!
-  exec 7>"$__rb_o" 5>&- 6<&- 5<>"$__rb_e" 6<"$__rb_e"
-  cat <&6 >&4 3>&- 4>&- 5>&- 6>&- 7>&- &
-  __rb_r2=$!
-  exec 8>"$__rb_e" 5>&- 6<&-
+  if (( __rb_ok == 1 )); then
+    exec 7> >(exec cat >&3 3>&- 4>&-)
+    __rb_r1=$!
+    exec 8> >(exec cat >&4 3>&- 4>&- 7>&-)
+    __rb_r2=$!
+  else
+    __rb_o=$__rb_d/o$__rb_g __rb_e=$__rb_d/e$__rb_g
+    exec 5<>"$__rb_o" 6<"$__rb_o"
+    cat <&6 >&3 3>&- 4>&- 5>&- 6>&- &
+    __rb_r1=$!
+    exec 7>"$__rb_o" 5>&- 6<&- 5<>"$__rb_e" 6<"$__rb_e"
+    cat <&6 >&4 3>&- 4>&- 5>&- 6>&- 7>&- &
+    __rb_r2=$!
+    exec 8>"$__rb_e" 5>&- 6<&-
+  fi
   : >"$__rb_d/state"; : >"$__rb_d/output"
   (
     __rb_in=/dev/null
@@ -96,7 +110,7 @@ while :; do
   wait "$__rb_r1"; __rb_k=$?; wait "$__rb_r2"; __rb_k=$((__rb_k + $?))
   printf '%sD' "$__rb_T" >&3
   { @EPILOGUE@} >&4
-  if (( __rb_k )); then
+  if (( __rb_k && __rb_ok == 2 )); then
     __rb_g=$((__rb_g + 1))
     mkfifo -m 600 "$__rb_d/o$__rb_g" "$__rb_d/e$__rb_g" || break
   fi
@@ -112,7 +126,7 @@ SERVED_LINE_OFFSET = next(n for n, line in enumerate(_SERVER.splitlines())
 def server_command(token: str, stale: str, serve: bool) -> str:
     """The exec command that sets the connection up and then serves its steps."""
     epilogue = epilogue_script('"$__rb_T"', '"$__rb_d/state"', '"$__rb_d/output"')
-    script = _SERVER.replace("@EPILOGUE@", epilogue)
+    script = _SERVER.replace("@EPILOGUE@", epilogue).replace("@PIPES@", str(PIPES_FROM_BASH))
     return (f"exec bash -c {shlex.quote(script)} bash \"$SHELL\" {token} {shlex.quote(stale)} "
             f"{int(serve)}")
 
