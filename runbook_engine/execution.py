@@ -241,11 +241,15 @@ class Executor:
         duration = max(0.0, ended.ended - begun.timestamp()) if ended.ended and begun else 0.0
         result = Result(ended.exit_code, "ok" if ended.exit_code == 0 else "failed", duration,
                         stdout=host.stdout.text, stderr=host.stderr.text)
+        why = "its body ended as the earlier session ended: the result is its shell's record"
+        if step.capture and self.inputs.may_create_secret(step, step.code):
+            # its output was held until its end, so the transcript has none: asked when needed
+            why += f"; {step.capture} is not known (its output was held)"
+            step = replace(step, capture=None, extract=None)
         run = _judge(step, LOCAL, result, [])
         runner = self.runner(LOCAL)  # the session recorded before it, restored
         if ended.cwd:
             runner.session = Session(cwd=ended.cwd, env=dict(runner.session.env))
-        why = "its body ended as the earlier session ended: the result is its shell's record"
         self._record(step, {LOCAL.name: run}, running.attempt, time.monotonic() - duration,
                      run.status, f"{run.reason}; {why}" if run.reason else why)
 

@@ -135,3 +135,22 @@ def test_a_record_is_read_only_for_its_own_attempt_whole_and_over_a_longer_one(
     (tmp_path / "t.ended").unlink()
     write_record(tmp_path, "cccccccccccc", 0, "/c")
     assert not (tmp_path / "t.ended").exists()
+
+
+def test_a_secret_capture_of_a_body_ended_before_the_kill_is_asked_for_not_made_up(
+        tmp_path: Path) -> None:
+    """The output of a step making a secret is held until it ends, so the transcript has none:
+    the value is not known, and is not taken as empty (a later step needing it is refused)."""
+    book = tmp_path / "book.md"
+    book.write_text(
+        "# Secret\n\n```bash {#cut capture=token secret=true}\necho $BASHPID > pid\n"
+        f"{WAIT_FOR_GO}\necho body >> log\necho s3cr3t-value\n```\n\n"
+        "```bash {#use}\necho \"got {{ token }}\" >> log\n```\n")
+    kill_after_the_body(tmp_path, book)
+    resumed = run("run", str(book), "--yes", "--resume", "t.jsonl", cwd=tmp_path)
+    assert "it is not run again" in resumed.stderr
+    [result] = results(tmp_path / "t.jsonl", "cut")
+    assert result["status"] == "ok" and "token is not known" in str(result["reason"])
+    assert text(tmp_path / "log").split("\n") == ["body", ""], resumed.stderr
+    assert resumed.returncode == 2  # a value missing: a user error
+    assert "variable 'token' has no value: pass --var token=VALUE" in resumed.stderr
