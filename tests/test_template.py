@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -179,3 +180,23 @@ def test_one_spelling_of_elapsed_time_on_screen_and_in_reports(seconds: float, s
     assert spell_elapsed(seconds) == spelt
     assert fmt_duration(seconds) == spelt
     assert fmt_duration(True) == "" and fmt_duration(None) == ""
+
+
+def test_globals_are_the_sandbox_environments() -> None:
+    from runbook_engine.template import ENV, GLOBALS, LENIENT_ENV
+
+    assert GLOBALS == frozenset(ENV.globals) == frozenset(LENIENT_ENV.globals)
+
+
+def test_a_runbook_without_templates_never_imports_jinja2(tmp_path: Path) -> None:
+    # the environments are built when a text first needs jinja (~20 ms of every start)
+    book = tmp_path / "book.md"
+    book.write_text("# T\n\n```bash\necho {{ name }} plain\n```\n\n```bash\necho hi\n```\n")
+    probe = ("import sys\nfrom runbook_engine.cli import main\n"
+             "sys.argv = ['runbook', 'plan', '--var', 'name=x', sys.argv[1]]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print('JINJA', 'jinja2' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(book)], capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert "JINJA False" in done.stdout, done.stdout + done.stderr
+    assert "echo x plain" in done.stdout

@@ -9,57 +9,45 @@ from __future__ import annotations
 
 import difflib
 import re
-import shlex
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from types import CodeType
-from typing import Any
-
-import jinja2
-from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from .. import lazyre
 from ..safety import iter_placeholders
 from .errors import TemplateError, as_template_error
 from .limits import MAX_SIZE, TemplateRefused, budget, check_size
+from .qfilter import MARKER_RE, q, quoted, shell_quote
 from .quoting import QuotingError, Substitution, substitute
-from .sandbox import RunbookSandbox, guard_filter
 from .shellctx import language_role
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2 import nodes
 
 __all__ = ["ENV", "GLOBALS", "TemplateError", "evaluate", "expression_template", "problem",
            "render", "render_lenient", "report_environment", "shell_quote", "steps_referenced",
            "substitute_placeholders", "syntax_error", "variables_used"]
 
 
-def shell_quote(value: Any) -> str:
-    """One shell word, whatever the value holds (the reports' ``q``)."""
-    return shlex.quote(value if isinstance(value, str) else str(value))
+def _envs() -> Any:
+    """The sandboxed environments (environments.py): jinja2 is imported when a text first needs
+    it (a runbook without templates never does: ~20 ms of its start)."""
+    from . import environments
+
+    return environments
 
 
-# The ``q`` filter quotes for wherever its result lands (a word, "...", a here-document, SQL),
-# which only the whole rendered text tells: while a render runs it leaves a marker, and the
-# render replaces each marker by the value quoted for its place (quoting.substitute).
-_quoted: ContextVar[list[str] | None] = ContextVar("runbook_q_values", default=None)
-_MARKER_RE = lazyre.compile("\ue000([0-9]+)\ue001")
+def __getattr__(name: str) -> Any:  # ``template.ENV``, ``template.LENIENT_ENV``, built on demand
+    if name in ("ENV", "LENIENT_ENV"):
+        return getattr(_envs(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _q(value: Any) -> str:
-    """The ``q`` filter: the value as data wherever it lands in the command."""
-    text = value if isinstance(value, str) else str(value)
-    pending = _quoted.get()
-    if pending is None:  # outside a render (``when`` expressions): one shell word
-        return shell_quote(text)
-    if "\ue000" in text:  # ``x | q | q``: the inner q made one shell word of x
-        text = _MARKER_RE.sub(lambda m: shell_quote(pending[int(m.group(1))]), text)
-    pending.append(text)
-    return f"\ue000{len(pending) - 1}\ue001"
 
-
-ENV = RunbookSandbox(undefined=jinja2.StrictUndefined)
-ENV.filters["q"] = guard_filter("q", _q)
-#: the names a template can use without a variable (the sandbox keeps only ``range``)
-GLOBALS = frozenset(ENV.globals)
+#: the names a template can use without a variable (the sandbox keeps only ``range``; a test
+#: holds this to the environment's globals, built only when a text needs jinja)
+GLOBALS = frozenset({"range"})
 
 _MARKERS = ("{{", "{%", "{#")
 _CACHE_LIMIT = 100_000
@@ -117,8 +105,9 @@ def _lookup(context: Mapping[str, Any], path: list[str]) -> Any:
         if isinstance(value, Mapping):
             value = value.get(key, _MISSING)
             continue
-        value = ENV.getattr(value, key)  # attribute, then item; unsafe names raise
-        if isinstance(value, jinja2.Undefined):
+        envs = _envs()
+        value = envs.ENV.getattr(value, key)  # attribute, then item; unsafe names raise
+        if isinstance(value, envs.Undefined):
             return _MISSING
     return value
 
@@ -139,7 +128,7 @@ def _render_simple(text: str, matches: list[re.Match[str]], context: Mapping[str
         else:
             text_value = str(check_size(value, "output"))
             for _ in range(match.group(3).count("|")):
-                text_value = _q(text_value)
+                text_value = q(text_value)
             out.append(text_value)
         pos = match.end()
     out.append(text[pos:])
@@ -152,10 +141,11 @@ def _code(text: str) -> CodeType:
     if code is None:
         if len(_codes) > _CACHE_LIMIT:
             _codes.clear()
+        env = _envs().ENV
         try:
-            code = ENV.compile(text)
+            code = env.compile(text)
         except Exception as exc:  # noqa: BLE001 - every compile failure is the template's
-            raise as_template_error(exc, ENV) from None
+            raise as_template_error(exc, env) from None
         _codes[text] = code
     return code
 
@@ -198,7 +188,7 @@ def render(text: str, context: Mapping[str, Any], interpreter: str | None = None
     except QuotingError as exc:
         raise TemplateError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - one line for whatever the template did
-        raise as_template_error(exc, ENV) from None
+        raise as_template_error(exc, _envs().ENV) from None
 
 
 class EnvReads(Mapping[str, Any]):
@@ -226,29 +216,6 @@ class EnvReads(Mapping[str, Any]):
 # ---------------------------------------------------------------- lenient (dry-run) rendering
 
 
-class _Visible(jinja2.Undefined):
-    """Renders as ``{{ name }}`` so a value known only at run time stays visibly unresolved."""
-
-    __slots__ = ()
-
-    @property
-    def _rb_name(self) -> str:
-        base = getattr(self._undefined_obj, "_rb_path", None)
-        name = self._undefined_name or "?"
-        return f"{base}.{name}" if base else name
-
-    def __str__(self) -> str:
-        return "{{ " + self._rb_name + " }}"
-
-    def __getattr__(self, name: str) -> Any:
-        if name[:1] == "_":
-            raise AttributeError(name)
-        return _Visible(name=f"{self._rb_name}.{name}")
-
-    def __getitem__(self, key: Any) -> Any:
-        return _Visible(name=f"{self._rb_name}.{key}")
-
-
 class _Named(dict[str, Any]):
     """A context mapping that knows its dotted path, so a missing key renders in full."""
 
@@ -261,20 +228,6 @@ def _named(value: Any, path: str) -> Any:
     named = _Named({k: _named(v, f"{path}.{k}") for k, v in value.items()})
     named._rb_path = path
     return named
-
-
-def _pass_visible(func: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
-        return value if isinstance(value, _Visible) else func(value, *args, **kwargs)
-
-    return wrapper
-
-
-LENIENT_ENV = RunbookSandbox(undefined=_Visible)
-# Filters pass an unresolved value through untouched: ``{{ x | q }}`` shows ``{{ x }}``.
-for _name, _func in {**ENV.filters}.items():
-    if _name not in ("default", "d") and not getattr(_func, "jinja_pass_arg", None):
-        LENIENT_ENV.filters[_name] = _pass_visible(_func)
 
 
 def render_lenient(text: str, context: Mapping[str, Any], interpreter: str | None = None) -> str:
@@ -290,25 +243,26 @@ def _render(text: str, context: Mapping[str, Any], lenient: bool,
     if not _has_template(text):
         return text
     text = _go_safe(text)
-    token = _quoted.set([])
+    token = quoted.set([])
     try:
         matches = _simple(text)
         if matches is not None:  # lookups only: no loops or calls to budget
             out = _render_simple(text, matches, context, lenient=lenient)
         else:
             with budget():
+                envs = _envs()
                 if lenient:
-                    template = _compile(text, LENIENT_ENV, _compiled_lenient)
+                    template = _compile(text, envs.LENIENT_ENV, _compiled_lenient)
                     out = _generate(template, {k: _named(v, k) for k, v in context.items()})
                 else:
-                    out = _generate(_compile(text, ENV, _compiled), context)
-        values = _quoted.get() or []
+                    out = _generate(_compile(text, envs.ENV, _compiled), context)
+        values = quoted.get() or []
     finally:
-        _quoted.reset(token)
+        quoted.reset(token)
     if not values:
         return out
     subs = [Substitution(m.start(), m.end(), values[int(m.group(1))], "a '| q' value")
-            for m in _MARKER_RE.finditer(out) if int(m.group(1)) < len(values)]
+            for m in MARKER_RE.finditer(out) if int(m.group(1)) < len(values)]
     return substitute(out, subs, language_role(interpreter))
 
 
@@ -327,11 +281,12 @@ def _analyse(text: str) -> tuple[frozenset[str], frozenset[str]]:
         steps = frozenset(p[1] for p in map(_path, matches) if p[0] == "steps" and len(p) > 1)
     else:
         names, steps = frozenset(), frozenset()
+        envs = _envs()
         try:
-            tree = ENV.parse(text)
-            names = frozenset(meta.find_undeclared_variables(tree))
+            tree = envs.ENV.parse(text)
+            names = frozenset(envs.meta.find_undeclared_variables(tree))
             steps = frozenset(_steps_in(tree))
-        except (jinja2.TemplateSyntaxError, RecursionError, SyntaxError):
+        except (envs.TemplateSyntaxError, RecursionError, SyntaxError):
             pass  # problem() reports it
     if len(_analysed) > _CACHE_LIMIT:
         _analysed.clear()
@@ -340,6 +295,8 @@ def _analyse(text: str) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _steps_in(tree: nodes.Template) -> set[str]:
+    from jinja2 import nodes
+
     found: set[str] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if not isinstance(node, nodes.Getattr | nodes.Getitem):
@@ -401,7 +358,7 @@ def evaluate(expr: str, context: Mapping[str, Any]) -> bool:
         with budget():
             compiled = _expressions.get(source)
             if compiled is None:
-                compiled = ENV.compile_expression(source, undefined_to_none=False)
+                compiled = _envs().ENV.compile_expression(source, undefined_to_none=False)
                 if len(_expressions) > _CACHE_LIMIT:
                     _expressions.clear()
                 _expressions[source] = compiled
@@ -410,7 +367,7 @@ def evaluate(expr: str, context: Mapping[str, Any]) -> bool:
                 return value.strip().lower() not in _FALSE_WORDS
             return bool(value)
     except Exception as exc:  # noqa: BLE001 - one line for whatever the expression did
-        error = as_template_error(exc, ENV)
+        error = as_template_error(exc, _envs().ENV)
         raise TemplateError(f"cannot evaluate {expr!r}: {error.message}") from None
 
 
@@ -451,6 +408,9 @@ def report_environment(templates_dir: str,
 
     The templates are ours, but what they show (titles, commands, output) came from a runbook
     and its run: the sandbox keeps that data from reaching anything but its own values."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"],

@@ -5,14 +5,14 @@ from __future__ import annotations
 import difflib
 import re
 from types import TracebackType
-
-import jinja2
-from jinja2.sandbox import SecurityError
+from typing import TYPE_CHECKING
 
 from .. import lazyre
 from ..model import RunbookError
 from .limits import TemplateRefused
-from .sandbox import Forbidden
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 class TemplateError(RunbookError):
@@ -29,6 +29,8 @@ _JINJA_MESSAGES = (
 
 
 def _syntax_message(exc: jinja2.TemplateSyntaxError, env: jinja2.Environment) -> str:
+    from .sandbox import Forbidden
+
     if isinstance(exc, Forbidden):
         return exc.message or "not allowed in runbook templates"
     for pattern, kind, table in _JINJA_MESSAGES:
@@ -62,6 +64,9 @@ def _one_line(text: str) -> str:
 
 def as_template_error(exc: BaseException, env: jinja2.Environment) -> TemplateError:
     """Any failure while compiling or rendering a template as one TemplateError line."""
+    import jinja2  # (a template failed: jinja2 is loaded already)
+    from jinja2.sandbox import SecurityError
+
     line = _template_line(exc.__traceback__)
     if isinstance(exc, TemplateError):
         return exc
