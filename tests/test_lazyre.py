@@ -5,15 +5,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
+from cliprobe import after_cli
+
 import runbook_engine
 from runbook_engine import lazyre
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_stand_in_answers_as_the_compiled_pattern() -> None:
@@ -75,13 +73,8 @@ def test_every_pattern_of_the_package_compiles() -> None:
 def test_a_run_compiles_only_what_it_uses(tmp_path: Path) -> None:
     book = tmp_path / "book.md"
     book.write_text("# T\n\n```bash\necho hi\n```\n")
-    probe = ("import sys, runpy; from runbook_engine import lazyre\n"
-             "sys.argv = ['runbook', 'plan', sys.argv[1]]\n"
-             "try:\n    runpy.run_module('runbook_engine', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "used = sum('match' in s.__dict__ for s in lazyre.MADE)\n"
-             "print(used, len(lazyre.MADE), file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", probe, str(book)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, check=True)
-    used, made = map(int, done.stderr.split()[-2:])
-    assert made > 200 and used < made / 2, done.stderr
+    expression = ("(sum('match' in s.__dict__ for s in sys.modules['runbook_engine.lazyre'].MADE),"
+                  " len(sys.modules['runbook_engine.lazyre'].MADE))")
+    out, value = after_cli(["plan", str(book)], expression)
+    used, made = map(int, value.strip("()").split(","))
+    assert made > 200 and used < made / 2, out

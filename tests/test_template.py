@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cliprobe import after_cli
 
 from runbook_engine.template import (
     TemplateError,
@@ -192,11 +192,5 @@ def test_a_runbook_without_templates_never_imports_jinja2(tmp_path: Path) -> Non
     # the environments are built when a text first needs jinja (~20 ms of every start)
     book = tmp_path / "book.md"
     book.write_text("# T\n\n```bash\necho {{ name }} plain\n```\n\n```bash\necho hi\n```\n")
-    probe = ("import sys\nfrom runbook_engine.cli import main\n"
-             "sys.argv = ['runbook', 'plan', '--var', 'name=x', sys.argv[1]]\n"
-             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-             "print('JINJA', 'jinja2' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", probe, str(book)], capture_output=True,
-                          text=True, timeout=60, check=True)
-    assert "JINJA False" in done.stdout, done.stdout + done.stderr
-    assert "echo x plain" in done.stdout
+    out, value = after_cli(["plan", "--var", "name=x", str(book)], "'jinja2' in sys.modules")
+    assert value == "False" and "echo x plain" in out, out
