@@ -95,9 +95,10 @@ _BUDGET_S, _BUDGET_PER_BYTE_S = 0.05, 1e-6
 # The pace past which a parse's CPU time counts as slow (`Meter.slow`), per parse and per byte:
 # over twice tree-sitter's pace on dense shell (0.1-0.45 us a byte), far below its pace on the
 # damaged text it reads slowly (1-60 us a byte). A pass may spend `_SLOW_ALLOWANCE_S` plus
-# `_SLOW_ALLOWANCE_PER_CHAR_S` a character of its block beyond that pace, in all its parses.
+# `_SLOW_ALLOWANCE_PER_CHAR_S` a character of its block beyond that pace, in all its parses:
+# room for two parses stopped at their budget (a damaged line or two), as before the third.
 _PACE_S, _PACE_PER_BYTE_S = 0.0005, 0.5e-6
-_SLOW_ALLOWANCE_S, _SLOW_ALLOWANCE_PER_CHAR_S = 0.05, 0.5e-6
+_SLOW_ALLOWANCE_S, _SLOW_ALLOWANCE_PER_CHAR_S = 0.15, 0.25e-6
 # Characters each pass over a block may lex and parse, per character of the block and in all: a
 # well-formed block costs a few times its size (one lexing, one parse, small parses of loop and
 # `if` openers); damaged text is read again after each error and each unclosed quote.
@@ -113,7 +114,7 @@ def _parse(src: bytes, meter: Meter) -> Node:
     meter.charge(len(src))
     parser = _parser()  # built on first use: not part of the parse's time
     started = time.thread_time()
-    _WATCH.view, _WATCH.stopped = memoryview(src), None
+    _WATCH.view, _WATCH.stopped = _WATCH.load(src), None
     _WATCH.deadline = started + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
     try:
         return parser.parse(_read, progress_callback=_progress).root_node
@@ -135,14 +136,27 @@ def _parse(src: bytes, meter: Meter) -> Node:
 class _Watch:
     """The parse in flight: its source, its deadline, the offset it was stopped at.
 
-    The callbacks that read these are module functions, not closures made per parse: the
-    binding keeps a reference to every callback it is given, with all a closure holds (~0.5 KB
-    a parse, 8 MB of blocks: hundreds of MB).
+    The binding (py-tree-sitter 0.26) keeps a reference to every callback it is given and to
+    every object ``_read`` returns, with all they hold. So the callbacks are module functions,
+    not closures made per parse (~0.5 KB a parse, 8 MB of blocks: hundreds of MB), and ``_read``
+    returns views of one buffer kept for every parse, not of each source (a view of it kept
+    every source alive: a process planning again and again, as `serve` does, grew by what it
+    parsed). What each parse leaks is two small view objects.
     """
 
     view = memoryview(b"")
     deadline = 0.0
     stopped: int | None = None
+    #: the sources' bytes, copied in: it is only replaced by a larger one (views of it are
+    #: kept, so it cannot be resized; the old one lives on, held by its views)
+    buffer = bytearray(1 << 16)
+
+    def load(self, src: bytes) -> memoryview:
+        """A view of ``src`` copied into `buffer`."""
+        if len(src) > len(self.buffer):
+            self.buffer = bytearray(max(len(src), 2 * len(self.buffer)))
+        self.buffer[: len(src)] = src  # same size: allowed while views of it exist
+        return memoryview(self.buffer)[: len(src)]
 
 
 _WATCH = _Watch()
@@ -531,7 +545,10 @@ def split_block(code: str, lang: str = "bash", known: Known = Known()) -> list[F
     if uses_prompts(code):
         return prompt_fragments(code, root_hash=False)
     masked_code = _mask(code)
-    lines, masked = code.split("\n"), masked_code.split("\n")
+    lines = code.split("\n")
+    # the same list when masking changed nothing (the common case): a block of a million short
+    # lines is ~70 MB of line objects each
+    masked = lines if masked_code == code else masked_code.split("\n")
     items = _scan(lines, masked, _meter(code))
     return Assembler(_expand(items, lines, masked, _meter(code)), known).run()
 
