@@ -3,6 +3,7 @@ ssh targets, expected output and SQL statements."""
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -99,8 +100,14 @@ class Assembler:
             return False
         if item.text.lstrip()[:1] in "{[":
             return False  # JSON typed into a shell block stays a doc step (lint says so)
-        lines = [x for x in item.text.split("\n") if x.strip()]
-        return bool(lines) and all(line_shape(x, self.known).score <= -1.5 for x in lines)
+        # line by line, not a list of them: the doc may be the rest of a huge damaged block
+        lines = (x.rstrip("\n") for x in io.StringIO(item.text) if x.strip())
+        seen = False
+        for line in lines:
+            if line_shape(line, self.known).score > -1.5:
+                return False
+            seen = True
+        return seen
 
     def _on_ssh(self, idx: int, item: Item) -> None:
         nxt = next((x for x in self.items[idx + 1 :] if x.kind in ("cmd", "console", "ssh")), None)
