@@ -169,3 +169,25 @@ def test_thousands_of_unclosed_substitutions_are_lexed_in_linear_time() -> None:
     found = lex_commands("x $(a; " * 20_000)  # each `$(` unclosed behind a command with words
     assert len(found) == 40_000
     assert time.process_time() - started < 2
+
+
+def test_parsing_again_and_again_keeps_no_source_alive() -> None:
+    # py-tree-sitter keeps every object the read callback returns: views of each source kept
+    # every source alive (a process planning again and again, as `serve` does, grew by all of it)
+    import gc
+    import tracemalloc
+
+    code = "\n".join(f"kubectl -n prod rollout restart deploy/web-{i} && echo ok {i}"
+                     for i in range(600)).encode()  # ~40 KB
+    commands._parse(code, lines.Meter(1 << 30, 10.0))
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100):
+            commands._parse(code + b"\necho %d" % i, lines.Meter(1 << 30, 10.0))  # a new source
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000, f"grew by {grown:,} bytes over 100 parses of 40 KB"
