@@ -389,6 +389,9 @@ _TO_ZERO_KEY_RE = lazyre.compile(r"-*(?:weight|replicas|replica-count|instances|
                                  r"(?:=0+)?\Z", re.IGNORECASE)
 
 
+#: a word each of the patterns above needs (a quick test that most arguments fail)
+_SWITCH_WORD_RE = lazyre.compile(r"protect|allow|maint|weight|replica|instances|desired-count",
+                                 re.IGNORECASE)
 _OFF = frozenset({"off", "false", "0", "no", "$false", "--off", "-off", "disable", "-disable",
                   "--disable"})
 
@@ -411,6 +414,8 @@ def safety_off_finding(args: Sequence[str], rows: bool) -> tuple[str, str] | Non
     deletion set true, a maintenance mode switched on, and -- for a tool with no rows to decide
     it -- a weight or replica count set to zero."""
     for k, arg in enumerate(args):
+        if not _SWITCH_WORD_RE.search(arg):
+            continue  # the common case, one search: the patterns below all need one of these
         following = args[k + 1].lower() if k + 1 < len(args) else ""
         key, _, value = arg.partition("=")
         if _PROTECTION_OFF_RE.match(arg) or _PROTECTION_FALSE_RE.match(arg):
@@ -418,8 +423,8 @@ def safety_off_finding(args: Sequence[str], rows: bool) -> tuple[str, str] | Non
         if _ALLOWS_DELETE_RE.search(key) and (value or following).lower() in _TRUE:
             return f"allows deletion: `{arg} {'' if value else following}`".replace(" `", "`")\
                 .replace("deletion:`", "deletion: `"), "allow delete"
-        switch = _switched_on(args[k + 1:k + 4])
-        if _MAINT_RE.search(arg) and (arg.lower().endswith((":on", "=on", "=true")) or switch):
+        switch = _switched_on(args[k + 1:k + 4]) if _MAINT_RE.search(arg) else 0
+        if switch or _MAINT_RE.search(arg) and arg.lower().endswith((":on", "=on", "=true")):
             shown = " ".join(args[k:k + 1 + switch])
             return f"switches maintenance on: `{shown}`", "maintenance"
         if not rows and _TO_ZERO_KEY_RE.match(arg) and \
