@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -117,10 +118,30 @@ def _alarm(_signum: int, _frame: FrameType | None) -> None:
     raise Hang(f"over {HANG_S:g} s of CPU")
 
 
+def _fresh() -> None:
+    """Empty our functools caches: each input is judged as the one process a CLI run is.
+
+    Kept from input to input, they filled with what earlier inputs read (tens of thousands of
+    texts, with their spans) and the fuzzer grew to 2.5 GB; a full garbage collection over that
+    heap, charged to whichever input set it off, put inputs that take 0.5 s over 2 s.
+    """
+    if _CLEARS[0] != len(sys.modules):  # a module imported since: look again
+        _CLEARS[:] = [len(sys.modules)] + [
+            value.cache_clear for name, module in list(sys.modules.items())
+            if name.startswith("runbook_engine") for value in list(vars(module).values())
+            if callable(getattr(value, "cache_clear", None))]
+    for clear in _CLEARS[1:]:
+        clear()
+
+
+_CLEARS: list[Any] = [0]
+
+
 def call(args: list[str]) -> BaseException | None:
     """One CLI invocation in-process; the exception our code let through, or None."""
     from runbook_engine import cli
 
+    _fresh()
     sink = io.StringIO()
     signal.setitimer(signal.ITIMER_PROF, HANG_S)
     try:
