@@ -43,6 +43,9 @@ def test_examples() -> None:
         "ssh", "-p", "22", 'deploy user@h"x']
     assert shellwords.split_operators("a&&b >f 'x|y'") == ["a", "&&", "b", ">", "f", "x|y"]
     assert _ours("echo 'open", False) == _ours("echo \\", True) == "refused"
+    for text in ("a\x0bb  c\td\r\ne", "x\u00a0y z", "", " \t "):  # plain: read with one split
+        for operators in (False, True):
+            assert _ours(text, operators) == _shlex(text, operators)
 
 
 def test_a_long_word_costs_linear_time() -> None:
