@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 from functools import cache
@@ -113,8 +114,12 @@ def _parse(src: bytes, meter: Meter) -> Node:
     """
     meter.charge(len(src))
     parser = _parser()  # built on first use: not part of the parse's time
-    started = time.thread_time()
     _WATCH.view, _WATCH.stopped = _WATCH.load(src), None
+    collecting = gc.isenabled()
+    # no garbage collection inside a timed parse: in a big heap (a long-lived process) one full
+    # collection, set off by the few objects a parse makes, would be charged to it as slow time
+    gc.disable()
+    started = time.thread_time()
     _WATCH.deadline = started + _BUDGET_S + _BUDGET_PER_BYTE_S * len(src)
     try:
         return parser.parse(_read, progress_callback=_progress).root_node
@@ -129,6 +134,8 @@ def _parse(src: bytes, meter: Meter) -> Node:
         # at its end, a unit shorter each time: once the pass has spent its allowance of slow
         # time, `OverBudget` (in place of the tree or `_Stopped`) makes the rest one doc.
         over = time.thread_time() - started - _PACE_S - _PACE_PER_BYTE_S * len(src)
+        if collecting:
+            gc.enable()
         if over > 0:
             meter.slow(over)
 
