@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -24,10 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -125,16 +126,15 @@ def _fresh() -> None:
     texts, with their spans) and the fuzzer grew to 2.5 GB; a full garbage collection over that
     heap, charged to whichever input set it off, put inputs that take 0.5 s over 2 s.
     """
-    if _CLEARS[0] != len(sys.modules):  # a module imported since: look again
-        _CLEARS[:] = [len(sys.modules)] + [
-            value.cache_clear for name, module in list(sys.modules.items())
-            if name.startswith("runbook_engine") for value in list(vars(module).values())
-            if callable(getattr(value, "cache_clear", None))]
-    for clear in _CLEARS[1:]:
+    for clear in _cache_clears(len(sys.modules)):  # looked for again after a new import
         clear()
 
 
-_CLEARS: list[Any] = [0]
+@functools.lru_cache(maxsize=1)
+def _cache_clears(_modules: int) -> tuple[Callable[[], None], ...]:
+    return tuple(value.cache_clear for name, module in list(sys.modules.items())
+                 if name.startswith("runbook_engine") for value in list(vars(module).values())
+                 if callable(getattr(value, "cache_clear", None)))
 
 
 def call(args: list[str]) -> BaseException | None:
