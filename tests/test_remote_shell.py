@@ -143,6 +143,26 @@ def test_nothing_is_left_behind(sshd_server: Server, relays: str,
                       and not Path(tmp).exists())
 
 
+# What a relay must pass on as it came: it writes what comes first itself (up to 256 bytes, the
+# end or 50 ms) and hands the rest to cat: NULs (its read's delimiter), a character cut at byte
+# 256, output on both sides of the 50 ms
+RELAYED = ["", "a", "x" * 255, "x" * 256, "x" * 257, "\u00e9" * 200, "\0", "a\0b", "\0" * 300,
+           "ab" + "\n" * 300, "tail\0"]
+
+
+def _printf(text: str) -> str:
+    return "printf '" + "".join(f"\\{byte:03o}" for byte in text.encode()) + "'"
+
+
+def test_the_relays_pass_every_byte_as_it_came(runner: SSHRunner) -> None:
+    for text in RELAYED:
+        result = run(runner, f"{_printf(text)}; {_printf(text[::-1])} >&2")
+        assert (result.stdout, result.stderr) == (text, text[::-1]), text[:20]
+    rest = "d\0" * 200
+    slow = run(runner, f"{_printf('abc')}; sleep 0.2; {_printf(rest)}")
+    assert slow.stdout == "abc" + rest
+
+
 def test_input_with_a_nul_byte_takes_a_channel_of_its_own(runner: SSHRunner) -> None:
     result = run(runner, "a\0b", interpreter="od -An -c")
     assert result.status == "ok" and result.stdout.split() == ["a", "\\0", "b"]
@@ -220,6 +240,20 @@ def test_the_set_up_needs_no_mkfifo_on_bash_5_1() -> None:
             first, second = run(runner, "echo $$"), run(runner, "echo $$")
             assert (first.status, second.status) == ("ok", "ok") and runner._serves
             assert first.stdout == second.stdout  # one server forked both
+        finally:
+            runner.close()
+
+
+def test_a_step_with_short_output_starts_no_cat() -> None:
+    # the relays write a short output themselves (cat is the costliest process of a step):
+    # with no cat on the remote's PATH, short outputs still arrive whole, late ones too
+    with restricted_server(("bash", "mktemp", "rm", "sleep")) as server:
+        runner = SSHRunner(HostTarget("web1"), ssh_config_path=str(server.ssh_config))
+        try:
+            assert run(runner, "echo out; echo err >&2").stdout == "out\n"
+            late = run(runner, "sleep 0.2; printf 'late\\0'; echo err >&2; true")
+            assert (late.status, late.stdout, late.stderr) == ("ok", "late\0", "err\n")
+            assert run(runner, "true").stdout == "" and runner._serves
         finally:
             runner.close()
 
