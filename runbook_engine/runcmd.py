@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -73,9 +72,6 @@ class RunRequest:
     output: str = "fold"  # fold: a fan-out step's output folded by host when it ends; stream
 
 
-CLOSE_WAIT_S = 2.0  # at most, for the closed runners' threads to end (a fleet's hang-ups)
-
-
 class Runners:
     """One runner per target for the whole run; SSH is imported only when a host is remote.
     ``hold``: open files a local runner's reaper keeps open until the steps of a run that died
@@ -125,9 +121,6 @@ class Runners:
         for runner in self._runners.values():
             with contextlib.suppress(Exception):  # closing must never hide the run's result
                 runner.close()
-        until = time.monotonic() + CLOSE_WAIT_S
-        for runner in self._runners.values():
-            runner.wait_closed(until)
 
 
 #: problems a run does not refuse: a value nothing defines is asked for when a step needs it

@@ -247,10 +247,6 @@ class Runner(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
 
-    def wait_closed(self, until: float) -> None:  # noqa: B027 - optional hook
-        """Wait, until ``time.monotonic()`` reaches ``until`` at most, for the threads ``close``
-        let go to end (a fleet's runners close first, then wait, so the threads end together)."""
-
     @abstractmethod
     def start(self, command: Command) -> Process:
         """Start ``command`` in ``self.session``. Raises TargetError, ProcessLost or OSError."""
