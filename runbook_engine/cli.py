@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -236,7 +237,17 @@ def run(book: str, var_items: tuple[str, ...], only: tuple[str, ...], from_: str
     from .runcmd import RunRequest, execute
 
     selection = _selection(only, from_, until, tags, sections, granularity)
-    sys.exit(execute(RunRequest(book=book, var_items=var_items, selection=selection, **options)))
+    _leave(execute(RunRequest(book=book, var_items=var_items, selection=selection, **options)))
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process once a run has returned (its transcript closed, its screen written),
+    without Python's own shutdown: after a 200-host run that spent a quarter of a second of CPU
+    on the run's objects and its connections' threads while the hosts, their connections just
+    closed, took both CPUs to clean up: the prompt came back a second after the last step."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @cli.command(name="test")
