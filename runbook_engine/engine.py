@@ -99,6 +99,8 @@ class Engine:
                                  forks=options.forks, checker=OutputChecker(plan.against))
         self._all = False  # the operator answered "all": stop asking (dangerous steps still ask)
         self._cut = state.running  # the step the earlier session ended in (before run_started)
+        self._last_on: dict[str, int] | None = None  # per target: the plan index of its last step
+        self._order: dict[str, int] = {}  # each step's index in the plan
 
     def interrupt(self) -> bool:
         """Stop the step running now, as Ctrl-C does (from another thread: a page's Stop)."""
@@ -242,8 +244,18 @@ class Engine:
                 prepared.view.danger) + " (--yes without --allow-danger)")
         if answer == "skip":
             return self._finish(step, "skipped", "skipped by operator")
-        command = replace(prepared.command, code=code)
+        command = replace(prepared.command, code=code,
+                          more_follow=self._more_follow(step, prepared.targets))
         self.executor.execute(step, command, prepared.targets, follows=bool(follows), kept=kept)
+
+    def _more_follow(self, step: Step, targets: Sequence[HostTarget]) -> bool:
+        """Whether a later step of the plan runs on one of ``targets``: a hint for the runners
+        (a remote shell forks the next step's processes ahead of it only then)."""
+        if self._last_on is None:
+            self._order = {s.id: i for i, s in enumerate(self.plan.steps)}
+            self._last_on = last_steps(self.plan)
+        here = self._order.get(step.id)
+        return here is None or any(self._last_on.get(t.name, -1) > here for t in targets)
 
     def _kept(self, step: Step) -> dict[str, HostRun]:
         """--resume: the hosts a fanned-out step finished well on in an earlier session (the
@@ -353,3 +365,12 @@ class Engine:
         if answer.answer == "edit" and answer.command is not None:
             return replace(step, code=answer.command)  # the edited template, prepared anew
         return step
+
+
+def last_steps(plan: RunPlan) -> dict[str, int]:
+    """Each target's last step: its index in the plan's steps (one walk over the plan)."""
+    last: dict[str, int] = {}
+    for i, step in enumerate(plan.steps):
+        if step.executable:
+            last.update((t.name, i) for t in plan.targets_for(step))
+    return last

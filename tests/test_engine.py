@@ -415,3 +415,32 @@ def test_each_step_runs_only_after_the_results_before_it_are_settled(tmp_path: P
                  S("c", f"touch {tmp_path}/c")], journal=journal)
     assert h.run().status == "ok"
     assert journal.settled == [([], []), (["a"], ["a"]), (["a", "b"], ["a", "b"])]
+
+
+class HintedHarness(Harness):
+    """A harness whose runners note, per step and host, the ``more_follow`` hint they got."""
+
+    hints: dict[tuple[str, str], bool]
+
+    def _runner(self, target: HostTarget) -> Runner:
+        if target.name not in self.runners:
+            hints = self.hints = getattr(self, "hints", {})
+
+            class Noting(LocalRunner):
+                def run(self, command: Any, on_output: Any, cancel: threading.Event) -> Any:
+                    hints[(command.step_id, target.name)] = command.more_follow
+                    return super().run(command, on_output, cancel)
+
+            self.runners[target.name] = Noting({**self.environ, "FAKE_HOST": target.name})
+        return self.runners[target.name]
+
+
+def test_runners_hear_whether_a_later_step_runs_on_their_host() -> None:
+    # the persistent remote shell forks the next step's processes ahead only when one is
+    # planned on its host: after a host's last step they would be forked for nothing
+    h = HintedHarness([S("a", "true"), S("b", "true"), S("read", "just read", kind="doc"),
+                       S("c", "true"), S("d", "true")],
+                      targets={"a": ["h1", "h2"], "b": ["h1"], "c": ["h2"]})
+    assert h.run().status == "ok"
+    assert h.hints == {("a", "h1"): True, ("a", "h2"): True, ("b", "h1"): False,
+                       ("c", "h2"): False, ("d", "local"): False}

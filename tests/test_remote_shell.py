@@ -143,6 +143,18 @@ def test_nothing_is_left_behind(sshd_server: Server, relays: str,
                       and not Path(tmp).exists())
 
 
+def test_after_a_hosts_last_planned_step_its_server_forks_nothing_ahead(runner: SSHRunner) -> None:
+    # the next step's process and relays would be forked for nothing; a step that comes all the
+    # same (a retry) has them forked as it comes, in the same server
+    server = int(run(runner, "echo $$", more_follow=False).stdout)
+    time.sleep(0.3)
+    assert children(server) == set()
+    again = run(runner, "echo $$; echo err >&2; exit 3", more_follow=False)
+    assert (again.exit_code, again.stdout, again.stderr) == (3, f"{server}\n", "err\n")
+    assert run(runner, "echo ahead").stdout == "ahead\n"
+    assert wait_until(lambda: len(children(server)) == 3)  # the next step's process, 2 relays
+
+
 # What a relay must pass on as it came: it writes what comes first itself (up to 256 bytes, the
 # end or 50 ms) and hands the rest to cat: NULs (its read's delimiter), a character cut at byte
 # 256, output on both sides of the 50 ms

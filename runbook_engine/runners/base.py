@@ -96,6 +96,9 @@ class Command:
     sudo: bool = False
     user: str | None = None
     attempt_id: str = ""  # this attempt's id (its ``step_started``), in its body-ended record
+    #: a hint: a later step of the plan runs on this target too (the remote shell forks the
+    #: next step's processes ahead of it; without, they are forked when a step comes)
+    more_follow: bool = True
 
 
 @dataclass

@@ -216,7 +216,7 @@ class SSHRunner(Runner):
             assert self._shell is not None
             shell = self._shell
             try:
-                shell.send(script, stdin)
+                shell.send(script, stdin, command.more_follow)
             except ProcessLost:
                 self._settle()  # a set-up that failed says why (TargetError)
                 raise

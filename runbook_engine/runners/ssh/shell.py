@@ -4,14 +4,17 @@ A step then costs one round trip (its request out, its output, status and state 
 a channel open and an exec each. The server is also the connection's janitor: when its channel
 ends it removes the remote temp dir.
 
-Per step the client sends ``"<script bytes> <stdin bytes>\\n"``, the script, then the stdin bytes
-(an interpreter step's code); ``read -N`` under ``LC_ALL=C`` counts bytes, so neither may hold a
-NUL byte (such steps take a channel of their own). The step runs in its own process group, forked
-before it came (after the previous step, with its two relays: their start costs no time on the
-step's way, which matters on a link of some RTT): that child reads the step, checks that the
-server still runs, and runs it with stdout and stderr on two pipes; the relays copy the pipes to
-the channel's stdout and stderr until every writer (the step and its background jobs) is done:
-the same end of output a channel of its own gives. A relay is a fork of the server that
+Per step the client sends ``"<script bytes> <stdin bytes> <more>\\n"``, the script, then the stdin
+bytes (an interpreter step's code); ``read -N`` under ``LC_ALL=C`` counts bytes, so neither may
+hold a NUL byte (such steps take a channel of their own). The step runs in its own process group,
+forked before it came (after the previous step, with its two relays: their start costs no time on
+the step's way, which matters on a link of some RTT): that child reads the step, checks that the
+server still runs, and runs it with stdout and stderr on two pipes; the relays copy the pipes
+to the channel's stdout and stderr until every writer (the step and its background jobs) is
+done: the same end of output a channel of its own gives. After a step whose ``more`` is 0 (no
+later step of the plan runs on this host: the engine's hint) nothing is forked ahead, as it
+would be for nothing: the server reads the next header itself (a retry's) and forks as it
+comes, or ends at the channel's end. A relay is a fork of the server that
 writes what the step writes first itself, up to 256 bytes, the end, or 50 ms after the first
 byte, and starts ``cat`` for the rest only when more comes: most steps' output is short, and
 ``cat`` was the costliest process of a step (its ``exec``: two fifths of the remote side's CPU
@@ -83,8 +86,12 @@ __rb_relay() {  # stdin to stdout, byte for byte: C locale (a byte a char), NUL 
 }
 set -m --
 exec 3>&1 4>&2 >/dev/null 2>&1
-__rb_g=0
+__rb_g=0 __rb_nx=1
 while :; do
+  __rb_sl=
+  if (( ! __rb_nx )); then  # no step was announced: its processes are forked when it comes
+    LC_ALL=C IFS=' ' read -r __rb_sl __rb_il __rb_nx || break
+  fi
   if (( __rb_ok == 1 )); then
     exec 7> >(__rb_relay >&3 3>&- 4>&-)
     __rb_r1=$!
@@ -100,15 +107,16 @@ while :; do
     __rb_r2=$!
     exec 8>"$__rb_e" 5>&- 6<&-
   fi
-  : >"$__rb_d/state"; : >"$__rb_d/output"
+  : >"$__rb_d/state"; : >"$__rb_d/output"; : >"$__rb_d/next"
   (
     __rb_in=/dev/null
-    if ! { LC_ALL=C IFS=' ' read -r __rb_sl __rb_il &&
+    if ! { { [[ -n $__rb_sl ]] || LC_ALL=C IFS=' ' read -r __rb_sl __rb_il __rb_nx; } &&
            LC_ALL=C IFS= read -r -N "$__rb_sl" __rb_s &&
            { (( __rb_il == 0 )) || LC_ALL=C IFS= read -r -N "$__rb_il" __rb_x; } &&
            kill -0 $$ 2>/dev/null; }; then
       : >"$__rb_d/end"; exit
     fi
+    (( __rb_nx )) || printf 0 >"$__rb_d/next"
     if (( __rb_il > 0 )); then
       printf '%s' "$__rb_x" >"$__rb_d/stdin"
       __rb_x= __rb_in=$__rb_d/stdin
@@ -121,6 +129,7 @@ while :; do
   exec 7>&- 8>&-
   wait "$__rb_p"; __rb_c=$?
   [[ -e $__rb_d/end ]] && break
+  __rb_nx=1; [[ -s $__rb_d/next ]] && __rb_nx=0
   printf '%sX%s\n' "$__rb_T" "$__rb_c" >&4
   wait "$__rb_r1"; __rb_k=$?; wait "$__rb_r2"; __rb_k=$((__rb_k + $?))
   printf '%sD' "$__rb_T" >&3
@@ -233,10 +242,12 @@ class RemoteShell:
         self.broken = True
         self.chan.close()
 
-    def send(self, script: bytes, stdin: bytes) -> None:
-        """Send one step: ``"<script bytes> <stdin bytes>\\n"``, the script, the stdin bytes."""
+    def send(self, script: bytes, stdin: bytes, more: bool = True) -> None:
+        """Send one step: ``"<script bytes> <stdin bytes> <more>\\n"``, the script, the stdin
+        bytes; ``more``: another step is planned (the server forks its processes ahead)."""
         try:
-            self.chan.sendall(f"{len(script)} {len(stdin)}\n".encode() + script + stdin)
+            header = f"{len(script)} {len(stdin)} {int(more)}\n".encode()
+            self.chan.sendall(header + script + stdin)
         except FAULTS:
             self.discard()
             raise ProcessLost(LOST) from None
