@@ -99,8 +99,8 @@ class Engine:
                                  forks=options.forks, checker=OutputChecker(plan.against))
         self._all = False  # the operator answered "all": stop asking (dangerous steps still ask)
         self._cut = state.running  # the step the earlier session ended in (before run_started)
-        self._last_on: dict[str, int] | None = None  # per target: the plan index of its last step
-        self._order: dict[str, int] = {}  # each step's index in the plan
+        self._order = {s.id: i for i, s in enumerate(plan.steps)}  # each step's plan index
+        self._last_on = last_steps(plan)  # each target's last step's plan index
 
     def interrupt(self) -> bool:
         """Stop the step running now, as Ctrl-C does (from another thread: a page's Stop)."""
@@ -251,9 +251,6 @@ class Engine:
     def _more_follow(self, step: Step, targets: Sequence[HostTarget]) -> bool:
         """Whether a later step of the plan runs on one of ``targets``: a hint for the runners
         (a remote shell forks the next step's processes ahead of it only then)."""
-        if self._last_on is None:
-            self._order = {s.id: i for i, s in enumerate(self.plan.steps)}
-            self._last_on = last_steps(self.plan)
         here = self._order.get(step.id)
         return here is None or any(self._last_on.get(t.name, -1) > here for t in targets)
 
